@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lf_kernel.h - the ABI between lf_kernel.ko (the slot manager), the
+ * snapshot modules lfc emits, and datapath clients such as lf_tcp.
+ *
+ * A snapshot module defines one const struct lf_snapshot and calls
+ * lf_register_snapshot() from module_init and lf_unregister_snapshot() from
+ * module_exit. lf_kernel pins the snapshot's module (try_module_get) while it
+ * sits in an active or standby slot, so an installed snapshot cannot be
+ * unloaded (rmmod gets -EBUSY) until it is evicted from both slots.
+ *
+ * Values cross the boundary as s64 fixed-point numbers with a decimal scale:
+ * real = value / scale (LiteFlow's INPUT_SCALE / OUTPUT_SCALE).
+ */
+#ifndef _LF_KERNEL_H
+#define _LF_KERNEL_H
+
+#include <linux/types.h>
+
+/* Bumped on any incompatible change to struct lf_snapshot or the calls. */
+#define LF_ABI_VERSION		1
+
+/* Longest input or output vector an app may declare. */
+#define LF_MAX_IO_LEN		1024
+/* Longest app or model name, including the terminating NUL. */
+#define LF_NAME_LEN		64
+/* Model digest: hex SHA-256 of the ONNX file and the compile options. */
+#define LF_DIGEST_HEX_LEN	64
+
+struct module;
+
+/*
+ * Inference entry point: reads input_len values from @in, writes output_len
+ * values to @out. Reentrant, no sleeping, callable from process and softirq
+ * context (not hardirq). Returns 0, or a negative errno.
+ */
+typedef int (*lf_infer_fn)(const s64 *in, s64 *out);
+
+struct lf_snapshot {
+	u32 abi_version;	/* LF_ABI_VERSION */
+	u32 app_id;		/* application (datapath) this model serves */
+	u64 uuid;		/* unique per snapshot, chosen at compile time */
+	u32 input_len;
+	u32 output_len;
+	s64 input_scale;	/* real input  = in[i]  / input_scale */
+	s64 output_scale;	/* real output = out[i] / output_scale */
+	lf_infer_fn infer;
+	struct module *owner;	/* THIS_MODULE of the snapshot */
+	const char *name;	/* model name, for status and dmesg */
+	const char *digest;	/* LF_DIGEST_HEX_LEN hex chars + NUL */
+};
+
+/* Apps: created by a datapath client, or from userspace over netlink. */
+int lf_register_app(u32 app_id, const char *name, u32 input_len,
+		    u32 output_len);
+int lf_unregister_app(u32 app_id);
+
+/* Snapshots: the new one becomes active, the previous active the standby. */
+int lf_register_snapshot(const struct lf_snapshot *snap);
+void lf_unregister_snapshot(const struct lf_snapshot *snap);
+
+/*
+ * Run the active snapshot of @app_id. Lock-free (RCU), callable from
+ * softirq. Returns 0, -ENOENT for an unknown app, -ENODATA when the app has
+ * no active snapshot, or the snapshot's own negative errno.
+ */
+int lf_query_model(u32 app_id, const s64 *in, s64 *out);
+
+#endif /* _LF_KERNEL_H */

@@ -1,0 +1,5 @@
+//! Back ends: every one receives the [`crate::ir::Program`] and the
+//! validator's [`crate::valid::ModuleInfo`].
+
+pub mod c;
+pub mod interp;

@@ -1,0 +1,2 @@
+//! Userspace control of lf_kernel over generic netlink (`lfc status`,
+//! `infer`, `activate`, `rollback`, `app create|destroy`).

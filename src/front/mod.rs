@@ -1,0 +1,3 @@
+//! Front ends. Only ONNX today.
+
+pub mod onnx;

@@ -1,0 +1,1 @@
+//! Human-readable dumps of both IR levels (golden-tested).

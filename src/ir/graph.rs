@@ -1,0 +1,243 @@
+//! The float graph: what the ONNX front end lowers a model into, before
+//! quantization.
+//!
+//! Batch size is 1, so every tensor is a flat vector; the front end keeps the
+//! ONNX shapes it needs (for Softmax's last axis, MatMul's inner dimension)
+//! and records the flattened length here. Ops are stored in execution order:
+//! an op only reads values that are graph inputs or outputs of earlier ops.
+//! Every value is written exactly once.
+
+use std::fmt;
+
+/// Index of a value in [`Graph::values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for ValueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// A flattened tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    /// The ONNX tensor name it came from (for messages and comments).
+    pub name: String,
+    /// Number of elements (the batch dimension is 1).
+    pub len: usize,
+}
+
+/// Element-wise activations. Each is monotone non-decreasing, which the
+/// interval analysis relies on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu { alpha: f32 },
+    Tanh,
+    Sigmoid,
+    /// `max(0, min(1, alpha * x + beta))`
+    HardSigmoid { alpha: f32, beta: f32 },
+    /// `min(max(x, min), max)`; an absent ONNX bound is +-inf.
+    Clip { min: f32, max: f32 },
+}
+
+impl Activation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+            Activation::HardSigmoid { .. } => "hard_sigmoid",
+            Activation::Clip { .. } => "clip",
+        }
+    }
+
+    /// The real-valued function, in f64.
+    pub fn eval(&self, x: f64) -> f64 {
+        match *self {
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    x * alpha as f64
+                }
+            }
+            Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::HardSigmoid { alpha, beta } => {
+                (alpha as f64 * x + beta as f64).clamp(0.0, 1.0)
+            }
+            Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+impl BinaryOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+        }
+    }
+}
+
+/// One float operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// `out[j] = bias[j] + sum_i weight[j * in_len + i] * in[i]`
+    /// (weight is row-major `[out_len][in_len]`).
+    Dense {
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    },
+    /// Element-wise `out[i] = in[i] * scale[i] + offset[i]` (an Add, Sub or
+    /// Mul with a constant operand, constants broadcast to the full length).
+    Affine {
+        scale: Vec<f32>,
+        offset: Vec<f32>,
+    },
+    /// Element-wise op on two runtime tensors of the same length.
+    Binary { op: BinaryOp },
+    Activation(Activation),
+    /// Softmax over consecutive groups of `axis_len` elements (the last axis).
+    Softmax { axis_len: usize },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// ONNX node name (or `op_type#index` when the node is unnamed).
+    pub node: String,
+    /// ONNX op type it was lowered from (`Gemm`, `Tanh`, …).
+    pub onnx_op: String,
+    pub kind: OpKind,
+    /// One input, or two for [`OpKind::Binary`].
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+/// A lowered model: one input vector, one output vector.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Graph {
+    pub values: Vec<Value>,
+    pub ops: Vec<Op>,
+    pub input: ValueId,
+    pub output: ValueId,
+}
+
+impl Default for ValueId {
+    fn default() -> Self {
+        ValueId(0)
+    }
+}
+
+impl Graph {
+    pub fn add_value(&mut self, name: impl Into<String>, len: usize) -> ValueId {
+        self.values.push(Value {
+            name: name.into(),
+            len,
+        });
+        ValueId(self.values.len() as u32 - 1)
+    }
+
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.index()]
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.value(self.input).len
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.value(self.output).len
+    }
+
+    /// Multiply-accumulates per inference (Dense layers only).
+    pub fn macs(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match &op.kind {
+                OpKind::Dense { weight, .. } => weight.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Runs the graph in f64 on one input row; returns every value
+    /// (indexed by [`ValueId`]). Used for calibration statistics and as the
+    /// float side of unit tests; the fidelity reference is tract itself.
+    pub fn eval_all(&self, input: &[f64]) -> Vec<Vec<f64>> {
+        let mut vals: Vec<Vec<f64>> = vec![Vec::new(); self.values.len()];
+        vals[self.input.index()] = input.to_vec();
+        for op in &self.ops {
+            let x = &vals[op.inputs[0].index()];
+            let out = match &op.kind {
+                OpKind::Dense { weight, bias } => {
+                    let n = x.len();
+                    bias.iter()
+                        .enumerate()
+                        .map(|(j, b)| {
+                            let row = &weight[j * n..(j + 1) * n];
+                            *b as f64
+                                + row
+                                    .iter()
+                                    .zip(x)
+                                    .map(|(w, v)| *w as f64 * v)
+                                    .sum::<f64>()
+                        })
+                        .collect()
+                }
+                OpKind::Affine { scale, offset } => x
+                    .iter()
+                    .zip(scale.iter().zip(offset))
+                    .map(|(v, (s, o))| v * *s as f64 + *o as f64)
+                    .collect(),
+                OpKind::Binary { op: bop } => {
+                    let y = &vals[op.inputs[1].index()];
+                    x.iter()
+                        .zip(y)
+                        .map(|(a, b)| match bop {
+                            BinaryOp::Add => a + b,
+                            BinaryOp::Sub => a - b,
+                            BinaryOp::Mul => a * b,
+                        })
+                        .collect()
+                }
+                OpKind::Activation(act) => x.iter().map(|v| act.eval(*v)).collect(),
+                OpKind::Softmax { axis_len } => {
+                    let mut out = Vec::with_capacity(x.len());
+                    for group in x.chunks(*axis_len) {
+                        let m = group.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let e: Vec<f64> = group.iter().map(|v| (v - m).exp()).collect();
+                        let s: f64 = e.iter().sum();
+                        out.extend(e.iter().map(|v| v / s));
+                    }
+                    out
+                }
+            };
+            vals[op.output.index()] = out;
+        }
+        vals
+    }
+
+    pub fn eval(&self, input: &[f64]) -> Vec<f64> {
+        let mut all = self.eval_all(input);
+        std::mem::take(&mut all[self.output.index()])
+    }
+}

@@ -1,0 +1,12 @@
+//! Two levels of IR: the float [`graph`] the front end produces, and the
+//! integer [`program`] quantization produces and every back end consumes.
+
+pub mod dump;
+pub mod graph;
+pub mod program;
+
+pub use graph::{Activation, BinaryOp, Graph, Op, OpKind, Value, ValueId};
+pub use program::{
+    AccWidth, Instr, InstrKind, Lut, LutFunc, Precision, Program, QParams, Rescale, Tensor,
+    TensorId,
+};

@@ -1,0 +1,289 @@
+//! The integer program: what quantization produces and every back end
+//! consumes. Nothing here is executed in floating point: the only `f64`
+//! fields are documentation (scales and measured errors printed in comments
+//! and `lfc inspect`), and the interpreter and C writer never read them to
+//! compute.
+//!
+//! Arithmetic conventions shared by the interpreter and the C back end (they
+//! must agree bit for bit):
+//! - all intermediate arithmetic is in `i64`; `>>` on a negative value is an
+//!   arithmetic (sign-propagating) shift, as gcc and clang do on every
+//!   architecture the kernel supports;
+//! - [`Rescale::apply`] is the single rounding step: `(x * mul + 2^(shift-1)) >> shift`,
+//!   i.e. round half towards +infinity, once (not TFLite's double rounding);
+//! - a quantized tensor holds `q` with `real = (q - zero_point) * scale`.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(pub u32);
+
+impl TensorId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for TensorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+/// Precision scheme chosen on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// int16 symmetric activations, int16 per-channel weights, 64-bit accumulators.
+    #[default]
+    Int16,
+    /// TFLite-style int8: asymmetric activations, symmetric per-channel
+    /// weights, 32-bit accumulators.
+    Int8,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Int16 => "int16",
+            Precision::Int8 => "int8",
+        }
+    }
+    pub fn bits(self) -> u32 {
+        match self {
+            Precision::Int16 => 16,
+            Precision::Int8 => 8,
+        }
+    }
+}
+
+/// Quantization of one tensor: `real = (q - zero_point) * scale`, with
+/// `qmin <= q <= qmax`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QParams {
+    pub bits: u32,
+    pub zero_point: i64,
+    pub qmin: i64,
+    pub qmax: i64,
+    /// Documentation only (comments, inspect); never used to compute.
+    pub scale: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub len: usize,
+    pub q: QParams,
+}
+
+/// A fixed-point multiplier: `apply(x) = (x * mul + 2^(shift-1)) >> shift`
+/// in 64-bit arithmetic, approximating `x * mul / 2^shift` rounded half up.
+/// `shift >= 1`. The validator proves `x * mul` cannot overflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rescale {
+    pub mul: i64,
+    pub shift: u32,
+}
+
+impl Rescale {
+    #[inline]
+    pub fn apply(self, x: i64) -> i64 {
+        (x * self.mul + (1i64 << (self.shift - 1))) >> self.shift
+    }
+
+    /// The real factor this represents (documentation and tests only).
+    pub fn factor(self) -> f64 {
+        self.mul as f64 / (self.shift as f64).exp2()
+    }
+}
+
+/// Accumulator type of a Dense layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccWidth {
+    I32,
+    I64,
+}
+
+impl AccWidth {
+    pub fn bits(self) -> u32 {
+        match self {
+            AccWidth::I32 => 32,
+            AccWidth::I64 => 64,
+        }
+    }
+}
+
+/// The real function a lookup table approximates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LutFunc {
+    Tanh,
+    Sigmoid,
+    /// `exp(x)` for `x <= 0` (Softmax numerators).
+    Exp,
+}
+
+impl LutFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            LutFunc::Tanh => "tanh",
+            LutFunc::Sigmoid => "sigmoid",
+            LutFunc::Exp => "exp",
+        }
+    }
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            LutFunc::Tanh => x.tanh(),
+            LutFunc::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            LutFunc::Exp => x.exp(),
+        }
+    }
+}
+
+/// A table with linear interpolation over the source's quantized values.
+///
+/// `c = clamp(x, lo, hi); d = c - lo; i = d >> step_shift; f = d & (2^step_shift - 1);`
+/// `y = table[i] + ((table[i+1] - table[i]) * f + 2^(step_shift-1)) >> step_shift`
+/// (when `step_shift == 0`, `y = table[i]`: a direct table). The table has
+/// `((hi - lo) >> step_shift) + 2` entries so `i + 1` is always in range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lut {
+    pub func: LutFunc,
+    pub lo: i64,
+    pub hi: i64,
+    pub step_shift: u32,
+    pub table: Vec<i64>,
+    /// Documentation: the largest |table result - exact quantized function|
+    /// over every input in `[lo, hi]`, in output real units, measured by the
+    /// quantizer exhaustively.
+    pub max_error: f64,
+}
+
+impl Lut {
+    #[inline]
+    pub fn apply(&self, x: i64) -> i64 {
+        let c = x.clamp(self.lo, self.hi);
+        let d = c - self.lo;
+        let i = (d >> self.step_shift) as usize;
+        if self.step_shift == 0 {
+            return self.table[i];
+        }
+        let f = d & ((1i64 << self.step_shift) - 1);
+        let a = self.table[i];
+        let b = self.table[i + 1];
+        a + (((b - a) * f + (1i64 << (self.step_shift - 1))) >> self.step_shift)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InstrKind {
+    /// From the `s64` model input at the decimal input scale:
+    /// `dst[i] = rescale(clamp(in[i], in_lo[i], in_hi[i])) + zp_dst`.
+    /// The clamp is the declared input domain: nothing outside it reaches
+    /// the arithmetic.
+    Quantize {
+        dst: TensorId,
+        in_lo: Vec<i64>,
+        in_hi: Vec<i64>,
+        rescale: Rescale,
+    },
+    /// `acc[j] = bias[j] + sum_i weight[j][i] * src[i]` (any source zero
+    /// point is folded into `bias`), then
+    /// `dst[j] = clamp(rescale[j](acc[j]) + zp_dst, clamp_lo, clamp_hi)`.
+    Dense {
+        src: TensorId,
+        dst: TensorId,
+        /// Row-major `[dst.len][src.len]`.
+        weight: Vec<i64>,
+        weight_bits: u32,
+        bias: Vec<i64>,
+        acc: AccWidth,
+        rescale: Vec<Rescale>,
+        /// A fused activation clamp (Relu, Clip), or `None` when the
+        /// validator must prove the result already in range.
+        clamp: Option<(i64, i64)>,
+    },
+    /// Element-wise `dst[i] = clamp(r(src[i] - zp_src) + offset[i] + zp_dst)`
+    /// where `r = pos[i]` for `src[i] >= zp_src` and `neg[i]` otherwise.
+    /// (Affine ops, LeakyRelu, HardSigmoid, requantizing Relu/Clip.)
+    Scale {
+        src: TensorId,
+        dst: TensorId,
+        pos: Vec<Rescale>,
+        neg: Vec<Rescale>,
+        offset: Vec<i64>,
+        clamp: Option<(i64, i64)>,
+    },
+    /// Element-wise on two tensors:
+    /// Add/Sub: `dst = clamp(((a - za) * mul_a ± (b - zb) * mul_b + 2^(shift-1)) >> shift + zp_dst)`
+    /// Mul: `dst = clamp(rescale((a - za) * (b - zb)) + zp_dst)` (mul_b unused).
+    Binary {
+        op: crate::ir::graph::BinaryOp,
+        a: TensorId,
+        b: TensorId,
+        dst: TensorId,
+        rescale_a: Rescale,
+        mul_b: i64,
+        clamp: Option<(i64, i64)>,
+    },
+    /// `dst[i] = lut(src[i])` (output already in dst's quantization).
+    Lut { src: TensorId, dst: TensorId, lut: Lut },
+    /// Softmax over groups of `axis_len`:
+    /// `e[i] = exp_lut(src[i] - max)` (Q`exp_bits`, exp_lut.lo <= x - max <= 0),
+    /// `sum = sum e`, normalise `sum` into `[2^30, 2^31)` by a left shift `k`,
+    /// `r = recip(sum << k)` (`2^61 / (sum << k)` by a seed table and two
+    /// Newton steps), `dst[i] = (e[i] * r) >> (61 - k - out_frac)` rounded.
+    /// Implemented identically in interp and C; see `quant::softmax`.
+    Softmax {
+        src: TensorId,
+        dst: TensorId,
+        axis_len: usize,
+        exp_lut: Lut,
+        /// dst = round(prob * 2^out_frac) + zp_dst
+        out_frac: u32,
+    },
+    /// To the `s64` model output at the decimal output scale:
+    /// `out[i] = rescale(src[i] - zp_src)`.
+    Dequantize { src: TensorId, rescale: Rescale },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instr {
+    /// ONNX node(s) this implements, for comments.
+    pub node: String,
+    pub onnx_op: String,
+    /// The real-number formula, for the comment above the emitted code.
+    pub doc: String,
+    pub kind: InstrKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub model_name: String,
+    pub precision: Precision,
+    pub tensors: Vec<Tensor>,
+    /// Execution order; the first is the `Quantize`, the last the `Dequantize`.
+    pub instrs: Vec<Instr>,
+    pub input_len: usize,
+    pub output_len: usize,
+    /// `real = s64 / input_scale` at the module boundary.
+    pub input_scale: i64,
+    pub output_scale: i64,
+    /// Declared (or calibrated) input domain, per feature, in real units
+    /// (documentation; the enforced form is the Quantize clamp).
+    pub input_domain: Vec<(f64, f64)>,
+}
+
+impl Program {
+    pub fn tensor(&self, id: TensorId) -> &Tensor {
+        &self.tensors[id.index()]
+    }
+
+    pub fn macs(&self) -> usize {
+        self.instrs
+            .iter()
+            .map(|i| match &i.kind {
+                InstrKind::Dense { weight, .. } => weight.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}

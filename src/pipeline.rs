@@ -1,0 +1,1 @@
+//! The whole compile, as the CLI and the tests use it.
