@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * lf_netlink.h - the generic-netlink protocol of lf_kernel (family
+ * "liteflow"). Shared by the kernel module and lfc's control client
+ * (src/control mirrors these numbers; a test checks they match).
+ *
+ * All commands need CAP_NET_ADMIN. Errors come back as a negative errno
+ * with an extack message.
+ */
+#ifndef _UAPI_LF_NETLINK_H
+#define _UAPI_LF_NETLINK_H
+
+#define LF_GENL_NAME		"liteflow"
+#define LF_GENL_VERSION		1
+#define LF_GENL_MCGRP_RECORDS	"records"
+
+enum lf_cmd {
+	LF_CMD_UNSPEC,
+	LF_CMD_GET_APP,		/* dump: one LF_CMD_GET_APP message per app */
+	LF_CMD_APP_CREATE,	/* APP_ID, APP_NAME, INPUT_LEN, OUTPUT_LEN */
+	LF_CMD_APP_DESTROY,	/* APP_ID */
+	LF_CMD_ACTIVATE,	/* APP_ID, UUID */
+	LF_CMD_ROLLBACK,	/* APP_ID */
+	LF_CMD_INFER,		/* APP_ID, VECTOR -> APP_ID, UUID, VECTOR */
+	LF_CMD_SET_RECORDING,	/* APP_ID, RECORDING (u8 0/1) */
+	LF_CMD_RECORDS,		/* multicast on "records": APP_ID, RECORD... */
+	__LF_CMD_MAX,
+};
+#define LF_CMD_MAX (__LF_CMD_MAX - 1)
+
+enum lf_attr {
+	LF_ATTR_UNSPEC,
+	LF_ATTR_APP_ID,		/* u32 */
+	LF_ATTR_APP_NAME,	/* NUL-terminated string, < LF_NAME_LEN */
+	LF_ATTR_INPUT_LEN,	/* u32, 1..LF_MAX_IO_LEN */
+	LF_ATTR_OUTPUT_LEN,	/* u32, 1..LF_MAX_IO_LEN */
+	LF_ATTR_UUID,		/* u64 */
+	LF_ATTR_VECTOR,		/* binary: s64 array, host byte order */
+	LF_ATTR_ACTIVE_SLOT,	/* u32: 0 or 1; absent when no active snapshot */
+	LF_ATTR_SLOT,		/* nested LF_SLOT_ATTR_*, one per occupied slot */
+	LF_ATTR_QUERIES,	/* u64: app queries answered by a snapshot */
+	LF_ATTR_NO_ACTIVE,	/* u64: app queries refused, no active snapshot */
+	LF_ATTR_RECORDING,	/* u8: training-record collection on/off */
+	LF_ATTR_RECORD,		/* nested LF_REC_ATTR_* (issue: records) */
+	LF_ATTR_DROPPED,	/* u64: records dropped (buffers full) */
+	LF_ATTR_PAD,
+	__LF_ATTR_MAX,
+};
+#define LF_ATTR_MAX (__LF_ATTR_MAX - 1)
+
+enum lf_slot_attr {
+	LF_SLOT_ATTR_UNSPEC,
+	LF_SLOT_ATTR_INDEX,	/* u32: 0 or 1 */
+	LF_SLOT_ATTR_UUID,	/* u64 */
+	LF_SLOT_ATTR_NAME,	/* string: model name */
+	LF_SLOT_ATTR_DIGEST,	/* string: hex SHA-256 */
+	LF_SLOT_ATTR_MODULE,	/* string: owning module name */
+	LF_SLOT_ATTR_QUERIES,	/* u64 */
+	LF_SLOT_ATTR_ERRORS,	/* u64: infer() returned an error */
+	LF_SLOT_ATTR_PAD,
+	__LF_SLOT_ATTR_MAX,
+};
+#define LF_SLOT_ATTR_MAX (__LF_SLOT_ATTR_MAX - 1)
+
+enum lf_rec_attr {
+	LF_REC_ATTR_UNSPEC,
+	LF_REC_ATTR_UUID,	/* u64 */
+	LF_REC_ATTR_TIMESTAMP,	/* u64: ktime_get_ns() */
+	LF_REC_ATTR_INPUT,	/* binary s64 array */
+	LF_REC_ATTR_OUTPUT,	/* binary s64 array */
+	LF_REC_ATTR_PAD,
+	__LF_REC_ATTR_MAX,
+};
+#define LF_REC_ATTR_MAX (__LF_REC_ATTR_MAX - 1)
+
+#endif /* _UAPI_LF_NETLINK_H */
