@@ -58,6 +58,9 @@ enum lf_slot_attr {
 	LF_SLOT_ATTR_QUERIES,	/* u64 */
 	LF_SLOT_ATTR_ERRORS,	/* u64: infer() returned an error */
 	LF_SLOT_ATTR_PAD,
+	LF_SLOT_ATTR_INPUT_SCALE,	/* s64 */
+	LF_SLOT_ATTR_OUTPUT_SCALE,	/* s64 */
+	LF_SLOT_ATTR_ACTIVE,	/* flag: this slot is the active one */
 	__LF_SLOT_ATTR_MAX,
 };
 #define LF_SLOT_ATTR_MAX (__LF_SLOT_ATTR_MAX - 1)
