@@ -1,0 +1,70 @@
+//! The `lfc status` report, laid out like `ip -s link`: a header line per
+//! app, its counters indented below, then each slot.
+//!
+//! ```text
+//! app 1: aurora  inputs 30  outputs 1  active slot 0  recording off
+//!     queries 1200  no-active 3  dropped 0
+//!     slot 0 [active]  uuid 0x00000000c0ffee01  model aurora
+//!         module lf_model_1  digest 3f2a9c1e0b7d4a55…  scale in 1000 out 1000
+//!         queries 1200  errors 0
+//! ```
+
+use std::fmt::Write;
+
+use super::{AppStatus, SlotStatus};
+
+/// Hex characters of the digest shown (the whole one is in the module).
+const DIGEST_PREFIX: usize = 16;
+
+pub fn format_status(apps: &[AppStatus]) -> String {
+    let mut out = String::new();
+    if apps.is_empty() {
+        out.push_str("no apps registered in lf_kernel\n");
+        return out;
+    }
+    for app in apps {
+        format_app(&mut out, app);
+    }
+    out
+}
+
+fn format_app(out: &mut String, app: &AppStatus) {
+    let active = match app.active_slot {
+        Some(i) => format!("active slot {i}"),
+        None => "no active snapshot".to_string(),
+    };
+    let _ = write!(
+        out,
+        "app {}: {}  inputs {}  outputs {}  {active}",
+        app.app, app.name, app.input_len, app.output_len
+    );
+    if let Some(r) = app.recording {
+        let _ = write!(out, "  recording {}", if r { "on" } else { "off" });
+    }
+    out.push('\n');
+    let _ = write!(out, "    queries {}  no-active {}", app.queries, app.no_active);
+    if let Some(d) = app.dropped {
+        let _ = write!(out, "  dropped {d}");
+    }
+    out.push('\n');
+    if app.slots.is_empty() {
+        out.push_str("    (no snapshot loaded)\n");
+    }
+    for slot in &app.slots {
+        format_slot(out, slot);
+    }
+}
+
+fn format_slot(out: &mut String, s: &SlotStatus) {
+    let role = if s.active { "[active] " } else { "[standby]" };
+    let _ = writeln!(out, "    slot {} {role}  uuid {:#018x}  model {}", s.index, s.uuid, s.name);
+    let module = if s.module.is_empty() { "-" } else { s.module.as_str() };
+    let digest: String = s.digest.chars().take(DIGEST_PREFIX).collect();
+    let ellipsis = if s.digest.chars().count() > DIGEST_PREFIX { "…" } else { "" };
+    let _ = writeln!(
+        out,
+        "        module {module}  digest {digest}{ellipsis}  scale in {} out {}",
+        s.input_scale, s.output_scale
+    );
+    let _ = writeln!(out, "        queries {}  errors {}", s.queries, s.errors);
+}
