@@ -226,12 +226,9 @@ pub enum InstrKind {
     },
     /// `dst[i] = lut(src[i])` (output already in dst's quantization).
     Lut { src: TensorId, dst: TensorId, lut: Lut },
-    /// Softmax over groups of `axis_len`:
-    /// `e[i] = exp_lut(src[i] - max)` (Q`exp_bits`, exp_lut.lo <= x - max <= 0),
-    /// `sum = sum e`, normalise `sum` into `[2^30, 2^31)` by a left shift `k`,
-    /// `r = recip(sum << k)` (`2^61 / (sum << k)` by a seed table and two
-    /// Newton steps), `dst[i] = (e[i] * r) >> (61 - k - out_frac)` rounded.
-    /// Implemented identically in interp and C; see `quant::softmax`.
+    /// Softmax over groups of `axis_len`; the exact integer semantics are
+    /// [`softmax_group`] (exp table, normalised sum, Newton reciprocal, no
+    /// division).
     Softmax {
         src: TensorId,
         dst: TensorId,
@@ -286,4 +283,52 @@ impl Program {
             })
             .sum()
     }
+}
+
+/// Softmax normalisation constants (see [`softmax_group`]).
+pub mod softmax_consts {
+    /// Exp table entries are `exp(x)` in Q`EXP_FRAC` (so `exp(0) = 2^15`).
+    pub const EXP_FRAC: u32 = 15;
+    /// The sum is normalised into `[2^NORM_BITS, 2^(NORM_BITS+1))`.
+    pub const NORM_BITS: u32 = 30;
+    /// Reciprocals are Q`RECIP_FRAC`: `r = 2^31 / s_norm` in `(1, 2]`.
+    pub const RECIP_FRAC: u32 = 30;
+    /// Newton seed `r0 = 48/17 - 32/17 * y` for `y` in `[0.5, 1)`, Q30.
+    pub const SEED_C1: i64 = 3_031_741_621; // round(48/17 * 2^30)
+    pub const SEED_C2: i64 = 2_021_161_081; // round(32/17 * 2^30)
+    /// Newton steps: the seed's error 1/17 squares each step (1/17, 3.5e-3,
+    /// 1.2e-5, 1.5e-10), so three reach Q30's resolution.
+    pub const NEWTON_STEPS: u32 = 3;
+}
+
+/// Integer softmax of one group, the exact semantics the C back end emits:
+///
+/// 1. `m = max(x)`, `e[i] = exp_lut(x[i] - m)` (Q15, `e = 2^15` at the max);
+/// 2. `s = sum e` (`2^15 <= s <= len * 2^15`), shifted left by `k` until
+///    `2^30 <= s << k < 2^31` (no division anywhere);
+/// 3. `r ~= 2^61 / (s << k)` in Q30 by the seed above and Newton steps
+///    `r = r * (2 - y * r)`;
+/// 4. `dst[i] = min(round(e[i] * r * 2^k / 2^(61 - out_frac)) + zp, qmax)`:
+///    the probability in Q`out_frac`.
+pub fn softmax_group(x: &[i64], exp_lut: &Lut, out_frac: u32, zp: i64, qmax: i64) -> Vec<i64> {
+    use softmax_consts::*;
+    let m = x.iter().copied().max().unwrap_or(0);
+    let e: Vec<i64> = x.iter().map(|&v| exp_lut.apply(v - m)).collect();
+    let mut s: i64 = e.iter().sum();
+    let mut k: u32 = 0;
+    while s < (1i64 << NORM_BITS) {
+        s <<= 1;
+        k += 1;
+    }
+    // y = s / 2^31 in [0.5, 1); r ~= 1 / y in Q30.
+    let mut r = SEED_C1 - ((SEED_C2 * s) >> 31);
+    for _ in 0..NEWTON_STEPS {
+        let yr = (s * r) >> 31; // y * r in Q30, ~2^30
+        r = (r * ((2i64 << RECIP_FRAC) - yr)) >> RECIP_FRAC;
+    }
+    let shift = 61 - k - out_frac;
+    e.iter()
+        .map(|&v| (((v * r) + (1i64 << (shift - 1))) >> shift) + zp)
+        .map(|v| v.min(qmax))
+        .collect()
 }

@@ -1,9 +1,33 @@
-//! Quantization: value ranges (interval arithmetic over the input domain)
-//! → per-tensor scales, per-channel weight scales, fixed-point multipliers
-//! and lookup tables → the integer [`Program`].
+//! Quantization: the float [`Graph`] and an input domain → the integer
+//! [`Program`].
+//!
+//! One pass in execution order. For every op it quantizes the constants,
+//! computes the *exact* integer bounds of what the op can produce from the
+//! integer bounds of its sources ([`crate::valid::bounds`]), and only then
+//! chooses the destination's scale from those bounds. Ranges are therefore
+//! interval arithmetic over the declared input domain, carried out on the
+//! integers the program really computes (weight rounding included): no
+//! intermediate value can leave its type for any input inside the domain,
+//! and the validator re-proves it on the finished program.
+//!
+//! Rounding: one rounding per requantization, half towards +infinity
+//! ([`crate::ir::Rescale`]); weights and biases round half away from zero
+//! (`f64::round`). Neither TFLite's double rounding nor ONNX's half-even.
 
-use crate::ir::{Graph, Precision, Program};
+pub mod fixed;
+pub mod lut;
+
+use std::collections::HashMap;
+
+use crate::error::Error;
+use crate::ir::program::softmax_consts::EXP_FRAC;
+use crate::ir::{
+    AccWidth, Activation, BinaryOp, Graph, Instr, InstrKind, LutFunc, OpKind, Precision, Program,
+    QParams, Rescale, Tensor, TensorId, ValueId,
+};
+use crate::valid::bounds::{self, Bounds};
 use crate::Result;
+use fixed::{qparams, real, rescale_for};
 
 /// The input domain, per feature, in real units: `lo[i] <= x[i] <= hi[i]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +43,625 @@ pub struct QuantOptions {
     pub output_scale: i64,
 }
 
+struct Builder<'a> {
+    graph: &'a Graph,
+    opts: &'a QuantOptions,
+    tensors: Vec<Tensor>,
+    instrs: Vec<Instr>,
+    bounds: Vec<Option<Bounds>>,
+    /// Graph value → tensor holding it.
+    map: HashMap<ValueId, TensorId>,
+}
+
+fn qerr(what: &str, reason: impl Into<String>) -> Error {
+    Error::Quant {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn add_tensor(&mut self, name: &str, len: usize, q: QParams) -> TensorId {
+        self.tensors.push(Tensor {
+            name: name.to_string(),
+            len,
+            q,
+        });
+        self.bounds.push(None);
+        TensorId(self.tensors.len() as u32 - 1)
+    }
+
+    fn src(&self, v: ValueId, node: &str) -> Result<TensorId> {
+        self.map
+            .get(&v)
+            .copied()
+            .ok_or_else(|| qerr(node, format!("reads value {v} before it is computed")))
+    }
+
+    fn max_abs_centered(&self, t: TensorId) -> i64 {
+        let z = self.tensors[t.index()].q.zero_point;
+        self.bounds[t.index()]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|&(l, h)| (l - z).abs().max((h - z).abs()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Appends an instruction after proving it; records its output bounds.
+    fn push(&mut self, node: &str, onnx_op: &str, doc: String, kind: InstrKind) -> Result<()> {
+        let facts = bounds::propagate(&self.tensors, &kind, &self.bounds, node)
+            .map_err(|r| qerr(node, r))?;
+        let dst = match &kind {
+            InstrKind::Quantize { dst, .. }
+            | InstrKind::Dense { dst, .. }
+            | InstrKind::Scale { dst, .. }
+            | InstrKind::Binary { dst, .. }
+            | InstrKind::Lut { dst, .. }
+            | InstrKind::Softmax { dst, .. } => Some(*dst),
+            InstrKind::Dequantize { .. } => None,
+        };
+        if let Some(d) = dst {
+            self.bounds[d.index()] = Some(facts.out);
+        }
+        self.instrs.push(Instr {
+            node: node.to_string(),
+            onnx_op: onnx_op.to_string(),
+            doc,
+            kind,
+        });
+        Ok(())
+    }
+
+    fn quantize_input(&mut self, domain: &Domain) -> Result<()> {
+        let g = self.graph;
+        let n = g.input_len();
+        if domain.lo.len() != n || domain.hi.len() != n {
+            return Err(qerr(
+                "input",
+                format!("domain has {} features, the model input has {n}", domain.lo.len()),
+            ));
+        }
+        let is = self.opts.input_scale as f64;
+        let mut in_lo = Vec::with_capacity(n);
+        let mut in_hi = Vec::with_capacity(n);
+        for i in 0..n {
+            let (lo, hi) = (domain.lo[i], domain.hi[i]);
+            if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+                return Err(qerr("input", format!("feature {i}: invalid domain [{lo}, {hi}]")));
+            }
+            let (a, b) = ((lo * is).floor(), (hi * is).ceil());
+            if a.abs() > 1e17 || b.abs() > 1e17 {
+                return Err(qerr(
+                    "input",
+                    format!("feature {i}: domain [{lo}, {hi}] at input scale {is} exceeds s64"),
+                ));
+            }
+            in_lo.push(a as i64);
+            in_hi.push(b as i64);
+        }
+        let rlo = in_lo.iter().copied().min().unwrap() as f64 / is;
+        let rhi = in_hi.iter().copied().max().unwrap() as f64 / is;
+        let q = qparams(self.opts.precision, rlo, rhi);
+        let max_in = in_lo
+            .iter()
+            .chain(&in_hi)
+            .map(|v| v.abs())
+            .max()
+            .unwrap();
+        let rescale = rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?;
+        let name = g.value(g.input).name.clone();
+        let doc = format!(
+            "{name}_q = round(in / {is} / {:e}) (in clamped to the input domain)",
+            q.scale
+        );
+        let t = self.add_tensor(&name, n, q);
+        self.map.insert(g.input, t);
+        self.push(
+            &name,
+            "Input",
+            doc,
+            InstrKind::Quantize {
+                dst: t,
+                in_lo,
+                in_hi,
+                rescale,
+            },
+        )
+    }
+
+    /// A Relu or Clip directly after `op_index` that only it reads can be
+    /// fused into the Dense's requantization clamp.
+    fn fusable_clamp(&self, op_index: usize, uses: &HashMap<ValueId, usize>) -> Option<(f32, f32)> {
+        let op = &self.graph.ops[op_index];
+        let next = self.graph.ops.get(op_index + 1)?;
+        if next.inputs[0] != op.output
+            || uses.get(&op.output) != Some(&1)
+            || op.output == self.graph.output
+        {
+            return None;
+        }
+        match next.kind {
+            OpKind::Activation(Activation::Relu) => Some((0.0, f32::INFINITY)),
+            OpKind::Activation(Activation::Clip { min, max }) => Some((min, max)),
+            _ => None,
+        }
+    }
+
+    fn dense(
+        &mut self,
+        op_index: usize,
+        weight: &[f32],
+        bias: &[f32],
+        fused: Option<(f32, f32)>,
+    ) -> Result<ValueId> {
+        let op = &self.graph.ops[op_index];
+        let node = op.node.clone();
+        let src = self.src(op.inputs[0], &node)?;
+        let sq = self.tensors[src.index()].q.clone();
+        let n_in = self.tensors[src.index()].len;
+        let n_out = bias.len();
+        let prec = self.opts.precision;
+        let wmax = ((1i64 << (prec.bits() - 1)) - 1) as f64;
+        // Per-output-channel symmetric weight scales.
+        let mut wq = Vec::with_capacity(weight.len());
+        let mut ws = Vec::with_capacity(n_out);
+        for j in 0..n_out {
+            let row = &weight[j * n_in..(j + 1) * n_in];
+            let m = row.iter().fold(0f64, |a, w| a.max((*w as f64).abs()));
+            let s = if m > 0.0 { m / wmax } else { 1.0 };
+            ws.push(s);
+            wq.extend(row.iter().map(|w| (*w as f64 / s).round() as i64));
+        }
+        // Bias at the accumulator scale, the source zero point folded in.
+        let bq: Vec<i64> = (0..n_out)
+            .map(|j| {
+                let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
+                (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum
+            })
+            .collect();
+        let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
+        // Real range of the outputs, from the exact accumulator bounds.
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (j, &(a, b, _)) in accs.iter().enumerate() {
+            lo = lo.min(a as f64 * sq.scale * ws[j]);
+            hi = hi.max(b as f64 * sq.scale * ws[j]);
+        }
+        if let Some((cmin, cmax)) = fused {
+            lo = lo.max(cmin as f64);
+            hi = hi.min(cmax as f64);
+            if lo > hi {
+                // The clamp pins every output to one end.
+                lo = lo.min(hi);
+            }
+        }
+        let dq = qparams(prec, lo, hi);
+        let acc = match prec {
+            Precision::Int16 => AccWidth::I64,
+            Precision::Int8 => AccWidth::I32,
+        };
+        let mut rescale = Vec::with_capacity(n_out);
+        for (j, &(a, b, _)) in accs.iter().enumerate() {
+            let max_abs = a.abs().max(b.abs()).min(i64::MAX as i128) as i64;
+            rescale.push(
+                rescale_for(sq.scale * ws[j] / dq.scale, max_abs).map_err(|r| qerr(&node, r))?,
+            );
+        }
+        let clamp = match (fused, prec) {
+            (Some((cmin, cmax)), _) => Some((
+                fixed::quantize_value(&dq, cmin.max(-1e30) as f64),
+                fixed::quantize_value(&dq, cmax.min(1e30) as f64),
+            )),
+            // TFLite semantics: int8 requantization always saturates.
+            (None, Precision::Int8) => Some((dq.qmin, dq.qmax)),
+            (None, Precision::Int16) => None,
+        };
+        let out_v = if fused.is_some() {
+            self.graph.ops[op_index + 1].output
+        } else {
+            op.output
+        };
+        let name = self.graph.value(out_v).name.clone();
+        let mut doc = format!(
+            "{name}[j] = bias[j] + sum_i W[j][i] * {}[i]   ({n_in} -> {n_out}, weights int{} per-channel)",
+            self.tensors[src.index()].name,
+            prec.bits()
+        );
+        if let Some((a, b)) = fused {
+            doc.push_str(&format!(", clamped to [{a}, {b}]"));
+        }
+        let dst = self.add_tensor(&name, n_out, dq);
+        let onnx_op = if fused.is_some() {
+            format!("{}+{}", op.onnx_op, self.graph.ops[op_index + 1].onnx_op)
+        } else {
+            op.onnx_op.clone()
+        };
+        self.push(
+            &node,
+            &onnx_op,
+            doc,
+            InstrKind::Dense {
+                src,
+                dst,
+                weight: wq,
+                weight_bits: prec.bits(),
+                bias: bq,
+                acc,
+                rescale,
+                clamp,
+            },
+        )?;
+        self.map.insert(out_v, dst);
+        Ok(out_v)
+    }
+
+    /// Element-wise `y = r(x) + offset` with a separate factor for x < 0.
+    #[allow(clippy::too_many_arguments)]
+    fn scale_op(
+        &mut self,
+        op_index: usize,
+        pos_f: &[f64],
+        neg_f: &[f64],
+        off_real: &[f64],
+        clamp_real: Option<(f64, f64)>,
+        doc: String,
+    ) -> Result<()> {
+        let op = &self.graph.ops[op_index];
+        let node = op.node.clone();
+        let src = self.src(op.inputs[0], &node)?;
+        let sq = self.tensors[src.index()].q.clone();
+        let sb = self.bounds[src.index()].clone().unwrap();
+        // Real output range per element (piecewise linear, monotone pieces).
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (i, &(l, h)) in sb.iter().enumerate() {
+            let (xl, xh) = (real(&sq, l), real(&sq, h));
+            let mut cands = vec![];
+            for x in [xl, xh, 0.0f64.clamp(xl, xh)] {
+                let f = if x >= 0.0 { pos_f[i] } else { neg_f[i] };
+                cands.push(x * f + off_real[i]);
+            }
+            for c in cands {
+                lo = lo.min(c);
+                hi = hi.max(c);
+            }
+        }
+        if let Some((a, b)) = clamp_real {
+            lo = lo.max(a).min(b);
+            hi = hi.min(b).max(a);
+        }
+        let dq = qparams(self.opts.precision, lo, hi);
+        let max_in = self.max_abs_centered(src);
+        let mk = |f: &[f64]| -> Result<Vec<Rescale>> {
+            f.iter()
+                .map(|&f| rescale_for(f * sq.scale / dq.scale, max_in).map_err(|r| qerr(&node, r)))
+                .collect()
+        };
+        let pos = mk(pos_f)?;
+        let neg = mk(neg_f)?;
+        let offset: Vec<i64> = off_real.iter().map(|o| (o / dq.scale).round() as i64).collect();
+        let clamp = match clamp_real {
+            Some((a, b)) => Some((
+                fixed::quantize_value(&dq, a.max(-1e30)),
+                fixed::quantize_value(&dq, b.min(1e30)),
+            )),
+            None if self.opts.precision == Precision::Int8 => Some((dq.qmin, dq.qmax)),
+            None => None,
+        };
+        let name = self.graph.value(op.output).name.clone();
+        let dst = self.add_tensor(&name, sb.len(), dq);
+        let onnx_op = op.onnx_op.clone();
+        self.push(
+            &node,
+            &onnx_op,
+            doc,
+            InstrKind::Scale {
+                src,
+                dst,
+                pos,
+                neg,
+                offset,
+                clamp,
+            },
+        )?;
+        self.map.insert(op.output, dst);
+        Ok(())
+    }
+
+    fn lut_op(&mut self, op_index: usize, func: LutFunc) -> Result<()> {
+        let op = &self.graph.ops[op_index];
+        let node = op.node.clone();
+        let src = self.src(op.inputs[0], &node)?;
+        let sq = self.tensors[src.index()].q.clone();
+        let sb = self.bounds[src.index()].clone().unwrap();
+        let (l, h) = (
+            sb.iter().map(|x| x.0).min().unwrap(),
+            sb.iter().map(|x| x.1).max().unwrap(),
+        );
+        let (ylo, yhi) = (func.eval(real(&sq, l)), func.eval(real(&sq, h)));
+        let dq = qparams(self.opts.precision, ylo, yhi);
+        let table = lut::build(func, &sq, l, h, &dq);
+        let name = self.graph.value(op.output).name.clone();
+        let doc = format!(
+            "{name} = {}({}): {}-entry table, linear interpolation every 2^{} steps, max error {:.3e}",
+            func.name(),
+            self.tensors[src.index()].name,
+            table.table.len(),
+            table.step_shift,
+            table.max_error
+        );
+        let dst = self.add_tensor(&name, sb.len(), dq);
+        let onnx_op = op.onnx_op.clone();
+        self.push(&node, &onnx_op, doc, InstrKind::Lut { src, dst, lut: table })?;
+        self.map.insert(op.output, dst);
+        Ok(())
+    }
+
+    fn binary(&mut self, op_index: usize, bop: BinaryOp) -> Result<()> {
+        let op = &self.graph.ops[op_index];
+        let node = op.node.clone();
+        let a = self.src(op.inputs[0], &node)?;
+        let b = self.src(op.inputs[1], &node)?;
+        let (qa, qb) = (
+            self.tensors[a.index()].q.clone(),
+            self.tensors[b.index()].q.clone(),
+        );
+        let (ba, bb) = (
+            self.bounds[a.index()].clone().unwrap(),
+            self.bounds[b.index()].clone().unwrap(),
+        );
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (&(al, ah), &(bl, bh)) in ba.iter().zip(&bb) {
+            for x in [real(&qa, al), real(&qa, ah)] {
+                for y in [real(&qb, bl), real(&qb, bh)] {
+                    let v = match bop {
+                        BinaryOp::Add => x + y,
+                        BinaryOp::Sub => x - y,
+                        BinaryOp::Mul => x * y,
+                    };
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+            }
+        }
+        let dq = qparams(self.opts.precision, lo, hi);
+        let (ma, mb) = (self.max_abs_centered(a), self.max_abs_centered(b));
+        let (rescale_a, mul_b) = match bop {
+            BinaryOp::Mul => (
+                rescale_for(qa.scale * qb.scale / dq.scale, ma.saturating_mul(mb).max(1))
+                    .map_err(|r| qerr(&node, r))?,
+                0,
+            ),
+            _ => {
+                // One shift for both terms: size it for the larger factor and
+                // the larger operand, and leave one bit for the sum.
+                let fa = qa.scale / dq.scale;
+                let fb = qb.scale / dq.scale;
+                let r = rescale_for(fa.max(fb), ma.max(mb).max(1) * 2)
+                    .map_err(|r| qerr(&node, r))?;
+                let k = (r.shift as f64).exp2();
+                let (mul_a, mul_b) = ((fa * k).round() as i64, (fb * k).round() as i64);
+                (
+                    Rescale {
+                        mul: mul_a,
+                        shift: r.shift,
+                    },
+                    mul_b,
+                )
+            }
+        };
+        let clamp = match self.opts.precision {
+            Precision::Int8 => Some((dq.qmin, dq.qmax)),
+            Precision::Int16 => None,
+        };
+        let name = self.graph.value(op.output).name.clone();
+        let sym = match bop {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+        };
+        let doc = format!(
+            "{name}[i] = {}[i] {sym} {}[i]",
+            self.tensors[a.index()].name,
+            self.tensors[b.index()].name
+        );
+        let dst = self.add_tensor(&name, ba.len(), dq);
+        let onnx_op = op.onnx_op.clone();
+        self.push(
+            &node,
+            &onnx_op,
+            doc,
+            InstrKind::Binary {
+                op: bop,
+                a,
+                b,
+                dst,
+                rescale_a,
+                mul_b,
+                clamp,
+            },
+        )?;
+        self.map.insert(op.output, dst);
+        Ok(())
+    }
+
+    fn softmax(&mut self, op_index: usize, axis_len: usize) -> Result<()> {
+        let op = &self.graph.ops[op_index];
+        let node = op.node.clone();
+        let src = self.src(op.inputs[0], &node)?;
+        let sq = self.tensors[src.index()].q.clone();
+        let sb = self.bounds[src.index()].clone().unwrap();
+        let (l, h) = (
+            sb.iter().map(|x| x.0).min().unwrap(),
+            sb.iter().map(|x| x.1).max().unwrap(),
+        );
+        let exp_lut = lut::build(LutFunc::Exp, &sq, l - h, 0, &sq);
+        let prec = self.opts.precision;
+        let (out_frac, dq) = match prec {
+            // prob in Q15, symmetric int16 (1.0 saturates to 32767).
+            Precision::Int16 => (
+                15,
+                QParams {
+                    bits: 16,
+                    zero_point: 0,
+                    qmin: -32767,
+                    qmax: 32767,
+                    scale: 1.0 / 32768.0,
+                },
+            ),
+            // TFLite: scale 1/256, zero point -128.
+            Precision::Int8 => (
+                8,
+                QParams {
+                    bits: 8,
+                    zero_point: -128,
+                    qmin: -128,
+                    qmax: 127,
+                    scale: 1.0 / 256.0,
+                },
+            ),
+        };
+        let name = self.graph.value(op.output).name.clone();
+        let doc = format!(
+            "{name} = softmax({}) over groups of {axis_len}: exp by a {}-entry table (max error {:.3e}, Q{EXP_FRAC}), reciprocal of the sum by Newton steps",
+            self.tensors[src.index()].name,
+            exp_lut.table.len(),
+            exp_lut.max_error
+        );
+        let dst = self.add_tensor(&name, sb.len(), dq);
+        let onnx_op = op.onnx_op.clone();
+        self.push(
+            &node,
+            &onnx_op,
+            doc,
+            InstrKind::Softmax {
+                src,
+                dst,
+                axis_len,
+                exp_lut,
+                out_frac,
+            },
+        )?;
+        self.map.insert(op.output, dst);
+        Ok(())
+    }
+
+    fn activation(&mut self, op_index: usize, act: Activation) -> Result<()> {
+        let n = self.graph.value(self.graph.ops[op_index].output).len;
+        let name = self.graph.value(self.graph.ops[op_index].output).name.clone();
+        let ones = vec![1.0; n];
+        let zeros = vec![0.0; n];
+        match act {
+            Activation::Tanh => self.lut_op(op_index, LutFunc::Tanh),
+            Activation::Sigmoid => self.lut_op(op_index, LutFunc::Sigmoid),
+            Activation::Relu => self.scale_op(
+                op_index,
+                &ones,
+                &ones,
+                &zeros,
+                Some((0.0, f64::INFINITY)),
+                format!("{name} = max(x, 0)"),
+            ),
+            Activation::Clip { min, max } => self.scale_op(
+                op_index,
+                &ones,
+                &ones,
+                &zeros,
+                Some((min as f64, max as f64)),
+                format!("{name} = min(max(x, {min}), {max})"),
+            ),
+            Activation::LeakyRelu { alpha } => self.scale_op(
+                op_index,
+                &ones,
+                &vec![alpha as f64; n],
+                &zeros,
+                None,
+                format!("{name} = x >= 0 ? x : {alpha} * x"),
+            ),
+            Activation::HardSigmoid { alpha, beta } => self.scale_op(
+                op_index,
+                &vec![alpha as f64; n],
+                &vec![alpha as f64; n],
+                &vec![beta as f64; n],
+                Some((0.0, 1.0)),
+                format!("{name} = min(max({alpha} * x + {beta}, 0), 1)"),
+            ),
+        }
+    }
+
+    fn dequantize(&mut self) -> Result<()> {
+        let g = self.graph;
+        let t = self.src(g.output, "output")?;
+        let q = self.tensors[t.index()].q.clone();
+        let os = self.opts.output_scale as f64;
+        let max_in = self.max_abs_centered(t);
+        let rescale = rescale_for(q.scale * os, max_in).map_err(|r| qerr("output", r))?;
+        let name = g.value(g.output).name.clone();
+        let doc = format!("out = round(({name}_q - {}) * {:e} * {os})", q.zero_point, q.scale);
+        self.push(
+            &name,
+            "Output",
+            doc,
+            InstrKind::Dequantize { src: t, rescale },
+        )
+    }
+}
+
 pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<Program> {
-    let _ = (graph, domain, opts);
-    Err(crate::Error::Other("quant::quantize: not implemented yet".into()))
+    if opts.input_scale <= 0 || opts.output_scale <= 0 {
+        return Err(Error::option(
+            "--input-scale/--output-scale",
+            "scales must be positive integers",
+        ));
+    }
+    let mut b = Builder {
+        graph,
+        opts,
+        tensors: Vec::new(),
+        instrs: Vec::new(),
+        bounds: Vec::new(),
+        map: HashMap::new(),
+    };
+    let mut uses: HashMap<ValueId, usize> = HashMap::new();
+    for op in &graph.ops {
+        for v in &op.inputs {
+            *uses.entry(*v).or_default() += 1;
+        }
+    }
+    b.quantize_input(domain)?;
+    let mut i = 0;
+    while i < graph.ops.len() {
+        let op = &graph.ops[i];
+        match &op.kind {
+            OpKind::Dense { weight, bias } => {
+                let fused = b.fusable_clamp(i, &uses);
+                b.dense(i, weight, bias, fused)?;
+                if fused.is_some() {
+                    i += 1;
+                }
+            }
+            OpKind::Affine { scale, offset } => {
+                let s: Vec<f64> = scale.iter().map(|&v| v as f64).collect();
+                let o: Vec<f64> = offset.iter().map(|&v| v as f64).collect();
+                let name = graph.value(op.output).name.clone();
+                b.scale_op(i, &s, &s, &o, None, format!("{name}[i] = x[i] * c[i] + d[i] (constants of node {})", op.node))?;
+            }
+            OpKind::Binary { op: bop } => b.binary(i, *bop)?,
+            OpKind::Activation(act) => b.activation(i, *act)?,
+            OpKind::Softmax { axis_len } => b.softmax(i, *axis_len)?,
+        }
+        i += 1;
+    }
+    b.dequantize()?;
+    Ok(Program {
+        model_name: String::new(),
+        precision: opts.precision,
+        tensors: b.tensors,
+        instrs: b.instrs,
+        input_len: graph.input_len(),
+        output_len: graph.output_len(),
+        input_scale: opts.input_scale,
+        output_scale: opts.output_scale,
+        input_domain: domain.lo.iter().copied().zip(domain.hi.iter().copied()).collect(),
+    })
 }

@@ -8,7 +8,8 @@
 //! tensor to a storage buffer (in place where the op allows) and decides
 //! whether the buffers fit the stack budget or go to per-CPU scratch.
 
-use crate::ir::Program;
+use crate::error::Error;
+use crate::ir::{InstrKind, Program, TensorId};
 use crate::Result;
 
 /// Stack bytes the emitted function may use for activations; above this the
@@ -44,6 +45,160 @@ pub struct ModuleInfo {
 
 /// Validates `program`; see the module docs.
 pub fn validate(program: &Program) -> Result<ModuleInfo> {
-    let _ = program;
-    Err(crate::Error::Other("valid::validate: not implemented yet".into()))
+    let fail = |what: &str, reason: String| Error::Validate {
+        what: what.to_string(),
+        reason,
+    };
+    let first_ok = matches!(program.instrs.first().map(|i| &i.kind), Some(InstrKind::Quantize { .. }));
+    let last_ok = matches!(program.instrs.last().map(|i| &i.kind), Some(InstrKind::Dequantize { .. }));
+    if !first_ok || !last_ok {
+        return Err(fail("program", "must start with Quantize and end with Dequantize".into()));
+    }
+    let mut env: Vec<Option<bounds::Bounds>> = vec![None; program.tensors.len()];
+    let mut acc_bits = Vec::with_capacity(program.instrs.len());
+    for instr in &program.instrs {
+        for (id, _) in writes(&instr.kind) {
+            if env[id.index()].is_some() {
+                return Err(fail(&instr.node, format!("tensor {id} is written twice")));
+            }
+        }
+        let facts = bounds::propagate(&program.tensors, &instr.kind, &env, &instr.node)
+            .map_err(|r| fail(&instr.node, r))?;
+        if let Some((dst, len)) = writes(&instr.kind).next() {
+            if facts.out.len() != len || program.tensor(dst).len != len {
+                return Err(fail(&instr.node, format!("tensor {dst} length mismatch")));
+            }
+            env[dst.index()] = Some(facts.out);
+        }
+        acc_bits.push(Some(facts.widest_bits));
+    }
+    let tensor_bounds = env
+        .iter()
+        .zip(&program.tensors)
+        .map(|(b, t)| match b {
+            Some(b) => Ok((
+                b.iter().map(|x| x.0).min().unwrap_or(0),
+                b.iter().map(|x| x.1).max().unwrap_or(0),
+            )),
+            None => Err(fail(&t.name, "tensor is never written".into())),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (tensor_buffer, buffers) = assign_buffers(program);
+    let bytes: usize = buffers.iter().sum::<usize>() * ELEM_BYTES;
+    let scratch = bytes > STACK_BUDGET_BYTES;
+    let rodata_bytes = program
+        .instrs
+        .iter()
+        .map(|i| match &i.kind {
+            InstrKind::Lut { lut, .. } => lut.table.len() * 4,
+            InstrKind::Softmax { exp_lut, .. } => exp_lut.table.len() * 4,
+            _ => 0,
+        })
+        .sum();
+    Ok(ModuleInfo {
+        macs: program.macs(),
+        tensor_bounds,
+        acc_bits,
+        tensor_buffer,
+        buffers,
+        scratch,
+        stack_bytes: if scratch { 0 } else { bytes },
+        scratch_bytes: if scratch { bytes } else { 0 },
+        rodata_bytes,
+    })
 }
+
+/// The tensor an instruction writes, with its length.
+fn writes(kind: &InstrKind) -> impl Iterator<Item = (TensorId, usize)> + '_ {
+    let dst = match kind {
+        InstrKind::Quantize { dst, in_lo, .. } => Some((*dst, in_lo.len())),
+        InstrKind::Dense { dst, bias, .. } => Some((*dst, bias.len())),
+        InstrKind::Scale { dst, pos, .. } => Some((*dst, pos.len())),
+        InstrKind::Binary { dst, .. } | InstrKind::Lut { dst, .. } | InstrKind::Softmax { dst, .. } => {
+            Some((*dst, usize::MAX))
+        }
+        InstrKind::Dequantize { .. } => None,
+    };
+    dst.into_iter()
+}
+
+/// Tensors an instruction reads.
+pub fn reads(kind: &InstrKind) -> Vec<TensorId> {
+    match kind {
+        InstrKind::Quantize { .. } => vec![],
+        InstrKind::Dense { src, .. }
+        | InstrKind::Scale { src, .. }
+        | InstrKind::Lut { src, .. }
+        | InstrKind::Softmax { src, .. }
+        | InstrKind::Dequantize { src, .. } => vec![*src],
+        InstrKind::Binary { a, b, .. } => vec![*a, *b],
+    }
+}
+
+fn dst_of(kind: &InstrKind) -> Option<TensorId> {
+    match kind {
+        InstrKind::Quantize { dst, .. }
+        | InstrKind::Dense { dst, .. }
+        | InstrKind::Scale { dst, .. }
+        | InstrKind::Binary { dst, .. }
+        | InstrKind::Lut { dst, .. }
+        | InstrKind::Softmax { dst, .. } => Some(*dst),
+        InstrKind::Dequantize { .. } => None,
+    }
+}
+
+/// Greedy buffer assignment by liveness. Element-wise ops (Scale, Lut,
+/// Binary) write in place over a source that dies there; Dense and Softmax
+/// read their whole source while writing, so they never do.
+fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
+    let n = program.tensors.len();
+    let mut last_use = vec![0usize; n];
+    for (k, instr) in program.instrs.iter().enumerate() {
+        for t in reads(&instr.kind) {
+            last_use[t.index()] = k;
+        }
+    }
+    let mut tensor_buffer = vec![usize::MAX; n];
+    let mut buffers: Vec<usize> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    for (k, instr) in program.instrs.iter().enumerate() {
+        let srcs = reads(&instr.kind);
+        if let Some(dst) = dst_of(&instr.kind) {
+            let len = program.tensor(dst).len;
+            let elementwise = matches!(
+                instr.kind,
+                InstrKind::Scale { .. } | InstrKind::Lut { .. } | InstrKind::Binary { .. }
+            );
+            let in_place = srcs
+                .iter()
+                .find(|s| elementwise && last_use[s.index()] == k && program.tensor(**s).len == len);
+            let buf = if let Some(s) = in_place {
+                tensor_buffer[s.index()]
+            } else if let Some(pos) = free
+                .iter()
+                .position(|&b| buffers[b] >= len)
+                .or(if free.is_empty() { None } else { Some(0) })
+            {
+                let b = free.remove(pos);
+                buffers[b] = buffers[b].max(len);
+                b
+            } else {
+                buffers.push(len);
+                buffers.len() - 1
+            };
+            tensor_buffer[dst.index()] = buf;
+        }
+        for s in srcs {
+            let b = tensor_buffer[s.index()];
+            let still_used = program.tensors.iter().enumerate().any(|(t, _)| {
+                tensor_buffer[t] == b && last_use[t] > k && t != s.index()
+            }) || dst_of(&instr.kind).map(|d| tensor_buffer[d.index()] == b).unwrap_or(false);
+            if last_use[s.index()] == k && !still_used && !free.contains(&b) {
+                free.push(b);
+            }
+        }
+    }
+    (tensor_buffer, buffers)
+}
+
+pub mod bounds;

@@ -1,11 +1,151 @@
 //! The reference interpreter: runs the integer [`Program`] exactly as the
 //! emitted C does. It is the oracle the C is checked against bit for bit.
+//!
+//! Every value is held in `i64`; the validator has proven that no
+//! intermediate overflows, so plain (wrapping-free) arithmetic is used and a
+//! debug build would panic on any overflow the proof missed.
 
-use crate::ir::Program;
+use crate::ir::program::softmax_group;
+use crate::ir::{BinaryOp, InstrKind, Program};
 
 /// Runs one input row (`s64` at the program's input scale); returns the
 /// `s64` outputs at the output scale.
 pub fn run(program: &Program, input: &[i64]) -> Vec<i64> {
-    let _ = (program, input);
-    unimplemented!("interp::run")
+    run_all(program, input).1
+}
+
+/// Runs one row and also returns every tensor's values (for `lfc inspect`
+/// and tests).
+pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
+    assert_eq!(
+        input.len(),
+        program.input_len,
+        "interp::run: input has {} values, the program takes {}",
+        input.len(),
+        program.input_len
+    );
+    let mut t: Vec<Vec<i64>> = program.tensors.iter().map(|x| vec![0; x.len]).collect();
+    let mut out = vec![0i64; program.output_len];
+    let zp = |id: crate::ir::TensorId| program.tensor(id).q.zero_point;
+    for instr in &program.instrs {
+        match &instr.kind {
+            InstrKind::Quantize {
+                dst,
+                in_lo,
+                in_hi,
+                rescale,
+            } => {
+                let z = zp(*dst);
+                for (i, v) in input.iter().enumerate() {
+                    t[dst.index()][i] = rescale.apply((*v).clamp(in_lo[i], in_hi[i])) + z;
+                }
+            }
+            InstrKind::Dense {
+                src,
+                dst,
+                weight,
+                bias,
+                rescale,
+                clamp,
+                ..
+            } => {
+                let x = &t[src.index()];
+                let n = x.len();
+                let z = zp(*dst);
+                let y: Vec<i64> = bias
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| {
+                        let row = &weight[j * n..(j + 1) * n];
+                        let acc = b + row.iter().zip(x).map(|(w, v)| w * v).sum::<i64>();
+                        clamp_opt(rescale[j].apply(acc) + z, *clamp)
+                    })
+                    .collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Scale {
+                src,
+                dst,
+                pos,
+                neg,
+                offset,
+                clamp,
+            } => {
+                let zs = zp(*src);
+                let zd = zp(*dst);
+                let y: Vec<i64> = t[src.index()]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &q)| {
+                        let d = q - zs;
+                        let r = if d >= 0 { pos[i] } else { neg[i] };
+                        clamp_opt(r.apply(d) + offset[i] + zd, *clamp)
+                    })
+                    .collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Binary {
+                op,
+                a,
+                b,
+                dst,
+                rescale_a,
+                mul_b,
+                clamp,
+            } => {
+                let (za, zb, zd) = (zp(*a), zp(*b), zp(*dst));
+                let y: Vec<i64> = t[a.index()]
+                    .iter()
+                    .zip(&t[b.index()])
+                    .map(|(&qa, &qb)| {
+                        let (da, db) = (qa - za, qb - zb);
+                        let half = 1i64 << (rescale_a.shift - 1);
+                        let v = match op {
+                            BinaryOp::Add => {
+                                (da * rescale_a.mul + db * mul_b + half) >> rescale_a.shift
+                            }
+                            BinaryOp::Sub => {
+                                (da * rescale_a.mul - db * mul_b + half) >> rescale_a.shift
+                            }
+                            BinaryOp::Mul => rescale_a.apply(da * db),
+                        };
+                        clamp_opt(v + zd, *clamp)
+                    })
+                    .collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Lut { src, dst, lut } => {
+                let y: Vec<i64> = t[src.index()].iter().map(|&q| lut.apply(q)).collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Softmax {
+                src,
+                dst,
+                axis_len,
+                exp_lut,
+                out_frac,
+            } => {
+                let q = &program.tensor(*dst).q;
+                let mut y = Vec::with_capacity(t[src.index()].len());
+                for group in t[src.index()].chunks(*axis_len) {
+                    y.extend(softmax_group(group, exp_lut, *out_frac, q.zero_point, q.qmax));
+                }
+                t[dst.index()] = y;
+            }
+            InstrKind::Dequantize { src, rescale } => {
+                let z = zp(*src);
+                for (o, q) in out.iter_mut().zip(&t[src.index()]) {
+                    *o = rescale.apply(q - z);
+                }
+            }
+        }
+    }
+    (t, out)
+}
+
+fn clamp_opt(v: i64, c: Option<(i64, i64)>) -> i64 {
+    match c {
+        Some((lo, hi)) => v.clamp(lo, hi),
+        None => v,
+    }
 }
