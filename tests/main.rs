@@ -1,1 +1,4 @@
 //! One test binary: snapshots, exec, errors.
+
+mod front;
+mod models;

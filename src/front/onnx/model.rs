@@ -1,0 +1,235 @@
+//! Decoding and typing: everything the lowering needs to know about the file
+//! before it walks the nodes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use prost::Message;
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use crate::{Error, Result};
+
+/// ONNX `TensorProto.DataType.FLOAT`.
+pub(crate) const ONNX_FLOAT: i32 = 1;
+
+fn model_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Model {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<pb::ModelProto> {
+    let proto = pb::ModelProto::decode(bytes)
+        .map_err(|e| model_err(path, format!("protobuf decoding failed: {e}")))?;
+    if proto.graph.is_none() {
+        return Err(model_err(path, "the model has no graph"));
+    }
+    Ok(proto)
+}
+
+/// The model's one runtime input and one output.
+#[derive(Clone, Debug)]
+pub(crate) struct Io {
+    pub input: String,
+    /// The input's shape with a symbolic batch dimension fixed to 1.
+    pub input_shape: Vec<usize>,
+    pub output: String,
+}
+
+impl Io {
+    pub fn find(proto: &pb::ModelProto, path: &Path) -> Result<Io> {
+        let graph = proto.graph.as_ref().expect("checked by decode");
+        let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        // Before IR version 4 initializers were also listed as graph inputs.
+        let inputs: Vec<&pb::ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !inits.contains(i.name.as_str()))
+            .collect();
+        let names = |v: &[&pb::ValueInfoProto]| {
+            v.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+        };
+        let input = match inputs.as_slice() {
+            [one] => *one,
+            [] => return Err(model_err(path, "the model has no runtime input")),
+            more => {
+                return Err(model_err(
+                    path,
+                    format!(
+                        "the model has {} runtime inputs ({}); lfc compiles models with exactly one input tensor",
+                        more.len(),
+                        names(more)
+                    ),
+                ))
+            }
+        };
+        let output = match graph.output.as_slice() {
+            [one] => one.name.clone(),
+            [] => return Err(model_err(path, "the model has no output")),
+            more => {
+                let refs: Vec<&pb::ValueInfoProto> = more.iter().collect();
+                return Err(model_err(
+                    path,
+                    format!(
+                        "the model has {} outputs ({}); lfc compiles models with exactly one output tensor",
+                        more.len(),
+                        names(&refs)
+                    ),
+                ));
+            }
+        };
+        let input_shape = input_shape(input, path)?;
+        Ok(Io {
+            input: input.name.clone(),
+            input_shape,
+            output,
+        })
+    }
+}
+
+/// The fixed shape of the runtime input: dimension 0 may be symbolic (the
+/// batch, fixed to 1); every other dimension must be a number.
+fn input_shape(input: &pb::ValueInfoProto, path: &Path) -> Result<Vec<usize>> {
+    let name = &input.name;
+    let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(pb::type_proto::Value::TensorType(t)) => t,
+        None => return Err(model_err(path, format!("input `{name}` has no tensor type"))),
+    };
+    if tensor.elem_type != ONNX_FLOAT {
+        let ty = pb::tensor_proto::DataType::try_from(tensor.elem_type)
+            .map(|d| d.as_str_name().to_owned())
+            .unwrap_or_else(|_| tensor.elem_type.to_string());
+        return Err(model_err(
+            path,
+            format!("input `{name}` has element type {ty}; only FLOAT inputs are supported"),
+        ));
+    }
+    let Some(shape) = tensor.shape.as_ref() else {
+        return Err(model_err(
+            path,
+            format!(
+                "input `{name}` has an unknown shape; its shape must be fixed (only a symbolic batch dimension is allowed)"
+            ),
+        ));
+    };
+    shape
+        .dim
+        .iter()
+        .enumerate()
+        .map(|(axis, d)| match &d.value {
+            Some(Dim::DimValue(v)) if *v >= 0 => Ok(*v as usize),
+            _ if axis == 0 => Ok(1),
+            Some(Dim::DimParam(p)) => Err(model_err(
+                path,
+                format!(
+                    "input `{name}` dimension {axis} is symbolic (`{p}`); only the batch dimension (0) may be"
+                ),
+            )),
+            _ => Err(model_err(
+                path,
+                format!("input `{name}` dimension {axis} is unknown; only the batch dimension (0) may be"),
+            )),
+        })
+        .collect()
+}
+
+/// tract's parse of the model with the input fact fixed.
+pub(crate) fn parse(
+    proto: &pb::ModelProto,
+    io: &Io,
+    path: &Path,
+    dir: Option<&str>,
+) -> Result<(InferenceModel, HashMap<String, OutletId>)> {
+    let parsed = tract_onnx::onnx()
+        .parse(proto, dir)
+        .map_err(|e| model_err(path, format!("tract could not parse the model: {e:#}")))?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(model_err(
+            path,
+            format!(
+                "tensors used but never defined: {}",
+                parsed.unresolved_inputs.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let mut model = parsed.model;
+    let fact = InferenceFact::dt_shape(f32::datum_type(), io.input_shape.clone());
+    model
+        .set_input_fact(0, fact)
+        .map_err(|e| model_err(path, format!("input `{}`: {e:#}", io.input)))?;
+    Ok((model, parsed.outlets_by_name))
+}
+
+/// A decoded model with tract's facts about every named tensor.
+pub(crate) struct TypedOnnx {
+    pub proto: pb::ModelProto,
+    pub path: PathBuf,
+    pub io: Io,
+    /// `ai.onnx` operator set version (0 when absent).
+    pub opset: i64,
+    /// Concrete shapes of named tensors, as tract inferred them.
+    pub shapes: HashMap<String, Vec<usize>>,
+    /// Values tract knows statically: initializers, Constant outputs and
+    /// anything computed from them alone.
+    pub consts: HashMap<String, Arc<Tensor>>,
+    /// Names of the graph's initializers (for messages).
+    pub initializers: HashSet<String>,
+}
+
+impl TypedOnnx {
+    pub fn from_bytes(bytes: &[u8], path: &Path, dir: Option<&str>) -> Result<TypedOnnx> {
+        let proto = decode(bytes, path)?;
+        let io = Io::find(&proto, path)?;
+        let (mut model, outlets) = parse(&proto, &io, path, dir)?;
+        if let Err(e) = model.analyse(false) {
+            // tract could not type the model; an op lfc does not lower at
+            // all is the more useful thing to report.
+            if let Some(err) = super::lower::first_unsupported(&proto) {
+                return Err(err);
+            }
+            return Err(model_err(path, format!("tract could not type the model: {e:#}")));
+        }
+        let mut shapes = HashMap::new();
+        let mut consts = HashMap::new();
+        for (name, outlet) in &outlets {
+            let Ok(fact) = model.outlet_fact(*outlet) else {
+                continue;
+            };
+            if let Some(dims) = fact.shape.concretize() {
+                let dims: Option<Vec<usize>> = dims.iter().map(|d| d.to_i64().ok().and_then(|v| usize::try_from(v).ok())).collect();
+                if let Some(dims) = dims {
+                    shapes.insert(name.clone(), dims);
+                }
+            }
+            if let Some(value) = fact.value.concretize() {
+                consts.insert(name.clone(), value);
+            }
+        }
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version)
+            .unwrap_or(0);
+        let graph = proto.graph.as_ref().expect("checked by decode");
+        let initializers = graph.initializer.iter().map(|t| t.name.clone()).collect();
+        Ok(TypedOnnx {
+            path: path.to_owned(),
+            io,
+            opset,
+            shapes,
+            consts,
+            initializers,
+            proto,
+        })
+    }
+
+    pub fn graph(&self) -> &pb::GraphProto {
+        self.proto.graph.as_ref().expect("checked by decode")
+    }
+}

@@ -1,0 +1,98 @@
+//! Element-wise activations and Softmax.
+
+use crate::front::onnx::lower::{Ctx, Node, Operand};
+use crate::ir::{Activation, OpKind};
+use crate::Result;
+
+fn activation(ctx: &mut Ctx, node: &Node, act: Activation) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    ctx.emit(node, OpKind::Activation(act), vec![x], shape.iter().product())?;
+    Ok(())
+}
+
+pub fn relu(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    activation(ctx, node, Activation::Relu)
+}
+
+pub fn tanh(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    activation(ctx, node, Activation::Tanh)
+}
+
+pub fn sigmoid(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    activation(ctx, node, Activation::Sigmoid)
+}
+
+pub fn leaky_relu(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let alpha = node.attr_f32_or("alpha", 0.01)?;
+    activation(ctx, node, Activation::LeakyRelu { alpha })
+}
+
+pub fn hard_sigmoid(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let alpha = node.attr_f32_or("alpha", 0.2)?;
+    let beta = node.attr_f32_or("beta", 0.5)?;
+    activation(ctx, node, Activation::HardSigmoid { alpha, beta })
+}
+
+/// Bounds come from attributes before opset 11 and from optional constant
+/// scalar inputs from opset 11 on; an absent bound is unbounded.
+pub fn clip(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (min, max) = if ctx.opset() != 0 && ctx.opset() < 11 {
+        (
+            node.attr_f32("min")?.unwrap_or(f32::NEG_INFINITY),
+            node.attr_f32("max")?.unwrap_or(f32::INFINITY),
+        )
+    } else {
+        (bound(ctx, node, 1, f32::NEG_INFINITY)?, bound(ctx, node, 2, f32::INFINITY)?)
+    };
+    if min.is_nan() || max.is_nan() {
+        return Err(node.err("a bound is NaN"));
+    }
+    activation(ctx, node, Activation::Clip { min, max })
+}
+
+fn bound(ctx: &Ctx, node: &Node, i: usize, absent: f32) -> Result<f32> {
+    let Some(name) = node.input(i) else {
+        return Ok(absent);
+    };
+    match ctx.operand(node, name)? {
+        Operand::Const(name, t) => {
+            let c = ctx.to_f32(node, name, &t, true)?;
+            match c.data.as_slice() {
+                [v] => Ok(*v),
+                _ => Err(node.err(format!("bound `{name}` must be a scalar, it has shape {:?}", c.shape))),
+            }
+        }
+        Operand::Runtime { .. } => Err(node.err(format!(
+            "bound `{name}` is a runtime tensor; only constant bounds are supported"
+        ))),
+    }
+}
+
+/// Softmax over consecutive groups. Before opset 13 the input is coerced to
+/// 2-D at `axis` (default 1), so any axis gives groups of
+/// `prod(shape[axis..])`; from 13 on it is one axis (default -1), which is a
+/// group of consecutive elements only when every later axis has size 1.
+pub fn softmax(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let legacy = ctx.opset() != 0 && ctx.opset() < 13;
+    let axis = node.attr_i64_or("axis", if legacy { 1 } else { -1 })?;
+    let rank = shape.len() as i64;
+    let norm = if axis < 0 { axis + rank } else { axis };
+    if norm < 0 || norm >= rank.max(1) {
+        return Err(node.err(format!("axis {axis} is out of range for shape {shape:?}")));
+    }
+    let norm = norm as usize;
+    let axis_len = if legacy {
+        shape[norm..].iter().product()
+    } else {
+        if shape[norm + 1..].iter().product::<usize>() != 1 {
+            return Err(node.err(format!(
+                "softmax over axis {axis} of shape {shape:?} is not supported; only the last axis (opset >= 13) is"
+            )));
+        }
+        shape.get(norm).copied().unwrap_or(1)
+    };
+    let len = shape.iter().product();
+    ctx.emit(node, OpKind::Softmax { axis_len }, vec![x], len)?;
+    Ok(())
+}

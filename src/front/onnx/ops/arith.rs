@@ -1,0 +1,162 @@
+//! Add, Sub, Mul: with a constant operand an [`OpKind::Affine`], between two
+//! runtime tensors of one shape an [`OpKind::Binary`].
+
+use crate::front::onnx::lower::{Const, Ctx, Node, Operand};
+use crate::ir::{BinaryOp, OpKind};
+use crate::Result;
+
+/// numpy broadcasting of two shapes; `None` when incompatible.
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| {
+        let pad = rank - s.len();
+        if i < pad {
+            1
+        } else {
+            s[i - pad]
+        }
+    };
+    (0..rank)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `c` broadcast (numpy rules) to `target`, row-major; `None` if it does
+/// not broadcast there.
+pub(super) fn broadcast_to(c: &Const, target: &[usize]) -> Option<Vec<f32>> {
+    if c.shape.len() > target.len() {
+        // leading size-1 axes of the constant may be dropped
+        let extra = c.shape.len() - target.len();
+        if c.shape[..extra].iter().any(|&d| d != 1) {
+            return None;
+        }
+        let c = Const {
+            shape: c.shape[extra..].to_vec(),
+            data: c.data.clone(),
+        };
+        return broadcast_to(&c, target);
+    }
+    let pad = target.len() - c.shape.len();
+    let shape: Vec<usize> = std::iter::repeat_n(1, pad).chain(c.shape.iter().copied()).collect();
+    if shape.iter().zip(target).any(|(&s, &t)| s != t && s != 1) {
+        return None;
+    }
+    // row-major strides of the constant, 0 on broadcast axes
+    let mut strides = vec![0usize; shape.len()];
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = if shape[i] == 1 { 0 } else { acc };
+        acc *= shape[i];
+    }
+    let len: usize = target.iter().product();
+    let mut out = Vec::with_capacity(len);
+    let mut index = vec![0usize; target.len()];
+    for _ in 0..len {
+        out.push(c.data[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for axis in (0..target.len()).rev() {
+            index[axis] += 1;
+            if index[axis] < target[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    Some(out)
+}
+
+fn elementwise(ctx: &mut Ctx, node: &Node, op: BinaryOp) -> Result<()> {
+    let a = ctx.operand(node, node.required_input(0)?)?;
+    let b = ctx.operand(node, node.required_input(1)?)?;
+    match (a, b) {
+        (Operand::Runtime { id: x, shape: sx }, Operand::Runtime { id: y, shape: sy }) => {
+            if sx != sy {
+                return Err(node.err(format!(
+                    "runtime operands of shapes {sx:?} and {sy:?}: broadcasting between two runtime tensors is not supported"
+                )));
+            }
+            ctx.emit(node, OpKind::Binary { op }, vec![x, y], sx.iter().product())?;
+            Ok(())
+        }
+        (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
+            let c = ctx.to_f32(node, name, &t, false)?;
+            affine(ctx, node, op, id, &shape, name, &c, false)
+        }
+        (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
+            let c = ctx.to_f32(node, name, &t, false)?;
+            affine(ctx, node, op, id, &shape, name, &c, true)
+        }
+        (Operand::Const(..), Operand::Const(..)) => Err(node.err(
+            "both operands are constants but tract did not fold the node",
+        )),
+    }
+}
+
+/// `x op c` (or `c op x` when `const_first`) as `x * scale + offset`.
+#[allow(clippy::too_many_arguments)]
+fn affine(
+    ctx: &mut Ctx,
+    node: &Node,
+    op: BinaryOp,
+    x: crate::ir::ValueId,
+    shape: &[usize],
+    name: &str,
+    c: &Const,
+    const_first: bool,
+) -> Result<()> {
+    let out_shape = broadcast_shape(shape, &c.shape);
+    let len: usize = shape.iter().product();
+    let values = match out_shape {
+        Some(out) if out.iter().product::<usize>() == len => broadcast_to(c, &out),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        node.err(format!(
+            "constant `{name}` of shape {:?} does not broadcast to the runtime operand's shape {shape:?} (the result may not be larger than the runtime tensor)",
+            c.shape
+        ))
+    })?;
+    let (scale, offset) = match (op, const_first) {
+        (BinaryOp::Add, _) => (vec![1.0; len], values),
+        (BinaryOp::Sub, false) => (vec![1.0; len], values.iter().map(|v| -v).collect()),
+        (BinaryOp::Sub, true) => (vec![-1.0; len], values),
+        (BinaryOp::Mul, _) => (values, vec![0.0; len]),
+    };
+    ctx.emit(node, OpKind::Affine { scale, offset }, vec![x], len)?;
+    Ok(())
+}
+
+pub fn add(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    elementwise(ctx, node, BinaryOp::Add)
+}
+
+pub fn sub(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    elementwise(ctx, node, BinaryOp::Sub)
+}
+
+pub fn mul(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    elementwise(ctx, node, BinaryOp::Mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcasts_rows_and_columns() {
+        let c = Const { shape: vec![3], data: vec![1.0, 2.0, 3.0] };
+        assert_eq!(broadcast_to(&c, &[2, 3]).unwrap(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+        let col = Const { shape: vec![2, 1], data: vec![1.0, 2.0] };
+        assert_eq!(broadcast_to(&col, &[2, 3]).unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        let lead = Const { shape: vec![1, 1, 3], data: vec![4.0, 5.0, 6.0] };
+        assert_eq!(broadcast_to(&lead, &[3]).unwrap(), vec![4.0, 5.0, 6.0]);
+        assert!(broadcast_to(&c, &[4]).is_none());
+        assert_eq!(broadcast_shape(&[1, 4], &[4]), Some(vec![1, 4]));
+        assert_eq!(broadcast_shape(&[1, 4], &[3, 1]), Some(vec![3, 4]));
+        assert_eq!(broadcast_shape(&[2], &[3]), None);
+    }
+}

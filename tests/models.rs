@@ -1,0 +1,458 @@
+//! ONNX test models, built in Rust with the prost types tract-onnx ships.
+//!
+//! Every builder returns the encoded model. Weights are deterministic
+//! pseudo-random draws from N(0, 1/sqrt(fan_in)) (as a trained net's), from a
+//! fixed seed per model, so every run and every engineer sees the same files.
+//! Half the weight tensors are stored as `raw_data` and half as `float_data`,
+//! the two encodings exporters use.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use tract_onnx::pb::{
+    self, attribute_proto::AttributeType, tensor_shape_proto::dimension, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// Writes `bytes` to `dir/name.onnx` and returns the path.
+pub fn write_model(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(format!("{name}.onnx"));
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
+/// The models the front end must lower, by name.
+pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("mlp_relu", mlp_relu()),
+        ("matmul_affine", matmul_affine()),
+        ("clip_softmax", clip_softmax()),
+        ("residual", residual()),
+        ("symbolic_batch", symbolic_batch()),
+        ("clip_attrs_opset10", clip_attrs_opset10()),
+        ("column_gemm", column_gemm()),
+    ]
+}
+
+/// A splitmix64 stream: small, seedable, good enough for test weights.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform(); // (0, 1]
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// A tensor dimension in a type: fixed or symbolic.
+#[derive(Clone, Copy)]
+pub enum D {
+    N(i64),
+    S(&'static str),
+}
+
+pub fn value_info(name: &str, dims: Option<&[D]>) -> ValueInfoProto {
+    let shape = dims.map(|dims| TensorShapeProto {
+        dim: dims
+            .iter()
+            .map(|d| pb::tensor_shape_proto::Dimension {
+                denotation: String::new(),
+                value: Some(match *d {
+                    D::N(n) => dimension::Value::DimValue(n),
+                    D::S(s) => dimension::Value::DimParam(s.to_owned()),
+                }),
+            })
+            .collect(),
+    });
+    ValueInfoProto {
+        name: name.to_owned(),
+        r#type: Some(TypeProto {
+            denotation: String::new(),
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: pb::tensor_proto::DataType::Float as i32,
+                shape,
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn float_tensor(name: &str, dims: &[i64], data: &[f32], raw: bool) -> TensorProto {
+    assert_eq!(dims.iter().product::<i64>() as usize, data.len(), "tensor `{name}`");
+    let mut t = TensorProto {
+        name: name.to_owned(),
+        dims: dims.to_vec(),
+        data_type: pb::tensor_proto::DataType::Float as i32,
+        ..Default::default()
+    };
+    if raw {
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    } else {
+        t.float_data = data.to_vec();
+    }
+    t
+}
+
+pub fn int64_tensor(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.to_owned(),
+        dims: dims.to_vec(),
+        data_type: pb::tensor_proto::DataType::Int64 as i32,
+        int64_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn attr_f(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: AttributeType::Float as i32,
+        f,
+        ..Default::default()
+    }
+}
+
+pub fn attr_i(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
+}
+
+pub fn attr_t(name: &str, t: TensorProto) -> AttributeProto {
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: AttributeType::Tensor as i32,
+        t: Some(t),
+        ..Default::default()
+    }
+}
+
+/// Accumulates one graph.
+pub struct Builder {
+    pub graph: GraphProto,
+    pub opset: i64,
+    rng: Rng,
+    raw_next: bool,
+}
+
+impl Builder {
+    pub fn new(name: &str, seed: u64, opset: i64) -> Builder {
+        Builder {
+            graph: GraphProto {
+                name: name.to_owned(),
+                ..Default::default()
+            },
+            opset,
+            rng: Rng::new(seed),
+            raw_next: true,
+        }
+    }
+
+    pub fn input(&mut self, name: &str, dims: &[D]) -> &mut Self {
+        self.graph.input.push(value_info(name, Some(dims)));
+        self
+    }
+
+    pub fn output(&mut self, name: &str, dims: &[D]) -> &mut Self {
+        self.graph.output.push(value_info(name, Some(dims)));
+        self
+    }
+
+    /// An initializer of exact values.
+    pub fn init(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
+        let raw = self.raw_next;
+        self.raw_next = !raw;
+        self.graph.initializer.push(float_tensor(name, dims, data, raw));
+        self
+    }
+
+    /// A random N(0, 1/sqrt(fan_in)) initializer.
+    pub fn weight(&mut self, name: &str, dims: &[i64], fan_in: usize) -> &mut Self {
+        let n = dims.iter().product::<i64>() as usize;
+        let sd = 1.0 / (fan_in as f64).sqrt();
+        let data: Vec<f32> = (0..n).map(|_| (self.rng.normal() * sd) as f32).collect();
+        self.init(name, dims, &data)
+    }
+
+    pub fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<AttributeProto>,
+    ) -> &mut Self {
+        self.graph.node.push(NodeProto {
+            op_type: op.to_owned(),
+            name: name.to_owned(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        ModelProto {
+            ir_version: 8,
+            producer_name: "lfc-tests".to_owned(),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: self.opset,
+            }],
+            graph: Some(self.graph.clone()),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+}
+
+/// (a) x[1,8] → Gemm(transB=1) → Relu → Gemm(alpha, beta, 2-D bias) → Sigmoid → y[1,4]
+pub fn mlp_relu() -> Vec<u8> {
+    let mut b = Builder::new("mlp_relu", 1, 13);
+    b.input("x", &[D::N(1), D::N(8)])
+        .weight("fc1.weight", &[16, 8], 8)
+        .weight("fc1.bias", &[16], 8)
+        .weight("fc2.weight", &[16, 4], 16)
+        .weight("fc2.bias", &[1, 4], 16)
+        .node("Gemm", "fc1", &["x", "fc1.weight", "fc1.bias"], &["h1"], vec![attr_i("transB", 1)])
+        .node("Relu", "relu1", &["h1"], &["a1"], vec![])
+        .node(
+            "Gemm",
+            "fc2",
+            &["a1", "fc2.weight", "fc2.bias"],
+            &["h2"],
+            vec![attr_f("alpha", 0.75), attr_f("beta", 1.5)],
+        )
+        .node("Sigmoid", "out", &["h2"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// (b) x[1,6] → MatMul(const [6,10]) → Add(const [10]) → Mul(const [1,10])
+/// → LeakyRelu(0.1) → Sub(x - const scalar) → Sub(const [10] - x)
+/// → HardSigmoid(0.3, 0.45) → y[1,10]
+pub fn matmul_affine() -> Vec<u8> {
+    // gains and mirror offsets keep HardSigmoid out of saturation mostly
+    let gain: Vec<f32> = (0..10).map(|i| 0.5 + 0.1 * i as f32).collect();
+    let mirror: Vec<f32> = (0..10).map(|i| 0.1 * (i as f32 - 5.0)).collect();
+    let mut b = Builder::new("matmul_affine", 2, 13);
+    b.input("x", &[D::N(1), D::N(6)])
+        .weight("W", &[6, 10], 6)
+        .weight("bias", &[10], 6)
+        .init("gain", &[1, 10], &gain)
+        .init("shift", &[], &[0.25])
+        .init("mirror", &[10], &mirror)
+        .node("MatMul", "mm", &["x", "W"], &["m"], vec![])
+        .node("Add", "add_bias", &["m", "bias"], &["a"], vec![])
+        .node("Mul", "scale", &["a", "gain"], &["s"], vec![])
+        .node("LeakyRelu", "lrelu", &["s"], &["l"], vec![attr_f("alpha", 0.1)])
+        .node("Sub", "shift_down", &["l", "shift"], &["d"], vec![])
+        .node("Sub", "mirror_sub", &["mirror", "d"], &["r"], vec![])
+        .node("HardSigmoid", "hsig", &["r"], &["y"], vec![attr_f("alpha", 0.3), attr_f("beta", 0.45)])
+        .output("y", &[D::N(1), D::N(10)]);
+    b.build()
+}
+
+/// (c) x[1,12] → Gemm → Reshape [1,2,5] (shape from a Constant node) → Clip
+/// (min input, max omitted) → Flatten → Identity → Cast(float) → Gemm →
+/// Softmax(last axis) → y[1,6]
+pub fn clip_softmax() -> Vec<u8> {
+    let mut b = Builder::new("clip_softmax", 3, 13);
+    b.input("x", &[D::N(1), D::N(12)])
+        .weight("W1", &[12, 10], 12)
+        .weight("b1", &[10], 12)
+        .init("clip_min", &[], &[-0.4])
+        .weight("W2", &[10, 6], 10)
+        .weight("b2", &[6], 10)
+        .node(
+            "Constant",
+            "shape_const",
+            &[],
+            &["shape"],
+            vec![attr_t("value", int64_tensor("", &[3], &[1, 2, 5]))],
+        )
+        .node("Gemm", "fc1", &["x", "W1", "b1"], &["h"], vec![])
+        .node("Reshape", "to3d", &["h", "shape"], &["h3"], vec![])
+        .node("Clip", "clip", &["h3", "clip_min", ""], &["c3"], vec![])
+        .node("Flatten", "flat", &["c3"], &["c"], vec![attr_i("axis", 1)])
+        .node("Identity", "ident", &["c"], &["ci"], vec![])
+        .node("Cast", "cast", &["ci"], &["cf"], vec![attr_i("to", 1)])
+        .node("Gemm", "fc2", &["cf", "W2", "b2"], &["logits"], vec![])
+        .node("Softmax", "softmax", &["logits"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(6)]);
+    b.build()
+}
+
+/// (d) x[1,8] → Gemm → Tanh = t; Gemm(t) = g; Add(t, g); Mul(·, x);
+/// Sub(·, t) → y[1,8]: every Binary op.
+pub fn residual() -> Vec<u8> {
+    let mut b = Builder::new("residual", 4, 13);
+    b.input("x", &[D::N(1), D::N(8)])
+        .weight("W1", &[8, 8], 8)
+        .weight("b1", &[8], 8)
+        .weight("W2", &[8, 8], 8)
+        .weight("b2", &[8], 8)
+        .node("Gemm", "fc1", &["x", "W1", "b1"], &["h"], vec![])
+        .node("Tanh", "tanh", &["h"], &["t"], vec![])
+        .node("Gemm", "fc2", &["t", "W2", "b2"], &["g"], vec![])
+        .node("Add", "skip_add", &["t", "g"], &["s"], vec![])
+        .node("Mul", "gate", &["s", "x"], &["m"], vec![])
+        .node("Sub", "diff", &["m", "t"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(8)]);
+    b.build()
+}
+
+/// (e) x[N,5] → Gemm(transB=1) → Tanh → Gemm → y[N,2], batch symbolic.
+pub fn symbolic_batch() -> Vec<u8> {
+    let mut b = Builder::new("symbolic_batch", 5, 13);
+    b.input("x", &[D::S("N"), D::N(5)])
+        .weight("W1", &[7, 5], 5)
+        .weight("b1", &[7], 5)
+        .weight("W2", &[7, 2], 7)
+        .weight("b2", &[2], 7)
+        .node("Gemm", "fc1", &["x", "W1", "b1"], &["h"], vec![attr_i("transB", 1)])
+        .node("Tanh", "tanh", &["h"], &["t"], vec![])
+        .node("Gemm", "fc2", &["t", "W2", "b2"], &["y"], vec![])
+        .output("y", &[D::S("N"), D::N(2)]);
+    b.build()
+}
+
+/// Opset 10: Clip bounds are attributes; Softmax is the legacy
+/// coerce-to-2-D form (axis 1 on [1,6]). Unnamed nodes.
+pub fn clip_attrs_opset10() -> Vec<u8> {
+    let mut b = Builder::new("clip_attrs_opset10", 6, 10);
+    b.input("x", &[D::N(1), D::N(4)])
+        .weight("W", &[4, 6], 4)
+        .node("MatMul", "", &["x", "W"], &["h"], vec![])
+        .node("Clip", "", &["h"], &["c"], vec![attr_f("min", -0.5), attr_f("max", 0.6)])
+        .node("Softmax", "", &["c"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(6)]);
+    b.build()
+}
+
+/// The runtime tensor on the right: Gemm(W [3,5], x [5,1], C [3,1]) with
+/// transA, x given as a [5,1] column.
+pub fn column_gemm() -> Vec<u8> {
+    let mut b = Builder::new("column_gemm", 7, 13);
+    b.input("x", &[D::N(5), D::N(1)])
+        .weight("Wt", &[5, 3], 5)
+        .weight("c", &[3, 1], 5)
+        .node(
+            "Gemm",
+            "col",
+            &["Wt", "x", "c"],
+            &["h"],
+            vec![attr_i("transA", 1), attr_f("alpha", 2.0)],
+        )
+        .node("Relu", "relu", &["h"], &["y"], vec![])
+        .output("y", &[D::N(3), D::N(1)]);
+    b.build()
+}
+
+// ---- models the front end must refuse ----
+
+/// `exp_node` (Exp) is not supported.
+pub fn unsupported_op() -> Vec<u8> {
+    let mut b = Builder::new("unsupported_op", 10, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Relu", "relu", &["x"], &["r"], vec![])
+        .node("Exp", "exp_node", &["r"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// Conv on a 4-D input, with an unnamed node: `Conv#0`.
+pub fn unsupported_conv() -> Vec<u8> {
+    let mut b = Builder::new("unsupported_conv", 11, 13);
+    b.input("img", &[D::N(1), D::N(1), D::N(4), D::N(4)])
+        .weight("k", &[2, 1, 3, 3], 9)
+        .node("Conv", "", &["img", "k"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(2), D::N(2), D::N(2)]);
+    b.build()
+}
+
+/// Input `x` has a type but no shape.
+pub fn unknown_shape_input() -> Vec<u8> {
+    let mut b = Builder::new("unknown_shape_input", 12, 13);
+    b.graph.input.push(value_info("x", None));
+    b.node("Relu", "relu", &["x"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// Input `x` has a symbolic feature dimension `F`.
+pub fn symbolic_feature_input() -> Vec<u8> {
+    let mut b = Builder::new("symbolic_feature_input", 13, 13);
+    b.input("x", &[D::N(1), D::S("F")])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .output("y", &[D::N(1), D::S("F")]);
+    b.build()
+}
+
+/// Two runtime inputs `a` and `b`.
+pub fn two_inputs() -> Vec<u8> {
+    let mut b = Builder::new("two_inputs", 14, 13);
+    b.input("a", &[D::N(1), D::N(4)])
+        .input("b", &[D::N(1), D::N(4)])
+        .node("Add", "add", &["a", "b"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// Two outputs `y` and `z`.
+pub fn two_outputs() -> Vec<u8> {
+    let mut b = Builder::new("two_outputs", 15, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .node("Tanh", "tanh", &["x"], &["z"], vec![])
+        .output("y", &[D::N(1), D::N(4)])
+        .output("z", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// Initializer `fc.weight` holds a NaN; node `fc` (Gemm) uses it.
+pub fn nan_weight() -> Vec<u8> {
+    let mut b = Builder::new("nan_weight", 16, 13);
+    let mut w = vec![0.1f32; 12];
+    w[5] = f32::NAN;
+    b.input("x", &[D::N(1), D::N(4)])
+        .init("fc.weight", &[4, 3], &w)
+        .node("Gemm", "fc", &["x", "fc.weight"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
+/// Softmax `sm` over axis 1 of a [1,2,3] tensor (opset 13): not the last axis.
+pub fn softmax_middle_axis() -> Vec<u8> {
+    let mut b = Builder::new("softmax_middle_axis", 17, 13);
+    b.input("x", &[D::N(1), D::N(2), D::N(3)])
+        .node("Softmax", "sm", &["x"], &["y"], vec![attr_i("axis", 1)])
+        .output("y", &[D::N(1), D::N(2), D::N(3)]);
+    b.build()
+}
