@@ -7,6 +7,7 @@
 //! [`pipeline`] strings them together for the CLI and the tests.
 
 pub mod back;
+pub mod commands;
 pub mod control;
 pub mod data;
 pub mod error;

@@ -1,1 +1,182 @@
-//! Human-readable dumps of both IR levels (golden-tested).
+//! Human-readable dumps of both IR levels (golden-tested, printed by
+//! `lfc inspect --ir`). Large constant arrays are summarised by length,
+//! range and an FNV-1a digest so a golden file still pins every value.
+
+use std::fmt::Write;
+
+use super::graph::{Graph, OpKind};
+use super::program::{InstrKind, Program};
+
+fn fnv1a(values: impl Iterator<Item = i64>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for b in v.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn summary(v: &[i64]) -> String {
+    let (lo, hi) = (
+        v.iter().copied().min().unwrap_or(0),
+        v.iter().copied().max().unwrap_or(0),
+    );
+    format!("[{}] in [{lo}, {hi}] fnv {:016x}", v.len(), fnv1a(v.iter().copied()))
+}
+
+fn fsummary(v: &[f32]) -> String {
+    let bits = v.iter().map(|x| x.to_bits() as i64);
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    format!("[{}] in [{lo:.6e}, {hi:.6e}] fnv {:016x}", v.len(), fnv1a(bits))
+}
+
+pub fn graph(g: &Graph) -> String {
+    let mut s = String::new();
+    let v = |id: super::ValueId| format!("{id} `{}` [{}]", g.value(id).name, g.value(id).len);
+    let _ = writeln!(s, "graph: input {} -> output {}", v(g.input), v(g.output));
+    for op in &g.ops {
+        let ins: Vec<String> = op.inputs.iter().map(|i| i.to_string()).collect();
+        let what = match &op.kind {
+            OpKind::Dense { weight, bias } => {
+                format!("dense weight {} bias {}", fsummary(weight), fsummary(bias))
+            }
+            OpKind::Affine { scale, offset } => {
+                format!("affine scale {} offset {}", fsummary(scale), fsummary(offset))
+            }
+            OpKind::Binary { op } => op.name().to_string(),
+            OpKind::Activation(a) => format!("{a:?}"),
+            OpKind::Softmax { axis_len } => format!("softmax axis_len {axis_len}"),
+        };
+        let _ = writeln!(
+            s,
+            "  {} = {what}({})  # node `{}` ({})",
+            v(op.output),
+            ins.join(", "),
+            op.node,
+            op.onnx_op
+        );
+    }
+    s
+}
+
+pub fn program(p: &Program) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "program `{}`: {}, {} -> {}, input scale {}, output scale {}",
+        p.model_name,
+        p.precision.name(),
+        p.input_len,
+        p.output_len,
+        p.input_scale,
+        p.output_scale
+    );
+    for (i, t) in p.tensors.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  t{i} `{}` [{}] int{} zp {} range [{}, {}] scale {:.6e}",
+            t.name, t.len, t.q.bits, t.q.zero_point, t.q.qmin, t.q.qmax, t.q.scale
+        );
+    }
+    for (k, instr) in p.instrs.iter().enumerate() {
+        let body = match &instr.kind {
+            InstrKind::Quantize {
+                dst,
+                in_lo,
+                in_hi,
+                rescale,
+            } => format!(
+                "{dst} = quantize(in) rescale {}/2^{} clamp lo {} hi {}",
+                rescale.mul,
+                rescale.shift,
+                summary(in_lo),
+                summary(in_hi)
+            ),
+            InstrKind::Dense {
+                src,
+                dst,
+                weight,
+                weight_bits,
+                bias,
+                acc,
+                rescale,
+                clamp,
+            } => {
+                let r: Vec<String> = rescale.iter().map(|r| format!("{}/2^{}", r.mul, r.shift)).collect();
+                format!(
+                    "{dst} = dense({src}) int{weight_bits} weight {} bias {} acc i{} clamp {clamp:?}\n      rescale {}",
+                    summary(weight),
+                    summary(bias),
+                    acc.bits(),
+                    r.join(" ")
+                )
+            }
+            InstrKind::Scale {
+                src,
+                dst,
+                pos,
+                neg,
+                offset,
+                clamp,
+            } => {
+                let f = |v: &[crate::ir::Rescale]| {
+                    let m: Vec<i64> = v.iter().map(|r| r.mul).collect();
+                    let sh: Vec<i64> = v.iter().map(|r| r.shift as i64).collect();
+                    format!("mul {} shift {}", summary(&m), summary(&sh))
+                };
+                format!(
+                    "{dst} = scale({src}) pos {} neg {} offset {} clamp {clamp:?}",
+                    f(pos),
+                    f(neg),
+                    summary(offset)
+                )
+            }
+            InstrKind::Binary {
+                op,
+                a,
+                b,
+                dst,
+                rescale_a,
+                mul_b,
+                clamp,
+            } => format!(
+                "{dst} = {}({a}, {b}) mul_a {} mul_b {mul_b} shift {} clamp {clamp:?}",
+                op.name(),
+                rescale_a.mul,
+                rescale_a.shift
+            ),
+            InstrKind::Lut { src, dst, lut } => format!(
+                "{dst} = {}({src}) table [{}, {}] step 2^{} {} max error {:.3e}",
+                lut.func.name(),
+                lut.lo,
+                lut.hi,
+                lut.step_shift,
+                summary(&lut.table),
+                lut.max_error
+            ),
+            InstrKind::Softmax {
+                src,
+                dst,
+                axis_len,
+                exp_lut,
+                out_frac,
+            } => format!(
+                "{dst} = softmax({src}) axis {axis_len} out Q{out_frac} exp table [{}, {}] step 2^{} {} max error {:.3e}",
+                exp_lut.lo,
+                exp_lut.hi,
+                exp_lut.step_shift,
+                summary(&exp_lut.table),
+                exp_lut.max_error
+            ),
+            InstrKind::Dequantize { src, rescale } => {
+                format!("out = dequantize({src}) rescale {}/2^{}", rescale.mul, rescale.shift)
+            }
+        };
+        let _ = writeln!(s, "  {k}: {body}  # `{}` ({})", instr.node, instr.onnx_op);
+    }
+    s
+}

@@ -135,7 +135,7 @@ pub fn reads(kind: &InstrKind) -> Vec<TensorId> {
     }
 }
 
-fn dst_of(kind: &InstrKind) -> Option<TensorId> {
+pub fn dst_of(kind: &InstrKind) -> Option<TensorId> {
     match kind {
         InstrKind::Quantize { dst, .. }
         | InstrKind::Dense { dst, .. }

@@ -1,0 +1,285 @@
+//! What the CLI's subcommands do, as library calls returning values (the
+//! binary only parses arguments and prints).
+
+use std::fmt;
+use std::path::Path;
+
+use crate::back::{c, interp};
+use crate::data::{self, Matrix};
+use crate::error::Error;
+use crate::front::onnx::FloatModel;
+use crate::pipeline::{self, Compiled};
+use crate::Result;
+
+/// Which implementation of the integer program runs the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The emitted C, built for userspace with the system C compiler: the
+    /// same source the kernel module gets.
+    #[default]
+    C,
+    /// The Rust reference interpreter.
+    Interp,
+}
+
+/// Runs `rows` (s64 at the input scale) through the compiled program.
+pub fn run_fixed(compiled: &Compiled, rows: &[Vec<i64>], engine: Engine) -> Result<Vec<Vec<i64>>> {
+    match engine {
+        Engine::Interp => Ok(rows
+            .iter()
+            .map(|r| interp::run(&compiled.program, r))
+            .collect()),
+        Engine::C => {
+            let module = compiled.emit_c()?;
+            let _ = (module, c::emit);
+            Err(Error::Other("engine c: userspace runner not wired yet".into())) // LEAD-TODO
+        }
+    }
+}
+
+/// Reads an input file, checks it against the model, converts it to s64
+/// at the input scale.
+pub fn read_inputs(compiled: &Compiled, path: &Path) -> Result<Vec<Vec<i64>>> {
+    let m = data::read_matrix(path)?;
+    data::check_nonempty(path, &m)?;
+    let g = &compiled.graph;
+    let what = format!("the model's input `{}`", g.value(g.input).name);
+    data::check_width(path, &m, g.input_len(), &what)?;
+    data::check_finite(path, &m)?;
+    pipeline::to_fixed(path, &m, compiled.program.input_scale)
+}
+
+/// `lfc run`: real inputs in, real outputs out.
+pub fn run(compiled: &Compiled, input: &Path, engine: Engine) -> Result<Matrix> {
+    let rows = read_inputs(compiled, input)?;
+    let out = run_fixed(compiled, &rows, engine)?;
+    Ok(pipeline::from_fixed(&out, compiled.program.output_scale))
+}
+
+/// Error statistics of one output column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorStats {
+    pub max: f64,
+    pub mean: f64,
+    pub p99: f64,
+}
+
+impl ErrorStats {
+    pub fn of(mut errs: Vec<f64>) -> ErrorStats {
+        if errs.is_empty() {
+            return ErrorStats {
+                max: 0.0,
+                mean: 0.0,
+                p99: 0.0,
+            };
+        }
+        errs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let n = errs.len();
+        let idx = ((n as f64 * 0.99).ceil() as usize).clamp(1, n) - 1;
+        ErrorStats {
+            max: errs[n - 1],
+            mean: errs.iter().sum::<f64>() / n as f64,
+            p99: errs[idx],
+        }
+    }
+}
+
+/// `lfc eval`: fidelity against tract's float model, and C against the
+/// interpreter.
+#[derive(Clone, Debug)]
+pub struct EvalReport {
+    pub rows: usize,
+    /// Per output column: |fixed-point result - tract f32|.
+    pub per_output: Vec<ErrorStats>,
+    /// `None` when C and the interpreter agree on every row; otherwise the
+    /// first mismatch (row, output index, C value, interpreter value).
+    pub mismatch: Option<(usize, usize, i64, i64)>,
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "rows: {}", self.rows)?;
+        writeln!(f, "output  max_abs_err  mean_abs_err  p99_abs_err   (vs tract f32)")?;
+        for (i, s) in self.per_output.iter().enumerate() {
+            writeln!(f, "{i:>6}  {:>11.6}  {:>12.6}  {:>11.6}", s.max, s.mean, s.p99)?;
+        }
+        match self.mismatch {
+            None => writeln!(f, "C == interpreter: bit-exact on {} rows", self.rows),
+            Some((r, o, c, i)) => writeln!(
+                f,
+                "C != interpreter: first mismatch at row {}, output {o}: C {c}, interpreter {i}",
+                r + 1
+            ),
+        }
+    }
+}
+
+pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
+    let rows = read_inputs(compiled, data_path)?;
+    let m = data::read_matrix(data_path)?;
+    let float = FloatModel::load(&compiled.model_path)?;
+    let c_out = run_fixed(compiled, &rows, Engine::C)?;
+    let i_out = run_fixed(compiled, &rows, Engine::Interp)?;
+    let os = compiled.program.output_scale as f64;
+    let n_out = compiled.program.output_len;
+    let mut errs = vec![Vec::with_capacity(rows.len()); n_out];
+    let mut mismatch = None;
+    for (r, row) in m.iter_rows().enumerate() {
+        let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+        let y = float.run(&x)?;
+        if y.len() != n_out {
+            return Err(Error::Other(format!(
+                "tract returned {} outputs, the program has {n_out}",
+                y.len()
+            )));
+        }
+        for o in 0..n_out {
+            errs[o].push((c_out[r][o] as f64 / os - y[o] as f64).abs());
+            if mismatch.is_none() && c_out[r][o] != i_out[r][o] {
+                mismatch = Some((r, o, c_out[r][o], i_out[r][o]));
+            }
+        }
+    }
+    Ok(EvalReport {
+        rows: rows.len(),
+        per_output: errs.into_iter().map(ErrorStats::of).collect(),
+        mismatch,
+    })
+}
+
+/// `lfc inspect`: layers, ranges, scales, MACs, stack bytes, code size.
+pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
+    use std::fmt::Write;
+    let p = &compiled.program;
+    let info = &compiled.info;
+    let module = compiled.emit_c()?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "model `{}`: {} -> {} ({}), {} MACs, input scale {}, output scale {}",
+        p.model_name,
+        p.input_len,
+        p.output_len,
+        p.precision.name(),
+        info.macs,
+        p.input_scale,
+        p.output_scale
+    );
+    let dlo = compiled.domain.lo.iter().cloned().fold(f64::INFINITY, f64::min);
+    let dhi = compiled.domain.hi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let _ = writeln!(s, "input domain: [{dlo}, {dhi}] over all features (per feature in the IR dump)");
+    let _ = writeln!(s, "\n#  op                 node                 tensor               len  real range                 scale        widest");
+    for (k, instr) in p.instrs.iter().enumerate() {
+        let dst = crate::valid::dst_of(&instr.kind);
+        let (tname, len, range, scale) = match dst {
+            Some(t) => {
+                let tq = &p.tensor(t).q;
+                let (lo, hi) = info.tensor_bounds[t.index()];
+                (
+                    p.tensor(t).name.clone(),
+                    p.tensor(t).len,
+                    format!(
+                        "[{:.4}, {:.4}]",
+                        (lo - tq.zero_point) as f64 * tq.scale,
+                        (hi - tq.zero_point) as f64 * tq.scale
+                    ),
+                    format!("{:.4e}", tq.scale),
+                )
+            }
+            None => ("out".into(), p.output_len, "-".into(), "-".into()),
+        };
+        let bits = info.acc_bits[k].map(|b| format!("{b} bits")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{k:<2} {:<18} {:<20} {:<20} {len:>4}  {range:<26} {scale:<12} {bits}",
+            instr.onnx_op,
+            trunc(&instr.node, 20),
+            trunc(&tname, 20)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nstorage: {} buffers ({} values), {} stack bytes, {} per-CPU scratch bytes, {} bytes of tables",
+        info.buffers.len(),
+        info.buffers.iter().sum::<usize>(),
+        info.stack_bytes,
+        info.scratch_bytes,
+        info.rodata_bytes
+    );
+    let _ = writeln!(
+        s,
+        "emitted C: {} lines, {} bytes ({}.c)",
+        module.source.lines().count(),
+        module.source.len(),
+        module.stem
+    );
+    for instr in &p.instrs {
+        if let crate::ir::InstrKind::Lut { lut, .. } = &instr.kind {
+            let _ = writeln!(
+                s,
+                "table {} `{}`: {} entries, max error {:.3e}",
+                lut.func.name(),
+                instr.node,
+                lut.table.len(),
+                lut.max_error
+            );
+        }
+    }
+    if with_ir {
+        let _ = writeln!(s, "\n{}", crate::ir::dump::graph(&compiled.graph));
+        let _ = writeln!(s, "{}", crate::ir::dump::program(p));
+    }
+    Ok(s)
+}
+
+fn trunc(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(n - 1).collect();
+        format!("{t}~")
+    }
+}
+
+/// `lfc infer`: every row of `input` through the kernel's INFER command on
+/// `app`'s active snapshot. Real inputs are converted at that snapshot's
+/// input scale, outputs read back at the output scale of the snapshot that
+/// answered (reported per reply, so a switch mid-file is handled).
+pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path) -> Result<Matrix> {
+    let find = |client: &mut crate::control::Client| -> Result<crate::control::AppStatus> {
+        client
+            .apps()?
+            .into_iter()
+            .find(|a| a.app == app)
+            .ok_or_else(|| Error::Other(format!("lf_kernel has no app {app} (see `lfc status`)")))
+    };
+    let mut status = find(client)?;
+    let active = status
+        .slots
+        .iter()
+        .find(|s| s.active)
+        .ok_or_else(|| Error::Other(format!("app {app} has no active snapshot")))?;
+    let m = data::read_matrix(input)?;
+    data::check_nonempty(input, &m)?;
+    data::check_width(input, &m, status.input_len as usize, &format!("app {app}'s input"))?;
+    data::check_finite(input, &m)?;
+    let rows = pipeline::to_fixed(input, &m, active.input_scale)?;
+    let mut out = Vec::with_capacity(m.rows * status.output_len as usize);
+    for row in &rows {
+        let reply = client.infer(app, row)?;
+        let scale = match status.slots.iter().find(|s| s.uuid == reply.uuid) {
+            Some(s) => s.output_scale,
+            None => {
+                status = find(client)?;
+                status
+                    .slots
+                    .iter()
+                    .find(|s| s.uuid == reply.uuid)
+                    .map(|s| s.output_scale)
+                    .ok_or_else(|| Error::Other(format!("snapshot {} answered but is no longer in a slot", reply.uuid)))?
+            }
+        };
+        out.extend(reply.output.iter().map(|&v| v as f64 / scale as f64));
+    }
+    Ok(Matrix::new(rows.len(), status.output_len as usize, out))
+}
