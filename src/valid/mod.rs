@@ -65,7 +65,8 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
         let facts = bounds::propagate(&program.tensors, &instr.kind, &env, &instr.node)
             .map_err(|r| fail(&instr.node, r))?;
         if let Some((dst, len)) = writes(&instr.kind).next() {
-            if facts.out.len() != len || program.tensor(dst).len != len {
+            let expect = program.tensor(dst).len;
+            if facts.out.len() != expect || (len != usize::MAX && len != expect) {
                 return Err(fail(&instr.node, format!("tensor {dst} length mismatch")));
             }
             env[dst.index()] = Some(facts.out);
@@ -114,6 +115,7 @@ fn writes(kind: &InstrKind) -> impl Iterator<Item = (TensorId, usize)> + '_ {
         InstrKind::Quantize { dst, in_lo, .. } => Some((*dst, in_lo.len())),
         InstrKind::Dense { dst, bias, .. } => Some((*dst, bias.len())),
         InstrKind::Scale { dst, pos, .. } => Some((*dst, pos.len())),
+        // Length follows the source; checked against the tensor below.
         InstrKind::Binary { dst, .. } | InstrKind::Lut { dst, .. } | InstrKind::Softmax { dst, .. } => {
             Some((*dst, usize::MAX))
         }
