@@ -1,4 +1,6 @@
-//! One test binary: snapshots, exec, errors.
+//! One test binary: golden snapshots, execution (C vs interpreter vs
+//! tract), front end, and error handling.
 
+mod errors;
 mod front;
 mod models;

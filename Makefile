@@ -1,0 +1,61 @@
+# lfc — top-level Makefile.
+#
+#   make              build lfc (release) and runtime-kmod/lf_kernel.ko
+#   make aurora       the main job: compile the bundled Aurora model into
+#                     snapshot modules, report fidelity and cost
+#   make test         every test: cargo tests + real kernels in QEMU
+#   make vm-test      only the QEMU tests
+#   make install      insmod lf_kernel.ko into the running kernel
+#   make remove       rmmod it
+#
+# Any Makefile can copy the pattern rule below to turn NAME.onnx into a
+# snapshot module lf_model_NAME.ko; per-model options go in
+# LFC_FLAGS_NAME (e.g. LFC_FLAGS_aurora = --uuid 7 --calibration rows.npy).
+
+CARGO	?= cargo
+LFC	?= $(CURDIR)/target/release/lfc
+# Kernel to build modules for: the running one when its headers exist,
+# otherwise the newest Debian headers installed.
+KDIR	?= $(shell scripts/kdir.sh)
+
+.PHONY: all lfc runtime deps test cargo-test vm-test install remove aurora bench clean
+
+all: lfc runtime
+
+lfc:
+	$(CARGO) build --release
+
+runtime:
+	$(MAKE) -C runtime-kmod KDIR=$(KDIR)
+
+lf_model_%.ko: %.onnx lfc
+	$(LFC) compile $< -o $@ --kdir $(KDIR) $(LFC_FLAGS) $(LFC_FLAGS_$*)
+
+deps:
+	scripts/install-deps.sh
+
+aurora: deps lfc
+	$(MAKE) -C examples/aurora LFC=$(LFC)
+
+test: deps
+	$(CARGO) test
+	bash tests/vm/run.sh
+
+cargo-test:
+	$(CARGO) test
+
+vm-test: deps
+	bash tests/vm/run.sh
+
+bench: deps
+	$(CARGO) bench
+
+install: runtime
+	insmod runtime-kmod/lf_kernel.ko
+
+remove:
+	rmmod lf_kernel
+
+clean:
+	$(CARGO) clean
+	$(MAKE) -C runtime-kmod KDIR=$(KDIR) clean

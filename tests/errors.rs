@@ -1,0 +1,141 @@
+//! Bad input through the real `lfc` binary: a message naming what is wrong,
+//! a non-zero exit, no panic, and no partial (or clobbered) output file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::models;
+
+fn lfc(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lfc"))
+        .args(args)
+        .output()
+        .expect("run lfc");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "lfc panicked on {args:?}:\n{stderr}"
+    );
+    (out.status.success(), stderr)
+}
+
+fn aurora() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aurora/aurora.onnx")
+}
+
+fn calib() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aurora/representative_dataset.npy")
+}
+
+/// Runs a compile that must fail; checks the message and that `out` (which
+/// held "old" before) is untouched and no temporary files remain.
+fn compile_fails(model: &Path, extra: &[&str], expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lf_model_1.c");
+    std::fs::write(&out, "old").unwrap();
+    let mut args = vec!["compile", model.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (ok, stderr) = lfc(&args);
+    assert!(!ok, "compile {args:?} should fail");
+    for e in expect {
+        assert!(stderr.contains(e), "message for {args:?} lacks `{e}`:\n{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old", "output clobbered");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "stray files left: {left:?}");
+}
+
+#[test]
+fn errors_truncated_and_non_onnx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(aurora()).unwrap();
+    let trunc = dir.path().join("truncated.onnx");
+    std::fs::write(&trunc, &bytes[..bytes.len() / 3]).unwrap();
+    compile_fails(&trunc, &["--input-range=0:1"], &["truncated.onnx"]);
+    let text = dir.path().join("notes.onnx");
+    std::fs::write(&text, "this is not a model\n").unwrap();
+    compile_fails(&text, &["--input-range=0:1"], &["notes.onnx"]);
+    let missing = dir.path().join("missing.onnx");
+    compile_fails(&missing, &["--input-range=0:1"], &["missing.onnx"]);
+}
+
+#[test]
+fn errors_unsupported_op_and_unknown_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models::write_model(dir.path(), "conv", &models::unsupported_conv());
+    compile_fails(&m, &["--input-range=0:1"], &["Conv", "unsupported", "Gemm"]);
+    let m = models::write_model(dir.path(), "unknown", &models::unknown_shape_input());
+    compile_fails(&m, &["--input-range=0:1"], &["shape"]);
+}
+
+#[test]
+fn errors_bad_calibration() {
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = dir.path().join("narrow.csv");
+    std::fs::write(&narrow, "1,2,3\n4,5,6\n").unwrap();
+    compile_fails(
+        &aurora(),
+        &["--calibration", narrow.to_str().unwrap()],
+        &["narrow.csv", "3 columns", "30"],
+    );
+    let row = vec!["1"; 30].join(",");
+    let mut nan_row = vec!["1"; 30];
+    nan_row[4] = "nan";
+    let nan = dir.path().join("nan.csv");
+    std::fs::write(&nan, format!("{row}\n{}\n", nan_row.join(","))).unwrap();
+    compile_fails(&aurora(), &["--calibration", nan.to_str().unwrap()], &["nan.csv", "row 2", "column 5", "NaN"]);
+    let mut inf_row = vec!["1"; 30];
+    inf_row[0] = "inf";
+    let inf = dir.path().join("inf.csv");
+    std::fs::write(&inf, format!("{}\n", inf_row.join(","))).unwrap();
+    compile_fails(&aurora(), &["--calibration", inf.to_str().unwrap()], &["inf.csv", "row 1", "column 1"]);
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    compile_fails(&aurora(), &["--calibration", empty.to_str().unwrap()], &["empty.csv", "no data rows"]);
+    compile_fails(&aurora(), &[], &["--calibration", "--input-range"]);
+    compile_fails(&aurora(), &["--input-range=5:1"], &["--input-range"]);
+}
+
+#[test]
+fn errors_unwritable_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path below a regular file cannot be created, even by root.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = blocker.join("lf_model_1.c");
+    let (ok, stderr) = lfc(&[
+        "compile",
+        aurora().to_str().unwrap(),
+        "--calibration",
+        calib().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("lf_model_1.c") || stderr.contains("file"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "stray files: {left:?}");
+}
+
+#[test]
+fn errors_run_input_width_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("rows.csv");
+    std::fs::write(&bad, "1,2\n").unwrap();
+    let out = dir.path().join("out.csv");
+    let (ok, stderr) = lfc(&[
+        "run",
+        aurora().to_str().unwrap(),
+        "--calibration",
+        calib().to_str().unwrap(),
+        "--input",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--engine",
+        "interp",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("rows.csv") && stderr.contains("2 columns"), "{stderr}");
+    assert!(!out.exists());
+}
