@@ -72,6 +72,21 @@ fn front_fixtures_agree_with_tract() {
 }
 
 #[test]
+fn front_external_data_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = models::write_external_weights_model(dir.path());
+    let graph = agree("external_weights", &path, 100, 3.0);
+    match &graph.ops[0].kind {
+        OpKind::Dense { bias, .. } => assert_eq!(bias, &[0.25, -0.5, 0.75]),
+        k => panic!("fc lowered to {k:?}"),
+    }
+    // without a directory the external file cannot be found
+    let bytes = std::fs::read(&path).unwrap();
+    let msg = refused(&bytes, "external_weights.onnx");
+    assert_mentions(&msg, &["external_weights.onnx", "not a loadable ONNX model"]);
+}
+
+#[test]
 fn front_aurora_agrees_with_tract() {
     let graph = agree("aurora", &aurora_path(), 300, 2.0);
     assert_eq!((graph.input_len(), graph.output_len()), (30, 1));
@@ -154,6 +169,14 @@ fn front_lowering_shapes() {
     assert_eq!(names, ["MatMul#0", "Clip#1", "Softmax#2"]);
     assert_eq!(g.ops[1].kind, OpKind::Activation(Activation::Clip { min: -0.5, max: 0.6 }));
 
+    // tract folds the shape arithmetic; Dropout, Reshape, Squeeze and
+    // Unsqueeze are aliases
+    let g = lowered(&models::folded_shapes(), "folded_shapes");
+    let ops: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
+    assert_eq!(ops, ["mm", "bias", "tanh"]);
+    assert_eq!(g.ops[2].output, g.output);
+    assert_eq!(g.value(g.output).name, "y", "the output value takes the graph output's name");
+
     // symbolic batch is fixed to 1
     let g = lowered(&models::symbolic_batch(), "symbolic_batch");
     assert_eq!((g.input_len(), g.output_len()), (5, 2));
@@ -179,6 +202,10 @@ fn front_refuses_unsupported_ops() {
     assert_mentions(&msg, &["node `exp_node` (Exp)", "unsupported op", "supported: Add, Cast, Clip"]);
     let msg = refused(&models::unsupported_conv(), "conv.onnx");
     assert_mentions(&msg, &["node `Conv#0` (Conv)", "unsupported op", "Gemm"]);
+    let msg = refused(&models::custom_domain_op(), "custom.onnx");
+    assert_mentions(&msg, &["node `mine` (MyOp)", "domain `com.example`", "supported: Add"]);
+    let msg = refused(&models::gemm_batch2(), "batch2.onnx");
+    assert_mentions(&msg, &["node `fc` (Gemm)", "2 rows", "batch 1"]);
 }
 
 #[test]

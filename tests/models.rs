@@ -33,6 +33,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("symbolic_batch", symbolic_batch()),
         ("clip_attrs_opset10", clip_attrs_opset10()),
         ("column_gemm", column_gemm()),
+        ("folded_shapes", folded_shapes()),
     ]
 }
 
@@ -375,6 +376,72 @@ pub fn column_gemm() -> Vec<u8> {
     b.build()
 }
 
+/// What PyTorch exports for `x.view(x.size(0), -1)` and friends: a
+/// Shape → Gather → Unsqueeze → Concat chain computing Reshape's target,
+/// weights scaled by a Mul of two initializers, inference Dropout,
+/// Unsqueeze/Squeeze with axes inputs. tract folds the constant parts.
+pub fn folded_shapes() -> Vec<u8> {
+    let mut b = Builder::new("folded_shapes", 8, 13);
+    b.input("x", &[D::S("batch"), D::N(2), D::N(3)])
+        .weight("W", &[6, 4], 6)
+        .init("w_scale", &[], &[0.5])
+        .init("b", &[4], &[0.1, -0.2, 0.3, -0.4]);
+    b.graph.initializer.push(int64_tensor("zero", &[], &[0]));
+    b.graph.initializer.push(int64_tensor("minus_one", &[1], &[-1]));
+    b.graph.initializer.push(int64_tensor("axes0", &[1], &[0]));
+    b.graph.initializer.push(int64_tensor("axes1", &[1], &[1]));
+    b.node("Shape", "shape", &["x"], &["x_shape"], vec![])
+        .node("Gather", "batch_dim", &["x_shape", "zero"], &["n"], vec![attr_i("axis", 0)])
+        .node("Unsqueeze", "n_1d", &["n", "axes0"], &["n1"], vec![])
+        .node("Concat", "target", &["n1", "minus_one"], &["target_shape"], vec![attr_i("axis", 0)])
+        .node("Reshape", "view", &["x", "target_shape"], &["flat"], vec![])
+        .node("Dropout", "drop", &["flat"], &["dropped"], vec![attr_f("ratio", 0.3)])
+        .node("Mul", "scale_w", &["W", "w_scale"], &["W_scaled"], vec![])
+        .node("MatMul", "mm", &["dropped", "W_scaled"], &["m"], vec![])
+        .node("Add", "bias", &["m", "b"], &["h"], vec![])
+        .node("Unsqueeze", "up", &["h", "axes1"], &["h3"], vec![])
+        .node("Tanh", "tanh", &["h3"], &["t3"], vec![])
+        .node("Squeeze", "down", &["t3", "axes1"], &["y"], vec![])
+        .output("y", &[D::S("batch"), D::N(4)]);
+    b.build()
+}
+
+/// A Gemm whose weight and bias live in `dir/external_weights.bin`
+/// (ONNX external data: location, offset, length). Returns the model path.
+pub fn write_external_weights_model(dir: &Path) -> PathBuf {
+    let mut rng = Rng::new(9);
+    let w: Vec<f32> = (0..5 * 3).map(|_| (rng.normal() / 5f64.sqrt()) as f32).collect();
+    let bias = [0.25f32, -0.5, 0.75];
+    let mut bin: Vec<u8> = vec![0xAB; 16]; // leading padding: offsets must be honoured
+    let external = |name: &str, dims: &[i64], data: &[f32], bin: &mut Vec<u8>| {
+        let offset = bin.len();
+        bin.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+        let kv = |k: &str, v: String| pb::StringStringEntryProto { key: k.to_owned(), value: v };
+        TensorProto {
+            name: name.to_owned(),
+            dims: dims.to_vec(),
+            data_type: pb::tensor_proto::DataType::Float as i32,
+            data_location: Some(pb::tensor_proto::DataLocation::External as i32),
+            external_data: vec![
+                kv("location", "external_weights.bin".to_owned()),
+                kv("offset", offset.to_string()),
+                kv("length", (data.len() * 4).to_string()),
+            ],
+            ..Default::default()
+        }
+    };
+    let mut b = Builder::new("external_weights", 9, 13);
+    let wt = external("W", &[5, 3], &w, &mut bin);
+    let bt = external("b", &[3], &bias, &mut bin);
+    b.graph.initializer.extend([wt, bt]);
+    b.input("x", &[D::N(1), D::N(5)])
+        .node("Gemm", "fc", &["x", "W", "b"], &["h"], vec![])
+        .node("Sigmoid", "sig", &["h"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    std::fs::write(dir.join("external_weights.bin"), bin).unwrap();
+    write_model(dir, "external_weights", &b.build())
+}
+
 // ---- models the front end must refuse ----
 
 /// `exp_node` (Exp) is not supported.
@@ -394,6 +461,27 @@ pub fn unsupported_conv() -> Vec<u8> {
         .weight("k", &[2, 1, 3, 3], 9)
         .node("Conv", "", &["img", "k"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(2), D::N(2), D::N(2)]);
+    b.build()
+}
+
+/// `mine` (MyOp) is an op of a domain nobody knows, tract included.
+pub fn custom_domain_op() -> Vec<u8> {
+    let mut b = Builder::new("custom_domain_op", 18, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Relu", "relu", &["x"], &["r"], vec![])
+        .node("MyOp", "mine", &["r"], &["y"], vec![]);
+    b.graph.node[1].domain = "com.example".to_owned();
+    b.output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// Gemm `fc` on a fixed [2,4] input: two rows, not batch 1.
+pub fn gemm_batch2() -> Vec<u8> {
+    let mut b = Builder::new("gemm_batch2", 19, 13);
+    b.input("x", &[D::N(2), D::N(4)])
+        .weight("W", &[4, 3], 4)
+        .node("Gemm", "fc", &["x", "W"], &["y"], vec![])
+        .output("y", &[D::N(2), D::N(3)]);
     b.build()
 }
 

@@ -287,7 +287,14 @@ pub(crate) fn lower(model: &TypedOnnx) -> Result<Graph> {
 
     let out_name = &model.io.output;
     match ctx.values.get(out_name) {
-        Some(&id) => ctx.graph.output = id,
+        Some(&id) => {
+            ctx.graph.output = id;
+            // an output reached through aliases (a final Reshape…) is still
+            // known by the graph output's name
+            if id != ctx.graph.input {
+                ctx.graph.values[id.index()].name = out_name.clone();
+            }
+        }
         None if model.consts.contains_key(out_name) => {
             return Err(Error::Model {
                 path: model.path.clone(),
