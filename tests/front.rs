@@ -177,6 +177,10 @@ fn front_lowering_shapes() {
     assert_eq!(g.ops[2].output, g.output);
     assert_eq!(g.value(g.output).name, "y", "the output value takes the graph output's name");
 
+    // legacy Softmax coerces to 2-D at its axis
+    let g = lowered(&models::softmax_legacy_3d(), "softmax_legacy_3d");
+    assert_eq!(g.ops[1].kind, OpKind::Softmax { axis_len: 6 });
+
     // symbolic batch is fixed to 1
     let g = lowered(&models::symbolic_batch(), "symbolic_batch");
     assert_eq!((g.input_len(), g.output_len()), (5, 2));
@@ -214,6 +218,8 @@ fn front_refuses_bad_inputs_and_outputs() {
     assert_mentions(&msg, &["unknown_shape.onnx", "input `x`", "unknown shape"]);
     let msg = refused(&models::symbolic_feature_input(), "sym.onnx");
     assert_mentions(&msg, &["input `x`", "dimension 1", "`F`"]);
+    let msg = refused(&models::int64_input(), "ids.onnx");
+    assert_mentions(&msg, &["input `ids`", "INT64", "only FLOAT"]);
     let msg = refused(&models::two_inputs(), "two_inputs.onnx");
     assert_mentions(&msg, &["2 runtime inputs", "`a`", "`b`", "exactly one input"]);
     let msg = refused(&models::two_outputs(), "two_outputs.onnx");

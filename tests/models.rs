@@ -34,6 +34,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("clip_attrs_opset10", clip_attrs_opset10()),
         ("column_gemm", column_gemm()),
         ("folded_shapes", folded_shapes()),
+        ("softmax_legacy_3d", softmax_legacy_3d()),
     ]
 }
 
@@ -406,6 +407,18 @@ pub fn folded_shapes() -> Vec<u8> {
     b.build()
 }
 
+/// Opset 11 Softmax (axis 1) on [1,2,3]: the input is coerced to [1, 6], so
+/// the softmax runs over all six values, not over axis 1 alone.
+pub fn softmax_legacy_3d() -> Vec<u8> {
+    let mut b = Builder::new("softmax_legacy_3d", 20, 11);
+    b.input("x", &[D::N(1), D::N(2), D::N(3)])
+        .weight("scale", &[2, 3], 1)
+        .node("Mul", "scale", &["x", "scale"], &["s"], vec![])
+        .node("Softmax", "sm", &["s"], &["y"], vec![attr_i("axis", 1)])
+        .output("y", &[D::N(1), D::N(2), D::N(3)]);
+    b.build()
+}
+
 /// A Gemm whose weight and bias live in `dir/external_weights.bin`
 /// (ONNX external data: location, offset, length). Returns the model path.
 pub fn write_external_weights_model(dir: &Path) -> PathBuf {
@@ -500,6 +513,20 @@ pub fn symbolic_feature_input() -> Vec<u8> {
     b.input("x", &[D::N(1), D::S("F")])
         .node("Relu", "relu", &["x"], &["y"], vec![])
         .output("y", &[D::N(1), D::S("F")]);
+    b.build()
+}
+
+/// Input `ids` is INT64.
+pub fn int64_input() -> Vec<u8> {
+    let mut b = Builder::new("int64_input", 21, 13);
+    b.input("ids", &[D::N(1), D::N(4)]);
+    if let Some(type_proto::Value::TensorType(t)) =
+        b.graph.input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = pb::tensor_proto::DataType::Int64 as i32;
+    }
+    b.node("Cast", "cast", &["ids"], &["y"], vec![attr_i("to", 1)])
+        .output("y", &[D::N(1), D::N(4)]);
     b.build()
 }
 
