@@ -31,8 +31,8 @@ pub fn run_fixed(compiled: &Compiled, rows: &[Vec<i64>], engine: Engine) -> Resu
             .collect()),
         Engine::C => {
             let module = compiled.emit_c()?;
-            let _ = (module, c::emit);
-            Err(Error::Other("engine c: userspace runner not wired yet".into())) // LEAD-TODO
+            let runner = c::userspace::Runner::build(&module, &[])?;
+            runner.run(rows)
         }
     }
 }

@@ -1,12 +1,174 @@
 //! Building `.ko` files: runs kbuild for an emitted snapshot tree against a
-//! kernel build directory, building lf_kernel's Module.symvers first.
+//! kernel build directory, after building (or reusing) lf_kernel for that
+//! same kernel so the snapshot links against its `Module.symvers`.
+//!
+//! lf_kernel's sources are embedded in the binary (see build.rs), so this
+//! works from an installed `lfc` without a checkout. Built runtimes are
+//! cached per kernel tree and source digest under `$LFC_CACHE`
+//! (default `$XDG_CACHE_HOME/lfc` or `~/.cache/lfc`).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
 
 use crate::back::c::CModule;
+use crate::error::Error;
 use crate::Result;
 
+include!(concat!(env!("OUT_DIR"), "/runtime_files.rs"));
+
+/// The default kernel build directory: the running kernel's.
+pub fn default_kdir() -> PathBuf {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    PathBuf::from(format!("/lib/modules/{release}/build"))
+}
+
+fn check_kdir(kdir: &Path) -> Result<()> {
+    if kdir.join("Makefile").is_file() {
+        return Ok(());
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    Err(Error::Build {
+        tool: "kbuild".into(),
+        output: format!(
+            "kernel build directory {} not found (no Makefile there).\n\
+             Install the headers of the kernel you build for (for the running one: \
+             `apt-get install linux-headers-{release}`), or pass --kdir \
+             /usr/src/linux-headers-<version>.",
+            kdir.display()
+        ),
+    })
+}
+
+fn cache_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("LFC_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(p).join("lfc");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache/lfc"),
+        None => std::env::temp_dir().join("lfc-cache"),
+    }
+}
+
+fn run_make(dir: &Path, args: &[String]) -> Result<()> {
+    let out = Command::new("make")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| Error::Build {
+            tool: "make".into(),
+            output: format!("cannot run make: {e} (apt-get install build-essential)"),
+        })?;
+    if !out.status.success() {
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        return Err(Error::Build {
+            tool: format!("kbuild (make {})", args.join(" ")),
+            output: text,
+        });
+    }
+    Ok(())
+}
+
+/// Builds lf_kernel for `kdir` (or reuses a cached build) and returns its
+/// tree: `include/` and `Module.symvers` are there.
+pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
+    check_kdir(kdir)?;
+    let kdir = kdir.canonicalize().map_err(|e| Error::io(kdir, e))?;
+    let mut h = Sha256::new();
+    h.update(kdir.to_string_lossy().as_bytes());
+    for (name, text) in RUNTIME_FILES {
+        h.update(name.as_bytes());
+        h.update(text.as_bytes());
+    }
+    let tag: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let dir = cache_root().join(format!("runtime-{tag}"));
+    if dir.join("Module.symvers").is_file() && dir.join("lf_kernel.ko").is_file() {
+        return Ok(dir);
+    }
+    // Build in a temporary sibling, then rename: a failed or concurrent
+    // build never leaves a half-built cache entry.
+    let parent = dir.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".runtime-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    for (name, text) in RUNTIME_FILES {
+        let p = tmp.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+    }
+    run_make(
+        tmp.path(),
+        &[
+            "-C".into(),
+            kdir.to_string_lossy().into_owned(),
+            format!("M={}", tmp.path().display()),
+            "modules".into(),
+        ],
+    )?;
+    let built = tmp.keep();
+    match std::fs::rename(&built, &dir) {
+        Ok(()) => Ok(dir),
+        // Another lfc won the race: use its build.
+        Err(_) if dir.join("Module.symvers").is_file() => {
+            let _ = std::fs::remove_dir_all(&built);
+            Ok(dir)
+        }
+        Err(e) => Err(Error::io(&dir, e)),
+    }
+}
+
+/// Builds `module` into `out` (a `.ko` path) for `kdir` (default: the
+/// running kernel's). Nothing is left at `out` on failure.
 pub fn build_ko(module: &CModule, out: &Path, kdir: Option<&Path>) -> Result<PathBuf> {
-    let _ = (module, out, kdir);
-    Err(crate::Error::Other("lfc compile -o *.ko: not implemented yet".into()))
+    let kdir = kdir.map(Path::to_path_buf).unwrap_or_else(default_kdir);
+    let runtime = runtime_for(&kdir)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".lfc-kbuild-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    let files = [
+        (format!("{}.c", module.stem), &module.source),
+        ("Kbuild".to_string(), &module.kbuild),
+        ("Makefile".to_string(), &module.makefile),
+    ];
+    for (name, text) in &files {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+    }
+    let kdir = kdir.canonicalize().map_err(|e| Error::io(&kdir, e))?;
+    run_make(
+        tmp.path(),
+        &[
+            "-C".into(),
+            kdir.to_string_lossy().into_owned(),
+            format!("M={}", tmp.path().display()),
+            format!("LF_RUNTIME={}", runtime.display()),
+            format!("KBUILD_EXTRA_SYMBOLS={}/Module.symvers", runtime.display()),
+            "modules".into(),
+        ],
+    )?;
+    let ko = tmp.path().join(format!("{}.ko", module.stem));
+    if !ko.is_file() {
+        return Err(Error::Build {
+            tool: "kbuild".into(),
+            output: format!("kbuild succeeded but produced no {}", ko.display()),
+        });
+    }
+    std::fs::rename(&ko, out).map_err(|e| Error::io(out, e))?;
+    Ok(out.to_path_buf())
 }

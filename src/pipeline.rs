@@ -194,6 +194,9 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled> {
         precision: opts.precision,
         input_scale: opts.input_scale,
         output_scale: opts.output_scale,
+        observed: calibration
+            .as_ref()
+            .map(|m| quant::observe(&graph, m.iter_rows().map(|r| r.to_vec()))),
     };
     let mut program = quant::quantize(&graph, &domain, &qopts)?;
     let name = model

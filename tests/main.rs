@@ -2,5 +2,6 @@
 //! tract), front end, and error handling.
 
 mod errors;
+mod exec;
 mod front;
 mod models;

@@ -41,6 +41,25 @@ pub struct QuantOptions {
     pub precision: Precision,
     pub input_scale: i64,
     pub output_scale: i64,
+    /// Per graph value, the [min, max] seen on the calibration rows. int8
+    /// (TFLite's post-training scheme) takes activation scales from these
+    /// when present, saturating outside them; int16 always uses the sound
+    /// bounds and ignores them.
+    pub observed: Option<Vec<(f64, f64)>>,
+}
+
+/// Per-value [min, max] over `rows`, through the float graph.
+pub fn observe(graph: &Graph, rows: impl Iterator<Item = Vec<f64>>) -> Vec<(f64, f64)> {
+    let mut r = vec![(f64::INFINITY, f64::NEG_INFINITY); graph.values.len()];
+    for row in rows {
+        for (v, vals) in graph.eval_all(&row).iter().enumerate() {
+            for &x in vals {
+                r[v].0 = r[v].0.min(x);
+                r[v].1 = r[v].1.max(x);
+            }
+        }
+    }
+    r
 }
 
 struct Builder<'a> {
@@ -76,6 +95,23 @@ impl<'a> Builder<'a> {
             .get(&v)
             .copied()
             .ok_or_else(|| qerr(node, format!("reads value {v} before it is computed")))
+    }
+
+    /// The real range to quantize value `v` over: the proven `[lo, hi]`,
+    /// or for int8 with calibration, the range observed on it (clipped to
+    /// the proven one).
+    fn pick_range(&self, v: ValueId, lo: f64, hi: f64) -> (f64, f64) {
+        match (&self.opts.observed, self.opts.precision) {
+            (Some(obs), Precision::Int8) => {
+                let (a, b) = obs[v.index()];
+                if a.is_finite() && b.is_finite() {
+                    (a.max(lo), b.min(hi).max(a.max(lo)))
+                } else {
+                    (lo, hi)
+                }
+            }
+            _ => (lo, hi),
+        }
     }
 
     fn max_abs_centered(&self, t: TensorId) -> i64 {
@@ -236,6 +272,12 @@ impl<'a> Builder<'a> {
                 lo = lo.min(hi);
             }
         }
+        let out_v0 = if fused.is_some() {
+            self.graph.ops[op_index + 1].output
+        } else {
+            op.output
+        };
+        let (lo, hi) = self.pick_range(out_v0, lo, hi);
         let dq = qparams(prec, lo, hi);
         let acc = match prec {
             Precision::Int16 => AccWidth::I64,
@@ -330,6 +372,7 @@ impl<'a> Builder<'a> {
             lo = lo.max(a).min(b);
             hi = hi.min(b).max(a);
         }
+        let (lo, hi) = self.pick_range(op.output, lo, hi);
         let dq = qparams(self.opts.precision, lo, hi);
         let max_in = self.max_abs_centered(src);
         let mk = |f: &[f64]| -> Result<Vec<Rescale>> {
@@ -424,6 +467,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        let (lo, hi) = self.pick_range(op.output, lo, hi);
         let dq = qparams(self.opts.precision, lo, hi);
         let (ma, mb) = (self.max_abs_centered(a), self.max_abs_centered(b));
         let (rescale_a, mul_b) = match bop {
