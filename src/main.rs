@@ -44,9 +44,10 @@ struct CompileArgs {
     input_range: Option<String>,
     #[arg(long, value_enum, default_value = "int16")]
     precision: PrecisionArg,
-    /// Snapshot uuid (unique per loaded snapshot).
-    #[arg(long, default_value_t = 1)]
-    uuid: u64,
+    /// Snapshot uuid (unique per loaded snapshot). Default: N when the
+    /// output is named lf_model_N.ko / .c, else 1.
+    #[arg(long)]
+    uuid: Option<u64>,
     /// Application id the snapshot serves.
     #[arg(long, default_value_t = 1)]
     app: u32,
@@ -63,6 +64,14 @@ struct CompileArgs {
 
 impl CompileArgs {
     fn options(&self) -> Result<CompileOptions> {
+        self.options_for(None)
+    }
+    fn options_for(&self, out: Option<&Path>) -> Result<CompileOptions> {
+        let from_name = out
+            .and_then(|p| p.file_stem())
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("lf_model_"))
+            .and_then(|n| n.parse::<u64>().ok());
         Ok(CompileOptions {
             calibration: self.calibration.clone(),
             input_range: self.input_range.as_deref().map(InputRange::parse).transpose()?,
@@ -70,7 +79,7 @@ impl CompileArgs {
                 PrecisionArg::Int16 => Precision::Int16,
                 PrecisionArg::Int8 => Precision::Int8,
             },
-            uuid: self.uuid,
+            uuid: self.uuid.or(from_name).unwrap_or(1),
             app: self.app,
             input_scale: self.input_scale,
             output_scale: self.output_scale,
@@ -181,7 +190,7 @@ fn write_out(out: Option<&Path>, m: &data::Matrix) -> Result<()> {
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Compile { args, out, kdir } => {
-            let compiled = args.compile()?;
+            let compiled = pipeline::compile(&args.model, &args.options_for(Some(&out))?)?;
             if out.extension().map(|e| e == "ko").unwrap_or(false) {
                 let module = compiled.emit_c()?;
                 let ko = lfc::kbuild::build_ko(&module, &out, kdir.as_deref())?;

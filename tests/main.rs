@@ -5,3 +5,4 @@ mod errors;
 mod exec;
 mod front;
 mod models;
+mod snapshots;
