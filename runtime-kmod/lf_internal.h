@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lf_internal.h - slot-manager state shared by lf_main.c (slots, the
+ * exported ABI) and lf_netlink.c (the "liteflow" generic-netlink family).
+ *
+ * Locking: lf_mutex serialises every change to apps, slots and the snapshot
+ * registry, and is held while netlink reads them for a dump. The query path
+ * takes no lock: it finds the app with xa_load() and the active snapshot
+ * with rcu_dereference(), both under rcu_read_lock().
+ */
+#ifndef _LF_INTERNAL_H
+#define _LF_INTERNAL_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/netlink.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/xarray.h>
+
+#include "lf_kernel.h"
+
+/* Two slots per app: the active snapshot and the standby kept for rollback. */
+#define LF_NR_SLOTS	2
+/* app->active_slot when neither slot is active. */
+#define LF_NO_SLOT	(-1)
+
+/*
+ * Counters are per CPU, so the query path never writes a shared cache
+ * line; readers sum them. On 32-bit a sum may read one CPU's counter torn
+ * while it is being bumped; status output tolerates that.
+ */
+struct lf_snap_stats {
+	u64 queries;		/* infer() calls */
+	u64 errors;		/* infer() returned a negative errno */
+};
+
+struct lf_app_stats {
+	u64 queries;		/* queries answered by a snapshot */
+	u64 no_active;		/* queries refused: no active snapshot */
+};
+
+/*
+ * One registered snapshot, from lf_register_snapshot() until
+ * lf_unregister_snapshot(). While it sits in a slot its owner module is
+ * pinned, so @snap (which lives in that module) stays valid.
+ */
+struct lf_entry {
+	struct list_head node;		/* lf_registry, under lf_mutex */
+	const struct lf_snapshot *snap;
+	struct lf_snap_stats __percpu *stats;
+};
+
+struct lf_app {
+	u32 id;
+	u32 input_len;			/* fixed for the app's lifetime */
+	u32 output_len;
+	char name[LF_NAME_LEN];
+	/* What lf_query_model() runs: NULL or slot[active_slot]. */
+	struct lf_entry __rcu *active;
+	struct lf_entry *slot[LF_NR_SLOTS];	/* under lf_mutex */
+	int active_slot;			/* under lf_mutex */
+	struct lf_app_stats __percpu *stats;
+};
+
+extern struct mutex lf_mutex;
+extern struct xarray lf_apps;
+
+/* Process context; each takes lf_mutex. @extack may be NULL. */
+int lf_app_create(u32 app_id, const char *name, u32 input_len,
+		  u32 output_len, struct netlink_ext_ack *extack);
+int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack);
+int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack);
+int lf_rollback(u32 app_id, struct netlink_ext_ack *extack);
+
+/* Lock-free, like lf_query_model(), but length-checked and says who answered. */
+int lf_infer(u32 app_id, const s64 *in, u32 input_len, s64 *out,
+	     u32 output_len, u64 *uuid);
+int lf_app_io_len(u32 app_id, u32 *input_len, u32 *output_len);
+
+/* Counter sums, for status; caller holds lf_mutex. */
+void lf_app_stats_sum(const struct lf_app *app, struct lf_app_stats *sum);
+void lf_entry_stats_sum(const struct lf_entry *e, struct lf_snap_stats *sum);
+
+int lf_netlink_init(void);
+void lf_netlink_exit(void);
+
+#endif /* _LF_INTERNAL_H */

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lf_netlink.c - the "liteflow" generic-netlink family: list apps and
+ * slots, create/destroy apps, activate by uuid, roll back, and run one
+ * inference from userspace (so snapshots can be tested without a datapath
+ * client). The protocol is in include/uapi/lf_netlink.h.
+ *
+ * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM) and every attribute
+ * goes through lf_nl_policy with strict validation; what a policy cannot
+ * express (a vector's length depends on the app) is checked here. Errors
+ * are negative errnos with an extack message. The family is not
+ * netns-aware: apps are global, so only the initial namespace sees it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <net/genetlink.h>
+
+#include "lf_compat.h"
+#include "lf_internal.h"
+#include "uapi/lf_netlink.h"
+
+/* Largest LF_ATTR_VECTOR payload: LF_MAX_IO_LEN values. */
+#define LF_VECTOR_MAX_BYTES	(LF_MAX_IO_LEN * sizeof(s64))
+
+/*
+ * Attributes userspace may send. The rest are output only and, having no
+ * type here, are rejected on input by strict validation.
+ */
+static const struct nla_policy lf_nl_policy[LF_ATTR_MAX + 1] = {
+	[LF_ATTR_APP_ID]	= { .type = NLA_U32 },
+	[LF_ATTR_APP_NAME]	= { .type = NLA_NUL_STRING,
+				    .len = LF_NAME_LEN - 1 },
+	[LF_ATTR_INPUT_LEN]	= NLA_POLICY_RANGE(NLA_U32, 1, LF_MAX_IO_LEN),
+	[LF_ATTR_OUTPUT_LEN]	= NLA_POLICY_RANGE(NLA_U32, 1, LF_MAX_IO_LEN),
+	[LF_ATTR_UUID]		= { .type = NLA_U64 },
+	[LF_ATTR_VECTOR]	= { .type = NLA_BINARY,
+				    .len = LF_VECTOR_MAX_BYTES },
+	[LF_ATTR_RECORDING]	= NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+static struct genl_family lf_genl_family;
+
+static int lf_nl_put_slot(struct sk_buff *skb, const struct lf_app *app,
+			  int idx)
+{
+	const struct lf_entry *e = app->slot[idx];
+	const struct lf_snapshot *snap = e->snap;
+	struct lf_snap_stats stats;
+	struct nlattr *nest;
+
+	lf_entry_stats_sum(e, &stats);
+	nest = nla_nest_start(skb, LF_ATTR_SLOT);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, LF_SLOT_ATTR_INDEX, idx) ||
+	    nla_put_u64_64bit(skb, LF_SLOT_ATTR_UUID, snap->uuid,
+			      LF_SLOT_ATTR_PAD) ||
+	    nla_put_string(skb, LF_SLOT_ATTR_NAME,
+			   snap->name ? snap->name : "") ||
+	    nla_put_string(skb, LF_SLOT_ATTR_DIGEST,
+			   snap->digest ? snap->digest : "") ||
+	    nla_put_string(skb, LF_SLOT_ATTR_MODULE,
+			   module_name(snap->owner)) ||
+	    nla_put_u64_64bit(skb, LF_SLOT_ATTR_QUERIES, stats.queries,
+			      LF_SLOT_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SLOT_ATTR_ERRORS, stats.errors,
+			      LF_SLOT_ATTR_PAD) ||
+	    nla_put_s64(skb, LF_SLOT_ATTR_INPUT_SCALE, snap->input_scale,
+			LF_SLOT_ATTR_PAD) ||
+	    nla_put_s64(skb, LF_SLOT_ATTR_OUTPUT_SCALE, snap->output_scale,
+			LF_SLOT_ATTR_PAD))
+		goto cancel_nest;
+	if (idx == app->active_slot &&
+	    nla_put_flag(skb, LF_SLOT_ATTR_ACTIVE))
+		goto cancel_nest;
+	nla_nest_end(skb, nest);
+	return 0;
+
+cancel_nest:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+/* One GET_APP message; caller holds lf_mutex. */
+static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
+			  u32 portid, u32 seq, int flags)
+{
+	struct lf_app_stats stats;
+	void *hdr;
+	int i;
+
+	hdr = genlmsg_put(skb, portid, seq, &lf_genl_family, flags,
+			  LF_CMD_GET_APP);
+	if (!hdr)
+		return -EMSGSIZE;
+
+	lf_app_stats_sum(app, &stats);
+	if (nla_put_u32(skb, LF_ATTR_APP_ID, app->id) ||
+	    nla_put_string(skb, LF_ATTR_APP_NAME, app->name) ||
+	    nla_put_u32(skb, LF_ATTR_INPUT_LEN, app->input_len) ||
+	    nla_put_u32(skb, LF_ATTR_OUTPUT_LEN, app->output_len) ||
+	    nla_put_u64_64bit(skb, LF_ATTR_QUERIES, stats.queries,
+			      LF_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_ATTR_NO_ACTIVE, stats.no_active,
+			      LF_ATTR_PAD))
+		goto cancel_msg;
+	if (app->active_slot != LF_NO_SLOT &&
+	    nla_put_u32(skb, LF_ATTR_ACTIVE_SLOT, app->active_slot))
+		goto cancel_msg;
+	for (i = 0; i < LF_NR_SLOTS; i++)
+		if (app->slot[i] && lf_nl_put_slot(skb, app, i))
+			goto cancel_msg;
+
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel_msg:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/* cb->args[0]: the app id to resume from. */
+static int lf_nl_get_app_dumpit(struct sk_buff *skb,
+				struct netlink_callback *cb)
+{
+	unsigned long id = cb->args[0];
+	struct lf_app *app;
+	int err = 0;
+
+	mutex_lock(&lf_mutex);
+	xa_for_each_start(&lf_apps, id, app, cb->args[0]) {
+		err = lf_nl_fill_app(skb, app, NETLINK_CB(cb->skb).portid,
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI);
+		if (err)
+			break;
+		cb->args[0] = id + 1;
+	}
+	mutex_unlock(&lf_mutex);
+
+	/* A full skb is not an error: the dump resumes where it stopped. */
+	if (err == -EMSGSIZE && skb->len)
+		return skb->len;
+	return err ? err : skb->len;
+}
+
+static int lf_nl_app_create(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_INPUT_LEN) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_OUTPUT_LEN))
+		return -EINVAL;
+
+	return lf_app_create(nla_get_u32(attrs[LF_ATTR_APP_ID]),
+			     attrs[LF_ATTR_APP_NAME] ?
+			     nla_data(attrs[LF_ATTR_APP_NAME]) : "",
+			     nla_get_u32(attrs[LF_ATTR_INPUT_LEN]),
+			     nla_get_u32(attrs[LF_ATTR_OUTPUT_LEN]),
+			     info->extack);
+}
+
+static int lf_nl_app_destroy(struct sk_buff *skb, struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID))
+		return -EINVAL;
+
+	return lf_app_destroy(nla_get_u32(info->attrs[LF_ATTR_APP_ID]),
+			      info->extack);
+}
+
+static int lf_nl_activate(struct sk_buff *skb, struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_UUID))
+		return -EINVAL;
+
+	return lf_activate(nla_get_u32(info->attrs[LF_ATTR_APP_ID]),
+			   nla_get_u64(info->attrs[LF_ATTR_UUID]),
+			   info->extack);
+}
+
+static int lf_nl_rollback(struct sk_buff *skb, struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID))
+		return -EINVAL;
+
+	return lf_rollback(nla_get_u32(info->attrs[LF_ATTR_APP_ID]),
+			   info->extack);
+}
+
+static int lf_nl_infer_reply(struct genl_info *info, u32 app_id, u64 uuid,
+			     const s64 *out, u32 output_len)
+{
+	size_t out_bytes = output_len * sizeof(s64);
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) +
+			  nla_total_size_64bit(sizeof(u64)) +
+			  nla_total_size(out_bytes), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &lf_genl_family, 0, LF_CMD_INFER);
+	if (!hdr)
+		goto free_msg;
+	if (nla_put_u32(msg, LF_ATTR_APP_ID, app_id) ||
+	    nla_put_u64_64bit(msg, LF_ATTR_UUID, uuid, LF_ATTR_PAD) ||
+	    nla_put(msg, LF_ATTR_VECTOR, out_bytes, out))
+		goto free_msg;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+free_msg:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+/*
+ * Run the app's active snapshot on one vector. The buffers are sized from
+ * the app's lengths and allocated (up to 2 * LF_VECTOR_MAX_BYTES), never
+ * taken from the kernel stack; the input is copied out of the message so
+ * the snapshot sees aligned s64s.
+ */
+static int lf_nl_infer(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	u32 app_id, input_len, output_len;
+	struct nlattr *vec;
+	s64 *buf;
+	u64 uuid;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_VECTOR))
+		return -EINVAL;
+	app_id = nla_get_u32(info->attrs[LF_ATTR_APP_ID]);
+	vec = info->attrs[LF_ATTR_VECTOR];
+
+	if (lf_app_io_len(app_id, &input_len, &output_len)) {
+		NL_SET_ERR_MSG_ATTR(extack, info->attrs[LF_ATTR_APP_ID],
+				    "unknown app");
+		return -ENOENT;
+	}
+	if (nla_len(vec) != input_len * sizeof(s64)) {
+		NL_SET_ERR_MSG_ATTR(extack, vec,
+				    "vector must hold exactly input_len s64 values");
+		return -EINVAL;
+	}
+
+	buf = kmalloc_array(input_len + output_len, sizeof(s64), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, nla_data(vec), input_len * sizeof(s64));
+
+	err = lf_infer(app_id, buf, input_len, buf + input_len, output_len,
+		       &uuid);
+	switch (err) {
+	case 0:
+		err = lf_nl_infer_reply(info, app_id, uuid, buf + input_len,
+					output_len);
+		break;
+	case -ENOENT:
+		NL_SET_ERR_MSG_MOD(extack, "unknown app");
+		break;
+	case -ESTALE:
+		NL_SET_ERR_MSG_MOD(extack, "app was recreated during the query");
+		break;
+	case -ENODATA:
+		NL_SET_ERR_MSG_MOD(extack, "app has no active snapshot");
+		break;
+	default:
+		NL_SET_ERR_MSG_MOD(extack, "snapshot returned an error");
+		break;
+	}
+	kfree(buf);
+	return err;
+}
+
+static int lf_nl_set_recording(struct sk_buff *skb, struct genl_info *info)
+{
+	NL_SET_ERR_MSG_MOD(info->extack, "training records not implemented yet");
+	return -EOPNOTSUPP;
+}
+
+static const struct genl_ops lf_genl_ops[] = {
+	{
+		.cmd	= LF_CMD_GET_APP,
+		.dumpit	= lf_nl_get_app_dumpit,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_APP_CREATE,
+		.doit	= lf_nl_app_create,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_APP_DESTROY,
+		.doit	= lf_nl_app_destroy,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_ACTIVATE,
+		.doit	= lf_nl_activate,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_ROLLBACK,
+		.doit	= lf_nl_rollback,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_INFER,
+		.doit	= lf_nl_infer,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_SET_RECORDING,
+		.doit	= lf_nl_set_recording,
+		.flags	= GENL_ADMIN_PERM,
+	},
+};
+
+/*
+ * parallel_ops: commands are not serialised by the genetlink mutex; lf_mutex
+ * does that for updates, and INFER runs lock-free like any other query.
+ */
+static struct genl_family lf_genl_family __ro_after_init = {
+	.name		= LF_GENL_NAME,
+	.version	= LF_GENL_VERSION,
+	.maxattr	= LF_ATTR_MAX,
+	.policy		= lf_nl_policy,
+	.netnsok	= false,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.ops		= lf_genl_ops,
+	.n_ops		= ARRAY_SIZE(lf_genl_ops),
+};
+
+int __init lf_netlink_init(void)
+{
+	return genl_register_family(&lf_genl_family);
+}
+
+void lf_netlink_exit(void)
+{
+	genl_unregister_family(&lf_genl_family);
+}
