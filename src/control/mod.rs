@@ -84,6 +84,12 @@ pub struct Client {
     conn: Conn,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("family", &self.conn.family).finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// Opens a generic-netlink socket and resolves the `liteflow` family.
     pub fn connect() -> crate::Result<Client> {

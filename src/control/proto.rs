@@ -28,9 +28,6 @@ pub fn get_app() -> Request {
 
 pub fn app_create(app: u32, name: &str, input_len: u32, output_len: u32) -> Result<Request, String> {
     let ctx = app_ctx(Cmd::AppCreate, app);
-    if name.is_empty() {
-        return Err(format!("{ctx}: the app name is empty"));
-    }
     if name.as_bytes().contains(&0) {
         return Err(format!("{ctx}: the app name contains a NUL byte"));
     }

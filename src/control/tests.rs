@@ -1,1 +1,820 @@
-//! Unit tests of the control client (filled below).
+//! Unit tests of the control client: request bytes, reply decoding
+//! (nested slots, extended ACKs, truncated and malformed input), whole
+//! exchanges over a scripted transport, and the status report.
+//!
+//! Expected bytes are built here by hand (helpers below), not with the
+//! encoder under test.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::rc::Rc;
+
+use super::client::{self, Mode, Transport};
+use super::proto;
+use super::uapi::{Attr, Cmd, SlotAttr};
+use super::wire::{self, Attrs, ExtAck, KernelError};
+use super::*;
+
+const FAMILY: u16 = 0x1c;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_MULTI: u16 = 0x2;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+const NLM_F_DUMP: u16 = 0x300;
+const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+
+// ---- hand-built bytes ------------------------------------------------------
+
+fn pad4(v: &mut Vec<u8>) {
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+}
+
+fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+    v.extend_from_slice(&kind.to_ne_bytes());
+    v.extend_from_slice(value);
+    pad4(&mut v);
+    v
+}
+
+fn nest(kind: u16, parts: &[Vec<u8>]) -> Vec<u8> {
+    nla(kind | 0x8000, &parts.concat())
+}
+
+fn u32a(kind: impl Into<u16>, v: u32) -> Vec<u8> {
+    nla(kind.into(), &v.to_ne_bytes())
+}
+fn u64a(kind: impl Into<u16>, v: u64) -> Vec<u8> {
+    nla(kind.into(), &v.to_ne_bytes())
+}
+fn s64a(kind: impl Into<u16>, v: i64) -> Vec<u8> {
+    nla(kind.into(), &v.to_ne_bytes())
+}
+fn stra(kind: impl Into<u16>, s: &str) -> Vec<u8> {
+    let mut b = s.as_bytes().to_vec();
+    b.push(0);
+    nla(kind.into(), &b)
+}
+
+impl From<Attr> for u16 {
+    fn from(a: Attr) -> u16 {
+        a as u16
+    }
+}
+impl From<SlotAttr> for u16 {
+    fn from(a: SlotAttr) -> u16 {
+        a as u16
+    }
+}
+
+fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
+    v.extend_from_slice(&seq.to_ne_bytes());
+    v.extend_from_slice(&0u32.to_ne_bytes());
+    v.extend_from_slice(payload);
+    pad4(&mut v);
+    v
+}
+
+fn genl(ty: u16, flags: u16, seq: u32, cmd: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = vec![cmd, 1, 0, 0];
+    p.extend(attrs.concat());
+    nlmsg(ty, flags, seq, &p)
+}
+
+fn seq_of(req: &[u8]) -> u32 {
+    u32::from_ne_bytes(req[8..12].try_into().unwrap())
+}
+
+/// NLMSG_ERROR answering `req`: capped (header only) or with the whole
+/// request echoed, then extack TLVs.
+fn nl_error(req: &[u8], code: i32, capped: bool, tlvs: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = code.to_ne_bytes().to_vec();
+    if capped {
+        p.extend_from_slice(&req[..16]);
+    } else {
+        p.extend_from_slice(req);
+    }
+    let tlvs = tlvs.concat();
+    let mut flags = if capped { NLM_F_CAPPED } else { 0 };
+    if !tlvs.is_empty() {
+        flags |= NLM_F_ACK_TLVS;
+    }
+    p.extend(tlvs);
+    nlmsg(NLMSG_ERROR, flags, seq_of(req), &p)
+}
+
+fn ack(req: &[u8]) -> Vec<u8> {
+    nl_error(req, 0, true, &[])
+}
+
+fn done(seq: u32, code: i32, tlvs: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = code.to_ne_bytes().to_vec();
+    let tlvs = tlvs.concat();
+    let flags = NLM_F_MULTI | if tlvs.is_empty() { 0 } else { NLM_F_ACK_TLVS };
+    p.extend(tlvs);
+    nlmsg(NLMSG_DONE, flags, seq, &p)
+}
+
+fn ext_msg(s: &str) -> Vec<u8> {
+    stra(1u16, s)
+}
+fn ext_offs(off: u32) -> Vec<u8> {
+    u32a(2u16, off)
+}
+fn ext_miss_type(t: u32) -> Vec<u8> {
+    u32a(5u16, t)
+}
+
+/// The nlctrl answer describing the liteflow family.
+fn ctrl_reply(seq: u32, version: u32) -> Vec<u8> {
+    let groups = nest(7, &[nest(1, &[stra(1u16, "records"), u32a(2u16, 5)])]);
+    genl(
+        16,
+        0,
+        seq,
+        1, // CTRL_CMD_NEWFAMILY
+        &[
+            nla(1, &FAMILY.to_ne_bytes()),
+            stra(2u16, "liteflow"),
+            u32a(3u16, version),
+            u32a(4u16, 0),
+            u32a(5u16, 14),
+            groups,
+        ],
+    )
+}
+
+fn slot_nest(index: u32, uuid: u64, active: bool) -> Vec<u8> {
+    let mut parts = vec![
+        u32a(SlotAttr::Index, index),
+        nla(SlotAttr::Pad as u16, &[]),
+        u64a(SlotAttr::Uuid, uuid),
+        stra(SlotAttr::Name, &format!("aurora-v{index}")),
+        stra(SlotAttr::Digest, &"ab".repeat(32)),
+        stra(SlotAttr::Module, &format!("lf_model_{index}")),
+        u64a(SlotAttr::Queries, 100 + u64::from(index)),
+        u64a(SlotAttr::Errors, u64::from(index)),
+        s64a(SlotAttr::InputScale, 1000),
+        s64a(SlotAttr::OutputScale, -1000),
+        nla(77, b"future"), // unknown: ignored
+    ];
+    if active {
+        parts.push(nla(SlotAttr::Active as u16, &[]));
+    }
+    nest(Attr::Slot as u16, &parts)
+}
+
+fn app_attrs(app: u32) -> Vec<Vec<u8>> {
+    vec![
+        u32a(Attr::AppId, app),
+        stra(Attr::AppName, "aurora"),
+        u32a(Attr::InputLen, 30),
+        u32a(Attr::OutputLen, 1),
+        nla(Attr::Pad as u16, &[]),
+        u64a(Attr::Queries, 1234),
+        u64a(Attr::NoActive, 5),
+        u32a(Attr::ActiveSlot, 1),
+        slot_nest(1, 0xC0FFEE01, true),
+        slot_nest(0, 0xC0FFEE00, false),
+        nla(99, &[1, 2, 3]), // unknown: ignored
+    ]
+}
+
+// ---- scripted transport ----------------------------------------------------
+
+type Responder = Box<dyn FnMut(&[u8]) -> Vec<io::Result<Vec<u8>>>>;
+
+/// Answers each request with the datagrams `respond` builds from it, and
+/// records what was sent.
+struct Script {
+    respond: Responder,
+    queue: VecDeque<io::Result<Vec<u8>>>,
+    sent: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl Transport for Script {
+    fn send(&mut self, d: &[u8]) -> io::Result<()> {
+        self.sent.borrow_mut().push(d.to_vec());
+        let replies = (self.respond)(d);
+        self.queue.extend(replies);
+        Ok(())
+    }
+    fn recv(&mut self) -> io::Result<Vec<u8>> {
+        self.queue
+            .pop_front()
+            .unwrap_or_else(|| Err(io::Error::from(io::ErrorKind::WouldBlock)))
+    }
+}
+
+/// A client whose family resolves, then `after` answers liteflow requests.
+fn scripted(mut after: impl FnMut(&[u8]) -> Vec<io::Result<Vec<u8>>> + 'static) -> (Client, Rc<RefCell<Vec<Vec<u8>>>>) {
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let respond: Responder = Box::new(move |req: &[u8]| {
+        if u16::from_ne_bytes([req[4], req[5]]) == 16 {
+            vec![Ok([ctrl_reply(seq_of(req), 1), ack(req)].concat())]
+        } else {
+            after(req)
+        }
+    });
+    let io = Script {
+        respond,
+        queue: VecDeque::new(),
+        sent: sent.clone(),
+    };
+    let client = Client::over(Box::new(io)).expect("family resolves");
+    (client, sent)
+}
+
+fn err_text<T: std::fmt::Debug>(r: crate::Result<T>) -> String {
+    r.expect_err("an error").to_string()
+}
+
+// ---- request encoding ------------------------------------------------------
+
+#[test]
+fn encode_activate_exact_bytes() {
+    let req = proto::activate(3, 0x1122_3344_5566_7788);
+    let bytes = client::encode(FAMILY, 1, req.cmd.byte(), Mode::Do, 7, req.attrs);
+    let expected = genl(
+        FAMILY,
+        NLM_F_REQUEST | NLM_F_ACK,
+        7,
+        4,
+        &[u32a(1u16, 3), u64a(5u16, 0x1122_3344_5566_7788)],
+    );
+    assert_eq!(bytes, expected);
+    if cfg!(target_endian = "little") {
+        #[rustfmt::skip]
+        let literal: Vec<u8> = vec![
+            40, 0, 0, 0,  0x1c, 0,  5, 0,  7, 0, 0, 0,  0, 0, 0, 0, // nlmsghdr
+            4, 1, 0, 0,                                             // genlmsghdr: ACTIVATE v1
+            8, 0, 1, 0,  3, 0, 0, 0,                                // APP_ID 3
+            12, 0, 5, 0,  0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // UUID
+        ];
+        assert_eq!(bytes, literal);
+    }
+}
+
+#[test]
+fn encode_each_request() {
+    let enc = |r: proto::Request, mode| client::encode(FAMILY, 1, r.cmd.byte(), mode, 9, r.attrs);
+    let do_flags = NLM_F_REQUEST | NLM_F_ACK;
+
+    assert_eq!(
+        enc(proto::get_app(), Mode::Dump),
+        genl(FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 9, 1, &[])
+    );
+    assert_eq!(
+        enc(proto::app_create(2, "cubic-nn", 30, 1).unwrap(), Mode::Do),
+        genl(
+            FAMILY,
+            do_flags,
+            9,
+            2,
+            &[
+                u32a(1u16, 2),
+                nla(2, b"cubic-nn\0"), // 9 bytes, padded to 12
+                u32a(3u16, 30),
+                u32a(4u16, 1),
+            ]
+        )
+    );
+    assert_eq!(enc(proto::app_destroy(2), Mode::Do), genl(FAMILY, do_flags, 9, 3, &[u32a(1u16, 2)]));
+    assert_eq!(enc(proto::rollback(4), Mode::Do), genl(FAMILY, do_flags, 9, 5, &[u32a(1u16, 4)]));
+    let input = [1i64, -2, i64::MAX, i64::MIN];
+    let vec_bytes: Vec<u8> = input.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    assert_eq!(
+        enc(proto::infer(1, &input).unwrap(), Mode::Do),
+        genl(FAMILY, do_flags, 9, 6, &[u32a(1u16, 1), nla(6, &vec_bytes)])
+    );
+    assert_eq!(
+        enc(proto::set_recording(1, true), Mode::Do),
+        genl(FAMILY, do_flags, 9, 7, &[u32a(1u16, 1), nla(11, &[1])])
+    );
+    // nlctrl lookup of the family by name
+    assert_eq!(
+        client::encode(16, 2, 3, Mode::Do, 1, proto::ctrl_getfamily("liteflow")),
+        {
+            let mut p = vec![3, 2, 0, 0];
+            p.extend(stra(2u16, "liteflow"));
+            nlmsg(16, do_flags, 1, &p)
+        }
+    );
+}
+
+#[test]
+fn requests_refuse_what_cannot_be_encoded() {
+    let long = "x".repeat(64);
+    let e = proto::app_create(1, &long, 1, 1).unwrap_err();
+    assert!(e.contains("64 bytes") && e.contains("at most 63"), "{e}");
+    assert!(proto::app_create(1, &"x".repeat(63), 1, 1).is_ok());
+    let e = proto::app_create(1, "a\0b", 1, 1).unwrap_err();
+    assert!(e.contains("NUL"), "{e}");
+    let e = proto::infer(1, &vec![0; 1025]).unwrap_err();
+    assert_eq!(e, "INFER app 1: input has 1025 values, lf_kernel takes at most 1024 (LF_MAX_IO_LEN)");
+    assert!(proto::infer(1, &vec![0; 1024]).is_ok());
+}
+
+// ---- reply decoding --------------------------------------------------------
+
+#[test]
+fn decode_app_with_nested_slots() {
+    let app = proto::decode_app(&app_attrs(7).concat()).unwrap();
+    assert_eq!(app.app, 7);
+    assert_eq!(app.name, "aurora");
+    assert_eq!((app.input_len, app.output_len), (30, 1));
+    assert_eq!(app.active_slot, Some(1));
+    assert_eq!((app.queries, app.no_active), (1234, 5));
+    assert_eq!((app.dropped, app.recording), (None, None));
+    assert_eq!(app.slots.len(), 2);
+    let s0 = &app.slots[0];
+    assert_eq!(
+        s0,
+        &SlotStatus {
+            index: 0,
+            uuid: 0xC0FFEE00,
+            name: "aurora-v0".into(),
+            digest: "ab".repeat(32),
+            module: "lf_model_0".into(),
+            queries: 100,
+            errors: 0,
+            input_scale: 1000,
+            output_scale: -1000,
+            active: false,
+        }
+    );
+    assert!(app.slots[1].active);
+    assert_eq!(app.slots[1].uuid, 0xC0FFEE01);
+}
+
+#[test]
+fn decode_app_optional_attributes() {
+    let mut attrs = app_attrs(1);
+    attrs.retain(|a| u16::from_ne_bytes([a[2], a[3]]) != Attr::ActiveSlot as u16);
+    attrs.push(u64a(Attr::Dropped, 42));
+    attrs.push(nla(Attr::Recording as u16, &[1]));
+    let app = proto::decode_app(&attrs.concat()).unwrap();
+    assert_eq!(app.active_slot, None);
+    assert_eq!(app.dropped, Some(42));
+    assert_eq!(app.recording, Some(true));
+    // active comes from the slot's own flag when ACTIVE_SLOT is absent
+    assert!(app.slots[1].active && !app.slots[0].active);
+}
+
+#[test]
+fn decode_app_missing_attributes_are_named() {
+    let without = |kind: u16| -> Vec<u8> {
+        app_attrs(3)
+            .into_iter()
+            .filter(|a| u16::from_ne_bytes([a[2], a[3]]) & 0x3fff != kind)
+            .collect::<Vec<_>>()
+            .concat()
+    };
+    assert_eq!(
+        proto::decode_app(&without(Attr::AppId as u16)).unwrap_err(),
+        "missing attribute LF_ATTR_APP_ID"
+    );
+    assert_eq!(
+        proto::decode_app(&without(Attr::Queries as u16)).unwrap_err(),
+        "app 3: missing attribute LF_ATTR_QUERIES"
+    );
+    // a slot without its uuid
+    let e = proto::decode_app(&[u32a(Attr::AppId, 3), nest(Attr::Slot as u16, &[u32a(SlotAttr::Index, 0)])].concat())
+        .unwrap_err();
+    assert_eq!(e, "app 3: LF_ATTR_SLOT #0: missing attribute LF_SLOT_ATTR_UUID");
+}
+
+#[test]
+fn decode_wrong_sizes_are_errors() {
+    let mut attrs = app_attrs(3);
+    attrs[5] = u32a(Attr::Queries, 1); // u64 sent as u32
+    assert_eq!(
+        proto::decode_app(&attrs.concat()).unwrap_err(),
+        "app 3: attribute LF_ATTR_QUERIES has 4 bytes, expected 8"
+    );
+    let e = proto::decode_infer(1, &[u32a(Attr::AppId, 1), u64a(Attr::Uuid, 9), nla(6, &[0; 12])].concat())
+        .unwrap_err();
+    assert_eq!(e, "attribute LF_ATTR_VECTOR has 12 bytes, not a whole number of s64 values");
+}
+
+#[test]
+fn decode_infer_reply() {
+    let out: Vec<u8> = [-5i64, 7].iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let attrs = [u32a(Attr::AppId, 1), nla(Attr::Pad as u16, &[]), u64a(Attr::Uuid, 0xabc), nla(6, &out)].concat();
+    assert_eq!(
+        proto::decode_infer(1, &attrs).unwrap(),
+        InferReply {
+            uuid: 0xabc,
+            output: vec![-5, 7]
+        }
+    );
+    assert_eq!(proto::decode_infer(2, &attrs).unwrap_err(), "the reply is for app 1");
+    let no_vec = [u32a(Attr::AppId, 1), u64a(Attr::Uuid, 0xabc)].concat();
+    assert_eq!(proto::decode_infer(1, &no_vec).unwrap_err(), "missing attribute LF_ATTR_VECTOR");
+}
+
+#[test]
+fn truncated_input_is_an_error_never_a_panic() {
+    let attrs = app_attrs(3).concat();
+    // Cut inside an attribute (before the end its nla_len states; only the
+    // alignment padding of the last one may go missing): always an error.
+    let mut spans = Vec::new();
+    let mut start = 0usize;
+    for a in app_attrs(3) {
+        let nla_len = u16::from_ne_bytes([a[0], a[1]]) as usize;
+        spans.push((start, start + nla_len));
+        start += a.len();
+    }
+    let mut cut_inside = 0;
+    for cut in 0..attrs.len() {
+        let r = proto::decode_app(&attrs[..cut]);
+        if spans.iter().any(|&(s, e)| s < cut && cut < e) {
+            cut_inside += 1;
+            let e = r.expect_err("a cut attribute must not decode");
+            assert!(e.contains("truncated"), "cut {cut}: {e}");
+        } else {
+            // at a boundary: decodes or misses something, by name
+            if let Err(e) = r {
+                assert!(e.contains("missing attribute"), "cut {cut}: {e}");
+            }
+        }
+    }
+    assert!(cut_inside > attrs.len() / 2);
+    // A whole datagram cut anywhere: the netlink length no longer fits.
+    let dgram = genl(FAMILY, NLM_F_MULTI, 1, 1, &app_attrs(3));
+    assert!(wire::decode_datagram(&dgram).is_ok());
+    for cut in 1..dgram.len() {
+        assert!(wire::decode_datagram(&dgram[..cut]).is_err(), "cut {cut}");
+    }
+    // An attribute claiming more than there is, and one shorter than its header.
+    assert!(Attrs::parse(&[200, 0, 1, 0, 0, 0, 0, 0], "t").unwrap_err().contains("truncated"));
+    assert!(Attrs::parse(&[2, 0, 1, 0], "t").unwrap_err().contains("truncated"));
+    // nlmsg_len smaller than a header, and a genl message without genlmsghdr
+    let mut bad = nlmsg(FAMILY, 0, 1, &[]);
+    bad[0] = 8;
+    assert!(wire::decode_datagram(&bad).is_err());
+    assert!(wire::decode_datagram(&nlmsg(FAMILY, 0, 1, &[1, 1])).is_err());
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Deterministic xorshift: bytes of every length, some starting from a
+    // valid message and then corrupted.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let valid = genl(FAMILY, NLM_F_MULTI, 1, 1, &app_attrs(3));
+    for round in 0..3000 {
+        let mut buf = if round % 2 == 0 {
+            let len = (next() % 200) as usize;
+            (0..len).map(|_| next() as u8).collect::<Vec<_>>()
+        } else {
+            valid.clone()
+        };
+        if !buf.is_empty() {
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() as usize) % buf.len();
+                buf[i] = next() as u8;
+            }
+        }
+        if let Ok(msgs) = wire::decode_datagram(&buf) {
+            for m in msgs {
+                if let netlink_packet_core::NetlinkPayload::InnerMessage(g) = m.payload {
+                    let _ = proto::decode_app(&g.payload.attrs);
+                    let _ = proto::decode_infer(3, &g.payload.attrs);
+                }
+            }
+        }
+        let _ = proto::decode_app(&buf);
+        let _ = proto::decode_family(&buf);
+        let _ = ExtAck::parse(&buf);
+        let _ = ExtAck::from_error(NLM_F_ACK_TLVS, &buf);
+        let _ = wire::attr_at_offset(&buf, (next() % 64) as u32);
+    }
+}
+
+// ---- extended ACKs ---------------------------------------------------------
+
+fn infer_request(vec_len: usize) -> Vec<u8> {
+    let r = proto::infer(1, &vec![0; vec_len]).unwrap();
+    client::encode(FAMILY, 1, r.cmd.byte(), Mode::Do, 5, r.attrs)
+}
+
+/// The error part of an NLMSG_ERROR message: (outer flags, bytes after code).
+fn error_parts(msg: &[u8]) -> (u16, Vec<u8>) {
+    (u16::from_ne_bytes([msg[6], msg[7]]), msg[20..].to_vec())
+}
+
+#[test]
+fn extack_message_capped_and_uncapped() {
+    let req = infer_request(29);
+    for capped in [true, false] {
+        let msg = nl_error(&req, -22, capped, &[ext_msg("vector has 232 bytes, app expects 240")]);
+        let (flags, payload) = error_parts(&msg);
+        let ext = ExtAck::from_error(flags, &payload);
+        assert_eq!(ext.msg.as_deref(), Some("vector has 232 bytes, app expects 240"), "capped={capped}");
+        let k = KernelError::new(-22, ext, Some(&req));
+        assert_eq!(k.to_string(), "vector has 232 bytes, app expects 240 (EINVAL)");
+    }
+}
+
+#[test]
+fn extack_offset_names_the_attribute() {
+    let req = infer_request(29);
+    // APP_ID at 20 (8 bytes), VECTOR at 28
+    let msg = nl_error(&req, -22, true, &[ext_msg("lf_kernel: vector must hold exactly input_len s64 values"), ext_offs(28)]);
+    let (flags, payload) = error_parts(&msg);
+    let k = KernelError::new(-22, ExtAck::from_error(flags, &payload), Some(&req));
+    assert_eq!(k.bad_attr.as_deref(), Some("LF_ATTR_VECTOR"));
+    assert_eq!(
+        k.to_string(),
+        "vector must hold exactly input_len s64 values [LF_ATTR_VECTOR] (EINVAL)"
+    );
+    assert_eq!(wire::attr_at_offset(&req, 20).as_deref(), Some("LF_ATTR_APP_ID"));
+    assert_eq!(wire::attr_at_offset(&req, 24).as_deref(), Some("LF_ATTR_APP_ID"));
+    assert_eq!(wire::attr_at_offset(&req, 4), None);
+    assert_eq!(wire::attr_at_offset(&req, 100_000), None);
+}
+
+#[test]
+fn extack_missing_attribute_and_plain_errno() {
+    let req = infer_request(1);
+    let msg = nl_error(&req, -22, true, &[ext_miss_type(Attr::Uuid as u32)]);
+    let (flags, payload) = error_parts(&msg);
+    let k = KernelError::new(-22, ExtAck::from_error(flags, &payload), Some(&req));
+    assert_eq!(k.to_string(), "missing attribute LF_ATTR_UUID (EINVAL)");
+
+    let k = KernelError::new(-2, ExtAck::default(), None);
+    assert_eq!(k.to_string(), "No such file or directory (ENOENT)");
+    let k = KernelError::new(-1, ExtAck::default(), None);
+    assert_eq!(
+        k.to_string(),
+        "Operation not permitted (EPERM); lf_kernel commands need CAP_NET_ADMIN (run as root)"
+    );
+    assert_eq!(wire::errno_name(61), "ENODATA");
+    assert_eq!(wire::errno_name(4242), "errno 4242");
+    // No ACK_TLVS flag: whatever follows is not read as TLVs.
+    assert_eq!(ExtAck::from_error(NLM_F_CAPPED, &payload), ExtAck::default());
+}
+
+// ---- whole exchanges -------------------------------------------------------
+
+#[test]
+fn connect_resolves_family_and_groups() {
+    let (client, sent) = scripted(|_| vec![]);
+    assert_eq!(client.conn.family.id, FAMILY);
+    assert_eq!(client.records_group(), Some(5));
+    let sent = sent.borrow();
+    assert_eq!(sent.len(), 1);
+    let mut p = vec![3, 2, 0, 0];
+    p.extend(stra(2u16, "liteflow"));
+    assert_eq!(sent[0], nlmsg(16, NLM_F_REQUEST | NLM_F_ACK, seq_of(&sent[0]), &p));
+}
+
+fn connect_with(reply: impl Fn(&[u8]) -> Vec<u8> + 'static) -> crate::Result<Client> {
+    let io = Script {
+        respond: Box::new(move |req: &[u8]| vec![Ok(reply(req))]),
+        queue: VecDeque::new(),
+        sent: Rc::new(RefCell::new(Vec::new())),
+    };
+    Client::over(Box::new(io))
+}
+
+#[test]
+fn connect_reports_a_missing_module() {
+    let e = err_text(connect_with(|req| nl_error(req, -2, true, &[ext_msg("Generic Netlink family not found")])));
+    assert_eq!(
+        e,
+        "generic netlink family `liteflow` not found: is lf_kernel.ko loaded? (insmod runtime-kmod/lf_kernel.ko)"
+    );
+}
+
+#[test]
+fn connect_refuses_another_protocol_version() {
+    let e = err_text(connect_with(|req| [ctrl_reply(seq_of(req), 2), ack(req)].concat()));
+    assert!(e.contains("version 2") && e.contains("version 1"), "{e}");
+}
+
+#[test]
+fn infer_round_trip() {
+    let (mut client, sent) = scripted(|req| {
+        let out: Vec<u8> = [250i64].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let reply = genl(
+            FAMILY,
+            0,
+            seq_of(req),
+            Cmd::Infer as u8,
+            &[u32a(Attr::AppId, 1), u64a(Attr::Uuid, 0xfeed), nla(6, &out)],
+        );
+        // reply and ACK in separate datagrams, with a stale message first
+        vec![Ok(genl(FAMILY, 0, seq_of(req) + 100, 6, &[])), Ok(reply), Ok(ack(req))]
+    });
+    let r = client.infer(1, &[1000, -1000]).unwrap();
+    assert_eq!(r, InferReply { uuid: 0xfeed, output: vec![250] });
+    let sent = sent.borrow();
+    let req = sent.last().unwrap();
+    let v: Vec<u8> = [1000i64, -1000].iter().flat_map(|v| v.to_ne_bytes()).collect();
+    assert_eq!(req, &genl(FAMILY, NLM_F_REQUEST | NLM_F_ACK, seq_of(req), 6, &[u32a(1u16, 1), nla(6, &v)]));
+}
+
+#[test]
+fn infer_error_reads_like_the_kernel_said_it() {
+    let (mut client, _) = scripted(|req| {
+        vec![Ok(nl_error(req, -22, false, &[ext_msg("vector has 232 bytes, app expects 240")]))]
+    });
+    let e = err_text(client.infer(1, &[0; 29]));
+    assert_eq!(e, "lf_kernel: INFER app 1: vector has 232 bytes, app expects 240 (EINVAL)");
+
+    let (mut client, _) = scripted(|req| {
+        vec![Ok(nl_error(req, -61, true, &[ext_msg("lf_kernel: app has no active snapshot")]))]
+    });
+    let e = err_text(client.infer(4, &[0; 30]));
+    assert_eq!(e, "lf_kernel: INFER app 4: app has no active snapshot (ENODATA)");
+}
+
+#[test]
+fn infer_without_reply_or_with_timeout() {
+    let (mut client, _) = scripted(|req| vec![Ok(ack(req))]);
+    assert_eq!(
+        err_text(client.infer(1, &[0])),
+        "lf_kernel: INFER app 1: malformed reply: no INFER reply before the ACK"
+    );
+    let (mut client, _) = scripted(|_| vec![]);
+    assert_eq!(err_text(client.infer(1, &[0])), "lf_kernel: INFER app 1: no answer within 10 s");
+}
+
+#[test]
+fn do_commands_send_their_request_and_take_the_ack() {
+    let (mut client, sent) = scripted(|req| vec![Ok(ack(req))]);
+    client.app_create(2, "cubic", 8, 2).unwrap();
+    client.activate(2, 77).unwrap();
+    client.rollback(2).unwrap();
+    client.app_destroy(2).unwrap();
+    let cmds: Vec<u8> = sent.borrow()[1..].iter().map(|r| r[16]).collect();
+    assert_eq!(cmds, vec![2, 4, 5, 3]);
+    // sequence numbers advance
+    let seqs: Vec<u32> = sent.borrow().iter().map(|r| seq_of(r)).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+}
+
+#[test]
+fn do_command_errors_carry_context() {
+    let (mut client, _) = scripted(|req| vec![Ok(nl_error(req, -16, true, &[ext_msg("snapshot is installed")]))]);
+    assert_eq!(
+        err_text(client.app_destroy(9)),
+        "lf_kernel: APP_DESTROY app 9: snapshot is installed (EBUSY)"
+    );
+    let (mut client, _) = scripted(|req| vec![Ok(nl_error(req, -2, true, &[]))]);
+    assert_eq!(
+        err_text(client.activate(1, 5)),
+        "lf_kernel: ACTIVATE app 1: No such file or directory (ENOENT)"
+    );
+}
+
+#[test]
+fn apps_dump_across_datagrams() {
+    let (mut client, _) = scripted(|req| {
+        let seq = seq_of(req);
+        let mut second = app_attrs(2);
+        second.truncate(7); // no active slot, no slots
+        vec![
+            Ok([genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(5)), genl(FAMILY, NLM_F_MULTI, seq, 1, &second)].concat()),
+            Ok(done(seq, 0, &[])),
+        ]
+    });
+    let apps = client.apps().unwrap();
+    assert_eq!(apps.iter().map(|a| a.app).collect::<Vec<_>>(), vec![2, 5]);
+    assert!(apps[0].slots.is_empty());
+    assert_eq!(apps[1].slots.len(), 2);
+}
+
+#[test]
+fn apps_dump_retries_when_interrupted() {
+    let calls = Rc::new(RefCell::new(0));
+    let c = calls.clone();
+    let (mut client, _) = scripted(move |req| {
+        *c.borrow_mut() += 1;
+        let seq = seq_of(req);
+        let flags = NLM_F_MULTI | if *c.borrow() == 1 { NLM_F_DUMP_INTR } else { 0 };
+        vec![Ok([genl(FAMILY, flags, seq, 1, &app_attrs(1)), done(seq, 0, &[])].concat())]
+    });
+    assert_eq!(client.apps().unwrap().len(), 1);
+    assert_eq!(*calls.borrow(), 2);
+}
+
+#[test]
+fn apps_dump_errors() {
+    let (mut client, _) = scripted(|req| vec![Ok(done(seq_of(req), -12, &[ext_msg("out of memory")]))]);
+    assert_eq!(err_text(client.apps()), "lf_kernel: GET_APP: out of memory (ENOMEM)");
+    let (mut client, _) = scripted(|req| vec![Ok(nl_error(req, -1, true, &[]))]);
+    assert!(err_text(client.apps()).starts_with("lf_kernel: GET_APP: Operation not permitted (EPERM)"));
+    let (mut client, _) = scripted(|req| {
+        let seq = seq_of(req);
+        vec![Ok([genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(1)[1..]), done(seq, 0, &[])].concat())]
+    });
+    assert_eq!(
+        err_text(client.apps()),
+        "lf_kernel: GET_APP: malformed reply: missing attribute LF_ATTR_APP_ID"
+    );
+    let (mut client, _) = scripted(|req| vec![Ok(genl(FAMILY, 0, seq_of(req), 1, &[])[..10].to_vec())]);
+    assert!(err_text(client.apps()).starts_with("lf_kernel: GET_APP: malformed reply: malformed netlink message"));
+}
+
+// ---- status report and uuid syntax -----------------------------------------
+
+#[test]
+fn status_report_layout() {
+    let mut with_slots = proto::decode_app(&app_attrs(1).concat()).unwrap();
+    with_slots.dropped = Some(0);
+    with_slots.recording = Some(false);
+    let empty = AppStatus {
+        app: 2,
+        name: "cubic".into(),
+        input_len: 8,
+        output_len: 2,
+        active_slot: None,
+        queries: 0,
+        no_active: 17,
+        dropped: None,
+        recording: None,
+        slots: vec![],
+    };
+    let text = format_status(&[with_slots, empty]);
+    let expected = "\
+app 1: aurora  inputs 30  outputs 1  active slot 1  recording off
+    queries 1234  no-active 5  dropped 0
+    slot 0 [standby]  uuid 0x00000000c0ffee00  model aurora-v0
+        module lf_model_0  digest abababababababab…  scale in 1000 out -1000
+        queries 100  errors 0
+    slot 1 [active]   uuid 0x00000000c0ffee01  model aurora-v1
+        module lf_model_1  digest abababababababab…  scale in 1000 out -1000
+        queries 101  errors 1
+app 2: cubic  inputs 8  outputs 2  no active snapshot
+    queries 0  no-active 17
+    (no snapshot loaded)
+";
+    assert_eq!(text, expected);
+    assert_eq!(format_status(&[]), "no apps registered in lf_kernel\n");
+}
+
+#[test]
+fn uuid_syntax() {
+    assert_eq!(parse_uuid("0x00000000c0ffee01").unwrap(), 0xc0ffee01);
+    assert_eq!(parse_uuid("0XFF").unwrap(), 255);
+    assert_eq!(parse_uuid("1234").unwrap(), 1234);
+    assert_eq!(parse_uuid("18446744073709551615").unwrap(), u64::MAX);
+    assert!(parse_uuid("0x1_0000_0000_0000_0000").is_err());
+    assert!(parse_uuid("c0ffee").is_err());
+    assert!(parse_uuid("").is_err());
+}
+
+/// Against the running kernel: with lf_kernel not loaded, connecting must
+/// say so. Ignored by default (it depends on the host); run it with
+/// `cargo test --lib control -- --ignored` on a machine without the module.
+#[test]
+#[ignore]
+fn real_kernel_without_module_says_not_loaded() {
+    assert_eq!(err_text(Client::connect()), NOT_LOADED);
+}
+
+/// Against the running kernel's nlctrl: a do-request (reply + ACK) and a
+/// dump (multi-part + NLMSG_DONE) through the real socket and decoders.
+/// Ignored by default (needs netlink sockets); `-- --ignored` runs it.
+#[test]
+#[ignore]
+fn real_kernel_nlctrl_exchanges() {
+    let mut io = client::NlTransport::open().expect("netlink socket");
+    let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Do, 1, proto::ctrl_getfamily("nlctrl"));
+    let r = client::exchange(&mut io, &req, 16).map_err(|e| format!("{e:?}")).unwrap();
+    let fam = proto::decode_family(&r.msgs[0].attrs).unwrap();
+    assert_eq!(fam.id, 16);
+    assert!(fam.mcast_groups.iter().any(|(n, _)| n == "notify"), "{fam:?}");
+
+    let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Dump, 2, Vec::new());
+    let r = client::exchange(&mut io, &req, 16).map_err(|e| format!("{e:?}")).unwrap();
+    let ids: Vec<u16> = r.msgs.iter().map(|m| proto::decode_family(&m.attrs).unwrap().id).collect();
+    assert!(ids.contains(&16) && ids.len() > 1, "{ids:?}");
+
+    // an unknown family: ENOENT with the kernel's extack message
+    let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Do, 3, proto::ctrl_getfamily("no-such-family"));
+    match client::exchange(&mut io, &req, 16) {
+        Err(client::Failure::Kernel(k)) => assert_eq!(k.errno, libc::ENOENT, "{k}"),
+        other => panic!("{other:?}"),
+    }
+}

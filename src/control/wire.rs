@@ -413,7 +413,9 @@ impl fmt::Display for KernelError {
     /// `vector has 232 bytes, app expects 240 (EINVAL)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut detail = match (&self.ext.msg, self.ext.miss_type) {
-            (Some(m), _) => m.clone(),
+            // NL_SET_ERR_MSG_MOD prefixes the module name; the caller's
+            // context already says `lf_kernel:`.
+            (Some(m), _) => m.strip_prefix("lf_kernel: ").unwrap_or(m).to_string(),
             (None, Some(t)) if self.ext.miss_nest.is_none() => {
                 format!("missing attribute {}", uapi::Attr::name_of(t as u16))
             }
