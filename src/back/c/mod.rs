@@ -1,9 +1,30 @@
 //! C back end: kernel-style C for a snapshot module, through askama
-//! templates in `templates/` (templates print; everything is computed here).
+//! templates in `templates/c/` (templates print; everything is computed
+//! here).
+//!
+//! - [`namer`] turns ONNX names into unique `lf_` identifiers ([`keywords`]
+//!   lists what they must never be);
+//! - [`writer`] walks the program and fills the template structs of
+//!   [`templates`], one per emitted construct;
+//! - [`userspace`] builds the very same source against a kernel-compat shim
+//!   and runs it (tests, `lfc run --engine c`, benchmarks), or measures its
+//!   stack frame.
+
+pub mod keywords;
+pub mod namer;
+mod templates;
+pub mod userspace;
+mod writer;
+
+#[cfg(test)]
+mod tests;
 
 use crate::ir::Program;
 use crate::valid::ModuleInfo;
 use crate::Result;
+
+pub use userspace::{stack_usage, Runner, KERNEL_CFLAGS};
+pub use writer::stem;
 
 /// What the emitted module is called and registers as.
 #[derive(Clone, Debug)]
@@ -22,7 +43,7 @@ pub struct ModuleMeta {
 /// The emitted module source tree.
 #[derive(Clone, Debug)]
 pub struct CModule {
-    /// File stem: `lf_model_<uuid>`.
+    /// File stem: `lf_model_<uuid>` (16 lower-case hex digits, see [`stem`]).
     pub stem: String,
     /// `lf_model_<uuid>.c`
     pub source: String,
@@ -32,7 +53,7 @@ pub struct CModule {
     pub makefile: String,
 }
 
+/// Emits the snapshot module for `program`, laid out as `info` says.
 pub fn emit(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<CModule> {
-    let _ = (program, info, meta);
-    Err(crate::Error::Other("back::c::emit: not implemented yet".into()))
+    writer::write(program, info, meta)
 }

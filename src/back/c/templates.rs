@@ -1,0 +1,251 @@
+//! The askama template structs, one per emitted construct. Everything they
+//! print is computed by the writer: templates hold the shape of the C, never
+//! arithmetic or decisions beyond "is this part present".
+//!
+//! An instruction's template has two blocks: `decls` (file-scope `#define`s
+//! and `static const` tables, before the infer function) and `body` (its
+//! code inside the infer function). Each block is rendered by its own struct.
+
+use askama::Template;
+
+/// `#define NAME VALUE /* comment */`
+pub struct Define {
+    pub name: String,
+    pub value: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "c/define.c", escape = "none")]
+pub struct DefineT<'a> {
+    pub d: &'a Define,
+}
+
+/// `static const CTYPE NAME DIMS = { lines };`
+pub struct Array {
+    pub ctype: String,
+    pub name: String,
+    pub dims: String,
+    /// Fully indented lines between the braces.
+    pub lines: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "c/array.c", escape = "none")]
+pub struct ArrayT<'a> {
+    pub a: &'a Array,
+}
+
+/// Which `static inline` helpers the module uses (each emitted once).
+#[derive(Default)]
+pub struct Helpers {
+    pub clamp: bool,
+    pub rescale: bool,
+    pub rescale_sum: bool,
+    pub lerp: bool,
+    pub fixmul: bool,
+}
+
+#[derive(Template)]
+#[template(path = "c/helpers.c", escape = "none")]
+pub struct HelpersT<'a> {
+    pub h: &'a Helpers,
+}
+
+/// What every instruction prints: its title (layer name, ONNX op and node),
+/// the real-number formula, notes on tensors and scales, and its rendered
+/// declarations.
+pub struct Common {
+    pub title: String,
+    pub doc: String,
+    pub notes: Vec<String>,
+    pub decls: String,
+}
+
+/// Renders an instruction's two blocks.
+pub trait Construct {
+    fn decls(&self) -> askama::Result<String>;
+    fn body(&self) -> askama::Result<String>;
+}
+
+macro_rules! construct {
+    ($data:ident, $decls:ident, $body:ident, $path:literal) => {
+        #[derive(Template)]
+        #[template(path = $path, block = "decls", escape = "none")]
+        pub struct $decls<'a> {
+            pub c: &'a Common,
+            // Not every `decls` block prints from `l`.
+            #[allow(dead_code)]
+            pub l: &'a $data,
+        }
+
+        #[derive(Template)]
+        #[template(path = $path, block = "body", escape = "none")]
+        pub struct $body<'a> {
+            pub c: &'a Common,
+            pub l: &'a $data,
+        }
+
+        impl Construct for (&Common, &$data) {
+            fn decls(&self) -> askama::Result<String> {
+                $decls { c: self.0, l: self.1 }.render()
+            }
+            fn body(&self) -> askama::Result<String> {
+                $body { c: self.0, l: self.1 }.render()
+            }
+        }
+    };
+}
+
+pub struct Term {
+    /// `+` or `-`
+    pub op: &'static str,
+    pub expr: String,
+}
+
+pub struct Channel {
+    pub bias: String,
+    pub terms: Vec<Term>,
+    pub dst: String,
+    pub value: String,
+}
+
+/// Dense, straight-line: weights as immediates.
+pub struct DenseUnrolled {
+    /// Accumulator variable (`acc` is s64, `acc32` s32).
+    pub acc: String,
+    pub channels: Vec<Channel>,
+}
+construct!(
+    DenseUnrolled,
+    DenseUnrolledDecls,
+    DenseUnrolledBody,
+    "c/dense_unrolled.c"
+);
+
+/// Dense, as loops over `static const` arrays.
+pub struct DenseLoop {
+    pub out_len: String,
+    pub in_len: String,
+    pub acc_type: String,
+    pub bias: String,
+    pub x: String,
+    pub w: String,
+    pub dst: String,
+    pub value: String,
+}
+construct!(DenseLoop, DenseLoopDecls, DenseLoopBody, "c/dense_loop.c");
+
+pub struct LutL {
+    pub func: String,
+    pub lo_value: i64,
+    pub hi_value: i64,
+    pub entries: usize,
+    pub interp: bool,
+    pub step_shift_value: u32,
+    pub max_error: String,
+    pub len: String,
+    pub src: String,
+    pub dst: String,
+    pub lo: String,
+    pub hi: String,
+    pub step_shift: String,
+    pub frac_mask: String,
+    pub table: String,
+}
+construct!(LutL, LutDecls, LutBody, "c/lut.c");
+
+pub struct ScaleL {
+    pub len: String,
+    pub v: String,
+    pub pos: String,
+    pub neg: Option<String>,
+    pub dst: String,
+    pub value: String,
+}
+construct!(ScaleL, ScaleDecls, ScaleBody, "c/scale.c");
+
+pub struct BinaryL {
+    pub len: String,
+    pub a: String,
+    pub b: String,
+    pub dst: String,
+    pub value: String,
+}
+construct!(BinaryL, BinaryDecls, BinaryBody, "c/binary.c");
+
+pub struct QuantizeL {
+    pub dst: String,
+    pub value: String,
+}
+construct!(QuantizeL, QuantizeDecls, QuantizeBody, "c/quantize.c");
+
+pub struct DequantizeL {
+    pub value: String,
+}
+construct!(
+    DequantizeL,
+    DequantizeDecls,
+    DequantizeBody,
+    "c/dequantize.c"
+);
+
+pub struct Scratch {
+    pub bytes: usize,
+    pub type_name: String,
+    pub var: String,
+    /// `b0[30]`, …
+    pub fields: Vec<String>,
+    /// (local pointer, field) pairs: `lf_b0 = s->b0;`
+    pub bind: Vec<(String, String)>,
+}
+
+pub struct Module {
+    pub stem: String,
+    pub infer: String,
+    pub snapshot: String,
+    /// Lines of the header comment, each empty or starting with a space or tab.
+    pub header: Vec<String>,
+    pub uuid_literal: String,
+    pub app: u32,
+    pub input_len: usize,
+    pub output_len: usize,
+    pub input_scale: String,
+    pub output_scale: String,
+    pub helpers: String,
+    pub decls: Vec<String>,
+    pub scratch: Option<Scratch>,
+    pub locals: Vec<String>,
+    pub bodies: Vec<String>,
+    pub name_literal: String,
+    pub digest_literal: String,
+    pub description_literal: String,
+    pub uuid_string: String,
+    pub app_string: String,
+    pub version_literal: String,
+}
+
+#[derive(Template)]
+#[template(path = "c/module.c", escape = "none")]
+pub struct ModuleT<'a> {
+    pub m: &'a Module,
+}
+
+/// Kbuild and Makefile.
+pub struct KbuildInfo {
+    pub stem: String,
+    pub version: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "c/Kbuild", escape = "none")]
+pub struct KbuildT<'a> {
+    pub k: &'a KbuildInfo,
+}
+
+#[derive(Template)]
+#[template(path = "c/Makefile", escape = "none")]
+pub struct MakefileT<'a> {
+    pub k: &'a KbuildInfo,
+}

@@ -1,0 +1,5 @@
+static const {{ a.ctype }} {{ a.name }}{{ a.dims }} = {
+{%- for line in a.lines %}
+{{ line }}
+{%- endfor %}
+};

@@ -1,0 +1,1 @@
+#define {{ d.name }}	{{ d.value }}{% if let Some(comment) = d.comment %}	/* {{ comment }} */{% endif %}

@@ -1,0 +1,20 @@
+{% block decls -%}
+/*
+ * {{ c.title }}
+ * in[i] / LF_INPUT_SCALE is the real input. It is clamped to the declared
+ * domain [in_lo[i], in_hi[i]] (input units) before it is scaled, so nothing
+ * outside the proven ranges reaches the arithmetic below.
+ */
+{{ c.decls }}
+{%- endblock %}
+{% block body %}
+	/*
+	 * {{ c.title }}
+	 *	{{ c.doc }}
+{%- for n in c.notes %}
+	 * {{ n }}
+{%- endfor %}
+	 */
+	for (i = 0; i < LF_INPUT_LEN; i++)
+		{{ l.dst }}[i] = {{ l.value }};
+{% endblock %}
