@@ -6,7 +6,9 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use netlink_packet_core::{NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
+};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
 
 use super::proto::{self, Family, Request};
@@ -70,7 +72,10 @@ impl Transport for NlTransport {
     fn send(&mut self, datagram: &[u8]) -> io::Result<()> {
         let n = self.sock.send(datagram, 0)?;
         if n != datagram.len() {
-            return Err(io::Error::other(format!("sent {n} of {} bytes", datagram.len())));
+            return Err(io::Error::other(format!(
+                "sent {n} of {} bytes",
+                datagram.len()
+            )));
         }
         Ok(())
     }
@@ -119,7 +124,14 @@ impl Conn {
     /// Resolves the liteflow family over `io` and checks its version.
     pub fn new(mut io: Box<dyn Transport>) -> crate::Result<Conn> {
         let mut seq = 1;
-        let req = encode(proto::GENL_ID_CTRL, proto::CTRL_VERSION, proto::CTRL_CMD_GETFAMILY, Mode::Do, seq, proto::ctrl_getfamily(uapi::GENL_NAME));
+        let req = encode(
+            proto::GENL_ID_CTRL,
+            proto::CTRL_VERSION,
+            proto::CTRL_CMD_GETFAMILY,
+            Mode::Do,
+            seq,
+            proto::ctrl_getfamily(uapi::GENL_NAME),
+        );
         seq += 1;
         let replies = match exchange(io.as_mut(), &req, proto::GENL_ID_CTRL) {
             Ok(r) => r,
@@ -127,18 +139,27 @@ impl Conn {
                 return Err(crate::Error::Other(NOT_LOADED.to_string()))
             }
             Err(Failure::Kernel(k)) => {
-                return Err(crate::Error::Other(format!("nlctrl: resolving family `{}`: {k}", uapi::GENL_NAME)))
+                return Err(crate::Error::Other(format!(
+                    "nlctrl: resolving family `{}`: {k}",
+                    uapi::GENL_NAME
+                )))
             }
             Err(Failure::Other(e)) => {
-                return Err(crate::Error::Other(format!("nlctrl: resolving family `{}`: {e}", uapi::GENL_NAME)))
+                return Err(crate::Error::Other(format!(
+                    "nlctrl: resolving family `{}`: {e}",
+                    uapi::GENL_NAME
+                )))
             }
         };
-        let first = replies
-            .msgs
-            .first()
-            .ok_or_else(|| crate::Error::Other(format!("nlctrl: no reply describing family `{}`", uapi::GENL_NAME)))?;
-        let family = proto::decode_family(&first.attrs)
-            .map_err(|e| crate::Error::Other(format!("nlctrl: family `{}`: {e}", uapi::GENL_NAME)))?;
+        let first = replies.msgs.first().ok_or_else(|| {
+            crate::Error::Other(format!(
+                "nlctrl: no reply describing family `{}`",
+                uapi::GENL_NAME
+            ))
+        })?;
+        let family = proto::decode_family(&first.attrs).map_err(|e| {
+            crate::Error::Other(format!("nlctrl: family `{}`: {e}", uapi::GENL_NAME))
+        })?;
         if family.version != u32::from(uapi::GENL_VERSION) {
             return Err(crate::Error::Other(format!(
                 "lf_kernel speaks version {} of the `{}` protocol, this lfc speaks version {}: rebuild one of them from the same tree",
@@ -154,7 +175,14 @@ impl Conn {
     pub fn call(&mut self, req: &Request, mode: Mode) -> crate::Result<Replies> {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1).max(1);
-        let bytes = encode(self.family.id, uapi::GENL_VERSION, req.cmd.byte(), mode, seq, req.attrs.clone());
+        let bytes = encode(
+            self.family.id,
+            uapi::GENL_VERSION,
+            req.cmd.byte(),
+            mode,
+            seq,
+            req.attrs.clone(),
+        );
         exchange(self.io.as_mut(), &bytes, self.family.id).map_err(|f| {
             crate::Error::Other(match f {
                 Failure::Kernel(k) => format!("lf_kernel: {}: {k}", req.context),
@@ -197,9 +225,12 @@ pub fn exchange(io: &mut dyn Transport, request: &[u8], family: u16) -> Result<R
             _ => Failure::Other(format!("netlink receive failed: {e}")),
         })?;
         if dgram.is_empty() {
-            return Err(Failure::Other("the netlink socket returned an empty datagram".into()));
+            return Err(Failure::Other(
+                "the netlink socket returned an empty datagram".into(),
+            ));
         }
-        let msgs = wire::decode_datagram(&dgram).map_err(|e| Failure::Other(format!("malformed reply: {e}")))?;
+        let msgs = wire::decode_datagram(&dgram)
+            .map_err(|e| Failure::Other(format!("malformed reply: {e}")))?;
         for msg in msgs {
             if msg.header.sequence_number != seq {
                 continue;
@@ -214,7 +245,11 @@ pub fn exchange(io: &mut dyn Transport, request: &[u8], family: u16) -> Result<R
                     None => return Ok(out),
                     Some(code) => {
                         let ext = ExtAck::from_error(flags, &e.header);
-                        return Err(Failure::Kernel(KernelError::new(code.get(), ext, Some(request))));
+                        return Err(Failure::Kernel(KernelError::new(
+                            code.get(),
+                            ext,
+                            Some(request),
+                        )));
                     }
                 },
                 NetlinkPayload::Done(d) => {
@@ -224,7 +259,11 @@ pub fn exchange(io: &mut dyn Transport, request: &[u8], family: u16) -> Result<R
                         } else {
                             ExtAck::default()
                         };
-                        return Err(Failure::Kernel(KernelError::new(d.code, ext, Some(request))));
+                        return Err(Failure::Kernel(KernelError::new(
+                            d.code,
+                            ext,
+                            Some(request),
+                        )));
                     }
                     return Ok(out);
                 }
@@ -237,7 +276,9 @@ pub fn exchange(io: &mut dyn Transport, request: &[u8], family: u16) -> Result<R
                     out.msgs.push(genl.payload);
                 }
                 NetlinkPayload::Overrun(_) => {
-                    return Err(Failure::Other("the kernel reported a receive overrun".into()))
+                    return Err(Failure::Other(
+                        "the kernel reported a receive overrun".into(),
+                    ))
                 }
                 _ => {} // NLMSG_NOOP and anything newer: ignored
             }

@@ -25,7 +25,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use client::{REPLY_TIMEOUT, NOT_LOADED};
+pub use client::{NOT_LOADED, REPLY_TIMEOUT};
 pub use status::format_status;
 
 use client::{Conn, Mode, NlTransport, Transport};
@@ -86,20 +86,25 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("family", &self.conn.family).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("family", &self.conn.family)
+            .finish_non_exhaustive()
     }
 }
 
 impl Client {
     /// Opens a generic-netlink socket and resolves the `liteflow` family.
     pub fn connect() -> crate::Result<Client> {
-        let io = NlTransport::open()
-            .map_err(|e| crate::Error::Other(format!("cannot open a generic netlink socket: {e}")))?;
+        let io = NlTransport::open().map_err(|e| {
+            crate::Error::Other(format!("cannot open a generic netlink socket: {e}"))
+        })?;
         Self::over(Box::new(io))
     }
 
     fn over(io: Box<dyn Transport>) -> crate::Result<Client> {
-        Ok(Client { conn: Conn::new(io)? })
+        Ok(Client {
+            conn: Conn::new(io)?,
+        })
     }
 
     /// Id of the `records` multicast group, if the module registered it.
@@ -129,13 +134,22 @@ impl Client {
             .iter()
             .map(|m| proto::decode_app(&m.attrs))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| crate::Error::Other(format!("lf_kernel: {}: malformed reply: {e}", req.context)))?;
+            .map_err(|e| {
+                crate::Error::Other(format!("lf_kernel: {}: malformed reply: {e}", req.context))
+            })?;
         apps.sort_by_key(|a| a.app);
         Ok(apps)
     }
 
-    pub fn app_create(&mut self, app: u32, name: &str, input_len: u32, output_len: u32) -> crate::Result<()> {
-        let req = proto::app_create(app, name, input_len, output_len).map_err(crate::Error::Other)?;
+    pub fn app_create(
+        &mut self,
+        app: u32,
+        name: &str,
+        input_len: u32,
+        output_len: u32,
+    ) -> crate::Result<()> {
+        let req =
+            proto::app_create(app, name, input_len, output_len).map_err(crate::Error::Other)?;
         self.conn.call(&req, Mode::Do).map(drop)
     }
 
@@ -145,7 +159,9 @@ impl Client {
 
     /// Makes the snapshot `uuid` (already in a slot of `app`) the active one.
     pub fn activate(&mut self, app: u32, uuid: u64) -> crate::Result<()> {
-        self.conn.call(&proto::activate(app, uuid), Mode::Do).map(drop)
+        self.conn
+            .call(&proto::activate(app, uuid), Mode::Do)
+            .map(drop)
     }
 
     /// Swaps the active and standby snapshots of `app`.
@@ -155,7 +171,9 @@ impl Client {
 
     /// Turns training-record collection of `app` on or off.
     pub fn set_recording(&mut self, app: u32, on: bool) -> crate::Result<()> {
-        self.conn.call(&proto::set_recording(app, on), Mode::Do).map(drop)
+        self.conn
+            .call(&proto::set_recording(app, on), Mode::Do)
+            .map(drop)
     }
 
     /// Runs the active snapshot of `app` on `input` (fixed point, at the
@@ -163,22 +181,32 @@ impl Client {
     pub fn infer(&mut self, app: u32, input: &[i64]) -> crate::Result<InferReply> {
         let req = proto::infer(app, input).map_err(crate::Error::Other)?;
         let replies = self.conn.call(&req, Mode::Do)?;
-        let malformed = |e: String| crate::Error::Other(format!("lf_kernel: {}: malformed reply: {e}", req.context));
+        let malformed = |e: String| {
+            crate::Error::Other(format!("lf_kernel: {}: malformed reply: {e}", req.context))
+        };
         match replies.msgs.as_slice() {
             [one] => proto::decode_infer(app, &one.attrs).map_err(malformed),
             [] => Err(malformed("no INFER reply before the ACK".into())),
-            more => Err(malformed(format!("{} INFER replies, expected one", more.len()))),
+            more => Err(malformed(format!(
+                "{} INFER replies, expected one",
+                more.len()
+            ))),
         }
     }
 }
 
-/// Parses a snapshot uuid as `lfc status` prints it (`0x` + hex) or as a
-/// decimal number.
+/// Parses a snapshot uuid: decimal, as `lfc status` and lf_kernel's log
+/// print it, or `0x` + hex.
 pub fn parse_uuid(s: &str) -> crate::Result<u64> {
     let t = s.trim();
     let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
         None => t.replace('_', "").parse::<u64>(),
     };
-    parsed.map_err(|e| crate::Error::option("--uuid", format!("`{s}` is not a uuid (0x-hex or decimal u64): {e}")))
+    parsed.map_err(|e| {
+        crate::Error::option(
+            "--uuid",
+            format!("`{s}` is not a uuid (0x-hex or decimal u64): {e}"),
+        )
+    })
 }

@@ -26,7 +26,12 @@ pub fn get_app() -> Request {
     }
 }
 
-pub fn app_create(app: u32, name: &str, input_len: u32, output_len: u32) -> Result<Request, String> {
+pub fn app_create(
+    app: u32,
+    name: &str,
+    input_len: u32,
+    output_len: u32,
+) -> Result<Request, String> {
     let ctx = app_ctx(Cmd::AppCreate, app);
     if name.as_bytes().contains(&0) {
         return Err(format!("{ctx}: the app name contains a NUL byte"));
@@ -40,7 +45,8 @@ pub fn app_create(app: u32, name: &str, input_len: u32, output_len: u32) -> Resu
     }
     let mut w = AttrWriter::new();
     w.u32(Attr::AppId, app);
-    w.string(Attr::AppName, name).map_err(|e| format!("{ctx}: {e}"))?;
+    w.string(Attr::AppName, name)
+        .map_err(|e| format!("{ctx}: {e}"))?;
     w.u32(Attr::InputLen, input_len);
     w.u32(Attr::OutputLen, output_len);
     Ok(Request {
@@ -104,7 +110,8 @@ pub fn infer(app: u32, input: &[i64]) -> Result<Request, String> {
     }
     let mut w = AttrWriter::new();
     w.u32(Attr::AppId, app);
-    w.s64_array(Attr::Vector, input).map_err(|e| format!("{ctx}: {e}"))?;
+    w.s64_array(Attr::Vector, input)
+        .map_err(|e| format!("{ctx}: {e}"))?;
     Ok(Request {
         cmd: Cmd::Infer,
         attrs: w.finish(),
@@ -120,7 +127,8 @@ pub fn decode_app(attrs: &[u8]) -> Result<AppStatus, String> {
     let active_slot = a.u32(Attr::ActiveSlot).map_err(in_app)?;
     let mut slots = Vec::new();
     for (i, nest) in a.all(Attr::Slot).enumerate() {
-        let slot = decode_slot(nest, active_slot).map_err(|e| format!("app {app}: LF_ATTR_SLOT #{i}: {e}"))?;
+        let slot = decode_slot(nest, active_slot)
+            .map_err(|e| format!("app {app}: LF_ATTR_SLOT #{i}: {e}"))?;
         slots.push(slot);
     }
     slots.sort_by_key(|s| s.index);
@@ -206,7 +214,10 @@ pub fn decode_family(attrs: &[u8]) -> Result<Family, String> {
         let groups = Attrs::parse(groups, "CTRL_ATTR_MCAST_GROUPS")?;
         for g in groups.items() {
             let g = Attrs::parse(g, "CTRL_ATTR_MCAST_GROUPS")?;
-            if let (Some(name), Some(id)) = (g.string(CTRL_ATTR_MCAST_GRP_NAME)?, g.u32(CTRL_ATTR_MCAST_GRP_ID)?) {
+            if let (Some(name), Some(id)) = (
+                g.string(CTRL_ATTR_MCAST_GRP_NAME)?,
+                g.u32(CTRL_ATTR_MCAST_GRP_ID)?,
+            ) {
                 mcast_groups.push((name, id));
             }
         }

@@ -1,10 +1,12 @@
 //! The `lfc status` report, laid out like `ip -s link`: a header line per
 //! app, its counters indented below, then each slot.
 //!
+//! Uuids are decimal, as lf_kernel's own log lines print them.
+//!
 //! ```text
 //! app 1: aurora  inputs 30  outputs 1  active slot 0  recording off
 //!     queries 1200  no-active 3  dropped 0
-//!     slot 0 [active]  uuid 0x00000000c0ffee01  model aurora
+//!     slot 0 [active]   uuid 3237998081  model aurora
 //!         module lf_model_1  digest 3f2a9c1e0b7d4a55…  scale in 1000 out 1000
 //!         queries 1200  errors 0
 //! ```
@@ -42,7 +44,11 @@ fn format_app(out: &mut String, app: &AppStatus) {
         let _ = write!(out, "  recording {}", if r { "on" } else { "off" });
     }
     out.push('\n');
-    let _ = write!(out, "    queries {}  no-active {}", app.queries, app.no_active);
+    let _ = write!(
+        out,
+        "    queries {}  no-active {}",
+        app.queries, app.no_active
+    );
     if let Some(d) = app.dropped {
         let _ = write!(out, "  dropped {d}");
     }
@@ -57,10 +63,22 @@ fn format_app(out: &mut String, app: &AppStatus) {
 
 fn format_slot(out: &mut String, s: &SlotStatus) {
     let role = if s.active { "[active] " } else { "[standby]" };
-    let _ = writeln!(out, "    slot {} {role}  uuid {:#018x}  model {}", s.index, s.uuid, s.name);
-    let module = if s.module.is_empty() { "-" } else { s.module.as_str() };
+    let _ = writeln!(
+        out,
+        "    slot {} {role}  uuid {}  model {}",
+        s.index, s.uuid, s.name
+    );
+    let module = if s.module.is_empty() {
+        "-"
+    } else {
+        s.module.as_str()
+    };
     let digest: String = s.digest.chars().take(DIGEST_PREFIX).collect();
-    let ellipsis = if s.digest.chars().count() > DIGEST_PREFIX { "…" } else { "" };
+    let ellipsis = if s.digest.chars().count() > DIGEST_PREFIX {
+        "…"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
         "        module {module}  digest {digest}{ellipsis}  scale in {} out {}",

@@ -219,7 +219,9 @@ impl Transport for Script {
 }
 
 /// A client whose family resolves, then `after` answers liteflow requests.
-fn scripted(mut after: impl FnMut(&[u8]) -> Vec<io::Result<Vec<u8>>> + 'static) -> (Client, Rc<RefCell<Vec<Vec<u8>>>>) {
+fn scripted(
+    mut after: impl FnMut(&[u8]) -> Vec<io::Result<Vec<u8>>> + 'static,
+) -> (Client, Rc<RefCell<Vec<Vec<u8>>>>) {
     let sent = Rc::new(RefCell::new(Vec::new()));
     let respond: Responder = Box::new(move |req: &[u8]| {
         if u16::from_ne_bytes([req[4], req[5]]) == 16 {
@@ -291,8 +293,14 @@ fn encode_each_request() {
             ]
         )
     );
-    assert_eq!(enc(proto::app_destroy(2), Mode::Do), genl(FAMILY, do_flags, 9, 3, &[u32a(1u16, 2)]));
-    assert_eq!(enc(proto::rollback(4), Mode::Do), genl(FAMILY, do_flags, 9, 5, &[u32a(1u16, 4)]));
+    assert_eq!(
+        enc(proto::app_destroy(2), Mode::Do),
+        genl(FAMILY, do_flags, 9, 3, &[u32a(1u16, 2)])
+    );
+    assert_eq!(
+        enc(proto::rollback(4), Mode::Do),
+        genl(FAMILY, do_flags, 9, 5, &[u32a(1u16, 4)])
+    );
     let input = [1i64, -2, i64::MAX, i64::MIN];
     let vec_bytes: Vec<u8> = input.iter().flat_map(|v| v.to_ne_bytes()).collect();
     assert_eq!(
@@ -323,7 +331,10 @@ fn requests_refuse_what_cannot_be_encoded() {
     let e = proto::app_create(1, "a\0b", 1, 1).unwrap_err();
     assert!(e.contains("NUL"), "{e}");
     let e = proto::infer(1, &vec![0; 1025]).unwrap_err();
-    assert_eq!(e, "INFER app 1: input has 1025 values, lf_kernel takes at most 1024 (LF_MAX_IO_LEN)");
+    assert_eq!(
+        e,
+        "INFER app 1: input has 1025 values, lf_kernel takes at most 1024 (LF_MAX_IO_LEN)"
+    );
     assert!(proto::infer(1, &vec![0; 1024]).is_ok());
 }
 
@@ -391,9 +402,18 @@ fn decode_app_missing_attributes_are_named() {
         "app 3: missing attribute LF_ATTR_QUERIES"
     );
     // a slot without its uuid
-    let e = proto::decode_app(&[u32a(Attr::AppId, 3), nest(Attr::Slot as u16, &[u32a(SlotAttr::Index, 0)])].concat())
-        .unwrap_err();
-    assert_eq!(e, "app 3: LF_ATTR_SLOT #0: missing attribute LF_SLOT_ATTR_UUID");
+    let e = proto::decode_app(
+        &[
+            u32a(Attr::AppId, 3),
+            nest(Attr::Slot as u16, &[u32a(SlotAttr::Index, 0)]),
+        ]
+        .concat(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "app 3: LF_ATTR_SLOT #0: missing attribute LF_SLOT_ATTR_UUID"
+    );
 }
 
 #[test]
@@ -404,15 +424,27 @@ fn decode_wrong_sizes_are_errors() {
         proto::decode_app(&attrs.concat()).unwrap_err(),
         "app 3: attribute LF_ATTR_QUERIES has 4 bytes, expected 8"
     );
-    let e = proto::decode_infer(1, &[u32a(Attr::AppId, 1), u64a(Attr::Uuid, 9), nla(6, &[0; 12])].concat())
-        .unwrap_err();
-    assert_eq!(e, "attribute LF_ATTR_VECTOR has 12 bytes, not a whole number of s64 values");
+    let e = proto::decode_infer(
+        1,
+        &[u32a(Attr::AppId, 1), u64a(Attr::Uuid, 9), nla(6, &[0; 12])].concat(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "attribute LF_ATTR_VECTOR has 12 bytes, not a whole number of s64 values"
+    );
 }
 
 #[test]
 fn decode_infer_reply() {
     let out: Vec<u8> = [-5i64, 7].iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let attrs = [u32a(Attr::AppId, 1), nla(Attr::Pad as u16, &[]), u64a(Attr::Uuid, 0xabc), nla(6, &out)].concat();
+    let attrs = [
+        u32a(Attr::AppId, 1),
+        nla(Attr::Pad as u16, &[]),
+        u64a(Attr::Uuid, 0xabc),
+        nla(6, &out),
+    ]
+    .concat();
     assert_eq!(
         proto::decode_infer(1, &attrs).unwrap(),
         InferReply {
@@ -420,9 +452,15 @@ fn decode_infer_reply() {
             output: vec![-5, 7]
         }
     );
-    assert_eq!(proto::decode_infer(2, &attrs).unwrap_err(), "the reply is for app 1");
+    assert_eq!(
+        proto::decode_infer(2, &attrs).unwrap_err(),
+        "the reply is for app 1"
+    );
     let no_vec = [u32a(Attr::AppId, 1), u64a(Attr::Uuid, 0xabc)].concat();
-    assert_eq!(proto::decode_infer(1, &no_vec).unwrap_err(), "missing attribute LF_ATTR_VECTOR");
+    assert_eq!(
+        proto::decode_infer(1, &no_vec).unwrap_err(),
+        "missing attribute LF_ATTR_VECTOR"
+    );
 }
 
 #[test]
@@ -459,8 +497,12 @@ fn truncated_input_is_an_error_never_a_panic() {
         assert!(wire::decode_datagram(&dgram[..cut]).is_err(), "cut {cut}");
     }
     // An attribute claiming more than there is, and one shorter than its header.
-    assert!(Attrs::parse(&[200, 0, 1, 0, 0, 0, 0, 0], "t").unwrap_err().contains("truncated"));
-    assert!(Attrs::parse(&[2, 0, 1, 0], "t").unwrap_err().contains("truncated"));
+    assert!(Attrs::parse(&[200, 0, 1, 0, 0, 0, 0, 0], "t")
+        .unwrap_err()
+        .contains("truncated"));
+    assert!(Attrs::parse(&[2, 0, 1, 0], "t")
+        .unwrap_err()
+        .contains("truncated"));
     // nlmsg_len smaller than a header, and a genl message without genlmsghdr
     let mut bad = nlmsg(FAMILY, 0, 1, &[]);
     bad[0] = 8;
@@ -525,12 +567,24 @@ fn error_parts(msg: &[u8]) -> (u16, Vec<u8>) {
 fn extack_message_capped_and_uncapped() {
     let req = infer_request(29);
     for capped in [true, false] {
-        let msg = nl_error(&req, -22, capped, &[ext_msg("vector has 232 bytes, app expects 240")]);
+        let msg = nl_error(
+            &req,
+            -22,
+            capped,
+            &[ext_msg("vector has 232 bytes, app expects 240")],
+        );
         let (flags, payload) = error_parts(&msg);
         let ext = ExtAck::from_error(flags, &payload);
-        assert_eq!(ext.msg.as_deref(), Some("vector has 232 bytes, app expects 240"), "capped={capped}");
+        assert_eq!(
+            ext.msg.as_deref(),
+            Some("vector has 232 bytes, app expects 240"),
+            "capped={capped}"
+        );
         let k = KernelError::new(-22, ext, Some(&req));
-        assert_eq!(k.to_string(), "vector has 232 bytes, app expects 240 (EINVAL)");
+        assert_eq!(
+            k.to_string(),
+            "vector has 232 bytes, app expects 240 (EINVAL)"
+        );
     }
 }
 
@@ -538,7 +592,15 @@ fn extack_message_capped_and_uncapped() {
 fn extack_offset_names_the_attribute() {
     let req = infer_request(29);
     // APP_ID at 20 (8 bytes), VECTOR at 28
-    let msg = nl_error(&req, -22, true, &[ext_msg("lf_kernel: vector must hold exactly input_len s64 values"), ext_offs(28)]);
+    let msg = nl_error(
+        &req,
+        -22,
+        true,
+        &[
+            ext_msg("lf_kernel: vector must hold exactly input_len s64 values"),
+            ext_offs(28),
+        ],
+    );
     let (flags, payload) = error_parts(&msg);
     let k = KernelError::new(-22, ExtAck::from_error(flags, &payload), Some(&req));
     assert_eq!(k.bad_attr.as_deref(), Some("LF_ATTR_VECTOR"));
@@ -546,8 +608,14 @@ fn extack_offset_names_the_attribute() {
         k.to_string(),
         "vector must hold exactly input_len s64 values [LF_ATTR_VECTOR] (EINVAL)"
     );
-    assert_eq!(wire::attr_at_offset(&req, 20).as_deref(), Some("LF_ATTR_APP_ID"));
-    assert_eq!(wire::attr_at_offset(&req, 24).as_deref(), Some("LF_ATTR_APP_ID"));
+    assert_eq!(
+        wire::attr_at_offset(&req, 20).as_deref(),
+        Some("LF_ATTR_APP_ID")
+    );
+    assert_eq!(
+        wire::attr_at_offset(&req, 24).as_deref(),
+        Some("LF_ATTR_APP_ID")
+    );
     assert_eq!(wire::attr_at_offset(&req, 4), None);
     assert_eq!(wire::attr_at_offset(&req, 100_000), None);
 }
@@ -570,7 +638,10 @@ fn extack_missing_attribute_and_plain_errno() {
     assert_eq!(wire::errno_name(61), "ENODATA");
     assert_eq!(wire::errno_name(4242), "errno 4242");
     // No ACK_TLVS flag: whatever follows is not read as TLVs.
-    assert_eq!(ExtAck::from_error(NLM_F_CAPPED, &payload), ExtAck::default());
+    assert_eq!(
+        ExtAck::from_error(NLM_F_CAPPED, &payload),
+        ExtAck::default()
+    );
 }
 
 // ---- whole exchanges -------------------------------------------------------
@@ -584,7 +655,10 @@ fn connect_resolves_family_and_groups() {
     assert_eq!(sent.len(), 1);
     let mut p = vec![3, 2, 0, 0];
     p.extend(stra(2u16, "liteflow"));
-    assert_eq!(sent[0], nlmsg(16, NLM_F_REQUEST | NLM_F_ACK, seq_of(&sent[0]), &p));
+    assert_eq!(
+        sent[0],
+        nlmsg(16, NLM_F_REQUEST | NLM_F_ACK, seq_of(&sent[0]), &p)
+    );
 }
 
 fn connect_with(reply: impl Fn(&[u8]) -> Vec<u8> + 'static) -> crate::Result<Client> {
@@ -598,7 +672,14 @@ fn connect_with(reply: impl Fn(&[u8]) -> Vec<u8> + 'static) -> crate::Result<Cli
 
 #[test]
 fn connect_reports_a_missing_module() {
-    let e = err_text(connect_with(|req| nl_error(req, -2, true, &[ext_msg("Generic Netlink family not found")])));
+    let e = err_text(connect_with(|req| {
+        nl_error(
+            req,
+            -2,
+            true,
+            &[ext_msg("Generic Netlink family not found")],
+        )
+    }));
     assert_eq!(
         e,
         "generic netlink family `liteflow` not found: is lf_kernel.ko loaded? (insmod runtime-kmod/lf_kernel.ko)"
@@ -607,7 +688,9 @@ fn connect_reports_a_missing_module() {
 
 #[test]
 fn connect_refuses_another_protocol_version() {
-    let e = err_text(connect_with(|req| [ctrl_reply(seq_of(req), 2), ack(req)].concat()));
+    let e = err_text(connect_with(|req| {
+        [ctrl_reply(seq_of(req), 2), ack(req)].concat()
+    }));
     assert!(e.contains("version 2") && e.contains("version 1"), "{e}");
 }
 
@@ -623,29 +706,67 @@ fn infer_round_trip() {
             &[u32a(Attr::AppId, 1), u64a(Attr::Uuid, 0xfeed), nla(6, &out)],
         );
         // reply and ACK in separate datagrams, with a stale message first
-        vec![Ok(genl(FAMILY, 0, seq_of(req) + 100, 6, &[])), Ok(reply), Ok(ack(req))]
+        vec![
+            Ok(genl(FAMILY, 0, seq_of(req) + 100, 6, &[])),
+            Ok(reply),
+            Ok(ack(req)),
+        ]
     });
     let r = client.infer(1, &[1000, -1000]).unwrap();
-    assert_eq!(r, InferReply { uuid: 0xfeed, output: vec![250] });
+    assert_eq!(
+        r,
+        InferReply {
+            uuid: 0xfeed,
+            output: vec![250]
+        }
+    );
     let sent = sent.borrow();
     let req = sent.last().unwrap();
-    let v: Vec<u8> = [1000i64, -1000].iter().flat_map(|v| v.to_ne_bytes()).collect();
-    assert_eq!(req, &genl(FAMILY, NLM_F_REQUEST | NLM_F_ACK, seq_of(req), 6, &[u32a(1u16, 1), nla(6, &v)]));
+    let v: Vec<u8> = [1000i64, -1000]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    assert_eq!(
+        req,
+        &genl(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq_of(req),
+            6,
+            &[u32a(1u16, 1), nla(6, &v)]
+        )
+    );
 }
 
 #[test]
 fn infer_error_reads_like_the_kernel_said_it() {
     let (mut client, _) = scripted(|req| {
-        vec![Ok(nl_error(req, -22, false, &[ext_msg("vector has 232 bytes, app expects 240")]))]
+        vec![Ok(nl_error(
+            req,
+            -22,
+            false,
+            &[ext_msg("vector has 232 bytes, app expects 240")],
+        ))]
     });
     let e = err_text(client.infer(1, &[0; 29]));
-    assert_eq!(e, "lf_kernel: INFER app 1: vector has 232 bytes, app expects 240 (EINVAL)");
+    assert_eq!(
+        e,
+        "lf_kernel: INFER app 1: vector has 232 bytes, app expects 240 (EINVAL)"
+    );
 
     let (mut client, _) = scripted(|req| {
-        vec![Ok(nl_error(req, -61, true, &[ext_msg("lf_kernel: app has no active snapshot")]))]
+        vec![Ok(nl_error(
+            req,
+            -61,
+            true,
+            &[ext_msg("lf_kernel: app has no active snapshot")],
+        ))]
     });
     let e = err_text(client.infer(4, &[0; 30]));
-    assert_eq!(e, "lf_kernel: INFER app 4: app has no active snapshot (ENODATA)");
+    assert_eq!(
+        e,
+        "lf_kernel: INFER app 4: app has no active snapshot (ENODATA)"
+    );
 }
 
 #[test]
@@ -656,7 +777,10 @@ fn infer_without_reply_or_with_timeout() {
         "lf_kernel: INFER app 1: malformed reply: no INFER reply before the ACK"
     );
     let (mut client, _) = scripted(|_| vec![]);
-    assert_eq!(err_text(client.infer(1, &[0])), "lf_kernel: INFER app 1: no answer within 10 s");
+    assert_eq!(
+        err_text(client.infer(1, &[0])),
+        "lf_kernel: INFER app 1: no answer within 10 s"
+    );
 }
 
 #[test]
@@ -675,7 +799,14 @@ fn do_commands_send_their_request_and_take_the_ack() {
 
 #[test]
 fn do_command_errors_carry_context() {
-    let (mut client, _) = scripted(|req| vec![Ok(nl_error(req, -16, true, &[ext_msg("snapshot is installed")]))]);
+    let (mut client, _) = scripted(|req| {
+        vec![Ok(nl_error(
+            req,
+            -16,
+            true,
+            &[ext_msg("snapshot is installed")],
+        ))]
+    });
     assert_eq!(
         err_text(client.app_destroy(9)),
         "lf_kernel: APP_DESTROY app 9: snapshot is installed (EBUSY)"
@@ -694,7 +825,11 @@ fn apps_dump_across_datagrams() {
         let mut second = app_attrs(2);
         second.truncate(7); // no active slot, no slots
         vec![
-            Ok([genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(5)), genl(FAMILY, NLM_F_MULTI, seq, 1, &second)].concat()),
+            Ok([
+                genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(5)),
+                genl(FAMILY, NLM_F_MULTI, seq, 1, &second),
+            ]
+            .concat()),
             Ok(done(seq, 0, &[])),
         ]
     });
@@ -712,7 +847,11 @@ fn apps_dump_retries_when_interrupted() {
         *c.borrow_mut() += 1;
         let seq = seq_of(req);
         let flags = NLM_F_MULTI | if *c.borrow() == 1 { NLM_F_DUMP_INTR } else { 0 };
-        vec![Ok([genl(FAMILY, flags, seq, 1, &app_attrs(1)), done(seq, 0, &[])].concat())]
+        vec![Ok([
+            genl(FAMILY, flags, seq, 1, &app_attrs(1)),
+            done(seq, 0, &[]),
+        ]
+        .concat())]
     });
     assert_eq!(client.apps().unwrap().len(), 1);
     assert_eq!(*calls.borrow(), 2);
@@ -720,20 +859,32 @@ fn apps_dump_retries_when_interrupted() {
 
 #[test]
 fn apps_dump_errors() {
-    let (mut client, _) = scripted(|req| vec![Ok(done(seq_of(req), -12, &[ext_msg("out of memory")]))]);
-    assert_eq!(err_text(client.apps()), "lf_kernel: GET_APP: out of memory (ENOMEM)");
+    let (mut client, _) =
+        scripted(|req| vec![Ok(done(seq_of(req), -12, &[ext_msg("out of memory")]))]);
+    assert_eq!(
+        err_text(client.apps()),
+        "lf_kernel: GET_APP: out of memory (ENOMEM)"
+    );
     let (mut client, _) = scripted(|req| vec![Ok(nl_error(req, -1, true, &[]))]);
-    assert!(err_text(client.apps()).starts_with("lf_kernel: GET_APP: Operation not permitted (EPERM)"));
+    assert!(
+        err_text(client.apps()).starts_with("lf_kernel: GET_APP: Operation not permitted (EPERM)")
+    );
     let (mut client, _) = scripted(|req| {
         let seq = seq_of(req);
-        vec![Ok([genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(1)[1..]), done(seq, 0, &[])].concat())]
+        vec![Ok([
+            genl(FAMILY, NLM_F_MULTI, seq, 1, &app_attrs(1)[1..]),
+            done(seq, 0, &[]),
+        ]
+        .concat())]
     });
     assert_eq!(
         err_text(client.apps()),
         "lf_kernel: GET_APP: malformed reply: missing attribute LF_ATTR_APP_ID"
     );
-    let (mut client, _) = scripted(|req| vec![Ok(genl(FAMILY, 0, seq_of(req), 1, &[])[..10].to_vec())]);
-    assert!(err_text(client.apps()).starts_with("lf_kernel: GET_APP: malformed reply: malformed netlink message"));
+    let (mut client, _) =
+        scripted(|req| vec![Ok(genl(FAMILY, 0, seq_of(req), 1, &[])[..10].to_vec())]);
+    assert!(err_text(client.apps())
+        .starts_with("lf_kernel: GET_APP: malformed reply: malformed netlink message"));
 }
 
 // ---- status report and uuid syntax -----------------------------------------
@@ -759,10 +910,10 @@ fn status_report_layout() {
     let expected = "\
 app 1: aurora  inputs 30  outputs 1  active slot 1  recording off
     queries 1234  no-active 5  dropped 0
-    slot 0 [standby]  uuid 0x00000000c0ffee00  model aurora-v0
+    slot 0 [standby]  uuid 3237998080  model aurora-v0
         module lf_model_0  digest abababababababab…  scale in 1000 out -1000
         queries 100  errors 0
-    slot 1 [active]   uuid 0x00000000c0ffee01  model aurora-v1
+    slot 1 [active]   uuid 3237998081  model aurora-v1
         module lf_model_1  digest abababababababab…  scale in 1000 out -1000
         queries 101  errors 1
 app 2: cubic  inputs 8  outputs 2  no active snapshot
@@ -800,19 +951,44 @@ fn real_kernel_without_module_says_not_loaded() {
 #[ignore]
 fn real_kernel_nlctrl_exchanges() {
     let mut io = client::NlTransport::open().expect("netlink socket");
-    let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Do, 1, proto::ctrl_getfamily("nlctrl"));
-    let r = client::exchange(&mut io, &req, 16).map_err(|e| format!("{e:?}")).unwrap();
+    let req = client::encode(
+        16,
+        2,
+        proto::CTRL_CMD_GETFAMILY,
+        Mode::Do,
+        1,
+        proto::ctrl_getfamily("nlctrl"),
+    );
+    let r = client::exchange(&mut io, &req, 16)
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     let fam = proto::decode_family(&r.msgs[0].attrs).unwrap();
     assert_eq!(fam.id, 16);
-    assert!(fam.mcast_groups.iter().any(|(n, _)| n == "notify"), "{fam:?}");
+    assert!(
+        fam.mcast_groups.iter().any(|(n, _)| n == "notify"),
+        "{fam:?}"
+    );
 
     let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Dump, 2, Vec::new());
-    let r = client::exchange(&mut io, &req, 16).map_err(|e| format!("{e:?}")).unwrap();
-    let ids: Vec<u16> = r.msgs.iter().map(|m| proto::decode_family(&m.attrs).unwrap().id).collect();
+    let r = client::exchange(&mut io, &req, 16)
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let ids: Vec<u16> = r
+        .msgs
+        .iter()
+        .map(|m| proto::decode_family(&m.attrs).unwrap().id)
+        .collect();
     assert!(ids.contains(&16) && ids.len() > 1, "{ids:?}");
 
     // an unknown family: ENOENT with the kernel's extack message
-    let req = client::encode(16, 2, proto::CTRL_CMD_GETFAMILY, Mode::Do, 3, proto::ctrl_getfamily("no-such-family"));
+    let req = client::encode(
+        16,
+        2,
+        proto::CTRL_CMD_GETFAMILY,
+        Mode::Do,
+        3,
+        proto::ctrl_getfamily("no-such-family"),
+    );
     match client::exchange(&mut io, &req, 16) {
         Err(client::Failure::Kernel(k)) => assert_eq!(k.errno, libc::ENOENT, "{k}"),
         other => panic!("{other:?}"),

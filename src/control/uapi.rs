@@ -246,7 +246,10 @@ mod tests {
     /// value, and every header entry (bar the `__*_MAX` sentinel) is mirrored.
     fn check_enum<E: UapiEnum>() {
         let header = c_enum(NETLINK_H, E::C_ENUM);
-        let entries: Vec<_> = header.iter().filter(|(n, _)| !n.starts_with("__")).collect();
+        let entries: Vec<_> = header
+            .iter()
+            .filter(|(n, _)| !n.starts_with("__"))
+            .collect();
         assert!(!entries.is_empty(), "enum {} is empty in header", E::C_ENUM);
         let mirrored: Vec<(String, i64)> = E::ALL
             .iter()
@@ -289,7 +292,10 @@ mod tests {
         // Guards the test helpers themselves: a parser that found nothing
         // would make the mirror test vacuous.
         let cmds = c_enum(NETLINK_H, "lf_cmd");
-        assert_eq!(cmds.first().map(|(n, v)| (n.as_str(), *v)), Some(("LF_CMD_UNSPEC", 0)));
+        assert_eq!(
+            cmds.first().map(|(n, v)| (n.as_str(), *v)),
+            Some(("LF_CMD_UNSPEC", 0))
+        );
         assert!(cmds.iter().any(|(n, _)| n == "__LF_CMD_MAX"));
         let fake = "enum lf_x { A, /* c, d */ B = 5, C, // e,\n __X_MAX, };";
         assert_eq!(

@@ -10,9 +10,8 @@
 use std::fmt;
 
 use netlink_packet_core::{
-    DecodeError, DefaultNla, Emitable, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
-    NlaBuffer, NlasIterator, ParseableParametrized, NLA_HEADER_SIZE,
-    NLM_F_ACK_TLVS, NLM_F_CAPPED,
+    DecodeError, DefaultNla, Emitable, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NlaBuffer,
+    NlasIterator, ParseableParametrized, NLA_HEADER_SIZE, NLM_F_ACK_TLVS, NLM_F_CAPPED,
 };
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 
@@ -82,8 +81,23 @@ impl ParseableParametrized<[u8], GenlHeader> for GenlPayload {
 pub type Message = NetlinkMessage<GenlMessage<GenlPayload>>;
 
 /// One request, serialized: nlmsghdr + genlmsghdr + attributes.
-pub fn encode_request(family: u16, cmd: u8, version: u8, flags: u16, seq: u32, attrs: Vec<u8>) -> Vec<u8> {
-    let genl = GenlMessage::new(GenlHeader { cmd, version }, GenlPayload { cmd, version, attrs }, family);
+pub fn encode_request(
+    family: u16,
+    cmd: u8,
+    version: u8,
+    flags: u16,
+    seq: u32,
+    attrs: Vec<u8>,
+) -> Vec<u8> {
+    let genl = GenlMessage::new(
+        GenlHeader { cmd, version },
+        GenlPayload {
+            cmd,
+            version,
+            attrs,
+        },
+        family,
+    );
     let mut msg: Message = NetlinkMessage::from(genl);
     let mut header = NetlinkHeader::default();
     header.flags = flags;
@@ -140,10 +154,12 @@ impl AttrWriter {
         Ok(self)
     }
     pub fn u32(&mut self, kind: impl AttrKind, v: u32) -> &mut Self {
-        self.put(kind.raw(), &v.to_ne_bytes()).expect("4-byte attribute")
+        self.put(kind.raw(), &v.to_ne_bytes())
+            .expect("4-byte attribute")
     }
     pub fn u64(&mut self, kind: impl AttrKind, v: u64) -> &mut Self {
-        self.put(kind.raw(), &v.to_ne_bytes()).expect("8-byte attribute")
+        self.put(kind.raw(), &v.to_ne_bytes())
+            .expect("8-byte attribute")
     }
     pub fn u8(&mut self, kind: impl AttrKind, v: u8) -> &mut Self {
         self.put(kind.raw(), &[v]).expect("1-byte attribute")
@@ -153,12 +169,14 @@ impl AttrWriter {
         let mut v = Vec::with_capacity(s.len() + 1);
         v.extend_from_slice(s.as_bytes());
         v.push(0);
-        self.put(kind.raw(), &v).map_err(|_| format!("{} is too long", kind.name()))
+        self.put(kind.raw(), &v)
+            .map_err(|_| format!("{} is too long", kind.name()))
     }
     /// s64 array in host byte order.
     pub fn s64_array(&mut self, kind: impl AttrKind, values: &[i64]) -> Result<&mut Self, String> {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
-        self.put(kind.raw(), &bytes).map_err(|_| format!("{} is too long", kind.name()))
+        self.put(kind.raw(), &bytes)
+            .map_err(|_| format!("{} is too long", kind.name()))
     }
     pub fn finish(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
@@ -208,7 +226,8 @@ impl<'a> Attrs<'a> {
     pub fn parse(buf: &'a [u8], what: &str) -> Result<Attrs<'a>, String> {
         let mut items = Vec::new();
         for (i, nla) in NlasIterator::new(buf).enumerate() {
-            let nla: NlaBuffer<&'a [u8]> = nla.map_err(|e| format!("attribute {i} of {what} is truncated: {e}"))?;
+            let nla: NlaBuffer<&'a [u8]> =
+                nla.map_err(|e| format!("attribute {i} of {what} is truncated: {e}"))?;
             let kind = nla.kind();
             let len = nla.length() as usize;
             let raw: &'a [u8] = nla.into_inner();
@@ -222,12 +241,19 @@ impl<'a> Attrs<'a> {
 
     pub fn get(&self, kind: impl AttrKind) -> Option<&'a [u8]> {
         let k = kind.raw();
-        self.items.iter().rev().find(|(t, _)| *t == k).map(|(_, v)| *v)
+        self.items
+            .iter()
+            .rev()
+            .find(|(t, _)| *t == k)
+            .map(|(_, v)| *v)
     }
 
     pub fn all(&self, kind: impl AttrKind) -> impl Iterator<Item = &'a [u8]> + '_ {
         let k = kind.raw();
-        self.items.iter().filter(move |(t, _)| *t == k).map(|(_, v)| *v)
+        self.items
+            .iter()
+            .filter(move |(t, _)| *t == k)
+            .map(|(_, v)| *v)
     }
 
     /// Every value, whatever its type (for index-keyed nests).
@@ -242,9 +268,13 @@ impl<'a> Attrs<'a> {
     fn fixed<const N: usize>(&self, kind: impl AttrKind) -> Result<Option<[u8; N]>, String> {
         match self.get(kind) {
             None => Ok(None),
-            Some(v) => <[u8; N]>::try_from(v)
-                .map(Some)
-                .map_err(|_| format!("attribute {} has {} bytes, expected {N}", kind.name(), v.len())),
+            Some(v) => <[u8; N]>::try_from(v).map(Some).map_err(|_| {
+                format!(
+                    "attribute {} has {} bytes, expected {N}",
+                    kind.name(),
+                    v.len()
+                )
+            }),
         }
     }
 
@@ -327,7 +357,9 @@ impl ExtAck {
             let kind = nla.kind();
             let len = nla.length() as usize;
             let raw = nla.into_inner();
-            let Some(v) = raw.get(NLA_HEADER_SIZE..len) else { break };
+            let Some(v) = raw.get(NLA_HEADER_SIZE..len) else {
+                break;
+            };
             let as_u32 = || <[u8; 4]>::try_from(v).ok().map(u32::from_ne_bytes);
             match kind {
                 NLMSGERR_ATTR_MSG => {
