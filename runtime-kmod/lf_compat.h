@@ -16,9 +16,8 @@
  *   6.2   genl_split_ops and a new pre_doit/post_doit signature; we use
  *         plain struct genl_ops without pre/post hooks, which both old
  *         and new kernels accept.
- *   6.2   del_timer_sync() became timer_delete_sync() (backported to the
- *         6.1.y stable series; the old name went away in 6.15), and
- *   6.16  from_timer() became timer_container_of(). Test modules only.
+ *   6.2   del_timer_sync() became timer_delete_sync() (later 6.1.y have
+ *         both; the old name went away in 6.15). Test client only.
  */
 #ifndef _LF_COMPAT_H
 #define _LF_COMPAT_H
@@ -30,12 +29,12 @@
 #error "lf_kernel needs Linux 5.2 or newer (generic-netlink family policy)"
 #endif
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+/*
+ * Every 6.1.y has del_timer_sync(); where timer_delete_sync() exists too,
+ * this macro comes after its declaration and only renames our calls.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
 #define timer_delete_sync(timer)	del_timer_sync(timer)
-#endif
-
-#ifndef timer_container_of
-#define timer_container_of(var, timer, field)	from_timer(var, timer, field)
 #endif
 
 #endif /* _LF_COMPAT_H */

@@ -48,7 +48,9 @@
 #include "lf_compat.h"
 #include "lf_internal.h"
 
+/* Serialises every update of apps, slots and the registry. */
 DEFINE_MUTEX(lf_mutex);
+/* app id -> struct lf_app; loads are lock-free under RCU. */
 DEFINE_XARRAY(lf_apps);
 
 /* Every registered snapshot, in registration order; under lf_mutex. */
