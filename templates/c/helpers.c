@@ -49,3 +49,32 @@ struct lf_fixmul {
 	u32 shift;
 };
 {% endif %}
+{%- if let Some(sm) = h.softmax %}
+/*
+ * Softmax normalisation without division. The sum s of a group's exp values
+ * is first shifted left into [LF_SOFTMAX_NORM_MIN, 2 * LF_SOFTMAX_NORM_MIN),
+ * so y = s / 2^{{ sm.norm_shift }} is in [0.5, 1); then r ~= 1 / y in Q{{ sm.recip_frac }} from the
+ * linear seed r0 = 48/17 - 32/17 * y (error <= 1/17) and Newton steps
+ * r = r * (2 - y * r), each squaring the error (1/17, 3.5e-3, 1.2e-5,
+ * 1.5e-10): {{ sm.newton_steps }} steps reach Q{{ sm.recip_frac }}'s resolution. With s < 2^{{ sm.norm_shift }} and
+ * r < 2^{{ sm.norm_shift }}, every product is below 2^62.
+ */
+#define LF_SOFTMAX_NORM_MIN	((s64)1 << {{ sm.norm_bits }})
+#define LF_SOFTMAX_RECIP_FRAC	{{ sm.recip_frac }}
+#define LF_SOFTMAX_SEED_C1	{{ sm.seed_c1 }}	/* round(48/17 * 2^{{ sm.recip_frac }}) */
+#define LF_SOFTMAX_SEED_C2	{{ sm.seed_c2 }}	/* round(32/17 * 2^{{ sm.recip_frac }}) */
+#define LF_SOFTMAX_NEWTON_STEPS	{{ sm.newton_steps }}
+/* e * r / 2^LF_SOFTMAX_Q is e / s before the normalising shift. */
+#define LF_SOFTMAX_Q		{{ sm.q }}
+
+static inline s64 lf_softmax_recip(s64 s)
+{
+	s64 r = LF_SOFTMAX_SEED_C1 - ((LF_SOFTMAX_SEED_C2 * s) >> {{ sm.norm_shift }});
+	int n;
+
+	for (n = 0; n < LF_SOFTMAX_NEWTON_STEPS; n++)
+		r = (r * (((s64)2 << LF_SOFTMAX_RECIP_FRAC) - ((s * r) >> {{ sm.norm_shift }}))) >>
+		    LF_SOFTMAX_RECIP_FRAC;
+	return r;
+}
+{% endif %}

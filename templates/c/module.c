@@ -65,9 +65,9 @@ static int {{ m.infer }}(const s64 *in, s64 *out)
 	 * are done. That also keeps us on this CPU.
 	 */
 	local_bh_disable();
-	s = this_cpu_ptr(&{{ s.var }});
+	scratch = this_cpu_ptr(&{{ s.var }});
 {%- for (b, f) in s.bind %}
-	{{ b }} = s->{{ f }};
+	{{ b }} = scratch->{{ f }};
 {%- endfor %}
 {%- endif %}
 

@@ -24,7 +24,8 @@ pub const RESERVED: &[&str] = &[
     "THIS_MODULE", "MODULE_LICENSE", "MODULE_DESCRIPTION", "MODULE_INFO", "MODULE_AUTHOR",
     "PERCPU_MODULE_RESERVE", "__init", "__exit", "__percpu",
     // locals of the emitted infer function
-    "in", "out", "i", "j", "acc", "acc32", "s", "v",
+    "in", "out", "i", "j", "g", "k", "m", "r", "d", "t", "p", "x", "y", "a", "b", "n", "acc",
+    "acc32", "s", "v", "scratch",
     // lf_kernel.h
     "lf_snapshot", "lf_infer_fn", "lf_register_app", "lf_unregister_app",
     "lf_register_snapshot", "lf_unregister_snapshot", "lf_query_model",

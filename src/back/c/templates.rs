@@ -44,6 +44,20 @@ pub struct Helpers {
     pub rescale_sum: bool,
     pub lerp: bool,
     pub fixmul: bool,
+    pub softmax: Option<SoftmaxConsts>,
+}
+
+/// The constants of `ir::program::softmax_group`, for the helper.
+pub struct SoftmaxConsts {
+    pub norm_bits: u32,
+    /// `norm_bits + 1`: `s / 2^norm_shift` is in [0.5, 1).
+    pub norm_shift: u32,
+    pub recip_frac: u32,
+    pub seed_c1: String,
+    pub seed_c2: String,
+    pub newton_steps: u32,
+    /// `norm_shift + recip_frac`
+    pub q: u32,
 }
 
 #[derive(Template)]
@@ -154,6 +168,20 @@ pub struct LutL {
     pub table: String,
 }
 construct!(LutL, LutDecls, LutBody, "c/lut.c");
+
+pub struct SoftmaxL {
+    pub lut: LutL,
+    pub exp_frac: u32,
+    pub len: String,
+    pub axis: String,
+    pub src: String,
+    pub dst: String,
+    pub out_frac: String,
+    /// ` + LF_X_ZP` or nothing.
+    pub zp: String,
+    pub qmax: String,
+}
+construct!(SoftmaxL, SoftmaxDecls, SoftmaxBody, "c/softmax.c");
 
 pub struct ScaleL {
     pub len: String,

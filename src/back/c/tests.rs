@@ -485,8 +485,12 @@ fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
     assert!(runner.info.owner_null);
     let rows = random_rows(p, 1000, m.uuid);
     let got = runner.run(&rows).expect("run");
+    let softmax = p.instrs.iter().any(|i| matches!(i.kind, InstrKind::Softmax { .. }));
     for (row, g) in rows.iter().zip(&got) {
-        assert_eq!(g, &reference(p, row), "input {row:?}");
+        assert_eq!(g, &crate::back::interp::run(p, row), "C vs interp, input {row:?}");
+        if !softmax {
+            assert_eq!(g, &reference(p, row), "C vs reference, input {row:?}");
+        }
     }
     module
 }
@@ -561,8 +565,105 @@ fn header_kbuild_and_makefile() {
     assert!(m.makefile.contains("KBUILD_EXTRA_SYMBOLS=$(LF_RUNTIME)/Module.symvers"));
 }
 
+/// Dense 6 -> 8, then Softmax over two groups of 4 (in place), with an
+/// interpolated and a direct exp table.
+fn softmax_program(step_shift: u32) -> Program {
+    let t = |i: u32| TensorId(i);
+    let (lo, hi) = (-4096i64, 0i64);
+    let n = (((hi - lo) >> step_shift) + 2) as usize;
+    let table = (0..n)
+        .map(|k| {
+            let x = ((lo + ((k as i64) << step_shift)).min(0)) as f64 / 512.0;
+            (x.exp() * 32768.0).round() as i64
+        })
+        .collect();
+    let exp_lut = Lut {
+        func: LutFunc::Exp,
+        lo,
+        hi,
+        step_shift,
+        table,
+        max_error: 1e-4,
+    };
+    Program {
+        model_name: "softmax".into(),
+        precision: Precision::Int16,
+        tensors: vec![
+            tensor("x", 6, q(16, 0, 1.0 / 1024.0)),
+            tensor("logits", 8, q(16, 0, 1.0 / 512.0)),
+            tensor("probs", 8, q(16, -32768, 1.0 / 65536.0)),
+        ],
+        instrs: vec![
+            instr(
+                "x",
+                "Quantize",
+                "q = in * 1024 / 1000",
+                InstrKind::Quantize {
+                    dst: t(0),
+                    in_lo: vec![-4000; 6],
+                    in_hi: vec![4000; 6],
+                    rescale: r(1_099_511_628, 30),
+                },
+            ),
+            instr(
+                "fc",
+                "Gemm",
+                "y = W x + b",
+                InstrKind::Dense {
+                    src: t(0),
+                    dst: t(1),
+                    weight: (0..48).map(|k| (k * 37 % 29) - 14).collect(),
+                    weight_bits: 8,
+                    bias: (0..8).map(|k| k * 1000 - 4000).collect(),
+                    acc: AccWidth::I64,
+                    rescale: vec![r(1, 1); 8],
+                    clamp: Some((-32768, 32767)),
+                },
+            ),
+            instr(
+                "softmax",
+                "Softmax",
+                "y = exp(x - max) / sum exp(x - max)",
+                InstrKind::Softmax {
+                    src: t(1),
+                    dst: t(2),
+                    axis_len: 4,
+                    exp_lut,
+                    out_frac: 16,
+                },
+            ),
+            instr(
+                "probs",
+                "Dequantize",
+                "out = p * 1000",
+                InstrKind::Dequantize {
+                    src: t(2),
+                    rescale: r(1000, 16),
+                },
+            ),
+        ],
+        input_len: 6,
+        output_len: 8,
+        input_scale: 1000,
+        output_scale: 1000,
+        input_domain: vec![(-4.0, 4.0); 6],
+    }
+}
+
 #[test]
-fn refuses_in_place_dense_and_softmax() {
+fn softmax_matches_interpreter() {
+    for (step, uuid) in [(4, 0x50f7), (0, 0x50f8)] {
+        let p = softmax_program(step);
+        let info = layout(&p, false, &[(2, 1)]);
+        let module = check_exec(&p, &info, &meta(uuid, 1000));
+        assert!(module.source.contains("r = lf_softmax_recip(s);"));
+        let info = layout(&p, true, &[]);
+        check_exec(&p, &info, &meta(uuid + 0x100, 0));
+    }
+}
+
+#[test]
+fn refuses_in_place_dense_and_bad_softmax() {
     let p = mixed_program();
     let info = layout(&p, false, &[(1, 0)]);
     let e = emit(&p, &info, &meta(1, 100)).unwrap_err().to_string();
@@ -572,12 +673,13 @@ fn refuses_in_place_dense_and_softmax() {
     p.instrs[2].kind = InstrKind::Softmax {
         src: TensorId(1),
         dst: TensorId(2),
-        axis_len: 3,
+        axis_len: 2, // 3 elements are not groups of 2
         exp_lut: tanh_lut(-100, 0, 0),
         out_frac: 15,
     };
     let info = layout(&p, false, &[]);
-    assert!(emit(&p, &info, &meta(1, 100)).is_err());
+    let e = emit(&p, &info, &meta(1, 100)).unwrap_err().to_string();
+    assert!(e.contains("in groups of 2"), "{e}");
 }
 
 #[test]

@@ -28,7 +28,9 @@ fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
             "len", "a_zp", "b_zp", "shift", "mul", "mul_a", "mul_b", "zp", "qmin", "qmax",
         ],
         InstrKind::Lut { .. } => &["len", "lo", "hi", "step_shift", "frac_mask", "table"],
-        InstrKind::Softmax { .. } => &["len", "lo", "hi", "table", "shift", "zp"],
+        InstrKind::Softmax { .. } => &[
+            "len", "axis", "out_frac", "zp", "qmax", "lo", "hi", "step_shift", "frac_mask", "table",
+        ],
         InstrKind::Dequantize { .. } => &["src_zp", "shift", "mul", "rescale"],
     }
 }
@@ -269,6 +271,7 @@ struct Writer<'a> {
     used_buffers: Vec<bool>,
     helpers: Helpers,
     uses_j: bool,
+    uses_g: bool,
     uses_acc: bool,
     uses_acc32: bool,
 }
@@ -292,6 +295,13 @@ impl<'a> Writer<'a> {
             "lf_rescale_sum",
             "lf_lerp",
             "lf_fixmul",
+            "lf_softmax_recip",
+            "lf_softmax_norm_min",
+            "lf_softmax_recip_frac",
+            "lf_softmax_seed_c1",
+            "lf_softmax_seed_c2",
+            "lf_softmax_newton_steps",
+            "lf_softmax_q",
         ] {
             namer.reserve(name);
         }
@@ -310,6 +320,7 @@ impl<'a> Writer<'a> {
             buffers,
             helpers: Helpers::default(),
             uses_j: false,
+            uses_g: false,
             uses_acc: false,
             uses_acc32: false,
         }
@@ -821,59 +832,75 @@ impl<'a> Writer<'a> {
                 if s.len != d.len {
                     return fail(format!("Lut from {} into {} elements", s.len, d.len));
                 }
-                check_lut(lut)?;
-                self.helpers.clamp = true;
-                let interp = lut.step_shift > 0;
-                self.helpers.lerp |= interp;
                 let x = self.buf(*src)?;
                 let y = self.buf(*dst)?;
                 let len = decls.define(macro_name(&ident, "len"), s.len.to_string(), None)?;
-                let lo = decls.define(macro_name(&ident, "lo"), c_define_int(lut.lo), None)?;
-                let hi = decls.define(macro_name(&ident, "hi"), c_define_int(lut.hi), None)?;
-                let step_shift = macro_name(&ident, "step_shift");
-                let frac_mask = macro_name(&ident, "frac_mask");
-                if interp {
-                    decls.define(
-                        step_shift.clone(),
-                        lut.step_shift.to_string(),
-                        Some("entries are 2^step_shift inputs apart".into()),
-                    )?;
-                    decls.define(
-                        frac_mask.clone(),
-                        format!("(((s64)1 << {step_shift}) - 1)"),
-                        None,
-                    )?;
-                }
-                let (tlo, thi) = min_max(&lut.table);
-                let items: Vec<String> = lut.table.iter().map(|&v| c_int(v)).collect();
-                let table = decls.array(Array {
-                    ctype: ctype_for(tlo, thi).into(),
-                    name: format!("{ident}_table"),
-                    dims: format!("[{}]", lut.table.len()),
-                    lines: wrap(&items, "\t"),
-                })?;
+                let l = self.lut_parts(&mut decls, &ident, lut, len, x, y)?;
                 let notes = [vec![self.note("x", *src), self.note("y", *dst)], acc_note].concat();
                 let c = self.common(&ident, instr, notes, decls);
-                let l = LutL {
-                    func: lut.func.name().into(),
-                    lo_value: lut.lo,
-                    hi_value: lut.hi,
-                    entries: lut.table.len(),
-                    interp,
-                    step_shift_value: lut.step_shift,
-                    max_error: sci(lut.max_error),
+                self.construct(&(&c, &l))
+            }
+            InstrKind::Softmax {
+                src,
+                dst,
+                axis_len,
+                exp_lut,
+                out_frac,
+            } => {
+                use crate::ir::program::softmax_consts as k;
+                let (s, d) = (self.tensor(*src)?, self.tensor(*dst)?);
+                if s.len != d.len || *axis_len == 0 || s.len % axis_len != 0 {
+                    return fail(format!(
+                        "Softmax from {} into {} elements in groups of {axis_len}",
+                        s.len, d.len
+                    ));
+                }
+                let q = k::NORM_BITS + 1 + k::RECIP_FRAC;
+                if *out_frac + k::EXP_FRAC + 1 > q {
+                    return fail(format!("Softmax out_frac {out_frac} too large"));
+                }
+                self.uses_g = true;
+                self.helpers.rescale = true;
+                self.helpers.softmax = Some(SoftmaxConsts {
+                    norm_bits: k::NORM_BITS,
+                    norm_shift: k::NORM_BITS + 1,
+                    recip_frac: k::RECIP_FRAC,
+                    seed_c1: c_int(k::SEED_C1),
+                    seed_c2: c_int(k::SEED_C2),
+                    newton_steps: k::NEWTON_STEPS,
+                    q,
+                });
+                let x = self.buf(*src)?;
+                let y = self.buf(*dst)?;
+                let len = decls.define(macro_name(&ident, "len"), s.len.to_string(), None)?;
+                let axis = decls.define(
+                    macro_name(&ident, "axis"),
+                    axis_len.to_string(),
+                    Some("elements per softmax group".into()),
+                )?;
+                let out_frac_m = decls.define(
+                    macro_name(&ident, "out_frac"),
+                    out_frac.to_string(),
+                    Some(format!("probabilities in Q{out_frac}")),
+                )?;
+                let zp = self.zp_term(&mut decls, &ident, "zp", d.q.zero_point, d, "+")?;
+                let qmax = decls.define(macro_name(&ident, "qmax"), c_define_int(d.q.qmax), None)?;
+                let lut = self.lut_parts(&mut decls, &ident, exp_lut, len.clone(), x.clone(), y.clone())?;
+                let notes = [vec![self.note("x", *src), self.note("y", *dst)], acc_note].concat();
+                let c = self.common(&ident, instr, notes, decls);
+                let l = SoftmaxL {
+                    lut,
+                    exp_frac: k::EXP_FRAC,
                     len,
+                    axis,
                     src: x,
                     dst: y,
-                    lo,
-                    hi,
-                    step_shift,
-                    frac_mask,
-                    table,
+                    out_frac: out_frac_m,
+                    zp,
+                    qmax,
                 };
                 self.construct(&(&c, &l))
             }
-            InstrKind::Softmax { .. } => fail("Softmax is not implemented in the C back end yet"),
             InstrKind::Dequantize { src, rescale } => {
                 let s = self.tensor(*src)?;
                 if s.len != p.output_len {
@@ -902,6 +929,51 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A table's `#define`s and array, and what its templates print.
+    fn lut_parts(&mut self, decls: &mut Decls, ident: &str, lut: &Lut, len: String, src: String, dst: String) -> Result<LutL> {
+        check_lut(lut)?;
+        self.helpers.clamp = true;
+        let interp = lut.step_shift > 0;
+        self.helpers.lerp |= interp;
+        let lo = decls.define(macro_name(ident, "lo"), c_define_int(lut.lo), None)?;
+        let hi = decls.define(macro_name(ident, "hi"), c_define_int(lut.hi), None)?;
+        let step_shift = macro_name(ident, "step_shift");
+        let frac_mask = macro_name(ident, "frac_mask");
+        if interp {
+            decls.define(
+                step_shift.clone(),
+                lut.step_shift.to_string(),
+                Some("entries are 2^step_shift inputs apart".into()),
+            )?;
+            decls.define(frac_mask.clone(), format!("(((s64)1 << {step_shift}) - 1)"), None)?;
+        }
+        let (tlo, thi) = min_max(&lut.table);
+        let items: Vec<String> = lut.table.iter().map(|&v| c_int(v)).collect();
+        let table = decls.array(Array {
+            ctype: ctype_for(tlo, thi).into(),
+            name: format!("{ident}_table"),
+            dims: format!("[{}]", lut.table.len()),
+            lines: wrap(&items, "\t"),
+        })?;
+        Ok(LutL {
+            func: lut.func.name().into(),
+            lo_value: lut.lo,
+            hi_value: lut.hi,
+            entries: lut.table.len(),
+            interp,
+            step_shift_value: lut.step_shift,
+            max_error: sci(lut.max_error),
+            len,
+            src,
+            dst,
+            lo,
+            hi,
+            step_shift,
+            frac_mask,
+            table,
+        })
+    }
+
     fn construct(&self, c: &dyn Construct) -> Result<(String, String)> {
         let err = |e: askama::Error| Error::Other(format!("back::c: template: {e}"));
         let body = c.body().map_err(err)?;
@@ -917,7 +989,7 @@ impl<'a> Writer<'a> {
         let mut locals = Vec::new();
         let scratch = if info.scratch {
             let type_name = format!("{}_scratch", self.stem);
-            locals.push(format!("struct {type_name} *s"));
+            locals.push(format!("struct {type_name} *scratch"));
             let ptrs: Vec<String> = used.iter().map(|&b| format!("*{}", self.buffers[b])).collect();
             if !ptrs.is_empty() {
                 locals.push(format!("s64 {}", ptrs.join(", ")));
@@ -944,7 +1016,14 @@ impl<'a> Writer<'a> {
         if self.uses_acc32 {
             locals.push("s32 acc32".into());
         }
-        locals.push(if self.uses_j { "int i, j".into() } else { "int i".into() });
+        let mut ints = vec!["i"];
+        if self.uses_j {
+            ints.push("j");
+        }
+        if self.uses_g {
+            ints.push("g");
+        }
+        locals.push(format!("int {}", ints.join(", ")));
 
         let name = comment(&self.meta.name);
         let mut h: Vec<String> = vec![

@@ -1,0 +1,52 @@
+{% block decls -%}
+/*
+ * {{ c.title }}: exp on [{{ l.lut.lo_value }}, {{ l.lut.hi_value }}] in Q{{ l.exp_frac }},
+ * {{ l.lut.entries }} entries{% if l.lut.interp %} every 2^{{ l.lut.step_shift_value }} inputs, linear in between{% endif %};
+ * largest error against the exact quantized exp: {{ l.lut.max_error }} (real units).
+ */
+{{ c.decls }}
+{%- endblock %}
+{% block body %}
+	/*
+	 * {{ c.title }}
+	 *	{{ c.doc }}
+{%- for n in c.notes %}
+	 * {{ n }}
+{%- endfor %}
+	 * Per group: e = exp(x - max) from the table (Q{{ l.exp_frac }}, so e <= 2^{{ l.exp_frac }}),
+	 * s = sum e shifted left by k into [2^30, 2^31), r = 2^61 / s by
+	 * Newton's method, y = e * r / 2^(61 - k - out_frac): no division.
+	 */
+	for (g = 0; g < {{ l.len }}; g += {{ l.axis }}) {
+		const s64 *x = &{{ l.src }}[g];
+		s64 *y = &{{ l.dst }}[g];
+		s64 m = x[0], s = 0, r;
+		int k = 0;
+
+		for (i = 1; i < {{ l.axis }}; i++)
+			m = x[i] > m ? x[i] : m;
+		for (i = 0; i < {{ l.axis }}; i++) {
+			s64 d = lf_clamp(x[i] - m, {{ l.lut.lo }}, {{ l.lut.hi }}) - {{ l.lut.lo }};
+{%- if l.lut.interp %}
+			s64 t = d >> {{ l.lut.step_shift }};
+
+			y[i] = lf_lerp({{ l.lut.table }}[t], {{ l.lut.table }}[t + 1],
+				       d & {{ l.lut.frac_mask }}, {{ l.lut.step_shift }});
+{%- else %}
+
+			y[i] = {{ l.lut.table }}[d];
+{%- endif %}
+			s += y[i];
+		}
+		while (s < LF_SOFTMAX_NORM_MIN) {
+			s <<= 1;
+			k++;
+		}
+		r = lf_softmax_recip(s);
+		for (i = 0; i < {{ l.axis }}; i++) {
+			s64 p = lf_rescale(y[i], r, LF_SOFTMAX_Q - k - {{ l.out_frac }}){{ l.zp }};
+
+			y[i] = p < {{ l.qmax }} ? p : {{ l.qmax }};
+		}
+	}
+{% endblock %}
