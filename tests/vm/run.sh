@@ -15,6 +15,8 @@
 #   LF_VM_JOBS=<n>             make -j for module builds (default 1)
 #   LF_VM_SMP=<n>              guest CPUs (default 2)
 # Hooks for more guest content (see README.md):
+#   LF_VM_LFC=<path to lfc>           also run guest.d/lfc.sh, the checks
+#                                     of lfc's netlink client
 #   LF_VM_EXTRA_BINS="<file> ..."     executables put in /bin, with the
 #                                     shared libraries ldd finds for them
 #   LF_VM_EXTRA_FILES="<file> ..."    files put in /lf (e.g. emitted .ko)
@@ -106,12 +108,13 @@ build_modules() {
 		KBUILD_EXTRA_SYMBOLS="$dir/kmod/Module.symvers" modules
 }
 
-# Executable plus the shared libraries it needs, into ROOTFS.
+# Executable (without debug info) plus the shared libraries it needs.
 add_bin() {
 	local rootfs=$1 bin=$2 lib
 	install -D -m 0755 "$bin" "$rootfs/bin/$(basename "$bin")"
+	objcopy --strip-debug "$rootfs/bin/$(basename "$bin")"
 	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
-		install -D -m 0644 "$lib" "$rootfs$lib"
+		install -D -m 0755 "$lib" "$rootfs$lib"
 	done
 }
 
@@ -124,6 +127,10 @@ make_initrd() {
 	cp "$OUT/lfnl" "$rootfs/bin/"
 	cp "$dir"/kmod/lf_kernel.ko "$dir"/fixtures/*.ko "$rootfs/lf/"
 	cp "$HERE/guest.sh" "$rootfs/guest.sh"
+	if [ -n "${LF_VM_LFC:-}" ]; then
+		add_bin "$rootfs" "$LF_VM_LFC"
+		cp "$HERE/guest.d/lfc.sh" "$rootfs/guest.d/"
+	fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
