@@ -7,7 +7,8 @@
  * lf_register_snapshot() from module_init and lf_unregister_snapshot() from
  * module_exit. lf_kernel pins the snapshot's module (try_module_get) while it
  * sits in an active or standby slot, so an installed snapshot cannot be
- * unloaded (rmmod gets -EBUSY) until it is evicted from both slots.
+ * unloaded (rmmod fails with -EAGAIN from the module loader, which sees the
+ * held reference) until it is evicted from both slots.
  *
  * Values cross the boundary as s64 fixed-point numbers with a decimal scale:
  * real = value / scale (LiteFlow's INPUT_SCALE / OUTPUT_SCALE).
