@@ -44,7 +44,24 @@ impl NlTransport {
         set_recv_timeout(&sock, REPLY_TIMEOUT)?;
         Ok(NlTransport { sock })
     }
+
+    /// A socket that listens to the multicast group `group` (records), with
+    /// a short receive timeout so the reader can check its deadline and
+    /// Ctrl-C between datagrams, and a receive buffer as large as the
+    /// system allows (best effort: overruns are counted, not fatal).
+    pub fn open_group(group: u32, timeout: Duration) -> io::Result<NlTransport> {
+        let mut sock = Socket::new(NETLINK_GENERIC)?;
+        sock.bind_auto()?;
+        let _ = sock.set_rx_buf_sz(RECORDS_RCVBUF);
+        sock.add_membership(group)?;
+        set_recv_timeout(&sock, timeout)?;
+        Ok(NlTransport { sock })
+    }
 }
+
+/// Receive buffer asked for on the records socket (the kernel caps it at
+/// net.core.rmem_max).
+const RECORDS_RCVBUF: libc::c_int = 4 << 20;
 
 fn set_recv_timeout(sock: &Socket, t: Duration) -> io::Result<()> {
     let tv = libc::timeval {

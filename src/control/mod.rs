@@ -10,7 +10,9 @@
 //!   decoding of each reply;
 //! - `client`: request/reply exchanges over a socket (netlink-sys), family
 //!   resolution through nlctrl;
-//! - `status`: the `lfc status` report.
+//! - `status`: the `lfc status` report;
+//! - `records`: the `records` multicast group (training records),
+//!   `lfc collect` and its files.
 //!
 //! Errors read `lf_kernel: INFER app 1: vector has 232 bytes, app expects
 //! 240 (EINVAL)`: the command and app, the kernel's extack message (or the
@@ -18,6 +20,7 @@
 
 mod client;
 mod proto;
+pub mod records;
 mod status;
 pub mod uapi;
 mod wire;
@@ -26,6 +29,10 @@ mod wire;
 mod tests;
 
 pub use client::{NOT_LOADED, REPLY_TIMEOUT};
+pub use records::{
+    collect, interrupt_flag, CollectLimit, Collected, RealRecord, Record, RecordBatch, RecordSet,
+    RecordStream,
+};
 pub use status::format_status;
 
 use client::{Conn, Mode, NlTransport, Transport};

@@ -1,9 +1,9 @@
 //! The liteflow protocol on top of [`wire`]: the attributes of each request,
 //! and typed decoding of each reply. Pure functions over bytes.
 
-use super::uapi::{self, Attr, Cmd, SlotAttr};
+use super::uapi::{self, Attr, Cmd, RecAttr, SlotAttr};
 use super::wire::{AttrWriter, Attrs, CtrlAttr};
-use super::{AppStatus, InferReply, SlotStatus};
+use super::{AppStatus, InferReply, Record, RecordBatch, SlotStatus};
 
 /// A request, before framing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,6 +175,30 @@ pub fn decode_infer(app: u32, attrs: &[u8]) -> Result<InferReply, String> {
     Ok(InferReply {
         uuid: a.req_u64(Attr::Uuid)?,
         output: a.req(Attr::Vector, a.s64_array(Attr::Vector))?,
+    })
+}
+
+/// One `LF_CMD_RECORDS` multicast message: the app, then its records in
+/// order. Every record needs all four attributes; vector widths are checked
+/// by the reader, who knows the app's lengths.
+pub fn decode_records(attrs: &[u8]) -> Result<RecordBatch, String> {
+    let a = Attrs::parse(attrs, "the RECORDS message")?;
+    let app = a.req_u32(Attr::AppId)?;
+    let mut records = Vec::new();
+    for (i, nest) in a.all(Attr::Record).enumerate() {
+        let r = decode_record(nest).map_err(|e| format!("app {app}: LF_ATTR_RECORD #{i}: {e}"))?;
+        records.push(r);
+    }
+    Ok(RecordBatch { app, records })
+}
+
+fn decode_record(nest: &[u8]) -> Result<Record, String> {
+    let r = Attrs::parse(nest, "LF_ATTR_RECORD")?;
+    Ok(Record {
+        uuid: r.req_u64(RecAttr::Uuid)?,
+        timestamp_ns: r.req_u64(RecAttr::Timestamp)?,
+        input: r.req(RecAttr::Input, r.s64_array(RecAttr::Input))?,
+        output: r.req(RecAttr::Output, r.s64_array(RecAttr::Output))?,
     })
 }
 

@@ -994,3 +994,489 @@ fn real_kernel_nlctrl_exchanges() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---- training records ------------------------------------------------------
+
+use super::records::{self, RecordStream};
+use super::uapi::RecAttr;
+use std::time::Duration;
+
+impl From<RecAttr> for u16 {
+    fn from(a: RecAttr) -> u16 {
+        a as u16
+    }
+}
+
+fn s64s(v: &[i64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+}
+
+fn record_nest(uuid: u64, ts: u64, input: &[i64], output: &[i64]) -> Vec<u8> {
+    nest(
+        Attr::Record as u16,
+        &[
+            u64a(RecAttr::Uuid, uuid),
+            nla(RecAttr::Pad as u16, &[]),
+            u64a(RecAttr::Timestamp, ts),
+            nla(RecAttr::Input as u16, &s64s(input)),
+            nla(RecAttr::Output as u16, &s64s(output)),
+            nla(42, b"later"), // unknown: ignored
+        ],
+    )
+}
+
+/// A RECORDS multicast message (seq 0, as the kernel sends them).
+fn records_msg(app: u32, recs: &[Vec<u8>]) -> Vec<u8> {
+    let mut attrs = vec![u32a(Attr::AppId, app)];
+    attrs.extend(recs.iter().cloned());
+    genl(FAMILY, 0, 0, Cmd::Records as u8, &attrs)
+}
+
+#[test]
+fn decode_records_message() {
+    let attrs = [
+        u32a(Attr::AppId, 3),
+        record_nest(7, 1_000_000_001, &[1500, -2], &[250]),
+        nla(Attr::Pad as u16, &[]),
+        record_nest(u64::MAX, u64::MAX - 1, &[i64::MIN, i64::MAX], &[-1]),
+    ]
+    .concat();
+    let b = proto::decode_records(&attrs).unwrap();
+    assert_eq!(b.app, 3);
+    assert_eq!(
+        b.records,
+        vec![
+            Record {
+                uuid: 7,
+                timestamp_ns: 1_000_000_001,
+                input: vec![1500, -2],
+                output: vec![250]
+            },
+            Record {
+                uuid: u64::MAX,
+                timestamp_ns: u64::MAX - 1,
+                input: vec![i64::MIN, i64::MAX],
+                output: vec![-1]
+            },
+        ]
+    );
+    // an app with no record in this batch
+    let b = proto::decode_records(&u32a(Attr::AppId, 9)).unwrap();
+    assert_eq!((b.app, b.records.len()), (9, 0));
+}
+
+#[test]
+fn decode_records_errors_are_named() {
+    assert_eq!(
+        proto::decode_records(&record_nest(1, 2, &[1], &[1])).unwrap_err(),
+        "missing attribute LF_ATTR_APP_ID"
+    );
+    let no_ts = nest(
+        Attr::Record as u16,
+        &[
+            u64a(RecAttr::Uuid, 1),
+            nla(RecAttr::Input as u16, &s64s(&[1])),
+            nla(RecAttr::Output as u16, &s64s(&[1])),
+        ],
+    );
+    let attrs = [u32a(Attr::AppId, 2), record_nest(1, 2, &[1], &[1]), no_ts].concat();
+    assert_eq!(
+        proto::decode_records(&attrs).unwrap_err(),
+        "app 2: LF_ATTR_RECORD #1: missing attribute LF_REC_ATTR_TIMESTAMP"
+    );
+    let odd = nest(
+        Attr::Record as u16,
+        &[
+            u64a(RecAttr::Uuid, 1),
+            u64a(RecAttr::Timestamp, 1),
+            nla(RecAttr::Input as u16, &[0; 12]),
+            nla(RecAttr::Output as u16, &s64s(&[1])),
+        ],
+    );
+    assert_eq!(
+        proto::decode_records(&[u32a(Attr::AppId, 2), odd].concat()).unwrap_err(),
+        "app 2: LF_ATTR_RECORD #0: attribute LF_REC_ATTR_INPUT has 12 bytes, not a whole number of s64 values"
+    );
+    let short_uuid = nest(Attr::Record as u16, &[u32a(RecAttr::Uuid, 1)]);
+    assert_eq!(
+        proto::decode_records(&[u32a(Attr::AppId, 2), short_uuid].concat()).unwrap_err(),
+        "app 2: LF_ATTR_RECORD #0: attribute LF_REC_ATTR_UUID has 4 bytes, expected 8"
+    );
+}
+
+#[test]
+fn truncated_records_never_panic_and_never_decode_silently() {
+    let msg = records_msg(
+        1,
+        &[
+            record_nest(5, 10, &[1, 2, 3], &[4]),
+            record_nest(6, 11, &[5, 6, 7], &[8]),
+        ],
+    );
+    let full = proto::decode_records(&msg[20..]).unwrap();
+    assert_eq!(full.records.len(), 2);
+    let mut errors = 0;
+    for cut in 0..msg.len() {
+        // whole datagram cut: an error from the framing or the attributes
+        let mut p = records::Polled::default();
+        p.absorb_for_test(&msg[..cut], FAMILY);
+        assert!(p.batches.iter().all(|b| b.records.len() <= 2));
+        if cut >= 20 {
+            // attributes cut: an error, or a prefix of the records exactly
+            match proto::decode_records(&msg[20..cut]) {
+                Err(e) => {
+                    errors += 1;
+                    assert!(
+                        e.contains("truncated") || e.contains("missing"),
+                        "cut {cut}: {e}"
+                    );
+                }
+                Ok(b) => assert_eq!(b.records[..], full.records[..b.records.len()], "cut {cut}"),
+            }
+        }
+    }
+    assert!(errors > msg.len() / 2, "{errors} errors");
+    // random garbage
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..2000 {
+        let len = (x % 120) as usize;
+        let buf: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let _ = proto::decode_records(&buf);
+        let mut p = records::Polled::default();
+        p.absorb_for_test(&buf, FAMILY);
+    }
+}
+
+fn queued(items: Vec<io::Result<Vec<u8>>>) -> Box<Script> {
+    Box::new(Script {
+        respond: Box::new(|_| vec![]),
+        queue: items.into(),
+        sent: Rc::new(RefCell::new(Vec::new())),
+    })
+}
+
+#[test]
+fn record_stream_keeps_only_records_of_the_family() {
+    let dgram = [
+        records_msg(1, &[record_nest(5, 10, &[1], &[2])]),
+        genl(
+            FAMILY + 1,
+            0,
+            0,
+            Cmd::Records as u8,
+            &[u32a(Attr::AppId, 1)],
+        ), // other family
+        genl(FAMILY, 0, 0, Cmd::GetApp as u8, &app_attrs(1)), // other command
+        records_msg(2, &[]),
+    ]
+    .concat();
+    let mut s = RecordStream::over(
+        queued(vec![
+            Ok(dgram),
+            Ok(records_msg(1, &[record_nest(5, 10, &[1], &[2])])[..30].to_vec()),
+            Err(io::Error::from_raw_os_error(libc::ENOBUFS)),
+            Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Err(io::Error::from_raw_os_error(libc::EBADF)),
+        ]),
+        FAMILY,
+    );
+    let p = s.poll().unwrap();
+    assert_eq!(
+        p.batches.iter().map(|b| b.app).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(p.malformed.is_empty() && !p.overrun);
+    let p = s.poll().unwrap();
+    assert!(p.batches.is_empty());
+    assert_eq!(p.malformed.len(), 1, "{:?}", p.malformed);
+    let p = s.poll().unwrap();
+    assert!(p.overrun && p.batches.is_empty());
+    let p = s.poll().unwrap();
+    assert!(!p.overrun && p.batches.is_empty() && p.malformed.is_empty());
+    assert!(s
+        .poll()
+        .unwrap_err()
+        .to_string()
+        .contains("netlink receive failed"));
+}
+
+/// GET_APP attributes of a 2-input, 1-output app with snapshot uuid 7
+/// (scales 1000 / 100) active, and the given recording/dropped counters.
+fn rec_app_attrs(
+    app: u32,
+    recording: bool,
+    dropped: u64,
+    uuids: &[(u64, i64, i64)],
+) -> Vec<Vec<u8>> {
+    let mut v = vec![
+        u32a(Attr::AppId, app),
+        stra(Attr::AppName, "rec"),
+        u32a(Attr::InputLen, 2),
+        u32a(Attr::OutputLen, 1),
+        u64a(Attr::Queries, 0),
+        u64a(Attr::NoActive, 0),
+        nla(Attr::Recording as u16, &[recording as u8]),
+        u64a(Attr::Dropped, dropped),
+    ];
+    for (i, &(uuid, is, os)) in uuids.iter().enumerate() {
+        v.push(nest(
+            Attr::Slot as u16,
+            &[
+                u32a(SlotAttr::Index, i as u32),
+                u64a(SlotAttr::Uuid, uuid),
+                stra(SlotAttr::Name, "m"),
+                stra(SlotAttr::Digest, "00"),
+                u64a(SlotAttr::Queries, 0),
+                u64a(SlotAttr::Errors, 0),
+                s64a(SlotAttr::InputScale, is),
+                s64a(SlotAttr::OutputScale, os),
+            ],
+        ));
+    }
+    v
+}
+
+/// A client for app 1 whose GET_APP answers come from `dump` (called with
+/// the number of dumps so far) and whose other requests are ACKed.
+fn rec_client(
+    dump: impl Fn(usize) -> Vec<Vec<u8>> + 'static,
+) -> (Client, Rc<RefCell<Vec<Vec<u8>>>>) {
+    let n = Rc::new(RefCell::new(0usize));
+    scripted(move |req| {
+        let seq = seq_of(req);
+        if req[16] == Cmd::GetApp as u8 {
+            let k = *n.borrow();
+            *n.borrow_mut() += 1;
+            vec![Ok([
+                genl(FAMILY, NLM_F_MULTI, seq, 1, &dump(k)),
+                done(seq, 0, &[]),
+            ]
+            .concat())]
+        } else {
+            vec![Ok(ack(req))]
+        }
+    })
+}
+
+/// The SET_RECORDING requests sent, as (app, on).
+fn recording_requests(sent: &[Vec<u8>]) -> Vec<(u32, u8)> {
+    sent.iter()
+        .filter(|r| r.len() > 16 && r[16] == Cmd::SetRecording as u8)
+        .map(|r| {
+            let a = Attrs::parse(&r[20..], "req").unwrap();
+            (
+                a.req_u32(Attr::AppId).unwrap(),
+                a.u8(Attr::Recording).unwrap().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn collect_count_scales_and_dropped() {
+    let (mut client, sent) =
+        rec_client(|k| rec_app_attrs(1, false, if k == 0 { 10 } else { 13 }, &[(7, 1000, 100)]));
+    let mut stream = RecordStream::over(
+        queued(vec![
+            Ok(records_msg(
+                1,
+                &[
+                    record_nest(7, 100, &[1500, -250], &[42]),
+                    record_nest(7, 101, &[1, 2, 3], &[1]), // wrong width: skipped
+                ],
+            )),
+            Ok(records_msg(2, &[record_nest(7, 102, &[9, 9], &[9])])), // other app
+            Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Ok(records_msg(
+                1,
+                &[
+                    record_nest(7, 103, &[0, 1000], &[-100]),
+                    record_nest(7, 104, &[2000, 0], &[5]),
+                    record_nest(7, 105, &[3000, 0], &[6]), // beyond --count
+                ],
+            )),
+        ]),
+        FAMILY,
+    );
+    let limit = CollectLimit {
+        count: Some(3),
+        duration: None,
+    };
+    let got = collect(&mut client, &mut stream, 1, limit, None).unwrap();
+    assert_eq!(got.set.input_len, 2);
+    assert_eq!(got.set.output_len, 1);
+    let ts: Vec<u64> = got.set.rows.iter().map(|r| r.timestamp_ns).collect();
+    assert_eq!(ts, vec![100, 103, 104]);
+    assert_eq!(got.set.rows[0].input, vec![1.5, -0.25]);
+    assert_eq!(got.set.rows[0].output, vec![0.42]);
+    assert_eq!(got.set.rows[1].output, vec![-1.0]);
+    assert_eq!(got.dropped, Some(3));
+    assert_eq!(got.malformed, 1);
+    assert!(got
+        .first_malformed
+        .unwrap()
+        .contains("3 inputs and 1 outputs"));
+    assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+}
+
+#[test]
+fn collect_turns_recording_off_on_error() {
+    let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 1000)]));
+    let mut stream = RecordStream::over(
+        queued(vec![Err(io::Error::from_raw_os_error(libc::EBADF))]),
+        FAMILY,
+    );
+    let limit = CollectLimit {
+        count: Some(10),
+        duration: None,
+    };
+    let e = err_text(collect(&mut client, &mut stream, 1, limit, None));
+    assert!(e.contains("netlink receive failed"), "{e}");
+    assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+}
+
+#[test]
+fn collect_leaves_recording_on_if_it_was_and_honours_deadline_and_stop() {
+    let (mut client, sent) = rec_client(|_| rec_app_attrs(1, true, 5, &[(7, 1000, 1000)]));
+    let mut stream = RecordStream::over(queued(vec![]), FAMILY);
+    let limit = CollectLimit {
+        count: None,
+        duration: Some(Duration::from_millis(30)),
+    };
+    let t = std::time::Instant::now();
+    let got = collect(&mut client, &mut stream, 1, limit, None).unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    assert!(got.set.rows.is_empty() && !got.interrupted);
+    assert_eq!(got.dropped, Some(0));
+    assert!(recording_requests(&sent.borrow()).is_empty());
+
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 1000)]));
+    let limit = CollectLimit {
+        count: Some(5),
+        duration: None,
+    };
+    let got = collect(&mut client, &mut stream, 1, limit, Some(&stop)).unwrap();
+    assert!(got.interrupted);
+    assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+    assert!(err_text(collect(
+        &mut client,
+        &mut stream,
+        1,
+        CollectLimit::default(),
+        None
+    ))
+    .contains("count or a duration"));
+    assert!(err_text(collect(&mut client, &mut stream, 4, limit, None)).contains("no app 4"));
+}
+
+#[test]
+fn collect_reads_scales_of_a_new_snapshot_once() {
+    // uuid 8 appears in the slots only from the second dump on; uuid 9 never.
+    let (mut client, sent) = rec_client(|k| {
+        if k == 0 {
+            rec_app_attrs(1, false, 0, &[(7, 1000, 1000)])
+        } else {
+            rec_app_attrs(1, false, 0, &[(7, 1000, 1000), (8, 10, 2)])
+        }
+    });
+    let mut stream = RecordStream::over(
+        queued(vec![Ok(records_msg(
+            1,
+            &[
+                record_nest(8, 1, &[10, 20], &[3]),
+                record_nest(9, 2, &[1, 1], &[1]),
+                record_nest(9, 3, &[1, 1], &[1]),
+                record_nest(8, 4, &[30, 40], &[4]),
+            ],
+        ))]),
+        FAMILY,
+    );
+    let limit = CollectLimit {
+        count: Some(2),
+        duration: Some(Duration::from_millis(50)),
+    };
+    let got = collect(&mut client, &mut stream, 1, limit, None).unwrap();
+    assert_eq!(got.set.rows.len(), 2);
+    assert_eq!(got.set.rows[0].input, vec![1.0, 2.0]);
+    assert_eq!(got.set.rows[0].output, vec![1.5]);
+    assert_eq!(got.set.rows[1].input, vec![3.0, 4.0]);
+    assert_eq!(got.unscaled, 2);
+    // first dump, one per new uuid (8, 9), the final one
+    let dumps = sent
+        .borrow()
+        .iter()
+        .filter(|r| r.len() > 16 && r[16] == 1)
+        .count();
+    assert_eq!(dumps, 4);
+}
+
+#[test]
+fn record_files_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut set = RecordSet::new(2, 1);
+    set.rows.push(RealRecord {
+        uuid: (1 << 53) + 1,
+        timestamp_ns: u64::MAX,
+        input: vec![0.1, -1e-9],
+        output: vec![1.0 / 3.0],
+    });
+    set.rows.push(RealRecord {
+        uuid: 3,
+        timestamp_ns: 5,
+        input: vec![2.5, 0.0],
+        output: vec![-7.0],
+    });
+    let csv = dir.path().join("r.csv");
+    set.write(&csv).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "in0,in1,out0,uuid,timestamp_ns"
+    );
+    assert!(
+        text.contains(",9007199254740993,18446744073709551615\n"),
+        "{text}"
+    );
+    assert_eq!(RecordSet::read(&csv, 2).unwrap(), set);
+    assert!(RecordSet::read(&csv, 3)
+        .unwrap_err()
+        .to_string()
+        .contains("2 inputs, the model has 3"));
+
+    let npy = dir.path().join("r.npy");
+    set.write(&npy).unwrap();
+    assert!(records::meta_path(&npy).ends_with("r.meta.csv"));
+    let m = crate::data::read_matrix(&npy).unwrap();
+    assert_eq!((m.rows, m.cols), (2, 5));
+    assert_eq!(RecordSet::read(&npy, 2).unwrap(), set);
+
+    // an empty set writes a header-only file that reads back empty
+    let empty = dir.path().join("e.csv");
+    RecordSet::new(1, 1).write(&empty).unwrap();
+    assert_eq!(RecordSet::read(&empty, 1).unwrap().rows.len(), 0);
+
+    std::fs::write(&csv, "a,b,c\n1,2,3\n").unwrap();
+    assert!(RecordSet::read(&csv, 2)
+        .unwrap_err()
+        .to_string()
+        .contains("not an `lfc collect` file"));
+    std::fs::write(&csv, "in0,in1,out0,uuid,timestamp_ns\n1,2,3,-4,5\n").unwrap();
+    assert!(RecordSet::read(&csv, 2)
+        .unwrap_err()
+        .to_string()
+        .contains("line 2: `-4` is not a u64"));
+    std::fs::write(records::meta_path(&npy), "uuid,timestamp_ns\n1,2\n").unwrap();
+    assert!(RecordSet::read(&npy, 2)
+        .unwrap_err()
+        .to_string()
+        .contains("1 rows, its .npy has 2"));
+    assert!(set.write(&dir.path().join("r.txt")).is_err());
+}
