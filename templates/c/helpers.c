@@ -72,9 +72,11 @@ static inline s64 lf_softmax_recip(s64 s)
 	s64 r = LF_SOFTMAX_SEED_C1 - ((LF_SOFTMAX_SEED_C2 * s) >> {{ sm.norm_shift }});
 	int n;
 
-	for (n = 0; n < LF_SOFTMAX_NEWTON_STEPS; n++)
-		r = (r * (((s64)2 << LF_SOFTMAX_RECIP_FRAC) - ((s * r) >> {{ sm.norm_shift }}))) >>
-		    LF_SOFTMAX_RECIP_FRAC;
+	for (n = 0; n < LF_SOFTMAX_NEWTON_STEPS; n++) {
+		s64 yr = (s * r) >> {{ sm.norm_shift }};	/* y * r, Q{{ sm.recip_frac }} */
+
+		r = (r * (((s64)2 << LF_SOFTMAX_RECIP_FRAC) - yr)) >> LF_SOFTMAX_RECIP_FRAC;
+	}
 	return r;
 }
 {% endif %}

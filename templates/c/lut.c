@@ -19,8 +19,7 @@
 {%- if l.interp %}
 		s64 k = d >> {{ l.step_shift }};
 
-		{{ l.dst }}[i] = lf_lerp({{ l.table }}[k], {{ l.table }}[k + 1],
-				 d & {{ l.frac_mask }}, {{ l.step_shift }});
+		{{ l.dst }}[i] = lf_lerp({{ l.table }}[k], {{ l.table }}[k + 1], d & {{ l.frac_mask }}, {{ l.step_shift }});
 {%- else %}
 
 		{{ l.dst }}[i] = {{ l.table }}[d];

@@ -30,8 +30,7 @@
 {%- if l.lut.interp %}
 			s64 t = d >> {{ l.lut.step_shift }};
 
-			y[i] = lf_lerp({{ l.lut.table }}[t], {{ l.lut.table }}[t + 1],
-				       d & {{ l.lut.frac_mask }}, {{ l.lut.step_shift }});
+			y[i] = lf_lerp({{ l.lut.table }}[t], {{ l.lut.table }}[t + 1], d & {{ l.lut.frac_mask }}, {{ l.lut.step_shift }});
 {%- else %}
 
 			y[i] = {{ l.lut.table }}[d];

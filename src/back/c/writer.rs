@@ -60,7 +60,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         bodies.push(b);
     }
     let module = w.module(decls, bodies)?;
-    let source = render(ModuleT { m: &module })?;
+    let source = render_file(ModuleT { m: &module })?;
     let k = KbuildInfo {
         stem: w.stem.clone(),
         version: crate::VERSION.to_string(),
@@ -69,14 +69,23 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
     Ok(CModule {
         stem: w.stem.clone(),
         source,
-        kbuild: render(KbuildT { k: &k })?,
-        makefile: render(MakefileT { k: &k })?,
+        kbuild: render_file(KbuildT { k: &k })?,
+        makefile: render_file(MakefileT { k: &k })?,
     })
 }
 
 fn render(t: impl Template) -> Result<String> {
     t.render()
         .map_err(|e| Error::Other(format!("back::c: template: {e}")))
+}
+
+/// A whole file: askama drops the template's last newline, a file needs one.
+fn render_file(t: impl Template) -> Result<String> {
+    let mut text = render(t)?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 fn check_info(program: &Program, info: &ModuleInfo) -> Result<()> {
@@ -1126,36 +1135,46 @@ fn columns(s: &str) -> usize {
     s.chars().fold(0, |col, c| if c == '\t' { (col / 8 + 1) * 8 } else { col + 1 })
 }
 
-/// Folds code lines wider than [`MAX_COLUMNS`] after the last `, ` inside
-/// parentheses that fits; continuation lines get two more tabs.
+/// Folds code lines wider than [`MAX_COLUMNS`] after the last `, ` that
+/// fits inside parentheses; the continuation is aligned with the character
+/// after the innermost open parenthesis (tabs, then spaces), kernel style.
 fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches('\n');
         let trimmed = body.trim_start();
         let code = !(trimmed.starts_with("/*") || trimmed.starts_with('*') || trimmed.starts_with('#'));
-        let indent = &body[..body.len() - trimmed.len()];
         let mut rest = body.to_string();
         while code && columns(&rest) > MAX_COLUMNS {
-            let mut depth = 0i32;
+            // Columns just after each open bracket still open at the cursor.
+            let mut open: Vec<usize> = Vec::new();
             let mut cut = None;
             for (k, c) in rest.char_indices() {
                 match c {
-                    '(' | '[' | '{' => depth += 1,
-                    ')' | ']' | '}' => depth -= 1,
-                    ',' if depth > 0 && rest[k + 1..].starts_with(' ') => {
-                        if columns(&rest[..=k]) <= MAX_COLUMNS {
-                            cut = Some(k);
+                    '(' | '[' | '{' => open.push(columns(&rest[..=k])),
+                    ')' | ']' | '}' => {
+                        open.pop();
+                    }
+                    ',' if rest[k + 1..].starts_with(' ') => {
+                        if let Some(&col) = open.last() {
+                            if columns(&rest[..=k]) <= MAX_COLUMNS {
+                                cut = Some((k, col));
+                            }
                         }
                     }
                     _ => {}
                 }
             }
-            let Some(k) = cut else { break };
+            let Some((k, col)) = cut else { break };
+            let tail = rest[k + 1..].trim_start().to_string();
+            let pad = format!("{}{}", "\t".repeat(col / 8), " ".repeat(col % 8));
+            // No progress when the aligned tail is as wide as the line.
+            if columns(&pad) + tail.len() >= columns(&rest) {
+                break;
+            }
             out.push_str(&rest[..=k]);
             out.push('\n');
-            let tabs = "\t".repeat(columns(indent) / 8 + 2);
-            rest = format!("{tabs}{}", rest[k + 1..].trim_start());
+            rest = format!("{pad}{tail}");
         }
         out.push_str(&rest);
         if line.ends_with('\n') {
