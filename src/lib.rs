@@ -6,6 +6,7 @@
 //! → `back::c` (kernel C) and `back::interp` (bit-exact reference).
 //! [`pipeline`] strings them together for the CLI and the tests.
 
+pub mod adapt;
 pub mod back;
 pub mod commands;
 pub mod control;

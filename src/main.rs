@@ -12,7 +12,11 @@ use lfc::pipeline::{self, CompileOptions, InputRange};
 use lfc::{control, data, Error, Result};
 
 #[derive(Parser)]
-#[command(name = "lfc", version, about = "ONNX → integer-only kernel snapshot compiler (LiteFlow)")]
+#[command(
+    name = "lfc",
+    version,
+    about = "ONNX → integer-only kernel snapshot compiler (LiteFlow)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -74,7 +78,11 @@ impl CompileArgs {
             .and_then(|n| n.parse::<u64>().ok());
         Ok(CompileOptions {
             calibration: self.calibration.clone(),
-            input_range: self.input_range.as_deref().map(InputRange::parse).transpose()?,
+            input_range: self
+                .input_range
+                .as_deref()
+                .map(InputRange::parse)
+                .transpose()?,
             precision: match self.precision {
                 PrecisionArg::Int16 => Precision::Int16,
                 PrecisionArg::Int8 => Precision::Int8,
@@ -155,11 +163,172 @@ enum Cmd {
         #[arg(long)]
         app: u32,
     },
+    /// Record an app's queries (training data) from lf_kernel into a file:
+    /// columns in0.., out0.. (real numbers), uuid, timestamp_ns.
+    Collect {
+        #[arg(long)]
+        app: u32,
+        /// Stop after this many records.
+        #[arg(long, required_unless_present = "seconds")]
+        count: Option<usize>,
+        /// Stop after this many seconds (with --count: whichever first).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// OUT.csv (exact) or OUT.npy (float64, plus OUT.meta.csv with the
+        /// exact uuid,timestamp_ns of each row).
+        #[arg(short = 'o', long = "output")]
+        out: PathBuf,
+    },
+    /// LiteFlow's adaptation loop: compile each new .onnx in DIR, judge it
+    /// on recent inputs, install it if it passes. With --once, exits 3 if a
+    /// candidate was rejected.
+    Adapt {
+        #[command(flatten)]
+        args: AdaptArgs,
+    },
     /// Create or destroy an app (without a datapath client).
     App {
         #[command(subcommand)]
         cmd: AppCmd,
     },
+}
+
+/// `lfc adapt` options: the compile options of every candidate (as for
+/// `compile`, without the model, uuid and app), then the loop's own.
+#[derive(Args, Clone)]
+struct AdaptArgs {
+    #[arg(long)]
+    app: u32,
+    /// Directory watched for new `.onnx` files (polled every second).
+    #[arg(long)]
+    watch: PathBuf,
+    /// Process what is there once and exit (0: nothing rejected, 3: a
+    /// candidate was rejected, 1: error, 2: usage).
+    #[arg(long)]
+    once: bool,
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    #[arg(long, allow_hyphen_values = true)]
+    input_range: Option<String>,
+    #[arg(long, value_enum, default_value = "int16")]
+    precision: PrecisionArg,
+    #[arg(long, default_value_t = pipeline::DEFAULT_SCALE)]
+    input_scale: i64,
+    #[arg(long, default_value_t = pipeline::DEFAULT_SCALE)]
+    output_scale: i64,
+    #[arg(long, default_value_t = pipeline::DEFAULT_UNROLL_LIMIT)]
+    unroll_limit: usize,
+    /// Recent inputs to judge candidates on: `lfc collect` output, or a
+    /// plain input matrix.
+    #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
+    data: Option<PathBuf>,
+    /// Collect this many live records before judging each candidate.
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Longest wait for --samples records, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    samples_timeout: f64,
+    /// Fidelity: max |snapshot - float model| allowed (real output units).
+    #[arg(long, default_value_t = lfc::adapt::DEFAULT_MAX_FIDELITY_ERROR)]
+    max_fidelity_error: f64,
+    /// Stability: mean |candidate - active snapshot| allowed (real output units).
+    #[arg(long, default_value_t = lfc::adapt::DEFAULT_MAX_OUTPUT_CHANGE)]
+    max_output_change: f64,
+    /// What runs the candidate for the fidelity check: the emitted C built
+    /// for userspace (needs a C compiler), or the bit-exact interpreter.
+    #[arg(long, value_enum, default_value = "c")]
+    engine: EngineArg,
+    /// Kernel build directory (default: the running kernel's).
+    #[arg(long)]
+    kdir: Option<PathBuf>,
+    /// Where .ko files go (default: the watched directory).
+    #[arg(long)]
+    ko_dir: Option<PathBuf>,
+    /// Take lf_model_<uuid>.ko from this directory instead of building it
+    /// (it must carry the candidate's digest and uuid).
+    #[arg(long)]
+    prebuilt: Option<PathBuf>,
+}
+
+fn seconds(option: &str, s: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s)
+        .map_err(|_| Error::option(option, format!("`{s}` is not a number of seconds")))
+}
+
+fn adapt(a: AdaptArgs) -> Result<ExitCode> {
+    use lfc::adapt::{self, AdaptOptions, Adapter, Criteria, SampleSource};
+    let opts = AdaptOptions {
+        app: a.app,
+        watch: a.watch.clone(),
+        compile: CompileOptions {
+            calibration: a.calibration.clone(),
+            input_range: a
+                .input_range
+                .as_deref()
+                .map(InputRange::parse)
+                .transpose()?,
+            precision: match a.precision {
+                PrecisionArg::Int16 => Precision::Int16,
+                PrecisionArg::Int8 => Precision::Int8,
+            },
+            uuid: 0,
+            app: a.app,
+            input_scale: a.input_scale,
+            output_scale: a.output_scale,
+            unroll_limit: a.unroll_limit,
+        },
+        criteria: Criteria {
+            max_fidelity_error: a.max_fidelity_error,
+            max_output_change: a.max_output_change,
+        },
+        engine: match a.engine {
+            EngineArg::C => Engine::C,
+            EngineArg::Interp => Engine::Interp,
+        },
+        samples: match (a.data, a.samples) {
+            (Some(f), _) => SampleSource::File(f),
+            (None, Some(k)) => SampleSource::Live(k),
+            (None, None) => return Err(Error::option("--data/--samples", "give one")),
+        },
+        ko_dir: a.ko_dir,
+    };
+    let stop = control::interrupt_flag();
+    let mut sys = adapt::system::RealSystem {
+        client: control::Client::connect()?,
+        kdir: a.kdir,
+        prebuilt: a.prebuilt,
+        samples_timeout: seconds("--samples-timeout", a.samples_timeout)?,
+        stop: Some(stop),
+    };
+    let mut adapter = Adapter::new(opts)?;
+    let mut log = |l: &str| println!("{l}");
+    if a.once {
+        let out = adapter.poll(&mut sys, false, &mut log)?;
+        if out.is_empty() {
+            println!("adapt: no new model in {}", a.watch.display());
+        }
+        return Ok(if out.iter().any(|o| o.rejected()) {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    println!(
+        "adapt: watching {} for app {} (Ctrl-C to stop)",
+        a.watch.display(),
+        a.app
+    );
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        adapter.poll(&mut sys, true, &mut log)?;
+        for _ in 0..10 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    println!("adapt: stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -187,7 +356,7 @@ fn write_out(out: Option<&Path>, m: &data::Matrix) -> Result<()> {
     }
 }
 
-fn real_main(cli: Cli) -> Result<()> {
+fn real_main(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Compile { args, out, kdir } => {
             let compiled = pipeline::compile(&args.model, &args.options_for(Some(&out))?)?;
@@ -221,7 +390,9 @@ fn real_main(cli: Cli) -> Result<()> {
             let report = commands::eval(&compiled, &data)?;
             print!("{report}");
             if report.mismatch.is_some() {
-                return Err(Error::Other("the emitted C and the interpreter disagree".into()));
+                return Err(Error::Other(
+                    "the emitted C and the interpreter disagree".into(),
+                ));
             }
         }
         Cmd::Inspect { args, ir } => {
@@ -248,6 +419,56 @@ fn real_main(cli: Cli) -> Result<()> {
             c.rollback(app)?;
             println!("app {app}: rolled back");
         }
+        Cmd::Collect {
+            app,
+            count,
+            seconds: secs,
+            out,
+        } => {
+            let limit = control::CollectLimit {
+                count,
+                duration: secs.map(|s| seconds("--seconds", s)).transpose()?,
+            };
+            let stop = control::interrupt_flag();
+            let mut c = control::Client::connect()?;
+            let mut stream = c.subscribe_records()?;
+            let got = control::collect(&mut c, &mut stream, app, limit, Some(stop))?;
+            got.set.write(&out)?;
+            let dropped = got
+                .dropped
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            println!(
+                "app {app}: {} records -> {}; dropped by lf_kernel: {dropped}{}",
+                got.set.rows.len(),
+                out.display(),
+                if got.interrupted {
+                    " (interrupted)"
+                } else {
+                    ""
+                }
+            );
+            if got.overruns > 0 {
+                eprintln!(
+                    "lfc: warning: {} receive-buffer overruns: records were lost in userspace",
+                    got.overruns
+                );
+            }
+            if got.malformed > 0 {
+                eprintln!(
+                    "lfc: warning: {} malformed records skipped; first: {}",
+                    got.malformed,
+                    got.first_malformed.unwrap_or_default()
+                );
+            }
+            if got.unscaled > 0 {
+                eprintln!(
+                    "lfc: warning: {} records of snapshots already gone (scales unknown) skipped",
+                    got.unscaled
+                );
+            }
+        }
+        Cmd::Adapt { args } => return adapt(args),
         Cmd::App { cmd } => {
             let mut c = control::Client::connect()?;
             match cmd {
@@ -267,13 +488,13 @@ fn real_main(cli: Cli) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("lfc: error: {e}");
             ExitCode::FAILURE

@@ -1,0 +1,745 @@
+//! `lfc adapt`: LiteFlow's userspace adaptation loop.
+//!
+//! A directory is watched for new `.onnx` models. Each one is compiled into
+//! a snapshot with a fresh uuid, judged on recent inputs (a file from
+//! `lfc collect`, or records collected live), and, if it passes both
+//! criteria, built into a `.ko` and loaded, which makes it the active
+//! snapshot with the previous active one as standby. Snapshots this loop
+//! loaded earlier and that are now in no slot are unloaded.
+//!
+//! Criteria (both must hold; figures printed for every candidate):
+//! - **fidelity**: max |candidate - its own float model (tract)| over every
+//!   output of every sample, in real output units, where the candidate is
+//!   the integer program run by [`AdaptOptions::engine`] (default: the
+//!   emitted C built for userspace, the very source the module gets; the
+//!   interpreter is bit-exact with it) ≤ `max_fidelity_error`;
+//! - **stability**: mean |candidate - active snapshot| over the same
+//!   samples, real output units, ≤ `max_output_change`. The active
+//!   snapshot's outputs are taken from the records themselves when they
+//!   were produced by it (same uuid), else asked from the kernel (INFER).
+//!   With no active snapshot there is nothing to compare with: n/a, passes.
+//!
+//! A candidate that fails to load, compile, build or pass is rejected with
+//! the reason and nothing is loaded. Kernel access goes through the
+//! [`System`] trait ([`system::RealSystem`] in production), so the decisions
+//! are unit-tested without a kernel.
+//!
+//! Which files were processed (name, mtime, size) and which modules this
+//! loop loaded are kept in `DIR/.lfc-adapt-app<N>.state`, so repeated
+//! `--once` runs (cron) neither redo a model nor forget what to unload. A
+//! file is processed again when its mtime or size changes.
+
+pub mod system;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use crate::back::c;
+use crate::commands::{self, Engine};
+use crate::control::{AppStatus, InferReply, RecordSet};
+use crate::data::{self, Matrix};
+use crate::error::Error;
+use crate::front::onnx::FloatModel;
+use crate::pipeline::{self, CompileOptions, Compiled};
+use crate::Result;
+
+/// Kernel and build operations the loop needs.
+pub trait System {
+    /// GET_APP: every app with its slots.
+    fn apps(&mut self) -> Result<Vec<AppStatus>>;
+    /// Names of the loaded kernel modules (`/proc/modules`).
+    fn loaded_modules(&mut self) -> Result<Vec<String>>;
+    /// INFER on the app's active snapshot.
+    fn infer(&mut self, app: u32, input: &[i64]) -> Result<InferReply>;
+    /// `count` live records of `app` (fewer if they do not come in time).
+    fn collect(&mut self, app: u32, count: usize) -> Result<RecordSet>;
+    /// The snapshot's `.ko` at (or near) `out`; returns its path.
+    fn build_ko(&mut self, compiled: &Compiled, out: &Path) -> Result<PathBuf>;
+    /// Loads a module (it registers its snapshot as the active one).
+    fn load(&mut self, ko: &Path) -> Result<()>;
+    /// Unloads a module by name.
+    fn unload(&mut self, module: &str) -> Result<()>;
+}
+
+/// Acceptance thresholds, in real output units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Criteria {
+    pub max_fidelity_error: f64,
+    pub max_output_change: f64,
+}
+
+pub const DEFAULT_MAX_FIDELITY_ERROR: f64 = 0.05;
+pub const DEFAULT_MAX_OUTPUT_CHANGE: f64 = 1.0;
+
+impl Default for Criteria {
+    fn default() -> Self {
+        Criteria {
+            max_fidelity_error: DEFAULT_MAX_FIDELITY_ERROR,
+            max_output_change: DEFAULT_MAX_OUTPUT_CHANGE,
+        }
+    }
+}
+
+/// Where the inputs a candidate is judged on come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleSource {
+    /// A file: `lfc collect` output (records with outputs and uuids), or a
+    /// plain matrix of inputs (any data format, one column per input).
+    File(PathBuf),
+    /// This many live records, collected before each candidate.
+    Live(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct AdaptOptions {
+    pub app: u32,
+    pub watch: PathBuf,
+    /// Compile options of every candidate (`uuid` and `app` are set here).
+    pub compile: CompileOptions,
+    pub criteria: Criteria,
+    pub engine: Engine,
+    pub samples: SampleSource,
+    /// Where `.ko` files are written (default: the watched directory).
+    pub ko_dir: Option<PathBuf>,
+}
+
+/// The inputs a candidate is judged on, with the active snapshot's outputs
+/// where the records carry them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Samples {
+    pub inputs: Vec<Vec<f64>>,
+    /// Per row: (uuid of the snapshot that answered, its real outputs).
+    pub recorded: Vec<Option<(u64, Vec<f64>)>>,
+}
+
+impl Samples {
+    pub fn from_records(set: &RecordSet) -> Samples {
+        Samples {
+            inputs: set.rows.iter().map(|r| r.input.clone()).collect(),
+            recorded: set
+                .rows
+                .iter()
+                .map(|r| Some((r.uuid, r.output.clone())))
+                .collect(),
+        }
+    }
+
+    pub fn from_inputs(m: &Matrix) -> Samples {
+        Samples {
+            inputs: m.iter_rows().map(|r| r.to_vec()).collect(),
+            recorded: vec![None; m.rows],
+        }
+    }
+
+    /// Reads `lfc collect` output (`.csv` with its header, `.npy` with its
+    /// `.meta.csv`), or else a plain input matrix of `input_len` columns.
+    pub fn read(path: &Path, input_len: usize) -> Result<Samples> {
+        let is_records = match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => std::fs::read_to_string(path)
+                .map_err(|e| Error::io(path, e))?
+                .trim_start_matches('\u{feff}')
+                .starts_with("in0"),
+            Some(e) if e.eq_ignore_ascii_case("npy") => {
+                crate::control::records::meta_path(path).is_file()
+            }
+            _ => false,
+        };
+        let s = if is_records {
+            Samples::from_records(&RecordSet::read(path, input_len)?)
+        } else {
+            let m = data::read_matrix(path)?;
+            data::check_width(path, &m, input_len, "the candidate's input")?;
+            data::check_finite(path, &m)?;
+            Samples::from_inputs(&m)
+        };
+        if s.inputs.is_empty() {
+            return Err(Error::data(path, "no samples to judge a candidate on"));
+        }
+        Ok(s)
+    }
+}
+
+/// Max |fixed-point candidate - float model| over every output of every
+/// row, and the candidate's real outputs.
+pub fn fidelity(
+    compiled: &Compiled,
+    float: &FloatModel,
+    inputs: &[Vec<f64>],
+    engine: Engine,
+) -> Result<(f64, Vec<Vec<f64>>)> {
+    let p = &compiled.program;
+    let m = Matrix::new(
+        inputs.len(),
+        p.input_len,
+        inputs.iter().flatten().copied().collect(),
+    );
+    let fixed = pipeline::to_fixed(Path::new("<samples>"), &m, p.input_scale)?;
+    let out = commands::run_fixed(compiled, &fixed, engine)?;
+    let os = p.output_scale as f64;
+    let mut max = 0.0f64;
+    let mut real = Vec::with_capacity(out.len());
+    for (row, o) in inputs.iter().zip(&out) {
+        let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+        let y = float.run(&x)?;
+        if y.len() != o.len() {
+            return Err(Error::Other(format!(
+                "the float model gives {} outputs, the snapshot {}",
+                y.len(),
+                o.len()
+            )));
+        }
+        let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
+        for (a, b) in r.iter().zip(&y) {
+            let e = (a - *b as f64).abs();
+            max = if e.is_nan() {
+                f64::INFINITY
+            } else {
+                max.max(e)
+            };
+        }
+        real.push(r);
+    }
+    Ok((max, real))
+}
+
+/// Mean |a - b| over every value of every row.
+pub fn mean_abs_change(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for (x, y) in a.iter().zip(b) {
+        for (u, v) in x.iter().zip(y) {
+            sum += (u - v).abs();
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
+/// The active snapshot's real outputs on every sample: from the records
+/// where the active snapshot produced them, else by INFER. `None` when the
+/// app has no active snapshot.
+pub fn active_outputs(
+    sys: &mut dyn System,
+    status: Option<&AppStatus>,
+    samples: &Samples,
+) -> Result<Option<(u64, Vec<Vec<f64>>)>> {
+    let Some(status) = status else {
+        return Ok(None);
+    };
+    let Some(active) = status.slots.iter().find(|s| s.active) else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(samples.inputs.len());
+    for (row, rec) in samples.inputs.iter().zip(&samples.recorded) {
+        match rec {
+            Some((uuid, o)) if *uuid == active.uuid => out.push(o.clone()),
+            _ => {
+                let m = Matrix::new(1, row.len(), row.clone());
+                let fixed = pipeline::to_fixed(Path::new("<samples>"), &m, active.input_scale)?;
+                let reply = sys.infer(status.app, &fixed[0])?;
+                let scale = status
+                    .slots
+                    .iter()
+                    .find(|s| s.uuid == reply.uuid)
+                    .map(|s| s.output_scale)
+                    .ok_or_else(|| {
+                        Error::Other(format!(
+                            "app {}: snapshot {} answered INFER, expected the active {}",
+                            status.app, reply.uuid, active.uuid
+                        ))
+                    })?;
+                out.push(
+                    reply
+                        .output
+                        .iter()
+                        .map(|&v| v as f64 / scale as f64)
+                        .collect(),
+                );
+            }
+        }
+    }
+    Ok(Some((active.uuid, out)))
+}
+
+/// `lf_model_<16 hex>` → uuid.
+pub fn uuid_of_module(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix("lf_model_")?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// The next uuid for `app`: the largest uuid in its slots + 1, skipping
+/// every uuid in any slot of any app or owned by a loaded `lf_model_*`
+/// module (uuids are unique per loaded snapshot).
+pub fn next_uuid(apps: &[AppStatus], app: u32, loaded_modules: &[String]) -> Result<u64> {
+    let base = apps
+        .iter()
+        .find(|a| a.app == app)
+        .and_then(|a| a.slots.iter().map(|s| s.uuid).max())
+        .unwrap_or(0);
+    let taken: BTreeSet<u64> = apps
+        .iter()
+        .flat_map(|a| a.slots.iter().map(|s| s.uuid))
+        .chain(loaded_modules.iter().filter_map(|m| uuid_of_module(m)))
+        .collect();
+    let mut u = base;
+    loop {
+        u = u.checked_add(1).ok_or_else(|| {
+            Error::Other(format!("app {app}: no snapshot uuid left above {base}"))
+        })?;
+        if !taken.contains(&u) {
+            return Ok(u);
+        }
+    }
+}
+
+/// Modules this loop loaded that are still loaded but in no slot of any
+/// app: the ones to unload. Never a module in a slot.
+pub fn to_unload(
+    loaded_by_us: &BTreeSet<String>,
+    apps: &[AppStatus],
+    loaded_now: &[String],
+) -> Vec<String> {
+    let slotted: BTreeSet<String> = apps
+        .iter()
+        .flat_map(|a| a.slots.iter())
+        .flat_map(|s| [s.module.clone(), c::stem(s.uuid)])
+        .collect();
+    loaded_by_us
+        .iter()
+        .filter(|m| loaded_now.contains(m) && !slotted.contains(*m))
+        .cloned()
+        .collect()
+}
+
+/// What became of one candidate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Installed {
+        module: String,
+        ko: PathBuf,
+        standby: Option<u64>,
+        unloaded: Vec<String>,
+    },
+    Rejected(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub file: String,
+    pub uuid: Option<u64>,
+    /// (max error, threshold)
+    pub fidelity: Option<(f64, f64)>,
+    /// (mean change, threshold); `None` inside when there was no active
+    /// snapshot to compare with.
+    pub stability: Option<(Option<f64>, f64)>,
+    pub verdict: Verdict,
+}
+
+impl Outcome {
+    pub fn rejected(&self) -> bool {
+        matches!(self.verdict, Verdict::Rejected(_))
+    }
+}
+
+fn ok_or(v: f64, max: f64) -> &'static str {
+    if v <= max {
+        "ok"
+    } else {
+        "FAILED"
+    }
+}
+
+impl fmt::Display for Outcome {
+    /// `adapt: candidate v7.onnx -> uuid 4: fidelity max 0.0031 (<= 0.05)
+    /// ok, stability mean 0.12 (<= 1) ok -> installed lf_model_… (active),
+    /// standby uuid 3, unloaded lf_model_…`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "adapt: candidate {}", self.file)?;
+        if let Some(u) = self.uuid {
+            write!(f, " -> uuid {u}")?;
+        }
+        let mut figures = Vec::new();
+        if let Some((v, max)) = self.fidelity {
+            figures.push(format!("fidelity max {v:.4} (<= {max}) {}", ok_or(v, max)));
+        }
+        match self.stability {
+            Some((Some(v), max)) => figures.push(format!(
+                "stability mean {v:.4} (<= {max}) {}",
+                ok_or(v, max)
+            )),
+            Some((None, _)) => figures.push("stability n/a (no active snapshot)".into()),
+            None => {}
+        }
+        if !figures.is_empty() {
+            write!(f, ": {}", figures.join(", "))?;
+        }
+        match &self.verdict {
+            Verdict::Installed {
+                module,
+                ko,
+                standby,
+                unloaded,
+            } => {
+                let ko_name = ko
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                write!(f, " -> installed {module} ({ko_name}, active)")?;
+                match standby {
+                    Some(s) => write!(f, ", standby uuid {s}")?,
+                    None => write!(f, ", no standby")?,
+                }
+                if !unloaded.is_empty() {
+                    write!(f, ", unloaded {}", unloaded.join(" "))?;
+                }
+                Ok(())
+            }
+            Verdict::Rejected(why) => write!(f, " -> rejected: {why}; running snapshot untouched"),
+        }
+    }
+}
+
+/// (mtime in ns since the epoch, size) of a file.
+type Stamp = (u128, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let md = std::fs::metadata(path).ok()?;
+    let mtime = md
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    md.is_file().then_some((mtime, md.len()))
+}
+
+/// The loop's memory (see the module documentation for the state file).
+#[derive(Debug)]
+pub struct Adapter {
+    pub opts: AdaptOptions,
+    processed: BTreeMap<String, Stamp>,
+    /// Seen at the previous poll, not yet taken (size must stay stable).
+    pending: BTreeMap<String, Stamp>,
+    loaded_by_us: BTreeSet<String>,
+}
+
+impl Adapter {
+    pub fn new(opts: AdaptOptions) -> Result<Adapter> {
+        if !opts.watch.is_dir() {
+            return Err(Error::option(
+                "--watch",
+                format!("{} is not a directory", opts.watch.display()),
+            ));
+        }
+        let mut a = Adapter {
+            opts,
+            processed: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            loaded_by_us: BTreeSet::new(),
+        };
+        a.load_state()?;
+        Ok(a)
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.opts
+            .watch
+            .join(format!(".lfc-adapt-app{}.state", self.opts.app))
+    }
+
+    /// Modules this loop loaded and has not unloaded yet.
+    pub fn loaded_by_us(&self) -> &BTreeSet<String> {
+        &self.loaded_by_us
+    }
+
+    fn load_state(&mut self) -> Result<()> {
+        let p = self.state_path();
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        for (i, line) in text.lines().enumerate() {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            let bad = || {
+                Error::data(
+                    &p,
+                    format!(
+                        "line {}: not lfc adapt state (delete the file to start afresh)",
+                        i + 1
+                    ),
+                )
+            };
+            match f.as_slice() {
+                ["file", mtime, size, name] => {
+                    let st = (
+                        mtime.parse().map_err(|_| bad())?,
+                        size.parse().map_err(|_| bad())?,
+                    );
+                    self.processed.insert(name.to_string(), st);
+                }
+                ["module", name] => {
+                    self.loaded_by_us.insert(name.to_string());
+                }
+                [""] => {}
+                _ => return Err(bad()),
+            }
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<()> {
+        let mut s = String::new();
+        for (name, (mtime, size)) in &self.processed {
+            s.push_str(&format!("file\t{mtime}\t{size}\t{name}\n"));
+        }
+        for m in &self.loaded_by_us {
+            s.push_str(&format!("module\t{m}\n"));
+        }
+        let p = self.state_path();
+        pipeline::write_atomic(&p, s.as_bytes())
+    }
+
+    /// The `.onnx` files to process now, oldest first. With `settle`, a new
+    /// or changed file is taken only once two polls saw the same mtime and
+    /// size (so a file still being written waits); without, everything new
+    /// is taken at once (`--once`: files are expected complete). Hidden
+    /// files (`.name.onnx`, temporary files renamed into place) are skipped.
+    pub fn scan(&mut self, settle: bool) -> Result<Vec<(String, Stamp)>> {
+        let dir = &self.opts.watch;
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let e = e.map_err(|e| Error::io(dir, e))?;
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') || name.contains(['\n', '\t']) {
+                continue;
+            }
+            let is_onnx = Path::new(&name)
+                .extension()
+                .map(|x| x.eq_ignore_ascii_case("onnx"))
+                .unwrap_or(false);
+            if !is_onnx {
+                continue;
+            }
+            let Some(st) = stamp(&e.path()) else { continue };
+            if self.processed.get(&name) == Some(&st) {
+                continue;
+            }
+            found.push((name, st));
+        }
+        let mut ready = Vec::new();
+        let mut pending = BTreeMap::new();
+        for (name, st) in found {
+            if !settle || self.pending.get(&name) == Some(&st) {
+                ready.push((name, st));
+            } else {
+                pending.insert(name, st);
+            }
+        }
+        self.pending = pending;
+        ready.sort_by(|a, b| (a.1 .0, &a.0).cmp(&(b.1 .0, &b.0)));
+        Ok(ready)
+    }
+
+    /// One poll: every ready candidate, in order, each logged step by step
+    /// through `log` and summed up in its [`Outcome`].
+    pub fn poll(
+        &mut self,
+        sys: &mut dyn System,
+        settle: bool,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::new();
+        for (name, st) in self.scan(settle)? {
+            let o = self.process(sys, &name, log)?;
+            log(&o.to_string());
+            self.processed.insert(name, st);
+            self.save_state()?;
+            outcomes.push(o);
+        }
+        Ok(outcomes)
+    }
+
+    /// Judges and (if it passes) installs one candidate. `Err` only for
+    /// trouble with the kernel or the state, not with the candidate.
+    pub fn process(
+        &mut self,
+        sys: &mut dyn System,
+        name: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Outcome> {
+        let app = self.opts.app;
+        let mut out = Outcome {
+            file: name.to_string(),
+            uuid: None,
+            fidelity: None,
+            stability: None,
+            verdict: Verdict::Rejected(String::new()),
+        };
+        let reject = |mut o: Outcome, why: String| {
+            o.verdict = Verdict::Rejected(why);
+            Ok(o)
+        };
+        let path = self.opts.watch.join(name);
+        let apps = sys.apps()?;
+        let status = apps.iter().find(|a| a.app == app).cloned();
+        let uuid = next_uuid(&apps, app, &sys.loaded_modules()?)?;
+        out.uuid = Some(uuid);
+        let opts = CompileOptions {
+            uuid,
+            app,
+            ..self.opts.compile.clone()
+        };
+        let compiled = match pipeline::compile(&path, &opts) {
+            Ok(c) => c,
+            Err(e) => return reject(out, format!("compile: {e}")),
+        };
+        let p = &compiled.program;
+        log(&format!(
+            "adapt: {name}: compiled as uuid {uuid} ({} -> {}, {})",
+            p.input_len,
+            p.output_len,
+            p.precision.name()
+        ));
+        if let Some(s) = &status {
+            if (s.input_len as usize, s.output_len as usize) != (p.input_len, p.output_len) {
+                return reject(
+                    out,
+                    format!(
+                        "the model maps {} inputs to {} outputs, app {app} has {} and {}",
+                        p.input_len, p.output_len, s.input_len, s.output_len
+                    ),
+                );
+            }
+        }
+        let samples = match &self.opts.samples {
+            SampleSource::File(f) => match Samples::read(f, p.input_len) {
+                Ok(s) => s,
+                Err(e) => return reject(out, format!("samples: {e}")),
+            },
+            SampleSource::Live(k) => {
+                let set = sys.collect(app, *k)?;
+                if set.rows.is_empty() {
+                    return reject(
+                        out,
+                        format!("no live records of app {app} arrived to judge it on"),
+                    );
+                }
+                Samples::from_records(&set)
+            }
+        };
+        let float = match FloatModel::load(&path) {
+            Ok(f) => f,
+            Err(e) => return reject(out, format!("float model: {e}")),
+        };
+        let (max_err, cand) = match fidelity(&compiled, &float, &samples.inputs, self.opts.engine) {
+            Ok(r) => r,
+            Err(e) => return reject(out, format!("running the candidate: {e}")),
+        };
+        let crit = self.opts.criteria;
+        out.fidelity = Some((max_err, crit.max_fidelity_error));
+        log(&format!(
+            "adapt: {name}: fidelity max |snapshot - float model| {max_err:.6} over {} samples (<= {}) {}",
+            samples.inputs.len(),
+            crit.max_fidelity_error,
+            ok_or(max_err, crit.max_fidelity_error)
+        ));
+        let active = active_outputs(sys, status.as_ref(), &samples)?;
+        let change = active.as_ref().map(|(_, a)| mean_abs_change(&cand, a));
+        out.stability = Some((change, crit.max_output_change));
+        match (&active, change) {
+            (Some((au, _)), Some(ch)) => log(&format!(
+                "adapt: {name}: stability mean |candidate - active uuid {au}| {ch:.6} (<= {}) {}",
+                crit.max_output_change,
+                ok_or(ch, crit.max_output_change)
+            )),
+            _ => log(&format!(
+                "adapt: {name}: stability n/a: app {app} has no active snapshot"
+            )),
+        }
+        if !(max_err <= crit.max_fidelity_error) {
+            return reject(
+                out,
+                format!(
+                    "fidelity error {max_err:.6} exceeds {}",
+                    crit.max_fidelity_error
+                ),
+            );
+        }
+        if let Some(ch) = change {
+            if !(ch <= crit.max_output_change) {
+                return reject(
+                    out,
+                    format!(
+                        "mean output change {ch:.6} exceeds {}",
+                        crit.max_output_change
+                    ),
+                );
+            }
+        }
+        let module = c::stem(uuid);
+        let ko_dir = self
+            .opts
+            .ko_dir
+            .clone()
+            .unwrap_or_else(|| self.opts.watch.clone());
+        let ko = match sys.build_ko(&compiled, &ko_dir.join(format!("{module}.ko"))) {
+            Ok(k) => k,
+            Err(e) => return reject(out, format!("building the module: {e}")),
+        };
+        log(&format!("adapt: {name}: built {}", ko.display()));
+        if let Err(e) = sys.load(&ko) {
+            return reject(out, format!("loading {}: {e}", ko.display()));
+        }
+        self.loaded_by_us.insert(module.clone());
+        self.save_state()?;
+        let apps = sys.apps()?;
+        let now = apps.iter().find(|a| a.app == app);
+        let active_now = now
+            .and_then(|a| a.slots.iter().find(|s| s.active))
+            .map(|s| s.uuid);
+        if active_now != Some(uuid) {
+            log(&format!(
+                "adapt: {name}: warning: {module} loaded but app {app}'s active snapshot is {active_now:?}"
+            ));
+        }
+        let standby = now
+            .and_then(|a| a.slots.iter().find(|s| !s.active))
+            .map(|s| s.uuid);
+        let loaded_now = sys.loaded_modules()?;
+        // Forget what someone else already unloaded.
+        self.loaded_by_us.retain(|m| loaded_now.contains(m));
+        let mut unloaded = Vec::new();
+        for m in to_unload(&self.loaded_by_us, &apps, &loaded_now) {
+            match sys.unload(&m) {
+                Ok(()) => {
+                    self.loaded_by_us.remove(&m);
+                    unloaded.push(m);
+                }
+                Err(e) => log(&format!(
+                    "adapt: {name}: could not unload {m} (kept for later): {e}"
+                )),
+            }
+        }
+        out.verdict = Verdict::Installed {
+            module,
+            ko,
+            standby,
+            unloaded,
+        };
+        Ok(out)
+    }
+}

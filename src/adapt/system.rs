@@ -1,0 +1,129 @@
+//! The real [`System`]: lf_kernel over generic netlink, `/proc/modules`,
+//! kbuild (or prebuilt modules), and the `finit_module` / `delete_module`
+//! system calls (no insmod/rmmod binaries needed).
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::System;
+use crate::back::c;
+use crate::control::{self, AppStatus, Client, CollectLimit, InferReply, RecordSet};
+use crate::error::Error;
+use crate::pipeline::Compiled;
+use crate::Result;
+
+pub struct RealSystem {
+    pub client: Client,
+    /// Kernel build directory for `.ko` builds (default: the running kernel's).
+    pub kdir: Option<PathBuf>,
+    /// Take `<stem>.ko` from here instead of building (for machines without
+    /// kernel headers); it must carry this compile's digest and uuid.
+    pub prebuilt: Option<PathBuf>,
+    /// Longest wait for `--samples` live records.
+    pub samples_timeout: Duration,
+    pub stop: Option<&'static AtomicBool>,
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn os_err(what: String, e: std::io::Error) -> Error {
+    Error::Other(format!("{what}: {e}"))
+}
+
+impl System for RealSystem {
+    fn apps(&mut self) -> Result<Vec<AppStatus>> {
+        self.client.apps()
+    }
+
+    fn loaded_modules(&mut self) -> Result<Vec<String>> {
+        let text =
+            std::fs::read_to_string("/proc/modules").map_err(|e| Error::io("/proc/modules", e))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn infer(&mut self, app: u32, input: &[i64]) -> Result<InferReply> {
+        self.client.infer(app, input)
+    }
+
+    fn collect(&mut self, app: u32, count: usize) -> Result<RecordSet> {
+        let mut stream = self.client.subscribe_records()?;
+        let limit = CollectLimit {
+            count: Some(count),
+            duration: Some(self.samples_timeout),
+        };
+        Ok(control::collect(&mut self.client, &mut stream, app, limit, self.stop)?.set)
+    }
+
+    fn build_ko(&mut self, compiled: &Compiled, out: &Path) -> Result<PathBuf> {
+        let stem = c::stem(compiled.meta.uuid);
+        if let Some(dir) = &self.prebuilt {
+            let ko = dir.join(format!("{stem}.ko"));
+            let bytes = std::fs::read(&ko).map_err(|e| Error::io(&ko, e))?;
+            let digest = format!("digest={}\0", compiled.meta.digest);
+            let uuid = format!("uuid={:016x}\0", compiled.meta.uuid);
+            if !contains(&bytes, digest.as_bytes()) || !contains(&bytes, uuid.as_bytes()) {
+                return Err(Error::Other(format!(
+                    "prebuilt {} is not this candidate (its modinfo lacks digest {} or uuid {:016x}): \
+                     build it with the same model and compile options",
+                    ko.display(),
+                    compiled.meta.digest,
+                    compiled.meta.uuid
+                )));
+            }
+            return Ok(ko);
+        }
+        let module = compiled.emit_c()?;
+        crate::kbuild::build_ko(&module, out, self.kdir.as_deref())
+    }
+
+    fn load(&mut self, ko: &Path) -> Result<()> {
+        let f = std::fs::File::open(ko).map_err(|e| Error::io(ko, e))?;
+        let params = CString::default();
+        // SAFETY: a valid open fd, a NUL-terminated empty parameter string.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_finit_module,
+                f.as_raw_fd(),
+                params.as_ptr(),
+                0 as libc::c_int,
+            )
+        };
+        if rc != 0 {
+            return Err(os_err(
+                format!("finit_module {}", ko.display()),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn unload(&mut self, module: &str) -> Result<()> {
+        let name = CString::new(module)
+            .map_err(|_| Error::Other(format!("module name `{module}` has a NUL byte")))?;
+        // SAFETY: a NUL-terminated module name; O_NONBLOCK fails instead of
+        // waiting for a module still in use.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_delete_module,
+                name.as_ptr(),
+                libc::O_NONBLOCK as libc::c_uint,
+            )
+        };
+        if rc != 0 {
+            return Err(os_err(
+                format!("delete_module {module}"),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+}
