@@ -244,8 +244,9 @@ struct AdaptArgs {
     /// Where .ko files go (default: the watched directory).
     #[arg(long)]
     ko_dir: Option<PathBuf>,
-    /// Take lf_model_<uuid>.ko from this directory instead of building it
-    /// (it must carry the candidate's digest and uuid).
+    /// Take lf_model_<uuid>.ko (16 hex digits or decimal) from this
+    /// directory instead of building it (its modinfo must carry the
+    /// candidate's digest and uuid).
     #[arg(long)]
     prebuilt: Option<PathBuf>,
 }
