@@ -30,18 +30,6 @@ static inline s64 lf_rescale_sum(s64 x, s64 mx, s64 y, s64 my,
 	return (x * mx + y * my + ((s64)1 << (shift - 1))) >> shift;
 }
 {% endif %}
-{%- if h.lerp %}
-/*
- * Linear interpolation between table entries a and b that are 2^shift
- * inputs apart, f (0 <= f < 2^shift) inputs past a: a + (b - a) * f / 2^shift
- * rounded half up. |b - a| is at most the output range and f < 2^shift, so
- * the product stays far inside s64.
- */
-static inline s64 lf_lerp(s64 a, s64 b, s64 f, unsigned int shift)
-{
-	return a + (((b - a) * f + ((s64)1 << (shift - 1))) >> shift);
-}
-{% endif %}
 {%- if h.fixmul %}
 /* A per-channel fixed-point multiplier: mul / 2^shift. */
 struct lf_fixmul {

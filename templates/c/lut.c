@@ -14,15 +14,10 @@
 	 * {{ n }}
 {%- endfor %}
 	 */
-	for (i = 0; i < {{ l.len }}; i++) {
-		s64 d = lf_clamp({{ l.src }}[i], {{ l.lo }}, {{ l.hi }}) - {{ l.lo }};
-{%- if l.interp %}
-		s64 k = d >> {{ l.step_shift }};
-
-		{{ l.dst }}[i] = lf_lerp({{ l.table }}[k], {{ l.table }}[k + 1], d & {{ l.frac_mask }}, {{ l.step_shift }});
+{%- if let Some(into) = l.fused_into %}
+	/* ... computed by {{ into }} above, as {{ l.fn_name }}() of its outputs. */
 {%- else %}
-
-		{{ l.dst }}[i] = {{ l.table }}[d];
+	for (i = 0; i < {{ l.len }}; i++)
+		{{ l.dst }}[i] = {{ l.fn_name }}({{ l.src }}[i]);
 {%- endif %}
-	}
 {% endblock %}

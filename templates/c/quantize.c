@@ -15,6 +15,12 @@
 	 * {{ n }}
 {%- endfor %}
 	 */
+{%- if l.unrolled.is_empty() %}
 	for (i = 0; i < LF_INPUT_LEN; i++)
 		{{ l.dst }}[i] = {{ l.value }};
+{%- else %}
+{%- for line in l.unrolled %}
+	{{ line }};
+{%- endfor %}
+{%- endif %}
 {% endblock %}

@@ -26,15 +26,7 @@
 		for (i = 1; i < {{ l.axis }}; i++)
 			m = x[i] > m ? x[i] : m;
 		for (i = 0; i < {{ l.axis }}; i++) {
-			s64 d = lf_clamp(x[i] - m, {{ l.lut.lo }}, {{ l.lut.hi }}) - {{ l.lut.lo }};
-{%- if l.lut.interp %}
-			s64 t = d >> {{ l.lut.step_shift }};
-
-			y[i] = lf_lerp({{ l.lut.table }}[t], {{ l.lut.table }}[t + 1], d & {{ l.lut.frac_mask }}, {{ l.lut.step_shift }});
-{%- else %}
-
-			y[i] = {{ l.lut.table }}[d];
-{%- endif %}
+			y[i] = {{ l.lut.fn_name }}(x[i] - m);
 			s += y[i];
 		}
 		while (s < LF_SOFTMAX_NORM_MIN) {

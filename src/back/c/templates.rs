@@ -42,7 +42,6 @@ pub struct Helpers {
     pub clamp: bool,
     pub rescale: bool,
     pub rescale_sum: bool,
-    pub lerp: bool,
     pub fixmul: bool,
     pub softmax: Option<SoftmaxConsts>,
 }
@@ -150,6 +149,26 @@ pub struct DenseLoop {
 }
 construct!(DenseLoop, DenseLoopDecls, DenseLoopBody, "c/dense_loop.c");
 
+/// A table's lookup function `static inline s64 lf_<layer>(s64 x)`.
+pub struct LutFn {
+    pub name: String,
+    pub func: String,
+    pub table: String,
+    pub delta: String,
+    pub lo: String,
+    pub hi: String,
+    pub range: String,
+    pub interp: bool,
+    pub step_shift: String,
+    pub frac_mask: String,
+}
+
+#[derive(Template)]
+#[template(path = "c/lut_fn.c", escape = "none")]
+pub struct LutFnT<'a> {
+    pub f: &'a LutFn,
+}
+
 pub struct LutL {
     pub func: String,
     pub lo_value: i64,
@@ -161,11 +180,10 @@ pub struct LutL {
     pub len: String,
     pub src: String,
     pub dst: String,
-    pub lo: String,
-    pub hi: String,
-    pub step_shift: String,
-    pub frac_mask: String,
-    pub table: String,
+    /// The lookup function.
+    pub fn_name: String,
+    /// The Dense layer that applies the function to its outputs itself.
+    pub fused_into: Option<String>,
 }
 construct!(LutL, LutDecls, LutBody, "c/lut.c");
 
@@ -205,6 +223,8 @@ construct!(BinaryL, BinaryDecls, BinaryBody, "c/binary.c");
 pub struct QuantizeL {
     pub dst: String,
     pub value: String,
+    /// Straight-line statements (without `;`), or empty for the loop.
+    pub unrolled: Vec<String>,
 }
 construct!(QuantizeL, QuantizeDecls, QuantizeBody, "c/quantize.c");
 

@@ -507,6 +507,8 @@ fn mixed_program_matches_reference_on_stack() {
     assert!(module.source.contains("acc += lf_b0[3] * 700;"), "{}", module.source);
     assert!(module.source.contains("acc -= lf_b0[1];"));
     assert!(module.source.contains("acc32 -= (s32)lf_b1[1] * 7;"));
+    // The Tanh is applied by the Dense layer before it, in the same pass.
+    assert!(module.source.contains("lf_b1[0] = lf_tanh1(lf_rescale(acc,"), "{}", module.source);
     // Per-channel shifts of an unrolled Dense: constant indices into a table.
     assert!(module.source.contains("lf_rescale(acc32, lf_fc2_rescale[2].mul, lf_fc2_rescale[2].shift)"));
     assert!(module.source.contains("#define LF_ADD_B_ZP\t5"));
@@ -536,9 +538,13 @@ fn mixed_program_matches_reference_in_scratch() {
 #[test]
 fn aurora_shaped_mlp_unrolled_and_looped_agree() {
     let p = mlp_program(1);
+    // tanh0 writes the buffer fc0 reads: it cannot be fused into fc0.
     let info = layout(&p, false, &[(2, 0)]);
     let unrolled = check_exec(&p, &info, &meta(1, usize::MAX));
+    assert!(unrolled.source.contains("lf_b0[i] = lf_actor_tanh0(lf_b1[i]);"));
+    assert!(unrolled.source.contains("lf_b3[0] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
     let looped = check_exec(&p, &info, &meta(2, 0));
+    assert!(looped.source.contains("lf_b3[j] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
     assert!(!unrolled.source.contains("_weight["));
     assert!(looped.source.contains("static const s16 lf_actor_fc0_gemm_weight[LF_ACTOR_FC0_GEMM_OUT][LF_ACTOR_FC0_GEMM_IN]"));
     let f1 = stack_usage(&unrolled).unwrap();

@@ -27,13 +27,19 @@ fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
         InstrKind::Binary { .. } => &[
             "len", "a_zp", "b_zp", "shift", "mul", "mul_a", "mul_b", "zp", "qmin", "qmax",
         ],
-        InstrKind::Lut { .. } => &["len", "lo", "hi", "step_shift", "frac_mask", "table"],
+        InstrKind::Lut { .. } => &[
+            "len", "lo", "hi", "range", "step_shift", "frac_mask", "table", "delta",
+        ],
         InstrKind::Softmax { .. } => &[
-            "len", "axis", "out_frac", "zp", "qmax", "lo", "hi", "step_shift", "frac_mask", "table",
+            "len", "axis", "out_frac", "zp", "qmax", "lo", "hi", "range", "step_shift", "frac_mask",
+            "table", "delta", "exp",
         ],
         InstrKind::Dequantize { .. } => &["src_zp", "shift", "mul", "rescale"],
     }
 }
+
+/// Inputs up to this many are quantized by straight-line code.
+const QUANTIZE_UNROLL: usize = 64;
 
 /// Lines longer than this (tabs at 8) are folded after a comma.
 const MAX_COLUMNS: usize = 100;
@@ -49,6 +55,17 @@ pub fn stem(uuid: u64) -> String {
 pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<CModule> {
     check_info(program, info)?;
     let mut w = Writer::new(program, info, meta);
+    // Names first: a Dense layer may call the lookup function of the Lut
+    // after it (see `fusions`).
+    w.idents = program
+        .instrs
+        .iter()
+        .map(|i| {
+            let base = if i.node.is_empty() { &i.onnx_op } else { &i.node };
+            w.namer.call(base, suffixes(&i.kind))
+        })
+        .collect();
+    w.fused = fusions(program, info);
     let mut decls = Vec::new();
     let mut bodies = Vec::new();
     for (k, instr) in program.instrs.iter().enumerate() {
@@ -279,6 +296,10 @@ struct Writer<'a> {
     buffers: Vec<String>,
     used_buffers: Vec<bool>,
     helpers: Helpers,
+    /// `lf_<stem>` of each instruction.
+    idents: Vec<String>,
+    /// `fused[k]`: Dense `k` applies the Lut `k + 1` to its outputs.
+    fused: Vec<bool>,
     uses_j: bool,
     uses_g: bool,
     uses_acc: bool,
@@ -328,6 +349,8 @@ impl<'a> Writer<'a> {
             used_buffers: vec![false; buffers.len()],
             buffers,
             helpers: Helpers::default(),
+            idents: Vec::new(),
+            fused: Vec::new(),
             uses_j: false,
             uses_g: false,
             uses_acc: false,
@@ -486,8 +509,7 @@ impl<'a> Writer<'a> {
     }
 
     fn instr(&mut self, k: usize, instr: &Instr) -> Result<(String, String)> {
-        let base = if instr.node.is_empty() { &instr.onnx_op } else { &instr.node };
-        let ident = self.namer.call(base, suffixes(&instr.kind));
+        let ident = self.idents[k].clone();
         let acc_note = match self.info.acc_bits.get(k).copied().flatten() {
             Some(bits) => vec![format!("widest intermediate: {bits} bits (proven)")],
             None => vec![],
@@ -517,21 +539,35 @@ impl<'a> Writer<'a> {
                 self.helpers.clamp = true;
                 self.helpers.rescale = true;
                 let dst_buf = self.buf(*dst)?;
-                let lo = self.per_elem(&mut decls, &ident, "in_lo", in_lo, "i", "lowest input, input units")?;
-                let hi = self.per_elem(&mut decls, &ident, "in_hi", in_hi, "i", "highest input, input units")?;
+                let lo = self.per_elem(&mut decls, &ident, "in_lo", in_lo, "@", "lowest input, input units")?;
+                let hi = self.per_elem(&mut decls, &ident, "in_hi", in_hi, "@", "highest input, input units")?;
                 let (mul, shift) = self.rescales(
                     &mut decls,
                     &ident,
                     "",
                     &[*rescale],
-                    "i",
+                    "@",
                     &format!("1 / (LF_INPUT_SCALE * {})", sci(t.q.scale)),
                 )?;
                 let zp = self.zp_term(&mut decls, &ident, "zp", t.q.zero_point, t, "+")?;
-                let value = format!("lf_rescale(lf_clamp(in[i], {lo}, {hi}), {mul}, {shift}){zp}");
+                // `@` stands for the index.
+                let value = format!("lf_rescale(lf_clamp(in[@], {lo}, {hi}), {mul}, {shift}){zp}");
+                // Straight-line for short inputs: the bounds become immediates.
+                let unrolled = if p.input_len <= QUANTIZE_UNROLL {
+                    (0..p.input_len)
+                        .map(|i| format!("{dst_buf}[{i}] = {}", value.replace('@', &i.to_string())))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let value = value.replace('@', "i");
                 let notes = [vec![self.note("dst", *dst)], acc_note].concat();
                 let c = self.common(&ident, instr, notes, decls);
-                let l = QuantizeL { dst: dst_buf, value };
+                let l = QuantizeL {
+                    dst: dst_buf,
+                    value,
+                    unrolled,
+                };
                 self.construct(&(&c, &l))
             }
             InstrKind::Dense {
@@ -564,7 +600,13 @@ impl<'a> Writer<'a> {
                 }
                 self.helpers.rescale = true;
                 let x = self.buf(*src)?;
-                let y = self.buf(*dst)?;
+                // Fused with the Lut after it: store lut(y) where the Lut would.
+                let (y, apply) = match self.program.instrs.get(k + 1).map(|i| &i.kind) {
+                    Some(InstrKind::Lut { dst: ldst, .. }) if self.fused[k] => {
+                        (self.buf(*ldst)?, Some(self.idents[k + 1].clone()))
+                    }
+                    _ => (self.buf(*dst)?, None),
+                };
                 let what = format!(
                     "s(\"{}\") * s_w[j] / s(\"{}\")",
                     comment(&s.name),
@@ -580,6 +622,16 @@ impl<'a> Writer<'a> {
                     weight_bits
                 ));
                 notes.extend(acc_note);
+                if let Some(f) = &apply {
+                    notes.push(format!(
+                        "y is not stored: {y}[j] = {f}(y[j]) does the {} after this layer",
+                        comment(&self.program.instrs[k + 1].onnx_op)
+                    ));
+                }
+                let lut_call = |v: String| match &apply {
+                    Some(f) => format!("{f}({v})"),
+                    None => v,
+                };
                 let acc_t = if *acc == AccWidth::I32 { "s32" } else { "s64" };
                 let cast = if *acc == AccWidth::I32 { "(s32)" } else { "" };
                 if weight.len() <= self.meta.unroll_limit {
@@ -634,7 +686,7 @@ impl<'a> Writer<'a> {
                             bias: c_int(bias[j]),
                             terms,
                             dst: format!("{y}[{j}]"),
-                            value: clamped.replace("{}", &v),
+                            value: lut_call(clamped.replace("{}", &v)),
                         });
                     }
                     let c = self.common(&ident, instr, notes, decls);
@@ -678,7 +730,7 @@ impl<'a> Writer<'a> {
                     let (m, sh) = self.rescales(&mut decls, &ident, "", rescale, "j", &what)?;
                     let zp = self.zp_term(&mut decls, &ident, "zp", d.q.zero_point, d, "+")?;
                     let v = format!("lf_rescale(acc, {m}, {sh}){zp}");
-                    let value = self.clamp(&mut decls, &ident, v, *clamp)?;
+                    let value = lut_call(self.clamp(&mut decls, &ident, v, *clamp)?);
                     let c = self.common(&ident, instr, notes, decls);
                     let l = DenseLoop {
                         out_len,
@@ -841,10 +893,19 @@ impl<'a> Writer<'a> {
                 if s.len != d.len {
                     return fail(format!("Lut from {} into {} elements", s.len, d.len));
                 }
-                let x = self.buf(*src)?;
+                let fused = k > 0 && self.fused[k - 1];
+                // Fused: the Dense layer before reads nothing from here.
+                let x = if fused {
+                    self.buffers[self.info.tensor_buffer[src.index()]].clone()
+                } else {
+                    self.buf(*src)?
+                };
                 let y = self.buf(*dst)?;
                 let len = decls.define(macro_name(&ident, "len"), s.len.to_string(), None)?;
-                let l = self.lut_parts(&mut decls, &ident, lut, len, x, y)?;
+                let mut l = self.lut_parts(&mut decls, &ident, ident.clone(), lut, len, x, y)?;
+                if fused {
+                    l.fused_into = Some(self.idents[k - 1].trim_start_matches("lf_").to_string());
+                }
                 let notes = [vec![self.note("x", *src), self.note("y", *dst)], acc_note].concat();
                 let c = self.common(&ident, instr, notes, decls);
                 self.construct(&(&c, &l))
@@ -894,7 +955,15 @@ impl<'a> Writer<'a> {
                 )?;
                 let zp = self.zp_term(&mut decls, &ident, "zp", d.q.zero_point, d, "+")?;
                 let qmax = decls.define(macro_name(&ident, "qmax"), c_define_int(d.q.qmax), None)?;
-                let lut = self.lut_parts(&mut decls, &ident, exp_lut, len.clone(), x.clone(), y.clone())?;
+                let lut = self.lut_parts(
+                    &mut decls,
+                    &ident,
+                    format!("{ident}_exp"),
+                    exp_lut,
+                    len.clone(),
+                    x.clone(),
+                    y.clone(),
+                )?;
                 let notes = [vec![self.note("x", *src), self.note("y", *dst)], acc_note].concat();
                 let c = self.common(&ident, instr, notes, decls);
                 let l = SoftmaxL {
@@ -938,14 +1007,29 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// A table's `#define`s and array, and what its templates print.
-    fn lut_parts(&mut self, decls: &mut Decls, ident: &str, lut: &Lut, len: String, src: String, dst: String) -> Result<LutL> {
+    /// A table's `#define`s, arrays and lookup function `lf_<stem>()`
+    /// (`fn_name`), and what the Lut template prints.
+    #[allow(clippy::too_many_arguments)]
+    fn lut_parts(
+        &mut self,
+        decls: &mut Decls,
+        ident: &str,
+        fn_name: String,
+        lut: &Lut,
+        len: String,
+        src: String,
+        dst: String,
+    ) -> Result<LutL> {
         check_lut(lut)?;
-        self.helpers.clamp = true;
         let interp = lut.step_shift > 0;
-        self.helpers.lerp |= interp;
+        self.helpers.rescale |= interp;
         let lo = decls.define(macro_name(ident, "lo"), c_define_int(lut.lo), None)?;
         let hi = decls.define(macro_name(ident, "hi"), c_define_int(lut.hi), None)?;
+        let range = decls.define(
+            macro_name(ident, "range"),
+            format!("({hi} - {lo})"),
+            None,
+        )?;
         let step_shift = macro_name(ident, "step_shift");
         let frac_mask = macro_name(ident, "frac_mask");
         if interp {
@@ -964,6 +1048,33 @@ impl<'a> Writer<'a> {
             dims: format!("[{}]", lut.table.len()),
             lines: wrap(&items, "\t"),
         })?;
+        let delta = format!("{ident}_delta");
+        if interp {
+            // Only entries 0 ..= (hi - lo) >> step_shift start a step.
+            let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
+            let d: Vec<i64> = lut.table.windows(2).take(steps).map(|w| w[1] - w[0]).collect();
+            let (dlo, dhi) = min_max(&d);
+            let items: Vec<String> = d.iter().map(|&v| c_int(v)).collect();
+            decls.array(Array {
+                ctype: ctype_for(dlo, dhi).into(),
+                name: delta.clone(),
+                dims: format!("[{}]", d.len()),
+                lines: wrap(&items, "\t"),
+            })?;
+        }
+        let f = LutFn {
+            name: fn_name.clone(),
+            func: lut.func.name().into(),
+            table,
+            delta,
+            lo,
+            hi,
+            range,
+            interp,
+            step_shift,
+            frac_mask,
+        };
+        decls.0.push(render(LutFnT { f: &f })?);
         Ok(LutL {
             func: lut.func.name().into(),
             lo_value: lut.lo,
@@ -975,11 +1086,8 @@ impl<'a> Writer<'a> {
             len,
             src,
             dst,
-            lo,
-            hi,
-            step_shift,
-            frac_mask,
-            table,
+            fn_name,
+            fused_into: None,
         })
     }
 
@@ -1182,4 +1290,42 @@ fn fold(text: &str) -> String {
         }
     }
     out
+}
+
+/// Which Dense layers apply the Lut right after them to their outputs
+/// (`tanh(W x + b)` in one pass, without storing and reloading `W x + b`):
+/// the Lut reads the Dense output and nothing else does, and the Lut's
+/// buffer is not the one the Dense layer is still reading.
+fn fusions(p: &Program, info: &ModuleInfo) -> Vec<bool> {
+    let readers = |t: TensorId| {
+        p.instrs
+            .iter()
+            .filter(|i| match &i.kind {
+                InstrKind::Quantize { .. } => false,
+                InstrKind::Dense { src, .. }
+                | InstrKind::Scale { src, .. }
+                | InstrKind::Lut { src, .. }
+                | InstrKind::Softmax { src, .. }
+                | InstrKind::Dequantize { src, .. } => *src == t,
+                InstrKind::Binary { a, b, .. } => *a == t || *b == t,
+            })
+            .count()
+    };
+    let mut fused = vec![false; p.instrs.len()];
+    for k in 0..p.instrs.len().saturating_sub(1) {
+        if let (
+            InstrKind::Dense { src, dst, .. },
+            InstrKind::Lut {
+                src: lsrc,
+                dst: ldst,
+                ..
+            },
+        ) = (&p.instrs[k].kind, &p.instrs[k + 1].kind)
+        {
+            fused[k] = lsrc == dst
+                && readers(*dst) == 1
+                && info.tensor_buffer.get(ldst.index()) != info.tensor_buffer.get(src.index());
+        }
+    }
+    fused
 }
