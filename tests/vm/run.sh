@@ -15,8 +15,11 @@
 #   LF_VM_JOBS=<n>             make -j for module builds (default 1)
 #   LF_VM_SMP=<n>              guest CPUs (default 2)
 # Hooks for more guest content (see README.md):
-#   LF_VM_LFC=<path to lfc>           also run guest.d/lfc.sh, the checks
-#                                     of lfc's netlink client
+#   LF_VM_LFC=<path to lfc>           also put lfc in the guest and run
+#                                     guest.d/lfc.sh (lfc's netlink client)
+#                                     and guest.d/aurora.sh (real Aurora
+#                                     snapshots that this lfc builds per
+#                                     kernel with aurora-build.sh)
 #   LF_VM_EXTRA_BINS="<file> ..."     executables put in /bin, with the
 #                                     shared libraries ldd finds for them
 #   LF_VM_EXTRA_FILES="<file> ..."    files put in /lf (e.g. emitted .ko)
@@ -56,6 +59,8 @@ missing_packages() {
 	command -v cpio >/dev/null || pkgs+=(cpio)
 	command -v gcc >/dev/null || pkgs+=(gcc)
 	command -v make >/dev/null || pkgs+=(make)
+	command -v strip >/dev/null || pkgs+=(binutils)
+	command -v modinfo >/dev/null || pkgs+=(kmod)
 	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || pkgs+=(libc6-dev)
 	if ! [ -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null |
 	     grep -q 'statically linked'; then
@@ -100,19 +105,20 @@ build_modules() {
 	mkdir -p "$dir/kmod" "$dir/fixtures"
 	cp -r "$ROOT"/runtime-kmod/Kbuild "$ROOT"/runtime-kmod/Makefile \
 		"$ROOT"/runtime-kmod/*.[ch] "$ROOT"/runtime-kmod/include \
-		"$dir/kmod/"
-	cp "$HERE"/fixtures/Kbuild "$HERE"/fixtures/*.c "$dir/fixtures/"
-	make -s -j"$JOBS" -C "$kdir" M="$dir/kmod" modules
+		"$dir/kmod/" || return 1
+	cp "$HERE"/fixtures/Kbuild "$HERE"/fixtures/*.c "$dir/fixtures/" ||
+		return 1
+	make -s -j"$JOBS" -C "$kdir" M="$dir/kmod" modules || return 1
 	make -s -j"$JOBS" -C "$kdir" M="$dir/fixtures" \
 		LF_KMOD="$dir/kmod" \
 		KBUILD_EXTRA_SYMBOLS="$dir/kmod/Module.symvers" modules
 }
 
-# Executable (without debug info) plus the shared libraries it needs.
+# Executable (stripped) plus the shared libraries it needs.
 add_bin() {
 	local rootfs=$1 bin=$2 lib
-	install -D -m 0755 "$bin" "$rootfs/bin/$(basename "$bin")"
-	objcopy --strip-debug "$rootfs/bin/$(basename "$bin")"
+	strip -o "$rootfs/bin/$(basename "$bin")" "$bin"
+	chmod 0755 "$rootfs/bin/$(basename "$bin")"
 	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
 		install -D -m 0755 "$lib" "$rootfs$lib"
 	done
@@ -129,7 +135,10 @@ make_initrd() {
 	cp "$HERE/guest.sh" "$rootfs/guest.sh"
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		add_bin "$rootfs" "$LF_VM_LFC"
-		cp "$HERE/guest.d/lfc.sh" "$rootfs/guest.d/"
+		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" "$rootfs/guest.d/"
+		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
+		# fails if something is missing.
+		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
 	fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
@@ -186,23 +195,44 @@ else
 	done
 fi
 
-build_lfnl
+if ! build_lfnl; then
+	echo "FAIL build_lfnl: see the compiler's messages above"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 total_pass=0
 total_fail=0
 for ver in "${kernels[@]}"; do
 	dir=$OUT/$ver
 	mkdir -p "$dir"
 	log "$ver: building modules"
-	build_modules "$ver" "$dir"
+	if ! build_modules "$ver" "$dir"; then
+		echo "[$ver] FAIL build_modules: lf_kernel or the fixtures do not build (messages above); not booted"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
+	# Checks on the host, as "PASS name" / "FAIL name: reason" lines.
+	: > "$dir/host.txt"
+	if [ -n "${LF_VM_LFC:-}" ]; then
+		log "$ver: building Aurora snapshots with $LF_VM_LFC"
+		if LF_VM_LFC=$LF_VM_LFC bash "$HERE/aurora-build.sh" "$ver" \
+			"/usr/src/linux-headers-$ver" "$dir/aurora" \
+			"$dir/lfc-cache" > "$dir/aurora-build.log" 2>&1; then
+			echo "PASS aurora_build" >> "$dir/host.txt"
+		else
+			echo "FAIL aurora_build: $(tail -n 5 "$dir/aurora-build.log" | tr '\n' ' ')" >> "$dir/host.txt"
+		fi
+	fi
 	make_initrd "$ver" "$dir"
 	log "$ver: booting"
 	start=$(date +%s)
 	boot "$ver" "$dir"
 	secs=$(( $(date +%s) - start ))
 
-	p=$(grep -c '^PASS ' "$dir/console.txt" || true)
-	f=$(grep -c '^FAIL ' "$dir/console.txt" || true)
-	grep -E '^(PASS|FAIL) ' "$dir/console.txt" | sed "s/^/[$ver] /"
+	p=$(cat "$dir/host.txt" "$dir/console.txt" | grep -c '^PASS ' || true)
+	f=$(cat "$dir/host.txt" "$dir/console.txt" | grep -c '^FAIL ' || true)
+	cat "$dir/host.txt" "$dir/console.txt" | grep -E '^(PASS|FAIL) ' |
+		sed "s/^/[$ver] /"
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
 		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
 		tail -n 30 "$dir/console.txt" | sed "s/^/[$ver]   /"

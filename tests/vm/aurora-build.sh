@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host half of the Aurora checks (guest.d/aurora.sh), run by run.sh per
+# kernel when LF_VM_LFC is set:
+#
+#   LF_VM_LFC=<lfc> aurora-build.sh <ver> <headers dir> <dest dir> <cache dir>
+#
+# Leaves in <dest dir> (emptied first), for /lf/aurora/ in the guest:
+#   lf_model_{1,2,3}.ko  Aurora snapshots (uuids 1, 2, 3, app 1) built by
+#                        `lfc compile` for that kernel, each from other
+#                        ranges so that their outputs differ;
+#   lf_kernel.ko         the lf_kernel that lfc built (from the sources
+#                        embedded in it) and linked the snapshots against;
+#   expect_{1,2,3}.csv   `lfc run --engine c` of each on the data rows:
+#                        the exact text `lfc infer` must print in the guest;
+#   modules              "<uuid> <module name>" lines (modinfo -F name);
+#   data.csv             the input rows (representative_dataset.csv).
+# <cache dir> becomes lfc's LFC_CACHE, emptied first, so that the one
+# lf_kernel build in it is the one the snapshots were linked against.
+# Exits non-zero, with the reason on stderr, if anything cannot be built.
+set -euo pipefail
+
+ver=$1 kdir=$2 dest=$3 cache=$4
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+EX=$ROOT/examples/aurora
+LFC=${LF_VM_LFC:?LF_VM_LFC must name the lfc binary}
+case $LFC in /*) ;; *) LFC=$ROOT/$LFC ;; esac
+
+rm -rf "$dest" "$cache"
+mkdir -p "$dest"
+export LFC_CACHE=$cache
+
+# Per-snapshot ranges. 1 is examples/aurora's (calibration rows widened
+# to the physical input domain); 2 the calibration rows alone (other
+# scales); 3 TFLite-style int8 from the calibration rows.
+flags() {
+	case $1 in
+	1) echo "--calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv" ;;
+	2) echo "--calibration $EX/representative_dataset.npy" ;;
+	3) echo "--calibration $EX/representative_dataset.npy --precision int8" ;;
+	esac
+}
+
+cp "$EX/representative_dataset.csv" "$dest/data.csv"
+: > "$dest/modules"
+for n in 1 2 3; do
+	# shellcheck disable=SC2046
+	"$LFC" compile "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
+		--kdir "$kdir" -o "$dest/lf_model_$n.ko" > /dev/null
+	# shellcheck disable=SC2046
+	"$LFC" run "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
+		--engine c --input "$dest/data.csv" > "$dest/expect_$n.csv"
+	echo "$n $(modinfo -F name "$dest/lf_model_$n.ko")" >> "$dest/modules"
+	[ "$(modinfo -F vermagic "$dest/lf_model_$n.ko" | cut -d' ' -f1)" = "$ver" ] || {
+		echo "aurora-build: lf_model_$n.ko is not for $ver" >&2
+		exit 1
+	}
+done
+set -- "$LFC_CACHE"/runtime-*/lf_kernel.ko
+if [ "$#" -ne 1 ] || ! [ -f "$1" ]; then
+	echo "aurora-build: expected one lf_kernel.ko in $LFC_CACHE, found: $*" >&2
+	exit 1
+fi
+cp "$1" "$dest/lf_kernel.ko"
