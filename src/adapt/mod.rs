@@ -269,13 +269,13 @@ pub fn active_outputs(
     Ok(Some((active.uuid, out)))
 }
 
-/// `lf_model_<16 hex>` → uuid.
+/// `lf_model_<decimal uuid>` (the module name lfc gives a snapshot) → uuid.
 pub fn uuid_of_module(name: &str) -> Option<u64> {
-    let hex = name.strip_prefix("lf_model_")?;
-    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let dec = name.strip_prefix("lf_model_")?;
+    if dec.is_empty() || !dec.bytes().all(|b| b.is_ascii_digit()) || (dec.len() > 1 && dec.starts_with('0')) {
         return None;
     }
-    u64::from_str_radix(hex, 16).ok()
+    dec.parse().ok()
 }
 
 /// The next uuid for `app`: the largest uuid in its slots + 1, skipping

@@ -19,7 +19,7 @@ pub struct RealSystem {
     pub client: Client,
     /// Kernel build directory for `.ko` builds (default: the running kernel's).
     pub kdir: Option<PathBuf>,
-    /// Take `lf_model_<16 hex>.ko` (or `lf_model_<decimal uuid>.ko`) from
+    /// Take `lf_model_<uuid>.ko` from
     /// here instead of building (for machines without kernel headers); it
     /// must carry this compile's digest and uuid in its modinfo.
     pub prebuilt: Option<PathBuf>,
@@ -67,21 +67,14 @@ impl System for RealSystem {
     fn build_ko(&mut self, compiled: &Compiled, out: &Path) -> Result<PathBuf> {
         let stem = c::stem(compiled.meta.uuid);
         if let Some(dir) = &self.prebuilt {
-            // lf_model_<16 hex>.ko (the module's own name), or the
-            // lf_model_<decimal>.ko that `lfc compile -o` users write.
-            let hex = dir.join(format!("{stem}.ko"));
-            let dec = dir.join(format!("lf_model_{}.ko", compiled.meta.uuid));
-            let ko = if hex.is_file() || !dec.is_file() {
-                hex
-            } else {
-                dec
-            };
+            // lf_model_<uuid>.ko: the module's own name.
+            let ko = dir.join(format!("{stem}.ko"));
             let bytes = std::fs::read(&ko).map_err(|e| Error::io(&ko, e))?;
             let digest = format!("digest={}\0", compiled.meta.digest);
-            let uuid = format!("uuid={:016x}\0", compiled.meta.uuid);
+            let uuid = format!("uuid={}\0", compiled.meta.uuid);
             if !contains(&bytes, digest.as_bytes()) || !contains(&bytes, uuid.as_bytes()) {
                 return Err(Error::Other(format!(
-                    "prebuilt {} is not this candidate (its modinfo lacks digest {} or uuid {:016x}): \
+                    "prebuilt {} is not this candidate (its modinfo lacks digest {} or uuid {}): \
                      build it with the same model and compile options",
                     ko.display(),
                     compiled.meta.digest,

@@ -240,7 +240,7 @@ fn accepts_installs_and_unloads_evicted() {
     assert!(
         summary.starts_with("adapt: candidate v4.onnx -> uuid 4: fidelity max 0.0")
             && summary.contains("(<= 0.05) ok, stability mean 0.0")
-            && summary.contains("(<= 1) ok -> installed lf_model_0000000000000004 (lf_model_0000000000000004.ko, active), standby uuid 3, unloaded lf_model_0000000000000002"),
+            && summary.contains("(<= 1) ok -> installed lf_model_4 (lf_model_4.ko, active), standby uuid 3, unloaded lf_model_2"),
         "{summary}"
     );
     assert!(
@@ -433,14 +433,16 @@ fn uuid_choice() {
     other.app = 2;
     let apps = vec![app1(vec![slot(0, 5, true), slot(1, 3, false)]), other];
     let mods = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    // max of app 1 is 5; 6 is in app 2's slot, 7 a loaded module
+    // max of app 1 is 5; 6 is in app 2's slot, 7 and 8 loaded modules
+    // (`lf_model_08` and `lf_model_9x` are not lfc's names)
     let loaded = mods(&[
         &c::stem(7),
         "lf_model_8",
-        "lf_model_000000000000000g",
+        "lf_model_08",
+        "lf_model_9x",
         "tcp_bbr",
     ]);
-    assert_eq!(next_uuid(&apps, 1, &loaded).unwrap(), 8);
+    assert_eq!(next_uuid(&apps, 1, &loaded).unwrap(), 9);
     assert_eq!(next_uuid(&apps, 1, &[]).unwrap(), 7);
     // an app with no slots starts at 1, skipping loaded ones and every
     // app's slotted ones (3)
@@ -451,8 +453,9 @@ fn uuid_choice() {
     assert_eq!(next_uuid(&[], 1, &[]).unwrap(), 1);
     let full = vec![app1(vec![slot(0, u64::MAX, true)])];
     assert!(next_uuid(&full, 1, &[]).is_err());
-    assert_eq!(uuid_of_module("lf_model_00000000000000ff"), Some(255));
+    assert_eq!(uuid_of_module("lf_model_255"), Some(255));
     assert_eq!(uuid_of_module("lf_model_ff"), None);
+    assert_eq!(uuid_of_module("lf_model_"), None);
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub struct ModuleMeta {
 /// The emitted module source tree.
 #[derive(Clone, Debug)]
 pub struct CModule {
-    /// File stem: `lf_model_<uuid>` (16 lower-case hex digits, see [`stem`]).
+    /// File stem and module name: `lf_model_<uuid>`, uuid in decimal (see [`stem`]).
     pub stem: String,
     /// `lf_model_<uuid>.c`
     pub source: String,

@@ -522,7 +522,7 @@ fn mixed_program_matches_reference_in_scratch() {
     let p = mixed_program();
     let info = layout(&p, true, &[]);
     let module = check_exec(&p, &info, &meta(0xfeed_0000_0000_0001, 0));
-    assert!(module.source.contains("static DEFINE_PER_CPU(struct lf_model_feed000000000001_scratch"));
+    assert!(module.source.contains("static DEFINE_PER_CPU(struct lf_model_18369338455114121217_scratch"));
     assert!(module.source.contains("local_bh_disable();"));
     assert!(!module.source.contains("s64 lf_b0["));
     // Per-channel shifts of a looped Dense: a table of struct lf_fixmul.
@@ -558,13 +558,13 @@ fn header_kbuild_and_makefile() {
     let p = mixed_program();
     let info = layout(&p, false, &[]);
     let m = emit(&p, &info, &meta(0xabc, 100)).unwrap();
-    assert_eq!(m.stem, "lf_model_0000000000000abc");
+    assert_eq!(m.stem, "lf_model_2748");
     assert!(m.source.starts_with("// SPDX-License-Identifier: GPL-2.0\n"));
     // The model name's `*/` cannot end a comment early, its quotes are escaped.
     assert!(m.source.contains(".name\t\t= \"test \\\"model\\\" */ x\","));
     assert!(!m.source.contains("\"model\" */"));
     assert!(m.source.contains("MODULE_INFO(lfc_version, \"0.1.0\");".replace("0.1.0", crate::VERSION).as_str()));
-    assert!(m.kbuild.contains("obj-m += lf_model_0000000000000abc.o"));
+    assert!(m.kbuild.contains("obj-m += lf_model_2748.o"));
     assert!(m.kbuild.contains("LF_RUNTIME ?="));
     assert!(m.makefile.contains("KDIR ?= /lib/modules/$(shell uname -r)/build"));
     assert!(m.makefile.contains("\t$(MAKE) -C $(KDIR) M=$(CURDIR)"));

@@ -49,7 +49,7 @@ const LINE_WIDTH: usize = 72;
 
 /// The file stem (and C prefix) of the module for `uuid`.
 pub fn stem(uuid: u64) -> String {
-    format!("lf_model_{uuid:016x}")
+    format!("lf_model_{uuid}")
 }
 
 pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<CModule> {
@@ -1212,7 +1212,7 @@ impl<'a> Writer<'a> {
                 one_line(&self.meta.name),
                 crate::VERSION
             )),
-            uuid_string: c_string(&format!("{:016x}", self.meta.uuid)),
+            uuid_string: c_string(&self.meta.uuid.to_string()),
             app_string: c_string(&self.meta.app.to_string()),
             version_literal: c_string(crate::VERSION),
         })
