@@ -85,6 +85,13 @@ pub struct Rescale {
 }
 
 impl Rescale {
+    /// `apply(x) == x` for every x (`mul == 2^shift`).
+    pub const IDENTITY: Rescale = Rescale { mul: 2, shift: 1 };
+
+    pub fn is_identity(self) -> bool {
+        self.shift < 63 && self.mul == 1i64 << self.shift
+    }
+
     #[inline]
     pub fn apply(self, x: i64) -> i64 {
         (x * self.mul + (1i64 << (self.shift - 1))) >> self.shift

@@ -16,8 +16,17 @@ use super::fixed::{quantize_value, real};
 use crate::ir::program::softmax_consts::EXP_FRAC;
 use crate::ir::{Lut, LutFunc, QParams};
 
-/// Tables have at most `2^LUT_STEPS_LOG2` intervals.
+/// Tables cut at the saturation points have at most `2^LUT_STEPS_LOG2`
+/// intervals.
 pub const LUT_STEPS_LOG2: u32 = 9;
+/// Tables over the whole reachable source range have at most
+/// `2^LUT_FULL_STEPS_LOG2` intervals. They need no clamp in the emitted
+/// code (the validator proves the source inside the table), which saves
+/// two compares and two conditional moves per lookup; they are chosen when
+/// their measured error is at most `FULL_RANGE_ERROR_RATIO` times the cut
+/// table's, for interpolated (int16) tables only.
+pub const LUT_FULL_STEPS_LOG2: u32 = 10;
+pub const FULL_RANGE_ERROR_RATIO: f64 = 2.0;
 
 /// Where `func` has saturated to within `quarter` (in output real units):
 /// returns `(x_lo, x_hi)` in real input units.
@@ -64,9 +73,47 @@ pub fn build(func: LutFunc, src: &QParams, l: i64, h: i64, dst: &QParams) -> Lut
     if lo > hi {
         lo = hi;
     }
+    let cut = table_on(func, l, h, lo, hi, LUT_STEPS_LOG2, &f_q);
+    let full = table_on(func, l, h, l, h, LUT_FULL_STEPS_LOG2, &f_q);
+    let measure = |lut: &mut Lut| {
+        let out_real = |v: i64| match func {
+            LutFunc::Exp => v as f64 * out_step,
+            _ => real(dst, v),
+        };
+        let mut err: f64 = 0.0;
+        for x in l..=h {
+            err = err.max((out_real(lut.apply(x)) - func.eval(to_real(x))).abs());
+        }
+        lut.max_error = err;
+    };
+    let (mut cut, mut full) = (cut, full);
+    measure(&mut cut);
+    // Only for interpolated tables (int16): a direct (int8) table is exact
+    // per input already, and cut at saturation it is smaller and does not
+    // overshoot the function's asymptote by rounding (tanh -> 127 = 1.0039).
+    if cut.step_shift > 0 && full.lo <= l && full.hi >= h {
+        measure(&mut full);
+        if full.max_error <= FULL_RANGE_ERROR_RATIO * cut.max_error {
+            return full;
+        }
+    }
+    cut
+}
+
+/// A table on `[lo, hi]` with at most `2^steps_log2` intervals, anchored at
+/// `hi`; its error is measured by the caller.
+fn table_on(
+    func: LutFunc,
+    _l: i64,
+    _h: i64,
+    lo: i64,
+    hi: i64,
+    steps_log2: u32,
+    f_q: &dyn Fn(i64) -> i64,
+) -> Lut {
     let width = (hi - lo) as u64;
     let bits = 64 - width.leading_zeros();
-    let step_shift = bits.saturating_sub(LUT_STEPS_LOG2);
+    let step_shift = bits.saturating_sub(steps_log2);
     // Anchor the grid at `hi` (exp(0) must be an entry: Softmax relies on it).
     let steps = (width + (1u64 << step_shift) - 1) >> step_shift;
     let lo = hi - ((steps as i64) << step_shift);
@@ -74,25 +121,14 @@ pub fn build(func: LutFunc, src: &QParams, l: i64, h: i64, dst: &QParams) -> Lut
     let table: Vec<i64> = (0..n)
         .map(|k| f_q(lo + ((k as i64) << step_shift)))
         .collect();
-    let mut lut = Lut {
+    Lut {
         func,
         lo,
         hi,
         step_shift,
         table,
         max_error: 0.0,
-    };
-    // Exhaustive error over the reachable sources.
-    let out_real = |v: i64| match func {
-        LutFunc::Exp => v as f64 * out_step,
-        _ => real(dst, v),
-    };
-    let mut err: f64 = 0.0;
-    for x in l..=h {
-        err = err.max((out_real(lut.apply(x)) - func.eval(to_real(x))).abs());
     }
-    lut.max_error = err;
-    lut
 }
 
 #[cfg(test)]
@@ -106,7 +142,7 @@ mod tests {
         let src = qparams(Precision::Int16, -20.0, 20.0);
         let dst = qparams(Precision::Int16, -1.0, 1.0);
         let lut = build(LutFunc::Tanh, &src, -32765, 32765, &dst);
-        assert!(lut.table.len() <= 514);
+        assert!(lut.table.len() <= (1 << LUT_FULL_STEPS_LOG2) + 2);
         // h = 2^step * s_in; linear interpolation error <= h^2/8 * max|tanh''| (0.77)
         let h = (lut.step_shift as f64).exp2() * src.scale;
         let bound = h * h / 8.0 * 0.77 + dst.scale;

@@ -179,14 +179,23 @@ impl<'a> Builder<'a> {
         }
         let rlo = in_lo.iter().copied().min().unwrap() as f64 / is;
         let rhi = in_hi.iter().copied().max().unwrap() as f64 / is;
-        let q = qparams(self.opts.precision, rlo, rhi);
+        let mut q = qparams(self.opts.precision, rlo, rhi);
         let max_in = in_lo
             .iter()
             .chain(&in_hi)
             .map(|v| v.abs())
             .max()
             .unwrap();
-        let rescale = rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?;
+        // When the clamped s64 inputs already fit the tensor's type, keep
+        // them as they are (scale 1 / input_scale): they carry no more
+        // resolution than that, and the C is a clamp with no multiply.
+        let identity = self.opts.precision == Precision::Int16 && max_in <= q.qmax;
+        let rescale = if identity {
+            q.scale = 1.0 / is;
+            Rescale::IDENTITY
+        } else {
+            rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?
+        };
         let name = g.value(g.input).name.clone();
         let doc = format!(
             "{name}_q = round(in / {is} / {:e}) (in clamped to the input domain)",
@@ -251,7 +260,7 @@ impl<'a> Builder<'a> {
             wq.extend(row.iter().map(|w| (*w as f64 / s).round() as i64));
         }
         // Bias at the accumulator scale, the source zero point folded in.
-        let bq: Vec<i64> = (0..n_out)
+        let mut bq: Vec<i64> = (0..n_out)
             .map(|j| {
                 let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
                 (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum
@@ -283,12 +292,38 @@ impl<'a> Builder<'a> {
             Precision::Int16 => AccWidth::I64,
             Precision::Int8 => AccWidth::I32,
         };
+        // int16: widen each channel's weight scale (by less than 2x) so that
+        // s_in * s_w / s_out is exactly 2^-S: requantization is then a
+        // rounding shift, no multiply, and the weights still use at least
+        // 15 of their 16 bits. int8 keeps TFLite's 31-bit multipliers.
+        if prec == Precision::Int16 {
+            for (j, s) in ws.iter_mut().enumerate() {
+                let f = sq.scale * *s / dq.scale;
+                let shift = (-f.log2()).floor();
+                if f > 0.0 && (1.0..=62.0).contains(&shift) {
+                    *s = (-shift).exp2() * dq.scale / sq.scale;
+                    let row = &weight[j * n_in..(j + 1) * n_in];
+                    for (q, w) in wq[j * n_in..(j + 1) * n_in].iter_mut().zip(row) {
+                        *q = (*w as f64 / *s).round() as i64;
+                    }
+                }
+            }
+            for j in 0..n_out {
+                let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
+                bq[j] = (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum;
+            }
+        }
+        let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
         let mut rescale = Vec::with_capacity(n_out);
         for (j, &(a, b, _)) in accs.iter().enumerate() {
             let max_abs = a.abs().max(b.abs()).min(i64::MAX as i128) as i64;
-            rescale.push(
-                rescale_for(sq.scale * ws[j] / dq.scale, max_abs).map_err(|r| qerr(&node, r))?,
-            );
+            let f = sq.scale * ws[j] / dq.scale;
+            let pow2 = f.log2();
+            rescale.push(if prec == Precision::Int16 && pow2 == pow2.round() && (-62.0..=-1.0).contains(&pow2) {
+                Rescale { mul: 1, shift: (-pow2) as u32 }
+            } else {
+                rescale_for(f, max_abs).map_err(|r| qerr(&node, r))?
+            });
         }
         let clamp = match (fused, prec) {
             (Some((cmin, cmax)), _) => Some((

@@ -161,6 +161,10 @@ pub struct LutFn {
     pub interp: bool,
     pub step_shift: String,
     pub frac_mask: String,
+    /// The source can fall below `lo` / rise above `hi` (else the validator
+    /// proved it cannot, and the clamp is left out).
+    pub clamp_lo: bool,
+    pub clamp_hi: bool,
 }
 
 #[derive(Template)]

@@ -551,7 +551,12 @@ impl<'a> Writer<'a> {
                 )?;
                 let zp = self.zp_term(&mut decls, &ident, "zp", t.q.zero_point, t, "+")?;
                 // `@` stands for the index.
-                let value = format!("lf_rescale(lf_clamp(in[@], {lo}, {hi}), {mul}, {shift}){zp}");
+                // An identity rescale (the inputs already fit) is left out.
+                let value = if rescale.is_identity() {
+                    format!("lf_clamp(in[@], {lo}, {hi}){zp}")
+                } else {
+                    format!("lf_rescale(lf_clamp(in[@], {lo}, {hi}), {mul}, {shift}){zp}")
+                };
                 // Straight-line for short inputs: the bounds become immediates.
                 let unrolled = if p.input_len <= QUANTIZE_UNROLL {
                     (0..p.input_len)
@@ -902,7 +907,8 @@ impl<'a> Writer<'a> {
                 };
                 let y = self.buf(*dst)?;
                 let len = decls.define(macro_name(&ident, "len"), s.len.to_string(), None)?;
-                let mut l = self.lut_parts(&mut decls, &ident, ident.clone(), lut, len, x, y)?;
+                let bounds = self.info.tensor_bounds[src.index()];
+                let mut l = self.lut_parts(&mut decls, &ident, ident.clone(), lut, bounds, len, x, y)?;
                 if fused {
                     l.fused_into = Some(self.idents[k - 1].trim_start_matches("lf_").to_string());
                 }
@@ -960,6 +966,11 @@ impl<'a> Writer<'a> {
                     &ident,
                     format!("{ident}_exp"),
                     exp_lut,
+                    {
+                        // x - max(x) over the source's proven range.
+                        let (l, h) = self.info.tensor_bounds[src.index()];
+                        (l - h, 0)
+                    },
                     len.clone(),
                     x.clone(),
                     y.clone(),
@@ -1016,6 +1027,7 @@ impl<'a> Writer<'a> {
         ident: &str,
         fn_name: String,
         lut: &Lut,
+        src_bounds: (i64, i64),
         len: String,
         src: String,
         dst: String,
@@ -1073,6 +1085,8 @@ impl<'a> Writer<'a> {
             interp,
             step_shift,
             frac_mask,
+            clamp_lo: src_bounds.0 < lut.lo,
+            clamp_hi: src_bounds.1 > lut.hi,
         };
         decls.0.push(render(LutFnT { f: &f })?);
         Ok(LutL {
