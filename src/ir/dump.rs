@@ -40,20 +40,22 @@ pub fn graph(g: &Graph) -> String {
     let _ = writeln!(s, "graph: input {} -> output {}", v(g.input), v(g.output));
     for op in &g.ops {
         let ins: Vec<String> = op.inputs.iter().map(|i| i.to_string()).collect();
-        let what = match &op.kind {
-            OpKind::Dense { weight, bias } => {
-                format!("dense weight {} bias {}", fsummary(weight), fsummary(bias))
-            }
-            OpKind::Affine { scale, offset } => {
-                format!("affine scale {} offset {}", fsummary(scale), fsummary(offset))
-            }
-            OpKind::Binary { op } => op.name().to_string(),
-            OpKind::Activation(a) => format!("{a:?}"),
-            OpKind::Softmax { axis_len } => format!("softmax axis_len {axis_len}"),
+        let (name, detail) = match &op.kind {
+            OpKind::Dense { weight, bias } => (
+                "dense".to_string(),
+                format!(" weight {} bias {}", fsummary(weight), fsummary(bias)),
+            ),
+            OpKind::Affine { scale, offset } => (
+                "affine".to_string(),
+                format!(" scale {} offset {}", fsummary(scale), fsummary(offset)),
+            ),
+            OpKind::Binary { op } => (op.name().to_string(), String::new()),
+            OpKind::Activation(a) => (a.name().to_string(), format!(" {a:?}")),
+            OpKind::Softmax { axis_len } => ("softmax".to_string(), format!(" axis_len {axis_len}")),
         };
         let _ = writeln!(
             s,
-            "  {} = {what}({})  # node `{}` ({})",
+            "  {} = {name}({}){detail}  # node `{}` ({})",
             v(op.output),
             ins.join(", "),
             op.node,

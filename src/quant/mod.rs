@@ -197,10 +197,14 @@ impl<'a> Builder<'a> {
             rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?
         };
         let name = g.value(g.input).name.clone();
-        let doc = format!(
-            "{name}_q = round(in / {is} / {:e}) (in clamped to the input domain)",
-            q.scale
-        );
+        let doc = if identity {
+            format!("{name}_q = in, clamped to the input domain (at scale 1/{is} the inputs already fit int16)")
+        } else {
+            format!(
+                "{name}_q = round(in / {is} / {:e}) (in clamped to the input domain)",
+                q.scale
+            )
+        };
         let t = self.add_tensor(&name, n, q);
         self.map.insert(g.input, t);
         self.push(
