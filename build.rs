@@ -16,7 +16,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         let name = p.file_name().unwrap().to_string_lossy().to_string();
         if p.is_dir() {
             collect(root, &p, out);
-        } else if name.ends_with(".c") || name.ends_with(".h") || name == "Kbuild" || name == "Makefile" {
+        } else if name.ends_with(".c")
+            || name.ends_with(".h")
+            || name == "Kbuild"
+            || name == "Makefile"
+        {
             if name.ends_with(".mod.c") {
                 continue;
             }
@@ -54,5 +58,8 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=LFC_GIT_REV={rev}");
-    println!("cargo:rustc-env=LFC_TARGET={}", std::env::var("TARGET").unwrap());
+    println!(
+        "cargo:rustc-env=LFC_TARGET={}",
+        std::env::var("TARGET").unwrap()
+    );
 }

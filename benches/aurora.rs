@@ -28,7 +28,10 @@ fn manifest(p: &str) -> PathBuf {
 }
 
 fn rows_bytes(rows: &[Vec<i64>]) -> Vec<u8> {
-    rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect()
+    rows.iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
 }
 
 /// Runs the timing driver (optionally under a wrapper) and returns its
@@ -69,13 +72,19 @@ fn callgrind_ir(exe: &Path, iterations: u64, input: &[u8], dir: &Path) -> Option
     run_driver(&mut cmd, input);
     let text = std::fs::read_to_string(&out_file).ok()?;
     text.lines()
-        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 fn main() {
     // `cargo bench` passes --bench; a filter that excludes us skips the run.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     if !args.is_empty() && !args.iter().any(|a| "aurora".contains(a.as_str())) {
         return;
     }
@@ -131,7 +140,10 @@ fn main() {
 
     // Wall clock: tract's float plan, same rows, same run.
     let float = FloatModel::load(&model).expect("tract model");
-    let frows: Vec<Vec<f32>> = matrix.iter_rows().map(|r| r.iter().map(|&v| v as f32).collect()).collect();
+    let frows: Vec<Vec<f32>> = matrix
+        .iter_rows()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect();
     let mut sink = 0f32;
     for r in &frows {
         sink += float.run(r).unwrap()[0];

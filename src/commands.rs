@@ -99,9 +99,16 @@ pub struct EvalReport {
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "rows: {}", self.rows)?;
-        writeln!(f, "output  max_abs_err  mean_abs_err  p99_abs_err   (vs tract f32)")?;
+        writeln!(
+            f,
+            "output  max_abs_err  mean_abs_err  p99_abs_err   (vs tract f32)"
+        )?;
         for (i, s) in self.per_output.iter().enumerate() {
-            writeln!(f, "{i:>6}  {:>11.6}  {:>12.6}  {:>11.6}", s.max, s.mean, s.p99)?;
+            writeln!(
+                f,
+                "{i:>6}  {:>11.6}  {:>12.6}  {:>11.6}",
+                s.max, s.mean, s.p99
+            )?;
         }
         match self.mismatch {
             None => writeln!(f, "C == interpreter: bit-exact on {} rows", self.rows),
@@ -165,9 +172,22 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
         p.input_scale,
         p.output_scale
     );
-    let dlo = compiled.domain.lo.iter().cloned().fold(f64::INFINITY, f64::min);
-    let dhi = compiled.domain.hi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let _ = writeln!(s, "input domain: [{dlo}, {dhi}] over all features (per feature in the IR dump)");
+    let dlo = compiled
+        .domain
+        .lo
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    let dhi = compiled
+        .domain
+        .hi
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let _ = writeln!(
+        s,
+        "input domain: [{dlo}, {dhi}] over all features (per feature in the IR dump)"
+    );
     let _ = writeln!(s, "\n#  op                 node                 tensor               len  real range                 scale        widest");
     for (k, instr) in p.instrs.iter().enumerate() {
         let dst = crate::valid::dst_of(&instr.kind);
@@ -188,7 +208,9 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
             }
             None => ("out".into(), p.output_len, "-".into(), "-".into()),
         };
-        let bits = info.acc_bits[k].map(|b| format!("{b} bits")).unwrap_or_default();
+        let bits = info.acc_bits[k]
+            .map(|b| format!("{b} bits"))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
             "{k:<2} {:<18} {:<20} {:<20} {len:>4}  {range:<26} {scale:<12} {bits}",
@@ -261,7 +283,12 @@ pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path)
         .ok_or_else(|| Error::Other(format!("app {app} has no active snapshot")))?;
     let m = data::read_matrix(input)?;
     data::check_nonempty(input, &m)?;
-    data::check_width(input, &m, status.input_len as usize, &format!("app {app}'s input"))?;
+    data::check_width(
+        input,
+        &m,
+        status.input_len as usize,
+        &format!("app {app}'s input"),
+    )?;
     data::check_finite(input, &m)?;
     let rows = pipeline::to_fixed(input, &m, active.input_scale)?;
     let mut out = Vec::with_capacity(m.rows * status.output_len as usize);
@@ -276,7 +303,12 @@ pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path)
                     .iter()
                     .find(|s| s.uuid == reply.uuid)
                     .map(|s| s.output_scale)
-                    .ok_or_else(|| Error::Other(format!("snapshot {} answered but is no longer in a slot", reply.uuid)))?
+                    .ok_or_else(|| {
+                        Error::Other(format!(
+                            "snapshot {} answered but is no longer in a slot",
+                            reply.uuid
+                        ))
+                    })?
             }
         };
         out.extend(reply.output.iter().map(|&v| v as f64 / scale as f64));

@@ -89,7 +89,12 @@ pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
         h.update(name.as_bytes());
         h.update(text.as_bytes());
     }
-    let tag: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let tag: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let dir = cache_root().join(format!("runtime-{tag}"));
     if dir.join("Module.symvers").is_file() && dir.join("lf_kernel.ko").is_file() {
         return Ok(dir);

@@ -234,7 +234,11 @@ pub fn to_fixed(path: &Path, m: &Matrix, scale: i64) -> Result<Vec<Vec<i64>>> {
             if !y.is_finite() || y.abs() >= 9.2e18 {
                 return Err(Error::data(
                     path,
-                    format!("row {}, column {}: {x} does not fit s64 at scale {scale}", r + 1, c + 1),
+                    format!(
+                        "row {}, column {}: {x} does not fit s64 at scale {scale}",
+                        r + 1,
+                        c + 1
+                    ),
                 ));
             }
             v.push(y as i64);

@@ -33,14 +33,26 @@ fn compile_fails(model: &Path, extra: &[&str], expect: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lf_model_1.c");
     std::fs::write(&out, "old").unwrap();
-    let mut args = vec!["compile", model.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let mut args = vec![
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let (ok, stderr) = lfc(&args);
     assert!(!ok, "compile {args:?} should fail");
     for e in expect {
-        assert!(stderr.contains(e), "message for {args:?} lacks `{e}`:\n{stderr}");
+        assert!(
+            stderr.contains(e),
+            "message for {args:?} lacks `{e}`:\n{stderr}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old", "output clobbered");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "old",
+        "output clobbered"
+    );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "stray files left: {left:?}");
 }
@@ -83,15 +95,27 @@ fn errors_bad_calibration() {
     nan_row[4] = "nan";
     let nan = dir.path().join("nan.csv");
     std::fs::write(&nan, format!("{row}\n{}\n", nan_row.join(","))).unwrap();
-    compile_fails(&aurora(), &["--calibration", nan.to_str().unwrap()], &["nan.csv", "row 2", "column 5", "NaN"]);
+    compile_fails(
+        &aurora(),
+        &["--calibration", nan.to_str().unwrap()],
+        &["nan.csv", "row 2", "column 5", "NaN"],
+    );
     let mut inf_row = vec!["1"; 30];
     inf_row[0] = "inf";
     let inf = dir.path().join("inf.csv");
     std::fs::write(&inf, format!("{}\n", inf_row.join(","))).unwrap();
-    compile_fails(&aurora(), &["--calibration", inf.to_str().unwrap()], &["inf.csv", "row 1", "column 1"]);
+    compile_fails(
+        &aurora(),
+        &["--calibration", inf.to_str().unwrap()],
+        &["inf.csv", "row 1", "column 1"],
+    );
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
-    compile_fails(&aurora(), &["--calibration", empty.to_str().unwrap()], &["empty.csv", "no data rows"]);
+    compile_fails(
+        &aurora(),
+        &["--calibration", empty.to_str().unwrap()],
+        &["empty.csv", "no data rows"],
+    );
     compile_fails(&aurora(), &[], &["--calibration", "--input-range"]);
     compile_fails(&aurora(), &["--input-range=5:1"], &["--input-range"]);
 }
@@ -112,7 +136,10 @@ fn errors_unwritable_output() {
         out.to_str().unwrap(),
     ]);
     assert!(!ok);
-    assert!(stderr.contains("lf_model_1.c") || stderr.contains("file"), "{stderr}");
+    assert!(
+        stderr.contains("lf_model_1.c") || stderr.contains("file"),
+        "{stderr}"
+    );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "stray files: {left:?}");
 }
@@ -136,6 +163,9 @@ fn errors_run_input_width_mismatch() {
         "interp",
     ]);
     assert!(!ok);
-    assert!(stderr.contains("rows.csv") && stderr.contains("2 columns"), "{stderr}");
+    assert!(
+        stderr.contains("rows.csv") && stderr.contains("2 columns"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }

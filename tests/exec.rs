@@ -94,7 +94,11 @@ fn random_rows(c: &pipeline::Compiled, n: usize, seed: u64) -> Vec<Vec<i64>> {
     rows.push(d.hi.iter().map(|x| (x * is).ceil() as i64).collect());
     rows.push(vec![i64::MAX; len]);
     rows.push(vec![i64::MIN; len]);
-    rows.push((0..len).map(|i| if i % 2 == 0 { i64::MAX } else { i64::MIN }).collect());
+    rows.push(
+        (0..len)
+            .map(|i| if i % 2 == 0 { i64::MAX } else { i64::MIN })
+            .collect(),
+    );
     rows
 }
 
@@ -153,7 +157,10 @@ fn exec_interpreter_matches_tract_within_tolerance() {
                 }
             }
             let mean = sum / n as f64;
-            eprintln!("fidelity {name} {}: max {max:.5} mean {mean:.5} over {n} outputs", precision.name());
+            eprintln!(
+                "fidelity {name} {}: max {max:.5} mean {mean:.5} over {n} outputs",
+                precision.name()
+            );
             assert!(
                 max <= tol.max_abs && mean <= tol.mean_abs,
                 "{name} ({}): max {max} mean {mean} outside {tol:?}",
@@ -178,7 +185,9 @@ fn exec_aurora_fidelity_targets() {
             ..Default::default()
         },
         CompileOptions {
-            input_range: Some(InputRange::File(manifest("examples/aurora/input_domain.csv"))),
+            input_range: Some(InputRange::File(manifest(
+                "examples/aurora/input_domain.csv",
+            ))),
             ..Default::default()
         },
     ] {
@@ -190,10 +199,18 @@ fn exec_aurora_fidelity_targets() {
         )
         .unwrap();
         assert_eq!(out.rows, refs.len());
-        let errs: Vec<f64> = out.data.iter().zip(&refs).map(|(a, b)| (a - b).abs()).collect();
+        let errs: Vec<f64> = out
+            .data
+            .iter()
+            .zip(&refs)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
         let max = errs.iter().cloned().fold(0.0, f64::max);
         let mean = errs.iter().sum::<f64>() / errs.len() as f64;
-        eprintln!("aurora vs onnxruntime ({:?}): max {max:.5} mean {mean:.5}", opts.input_range);
+        eprintln!(
+            "aurora vs onnxruntime ({:?}): max {max:.5} mean {mean:.5}",
+            opts.input_range
+        );
         assert!(max <= 0.01 && mean <= 0.003, "max {max} mean {mean}");
     }
 }
@@ -219,7 +236,12 @@ fn exec_aurora_int8_matches_tflite() {
         lfc::commands::Engine::C,
     )
     .unwrap();
-    let errs: Vec<f64> = out.data.iter().zip(&refs).map(|(a, b)| (a - b).abs()).collect();
+    let errs: Vec<f64> = out
+        .data
+        .iter()
+        .zip(&refs)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
     let max = errs.iter().cloned().fold(0.0, f64::max);
     let mean = errs.iter().sum::<f64>() / errs.len() as f64;
     eprintln!("aurora int8 vs onnxruntime: max {max:.5} mean {mean:.5}");
@@ -235,7 +257,10 @@ fn exec_stack_frame_within_budget() {
     for (name, path, opts) in cases(dir.path()) {
         let c = pipeline::compile(&path, &opts).unwrap();
         let frame = lfc::back::c::userspace::stack_usage(&c.emit_c().unwrap()).unwrap();
-        eprintln!("stack {name}: {frame} bytes (validator: {} activation bytes)", c.info.stack_bytes);
+        eprintln!(
+            "stack {name}: {frame} bytes (validator: {} activation bytes)",
+            c.info.stack_bytes
+        );
         assert!(frame <= 1024, "{name}: frame {frame} bytes");
     }
 }

@@ -16,7 +16,10 @@ struct Tolerance {
     abs: f64,
 }
 
-const FLOAT_VS_TRACT: Tolerance = Tolerance { rel: 1e-4, abs: 1e-6 };
+const FLOAT_VS_TRACT: Tolerance = Tolerance {
+    rel: 1e-4,
+    abs: 1e-6,
+};
 
 impl Tolerance {
     fn check(&self, what: &str, row: &[f32], got: &[f64], want: &[f32]) {
@@ -39,12 +42,20 @@ fn aurora_path() -> PathBuf {
 fn agree(what: &str, path: &Path, rows: usize, range: f32) -> Graph {
     let graph = onnx::load(path).unwrap_or_else(|e| panic!("{what}: {e}"));
     let reference = FloatModel::load(path).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(graph.input_len(), reference.input_len(), "{what}: input length");
+    assert_eq!(
+        graph.input_len(),
+        reference.input_len(),
+        "{what}: input length"
+    );
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x1fc);
     let mut outputs = Vec::new();
     for _ in 0..rows {
-        let row: Vec<f32> = (0..graph.input_len()).map(|_| rng.random_range(-range..range)).collect();
-        let want = reference.run(&row).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let row: Vec<f32> = (0..graph.input_len())
+            .map(|_| rng.random_range(-range..range))
+            .collect();
+        let want = reference
+            .run(&row)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let got = graph.eval(&row.iter().map(|v| *v as f64).collect::<Vec<_>>());
         FLOAT_VS_TRACT.check(what, &row, &got, &want);
         outputs.push(got);
@@ -55,7 +66,11 @@ fn agree(what: &str, path: &Path, rows: usize, range: f32) -> Graph {
         let mut col: Vec<f64> = outputs.iter().map(|o| o[j]).collect();
         col.sort_by(f64::total_cmp);
         col.dedup();
-        assert!(col.len() > rows / 4, "{what}: output {j} takes only {} values", col.len());
+        assert!(
+            col.len() > rows / 4,
+            "{what}: output {j} takes only {} values",
+            col.len()
+        );
     }
     graph
 }
@@ -83,7 +98,10 @@ fn front_external_data_weights() {
     // without a directory the external file cannot be found
     let bytes = std::fs::read(&path).unwrap();
     let msg = refused(&bytes, "external_weights.onnx");
-    assert_mentions(&msg, &["external_weights.onnx", "not a loadable ONNX model"]);
+    assert_mentions(
+        &msg,
+        &["external_weights.onnx", "not a loadable ONNX model"],
+    );
 }
 
 #[test]
@@ -105,14 +123,25 @@ fn front_aurora_matches_onnxruntime_reference() {
     let parse = |l: &str| -> Option<Vec<f64>> {
         l.split(',').map(|v| v.trim().parse::<f64>().ok()).collect()
     };
-    let rows: Vec<Vec<f64>> = rows.lines().filter_map(parse).filter(|r| r.len() == 30).collect();
-    let refs: Vec<Vec<f64>> = refs.lines().filter_map(parse).filter(|r| !r.is_empty()).collect();
+    let rows: Vec<Vec<f64>> = rows
+        .lines()
+        .filter_map(parse)
+        .filter(|r| r.len() == 30)
+        .collect();
+    let refs: Vec<Vec<f64>> = refs
+        .lines()
+        .filter_map(parse)
+        .filter(|r| !r.is_empty())
+        .collect();
     assert_eq!(rows.len(), 60, "calibration rows");
     assert_eq!(refs.len(), 60, "reference outputs");
     for (row, want) in rows.iter().zip(&refs) {
         let got = graph.eval(row)[0];
         let want = *want.last().unwrap();
-        assert!((got - want).abs() <= 1e-5 + 1e-4 * want.abs(), "graph {got}, onnxruntime {want}");
+        assert!(
+            (got - want).abs() <= 1e-5 + 1e-4 * want.abs(),
+            "graph {got}, onnxruntime {want}"
+        );
     }
 }
 
@@ -136,17 +165,21 @@ fn front_lowering_shapes() {
     let g = lowered(&models::clip_softmax(), "clip_softmax");
     let ops: Vec<&str> = g.ops.iter().map(|op| op.onnx_op.as_str()).collect();
     assert_eq!(ops, ["Gemm", "Clip", "Gemm", "Softmax"]);
-    assert_eq!(g.ops[1].kind, OpKind::Activation(Activation::Clip { min: -0.4, max: f32::INFINITY }));
+    assert_eq!(
+        g.ops[1].kind,
+        OpKind::Activation(Activation::Clip {
+            min: -0.4,
+            max: f32::INFINITY
+        })
+    );
     assert_eq!(g.ops[2].inputs, vec![g.ops[1].output]);
     assert_eq!(g.ops[3].kind, OpKind::Softmax { axis_len: 6 });
 
     // c - x is an Affine with scale -1; x - c negates the offset
     let g = lowered(&models::matmul_affine(), "matmul_affine");
-    let affine = |node: &str| {
-        match &g.ops.iter().find(|op| op.node == node).unwrap().kind {
-            OpKind::Affine { scale, offset } => (scale.clone(), offset.clone()),
-            k => panic!("{node} lowered to {k:?}"),
-        }
+    let affine = |node: &str| match &g.ops.iter().find(|op| op.node == node).unwrap().kind {
+        OpKind::Affine { scale, offset } => (scale.clone(), offset.clone()),
+        k => panic!("{node} lowered to {k:?}"),
     };
     let (scale, offset) = affine("shift_down");
     assert!(scale.iter().all(|s| *s == 1.0) && offset.iter().all(|o| *o == -0.25));
@@ -167,7 +200,13 @@ fn front_lowering_shapes() {
     let g = lowered(&models::clip_attrs_opset10(), "clip_attrs_opset10");
     let names: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
     assert_eq!(names, ["MatMul#0", "Clip#1", "Softmax#2"]);
-    assert_eq!(g.ops[1].kind, OpKind::Activation(Activation::Clip { min: -0.5, max: 0.6 }));
+    assert_eq!(
+        g.ops[1].kind,
+        OpKind::Activation(Activation::Clip {
+            min: -0.5,
+            max: 0.6
+        })
+    );
 
     // tract folds the shape arithmetic; Dropout, Reshape, Squeeze and
     // Unsqueeze are aliases
@@ -175,7 +214,11 @@ fn front_lowering_shapes() {
     let ops: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
     assert_eq!(ops, ["mm", "bias", "tanh"]);
     assert_eq!(g.ops[2].output, g.output);
-    assert_eq!(g.value(g.output).name, "y", "the output value takes the graph output's name");
+    assert_eq!(
+        g.value(g.output).name,
+        "y",
+        "the output value takes the graph output's name"
+    );
 
     // legacy Softmax coerces to 2-D at its axis
     let g = lowered(&models::softmax_legacy_3d(), "softmax_legacy_3d");
@@ -203,11 +246,25 @@ fn assert_mentions(msg: &str, parts: &[&str]) {
 #[test]
 fn front_refuses_unsupported_ops() {
     let msg = refused(&models::unsupported_op(), "unsupported_op.onnx");
-    assert_mentions(&msg, &["node `exp_node` (Exp)", "unsupported op", "supported: Add, Cast, Clip"]);
+    assert_mentions(
+        &msg,
+        &[
+            "node `exp_node` (Exp)",
+            "unsupported op",
+            "supported: Add, Cast, Clip",
+        ],
+    );
     let msg = refused(&models::unsupported_conv(), "conv.onnx");
     assert_mentions(&msg, &["node `Conv#0` (Conv)", "unsupported op", "Gemm"]);
     let msg = refused(&models::custom_domain_op(), "custom.onnx");
-    assert_mentions(&msg, &["node `mine` (MyOp)", "domain `com.example`", "supported: Add"]);
+    assert_mentions(
+        &msg,
+        &[
+            "node `mine` (MyOp)",
+            "domain `com.example`",
+            "supported: Add",
+        ],
+    );
     let msg = refused(&models::gemm_batch2(), "batch2.onnx");
     assert_mentions(&msg, &["node `fc` (Gemm)", "2 rows", "batch 1"]);
 }
@@ -221,7 +278,10 @@ fn front_refuses_bad_inputs_and_outputs() {
     let msg = refused(&models::int64_input(), "ids.onnx");
     assert_mentions(&msg, &["input `ids`", "INT64", "only FLOAT"]);
     let msg = refused(&models::two_inputs(), "two_inputs.onnx");
-    assert_mentions(&msg, &["2 runtime inputs", "`a`", "`b`", "exactly one input"]);
+    assert_mentions(
+        &msg,
+        &["2 runtime inputs", "`a`", "`b`", "exactly one input"],
+    );
     let msg = refused(&models::two_outputs(), "two_outputs.onnx");
     assert_mentions(&msg, &["2 outputs", "`y`", "`z`"]);
     let msg = refused(b"definitely not protobuf", "garbage.onnx");
@@ -231,9 +291,20 @@ fn front_refuses_bad_inputs_and_outputs() {
 #[test]
 fn front_refuses_bad_weights_and_axes() {
     let msg = refused(&models::nan_weight(), "nan.onnx");
-    assert_mentions(&msg, &["node `fc` (Gemm)", "initializer `fc.weight`", "NaN", "index 5"]);
+    assert_mentions(
+        &msg,
+        &[
+            "node `fc` (Gemm)",
+            "initializer `fc.weight`",
+            "NaN",
+            "index 5",
+        ],
+    );
     let msg = refused(&models::softmax_middle_axis(), "softmax.onnx");
-    assert_mentions(&msg, &["node `sm` (Softmax)", "axis 1", "[1, 2, 3]", "last axis"]);
+    assert_mentions(
+        &msg,
+        &["node `sm` (Softmax)", "axis 1", "[1, 2, 3]", "last axis"],
+    );
 }
 
 #[test]

@@ -101,7 +101,11 @@ pub fn value_info(name: &str, dims: Option<&[D]>) -> ValueInfoProto {
 }
 
 pub fn float_tensor(name: &str, dims: &[i64], data: &[f32], raw: bool) -> TensorProto {
-    assert_eq!(dims.iter().product::<i64>() as usize, data.len(), "tensor `{name}`");
+    assert_eq!(
+        dims.iter().product::<i64>() as usize,
+        data.len(),
+        "tensor `{name}`"
+    );
     let mut t = TensorProto {
         name: name.to_owned(),
         dims: dims.to_vec(),
@@ -188,7 +192,9 @@ impl Builder {
     pub fn init(&mut self, name: &str, dims: &[i64], data: &[f32]) -> &mut Self {
         let raw = self.raw_next;
         self.raw_next = !raw;
-        self.graph.initializer.push(float_tensor(name, dims, data, raw));
+        self.graph
+            .initializer
+            .push(float_tensor(name, dims, data, raw));
         self
     }
 
@@ -242,7 +248,13 @@ pub fn mlp_relu() -> Vec<u8> {
         .weight("fc1.bias", &[16], 8)
         .weight("fc2.weight", &[16, 4], 16)
         .weight("fc2.bias", &[1, 4], 16)
-        .node("Gemm", "fc1", &["x", "fc1.weight", "fc1.bias"], &["h1"], vec![attr_i("transB", 1)])
+        .node(
+            "Gemm",
+            "fc1",
+            &["x", "fc1.weight", "fc1.bias"],
+            &["h1"],
+            vec![attr_i("transB", 1)],
+        )
         .node("Relu", "relu1", &["h1"], &["a1"], vec![])
         .node(
             "Gemm",
@@ -273,10 +285,22 @@ pub fn matmul_affine() -> Vec<u8> {
         .node("MatMul", "mm", &["x", "W"], &["m"], vec![])
         .node("Add", "add_bias", &["m", "bias"], &["a"], vec![])
         .node("Mul", "scale", &["a", "gain"], &["s"], vec![])
-        .node("LeakyRelu", "lrelu", &["s"], &["l"], vec![attr_f("alpha", 0.1)])
+        .node(
+            "LeakyRelu",
+            "lrelu",
+            &["s"],
+            &["l"],
+            vec![attr_f("alpha", 0.1)],
+        )
         .node("Sub", "shift_down", &["l", "shift"], &["d"], vec![])
         .node("Sub", "mirror_sub", &["mirror", "d"], &["r"], vec![])
-        .node("HardSigmoid", "hsig", &["r"], &["y"], vec![attr_f("alpha", 0.3), attr_f("beta", 0.45)])
+        .node(
+            "HardSigmoid",
+            "hsig",
+            &["r"],
+            &["y"],
+            vec![attr_f("alpha", 0.3), attr_f("beta", 0.45)],
+        )
         .output("y", &[D::N(1), D::N(10)]);
     b.build()
 }
@@ -338,7 +362,13 @@ pub fn symbolic_batch() -> Vec<u8> {
         .weight("b1", &[7], 5)
         .weight("W2", &[7, 2], 7)
         .weight("b2", &[2], 7)
-        .node("Gemm", "fc1", &["x", "W1", "b1"], &["h"], vec![attr_i("transB", 1)])
+        .node(
+            "Gemm",
+            "fc1",
+            &["x", "W1", "b1"],
+            &["h"],
+            vec![attr_i("transB", 1)],
+        )
         .node("Tanh", "tanh", &["h"], &["t"], vec![])
         .node("Gemm", "fc2", &["t", "W2", "b2"], &["y"], vec![])
         .output("y", &[D::S("N"), D::N(2)]);
@@ -352,7 +382,13 @@ pub fn clip_attrs_opset10() -> Vec<u8> {
     b.input("x", &[D::N(1), D::N(4)])
         .weight("W", &[4, 6], 4)
         .node("MatMul", "", &["x", "W"], &["h"], vec![])
-        .node("Clip", "", &["h"], &["c"], vec![attr_f("min", -0.5), attr_f("max", 0.6)])
+        .node(
+            "Clip",
+            "",
+            &["h"],
+            &["c"],
+            vec![attr_f("min", -0.5), attr_f("max", 0.6)],
+        )
         .node("Softmax", "", &["c"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(6)]);
     b.build()
@@ -388,15 +424,35 @@ pub fn folded_shapes() -> Vec<u8> {
         .init("w_scale", &[], &[0.5])
         .init("b", &[4], &[0.1, -0.2, 0.3, -0.4]);
     b.graph.initializer.push(int64_tensor("zero", &[], &[0]));
-    b.graph.initializer.push(int64_tensor("minus_one", &[1], &[-1]));
+    b.graph
+        .initializer
+        .push(int64_tensor("minus_one", &[1], &[-1]));
     b.graph.initializer.push(int64_tensor("axes0", &[1], &[0]));
     b.graph.initializer.push(int64_tensor("axes1", &[1], &[1]));
     b.node("Shape", "shape", &["x"], &["x_shape"], vec![])
-        .node("Gather", "batch_dim", &["x_shape", "zero"], &["n"], vec![attr_i("axis", 0)])
+        .node(
+            "Gather",
+            "batch_dim",
+            &["x_shape", "zero"],
+            &["n"],
+            vec![attr_i("axis", 0)],
+        )
         .node("Unsqueeze", "n_1d", &["n", "axes0"], &["n1"], vec![])
-        .node("Concat", "target", &["n1", "minus_one"], &["target_shape"], vec![attr_i("axis", 0)])
+        .node(
+            "Concat",
+            "target",
+            &["n1", "minus_one"],
+            &["target_shape"],
+            vec![attr_i("axis", 0)],
+        )
         .node("Reshape", "view", &["x", "target_shape"], &["flat"], vec![])
-        .node("Dropout", "drop", &["flat"], &["dropped"], vec![attr_f("ratio", 0.3)])
+        .node(
+            "Dropout",
+            "drop",
+            &["flat"],
+            &["dropped"],
+            vec![attr_f("ratio", 0.3)],
+        )
         .node("Mul", "scale_w", &["W", "w_scale"], &["W_scaled"], vec![])
         .node("MatMul", "mm", &["dropped", "W_scaled"], &["m"], vec![])
         .node("Add", "bias", &["m", "b"], &["h"], vec![])
@@ -423,13 +479,18 @@ pub fn softmax_legacy_3d() -> Vec<u8> {
 /// (ONNX external data: location, offset, length). Returns the model path.
 pub fn write_external_weights_model(dir: &Path) -> PathBuf {
     let mut rng = Rng::new(9);
-    let w: Vec<f32> = (0..5 * 3).map(|_| (rng.normal() / 5f64.sqrt()) as f32).collect();
+    let w: Vec<f32> = (0..5 * 3)
+        .map(|_| (rng.normal() / 5f64.sqrt()) as f32)
+        .collect();
     let bias = [0.25f32, -0.5, 0.75];
     let mut bin: Vec<u8> = vec![0xAB; 16]; // leading padding: offsets must be honoured
     let external = |name: &str, dims: &[i64], data: &[f32], bin: &mut Vec<u8>| {
         let offset = bin.len();
         bin.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-        let kv = |k: &str, v: String| pb::StringStringEntryProto { key: k.to_owned(), value: v };
+        let kv = |k: &str, v: String| pb::StringStringEntryProto {
+            key: k.to_owned(),
+            value: v,
+        };
         TensorProto {
             name: name.to_owned(),
             dims: dims.to_vec(),
@@ -520,8 +581,10 @@ pub fn symbolic_feature_input() -> Vec<u8> {
 pub fn int64_input() -> Vec<u8> {
     let mut b = Builder::new("int64_input", 21, 13);
     b.input("ids", &[D::N(1), D::N(4)]);
-    if let Some(type_proto::Value::TensorType(t)) =
-        b.graph.input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+    if let Some(type_proto::Value::TensorType(t)) = b.graph.input[0]
+        .r#type
+        .as_mut()
+        .and_then(|t| t.value.as_mut())
     {
         t.elem_type = pb::tensor_proto::DataType::Int64 as i32;
     }

@@ -272,7 +272,10 @@ pub fn active_outputs(
 /// `lf_model_<decimal uuid>` (the module name lfc gives a snapshot) → uuid.
 pub fn uuid_of_module(name: &str) -> Option<u64> {
     let dec = name.strip_prefix("lf_model_")?;
-    if dec.is_empty() || !dec.bytes().all(|b| b.is_ascii_digit()) || (dec.len() > 1 && dec.starts_with('0')) {
+    if dec.is_empty()
+        || !dec.bytes().all(|b| b.is_ascii_digit())
+        || (dec.len() > 1 && dec.starts_with('0'))
+    {
         return None;
     }
     dec.parse().ok()
@@ -670,6 +673,8 @@ impl Adapter {
                 "adapt: {name}: stability n/a: app {app} has no active snapshot"
             )),
         }
+        // Written so that a NaN error is rejected too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(max_err <= crit.max_fidelity_error) {
             return reject(
                 out,
@@ -680,6 +685,7 @@ impl Adapter {
             );
         }
         if let Some(ch) = change {
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
             if !(ch <= crit.max_output_change) {
                 return reject(
                     out,

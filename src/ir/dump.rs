@@ -23,15 +23,25 @@ fn summary(v: &[i64]) -> String {
         v.iter().copied().min().unwrap_or(0),
         v.iter().copied().max().unwrap_or(0),
     );
-    format!("[{}] in [{lo}, {hi}] fnv {:016x}", v.len(), fnv1a(v.iter().copied()))
+    format!(
+        "[{}] in [{lo}, {hi}] fnv {:016x}",
+        v.len(),
+        fnv1a(v.iter().copied())
+    )
 }
 
 fn fsummary(v: &[f32]) -> String {
     let bits = v.iter().map(|x| x.to_bits() as i64);
     let (lo, hi) = v
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-    format!("[{}] in [{lo:.6e}, {hi:.6e}] fnv {:016x}", v.len(), fnv1a(bits))
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    format!(
+        "[{}] in [{lo:.6e}, {hi:.6e}] fnv {:016x}",
+        v.len(),
+        fnv1a(bits)
+    )
 }
 
 pub fn graph(g: &Graph) -> String {
@@ -51,7 +61,9 @@ pub fn graph(g: &Graph) -> String {
             ),
             OpKind::Binary { op } => (op.name().to_string(), String::new()),
             OpKind::Activation(a) => (a.name().to_string(), format!(" {a:?}")),
-            OpKind::Softmax { axis_len } => ("softmax".to_string(), format!(" axis_len {axis_len}")),
+            OpKind::Softmax { axis_len } => {
+                ("softmax".to_string(), format!(" axis_len {axis_len}"))
+            }
         };
         let _ = writeln!(
             s,

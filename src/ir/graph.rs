@@ -10,7 +10,7 @@
 use std::fmt;
 
 /// Index of a value in [`Graph::values`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ValueId(pub u32);
 
 impl ValueId {
@@ -39,13 +39,21 @@ pub struct Value {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Relu,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     Tanh,
     Sigmoid,
     /// `max(0, min(1, alpha * x + beta))`
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     /// `min(max(x, min), max)`; an absent ONNX bound is +-inf.
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Activation {
@@ -114,10 +122,14 @@ pub enum OpKind {
         offset: Vec<f32>,
     },
     /// Element-wise op on two runtime tensors of the same length.
-    Binary { op: BinaryOp },
+    Binary {
+        op: BinaryOp,
+    },
     Activation(Activation),
     /// Softmax over consecutive groups of `axis_len` elements (the last axis).
-    Softmax { axis_len: usize },
+    Softmax {
+        axis_len: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -139,12 +151,6 @@ pub struct Graph {
     pub ops: Vec<Op>,
     pub input: ValueId,
     pub output: ValueId,
-}
-
-impl Default for ValueId {
-    fn default() -> Self {
-        ValueId(0)
-    }
 }
 
 impl Graph {
@@ -194,12 +200,7 @@ impl Graph {
                         .enumerate()
                         .map(|(j, b)| {
                             let row = &weight[j * n..(j + 1) * n];
-                            *b as f64
-                                + row
-                                    .iter()
-                                    .zip(x)
-                                    .map(|(w, v)| *w as f64 * v)
-                                    .sum::<f64>()
+                            *b as f64 + row.iter().zip(x).map(|(w, v)| *w as f64 * v).sum::<f64>()
                         })
                         .collect()
                 }

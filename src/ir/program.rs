@@ -232,7 +232,11 @@ pub enum InstrKind {
         clamp: Option<(i64, i64)>,
     },
     /// `dst[i] = lut(src[i])` (output already in dst's quantization).
-    Lut { src: TensorId, dst: TensorId, lut: Lut },
+    Lut {
+        src: TensorId,
+        dst: TensorId,
+        lut: Lut,
+    },
     /// Softmax over groups of `axis_len`; the exact integer semantics are
     /// [`softmax_group`] (exp table, normalised sum, Newton reciprocal, no
     /// division).

@@ -23,7 +23,9 @@ pub fn rescale_for(factor: f64, max_abs_in: i64) -> Result<Rescale, String> {
     }
     let in_bits = bit_len(max_abs_in.max(1));
     if in_bits >= 62 {
-        return Err(format!("input magnitude {max_abs_in} leaves no room for a multiplier"));
+        return Err(format!(
+            "input magnitude {max_abs_in} leaves no room for a multiplier"
+        ));
     }
     let mul_bits = MAX_MUL_BITS.min(62 - in_bits);
     let e = factor.abs().log2().floor() as i64;
@@ -107,7 +109,12 @@ mod tests {
 
     #[test]
     fn rescale_is_accurate_and_bounded() {
-        for &(f, m) in &[(0.001234, 40_000i64), (3.5, 1 << 20), (1e-9, 1 << 40), (-0.75, 100)] {
+        for &(f, m) in &[
+            (0.001234, 40_000i64),
+            (3.5, 1 << 20),
+            (1e-9, 1 << 40),
+            (-0.75, 100),
+        ] {
             let r = rescale_for(f, m).unwrap();
             assert!(r.mul.unsigned_abs() < 1 << 31, "{r:?}");
             assert!((r.mul as i128 * m as i128).abs() < 1i128 << 62);

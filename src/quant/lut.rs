@@ -58,7 +58,11 @@ pub fn build(func: LutFunc, src: &QParams, l: i64, h: i64, dst: &QParams) -> Lut
         LutFunc::Exp => (1.0 / (EXP_FRAC as f64).exp2(), 0, 1i64 << EXP_FRAC),
         _ => (dst.scale, dst.qmin, dst.qmax),
     };
-    let zp_in = if func == LutFunc::Exp { 0 } else { src.zero_point };
+    let zp_in = if func == LutFunc::Exp {
+        0
+    } else {
+        src.zero_point
+    };
     let to_real = |x: i64| (x - zp_in) as f64 * src.scale;
     let f_q = |x: i64| -> i64 {
         let y = func.eval(to_real(x));
@@ -157,7 +161,11 @@ mod tests {
         let lut = build(LutFunc::Sigmoid, &src, -128, 127, &dst);
         assert_eq!(lut.step_shift, 0);
         // Direct table: error is the output rounding only.
-        assert!(lut.max_error <= dst.scale / 2.0 + 1e-12, "{}", lut.max_error);
+        assert!(
+            lut.max_error <= dst.scale / 2.0 + 1e-12,
+            "{}",
+            lut.max_error
+        );
     }
 
     #[test]

@@ -156,7 +156,10 @@ impl<'a> Builder<'a> {
         if domain.lo.len() != n || domain.hi.len() != n {
             return Err(qerr(
                 "input",
-                format!("domain has {} features, the model input has {n}", domain.lo.len()),
+                format!(
+                    "domain has {} features, the model input has {n}",
+                    domain.lo.len()
+                ),
             ));
         }
         let is = self.opts.input_scale as f64;
@@ -165,7 +168,10 @@ impl<'a> Builder<'a> {
         for i in 0..n {
             let (lo, hi) = (domain.lo[i], domain.hi[i]);
             if !(lo.is_finite() && hi.is_finite()) || lo > hi {
-                return Err(qerr("input", format!("feature {i}: invalid domain [{lo}, {hi}]")));
+                return Err(qerr(
+                    "input",
+                    format!("feature {i}: invalid domain [{lo}, {hi}]"),
+                ));
             }
             let (a, b) = ((lo * is).floor(), (hi * is).ceil());
             if a.abs() > 1e17 || b.abs() > 1e17 {
@@ -180,12 +186,7 @@ impl<'a> Builder<'a> {
         let rlo = in_lo.iter().copied().min().unwrap() as f64 / is;
         let rhi = in_hi.iter().copied().max().unwrap() as f64 / is;
         let mut q = qparams(self.opts.precision, rlo, rhi);
-        let max_in = in_lo
-            .iter()
-            .chain(&in_hi)
-            .map(|v| v.abs())
-            .max()
-            .unwrap();
+        let max_in = in_lo.iter().chain(&in_hi).map(|v| v.abs()).max().unwrap();
         // When the clamped s64 inputs already fit the tensor's type, keep
         // them as they are (scale 1 / input_scale): they carry no more
         // resolution than that, and the C is a clamp with no multiply.
@@ -314,7 +315,8 @@ impl<'a> Builder<'a> {
             }
             for j in 0..n_out {
                 let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
-                bq[j] = (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum;
+                bq[j] =
+                    (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum;
             }
         }
         let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
@@ -323,11 +325,19 @@ impl<'a> Builder<'a> {
             let max_abs = a.abs().max(b.abs()).min(i64::MAX as i128) as i64;
             let f = sq.scale * ws[j] / dq.scale;
             let pow2 = f.log2();
-            rescale.push(if prec == Precision::Int16 && pow2 == pow2.round() && (-62.0..=-1.0).contains(&pow2) {
-                Rescale { mul: 1, shift: (-pow2) as u32 }
-            } else {
-                rescale_for(f, max_abs).map_err(|r| qerr(&node, r))?
-            });
+            rescale.push(
+                if prec == Precision::Int16
+                    && pow2 == pow2.round()
+                    && (-62.0..=-1.0).contains(&pow2)
+                {
+                    Rescale {
+                        mul: 1,
+                        shift: (-pow2) as u32,
+                    }
+                } else {
+                    rescale_for(f, max_abs).map_err(|r| qerr(&node, r))?
+                },
+            );
         }
         let clamp = match (fused, prec) {
             (Some((cmin, cmax)), _) => Some((
@@ -421,7 +431,10 @@ impl<'a> Builder<'a> {
         };
         let pos = mk(pos_f)?;
         let neg = mk(neg_f)?;
-        let offset: Vec<i64> = off_real.iter().map(|o| (o / dq.scale).round() as i64).collect();
+        let offset: Vec<i64> = off_real
+            .iter()
+            .map(|o| (o / dq.scale).round() as i64)
+            .collect();
         let clamp = match clamp_real {
             Some((a, b)) => Some((
                 fixed::quantize_value(&dq, a.max(-1e30)),
@@ -474,7 +487,16 @@ impl<'a> Builder<'a> {
         );
         let dst = self.add_tensor(&name, sb.len(), dq);
         let onnx_op = op.onnx_op.clone();
-        self.push(&node, &onnx_op, doc, InstrKind::Lut { src, dst, lut: table })?;
+        self.push(
+            &node,
+            &onnx_op,
+            doc,
+            InstrKind::Lut {
+                src,
+                dst,
+                lut: table,
+            },
+        )?;
         self.map.insert(op.output, dst);
         Ok(())
     }
@@ -520,8 +542,8 @@ impl<'a> Builder<'a> {
                 // the larger operand, and leave one bit for the sum.
                 let fa = qa.scale / dq.scale;
                 let fb = qb.scale / dq.scale;
-                let r = rescale_for(fa.max(fb), ma.max(mb).max(1) * 2)
-                    .map_err(|r| qerr(&node, r))?;
+                let r =
+                    rescale_for(fa.max(fb), ma.max(mb).max(1) * 2).map_err(|r| qerr(&node, r))?;
                 let k = (r.shift as f64).exp2();
                 let (mul_a, mul_b) = ((fa * k).round() as i64, (fb * k).round() as i64);
                 (
@@ -631,7 +653,11 @@ impl<'a> Builder<'a> {
 
     fn activation(&mut self, op_index: usize, act: Activation) -> Result<()> {
         let n = self.graph.value(self.graph.ops[op_index].output).len;
-        let name = self.graph.value(self.graph.ops[op_index].output).name.clone();
+        let name = self
+            .graph
+            .value(self.graph.ops[op_index].output)
+            .name
+            .clone();
         let ones = vec![1.0; n];
         let zeros = vec![0.0; n];
         match act {
@@ -680,7 +706,10 @@ impl<'a> Builder<'a> {
         let max_in = self.max_abs_centered(t);
         let rescale = rescale_for(q.scale * os, max_in).map_err(|r| qerr("output", r))?;
         let name = g.value(g.output).name.clone();
-        let doc = format!("out = round(({name}_q - {}) * {:e} * {os})", q.zero_point, q.scale);
+        let doc = format!(
+            "out = round(({name}_q - {}) * {:e} * {os})",
+            q.zero_point, q.scale
+        );
         self.push(
             &name,
             "Output",
@@ -727,7 +756,17 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 let s: Vec<f64> = scale.iter().map(|&v| v as f64).collect();
                 let o: Vec<f64> = offset.iter().map(|&v| v as f64).collect();
                 let name = graph.value(op.output).name.clone();
-                b.scale_op(i, &s, &s, &o, None, format!("{name}[i] = x[i] * c[i] + d[i] (constants of node {})", op.node))?;
+                b.scale_op(
+                    i,
+                    &s,
+                    &s,
+                    &o,
+                    None,
+                    format!(
+                        "{name}[i] = x[i] * c[i] + d[i] (constants of node {})",
+                        op.node
+                    ),
+                )?;
             }
             OpKind::Binary { op: bop } => b.binary(i, *bop)?,
             OpKind::Activation(act) => b.activation(i, *act)?,
@@ -745,6 +784,11 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         output_len: graph.output_len(),
         input_scale: opts.input_scale,
         output_scale: opts.output_scale,
-        input_domain: domain.lo.iter().copied().zip(domain.hi.iter().copied()).collect(),
+        input_domain: domain
+            .lo
+            .iter()
+            .copied()
+            .zip(domain.hi.iter().copied())
+            .collect(),
     })
 }

@@ -34,7 +34,7 @@ pub fn signed_bits(v: i128) -> u32 {
 }
 
 fn check64(what: &str, v: i128) -> Result<(), String> {
-    if v > I64_LIMIT || v < -I64_LIMIT {
+    if !(-I64_LIMIT..=I64_LIMIT).contains(&v) {
         return Err(format!("{what} can reach {v}, beyond 64 bits"));
     }
     Ok(())
@@ -83,10 +83,18 @@ pub fn dense_acc_bounds(weight: &[i64], bias: &[i64], src: &Bounds) -> Vec<(i128
         .collect()
 }
 
-fn check_range(what: &str, q: &QParams, b: &Bounds, clamp: Option<(i64, i64)>) -> Result<(), String> {
+fn check_range(
+    what: &str,
+    q: &QParams,
+    b: &Bounds,
+    clamp: Option<(i64, i64)>,
+) -> Result<(), String> {
     if let Some((lo, hi)) = clamp {
         if lo > hi || lo < q.qmin || hi > q.qmax {
-            return Err(format!("{what}: clamp [{lo}, {hi}] outside [{}, {}]", q.qmin, q.qmax));
+            return Err(format!(
+                "{what}: clamp [{lo}, {hi}] outside [{}, {}]",
+                q.qmin, q.qmax
+            ));
         }
         return Ok(());
     }
@@ -118,7 +126,10 @@ pub fn lut_bounds(lut: &Lut, lo: i64, hi: i64, what: &str) -> Result<(i64, i64),
     }
     let need = (((lut.hi - lut.lo) >> lut.step_shift) + 2) as usize;
     if lut.table.len() < need {
-        return Err(format!("{what}: table has {} entries, needs {need}", lut.table.len()));
+        return Err(format!(
+            "{what}: table has {} entries, needs {need}",
+            lut.table.len()
+        ));
     }
     let (c0, c1) = (lo.clamp(lut.lo, lut.hi), hi.clamp(lut.lo, lut.hi));
     let (i0, i1) = (
@@ -275,8 +286,15 @@ pub fn propagate(
                 for da in [al - za, ah - za] {
                     for db in [bl - zb, bh - zb] {
                         let pre: i128 = match op {
-                            BinaryOp::Add => da as i128 * rescale_a.mul as i128 + db as i128 * *mul_b as i128 + half,
-                            BinaryOp::Sub => da as i128 * rescale_a.mul as i128 - db as i128 * *mul_b as i128 + half,
+                            BinaryOp::Add => {
+                                da as i128 * rescale_a.mul as i128
+                                    + db as i128 * *mul_b as i128
+                                    + half
+                            }
+                            BinaryOp::Sub => {
+                                da as i128 * rescale_a.mul as i128 - db as i128 * *mul_b as i128
+                                    + half
+                            }
                             BinaryOp::Mul => {
                                 let p = da as i128 * db as i128;
                                 check64(what, p)?;
@@ -322,11 +340,16 @@ pub fn propagate(
             let s = get(*src)?;
             let q = tq(*dst);
             if *axis_len == 0 || s.len() % axis_len != 0 {
-                return Err(format!("{what}: axis length {axis_len} does not divide {}", s.len()));
+                return Err(format!(
+                    "{what}: axis length {axis_len} does not divide {}",
+                    s.len()
+                ));
             }
             // The normalised sum needs len * 2^EXP_FRAC < 2^(NORM_BITS + 1).
             if (*axis_len as i128) << EXP_FRAC >= 1i128 << (NORM_BITS + 1) {
-                return Err(format!("{what}: softmax axis of {axis_len} is too long (max 65535)"));
+                return Err(format!(
+                    "{what}: softmax axis of {axis_len} is too long (max 65535)"
+                ));
             }
             if *out_frac > 15 {
                 return Err(format!("{what}: output fraction {out_frac} > 15"));
@@ -337,7 +360,9 @@ pub fn propagate(
             );
             let (emin, emax) = lut_bounds(exp_lut, lo - hi, 0, what)?;
             if emin < 0 || emax > 1 << EXP_FRAC || exp_lut.apply(0) != 1 << EXP_FRAC {
-                return Err(format!("{what}: exp table outside [0, 2^{EXP_FRAC}] or exp(0) != 2^{EXP_FRAC}"));
+                return Err(format!(
+                    "{what}: exp table outside [0, 2^{EXP_FRAC}] or exp(0) != 2^{EXP_FRAC}"
+                ));
             }
             let out = vec![(q.zero_point, q.qmax); s.len()];
             check_range(what, q, &out, None)?;

@@ -49,10 +49,19 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
         what: what.to_string(),
         reason,
     };
-    let first_ok = matches!(program.instrs.first().map(|i| &i.kind), Some(InstrKind::Quantize { .. }));
-    let last_ok = matches!(program.instrs.last().map(|i| &i.kind), Some(InstrKind::Dequantize { .. }));
+    let first_ok = matches!(
+        program.instrs.first().map(|i| &i.kind),
+        Some(InstrKind::Quantize { .. })
+    );
+    let last_ok = matches!(
+        program.instrs.last().map(|i| &i.kind),
+        Some(InstrKind::Dequantize { .. })
+    );
     if !first_ok || !last_ok {
-        return Err(fail("program", "must start with Quantize and end with Dequantize".into()));
+        return Err(fail(
+            "program",
+            "must start with Quantize and end with Dequantize".into(),
+        ));
     }
     let mut env: Vec<Option<bounds::Bounds>> = vec![None; program.tensors.len()];
     let mut acc_bits = Vec::with_capacity(program.instrs.len());
@@ -116,9 +125,9 @@ fn writes(kind: &InstrKind) -> impl Iterator<Item = (TensorId, usize)> + '_ {
         InstrKind::Dense { dst, bias, .. } => Some((*dst, bias.len())),
         InstrKind::Scale { dst, pos, .. } => Some((*dst, pos.len())),
         // Length follows the source; checked against the tensor below.
-        InstrKind::Binary { dst, .. } | InstrKind::Lut { dst, .. } | InstrKind::Softmax { dst, .. } => {
-            Some((*dst, usize::MAX))
-        }
+        InstrKind::Binary { dst, .. }
+        | InstrKind::Lut { dst, .. }
+        | InstrKind::Softmax { dst, .. } => Some((*dst, usize::MAX)),
         InstrKind::Dequantize { .. } => None,
     };
     dst.into_iter()
@@ -171,9 +180,9 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
                 instr.kind,
                 InstrKind::Scale { .. } | InstrKind::Lut { .. } | InstrKind::Binary { .. }
             );
-            let in_place = srcs
-                .iter()
-                .find(|s| elementwise && last_use[s.index()] == k && program.tensor(**s).len == len);
+            let in_place = srcs.iter().find(|s| {
+                elementwise && last_use[s.index()] == k && program.tensor(**s).len == len
+            });
             let buf = if let Some(s) = in_place {
                 tensor_buffer[s.index()]
             } else if let Some(pos) = free
@@ -192,9 +201,14 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
         }
         for s in srcs {
             let b = tensor_buffer[s.index()];
-            let still_used = program.tensors.iter().enumerate().any(|(t, _)| {
-                tensor_buffer[t] == b && last_use[t] > k && t != s.index()
-            }) || dst_of(&instr.kind).map(|d| tensor_buffer[d.index()] == b).unwrap_or(false);
+            let still_used = program
+                .tensors
+                .iter()
+                .enumerate()
+                .any(|(t, _)| tensor_buffer[t] == b && last_use[t] > k && t != s.index())
+                || dst_of(&instr.kind)
+                    .map(|d| tensor_buffer[d.index()] == b)
+                    .unwrap_or(false);
             if last_use[s.index()] == k && !still_used && !free.contains(&b) {
                 free.push(b);
             }

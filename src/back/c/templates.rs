@@ -101,10 +101,18 @@ macro_rules! construct {
 
         impl Construct for (&Common, &$data) {
             fn decls(&self) -> askama::Result<String> {
-                $decls { c: self.0, l: self.1 }.render()
+                $decls {
+                    c: self.0,
+                    l: self.1,
+                }
+                .render()
             }
             fn body(&self) -> askama::Result<String> {
-                $body { c: self.0, l: self.1 }.render()
+                $body {
+                    c: self.0,
+                    l: self.1,
+                }
+                .render()
             }
         }
     };

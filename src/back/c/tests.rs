@@ -224,7 +224,11 @@ fn mlp_program(seed: u64) -> Program {
     let mut cur = 0u32;
     for layer in 0..3 {
         let (n_in, n_out) = (dims[layer], dims[layer + 1]);
-        tensors.push(tensor(&format!("fc{layer}/out"), n_out, q(16, 0, 1.0 / 4096.0)));
+        tensors.push(tensor(
+            &format!("fc{layer}/out"),
+            n_out,
+            q(16, 0, 1.0 / 4096.0),
+        ));
         let dense = cur + 1;
         instrs.push(instr(
             &format!("/actor/fc{layer}/Gemm"),
@@ -233,17 +237,27 @@ fn mlp_program(seed: u64) -> Program {
             InstrKind::Dense {
                 src: t(cur),
                 dst: t(dense),
-                weight: (0..n_in * n_out).map(|_| rng.random_range(-32767..=32767)).collect(),
+                weight: (0..n_in * n_out)
+                    .map(|_| rng.random_range(-32767..=32767))
+                    .collect(),
                 weight_bits: 16,
-                bias: (0..n_out).map(|_| rng.random_range(-1 << 30..1 << 30)).collect(),
+                bias: (0..n_out)
+                    .map(|_| rng.random_range(-1 << 30..1 << 30))
+                    .collect(),
                 acc: AccWidth::I64,
-                rescale: (0..n_out).map(|_| r(rng.random_range(1 << 20..1 << 22), 40)).collect(),
+                rescale: (0..n_out)
+                    .map(|_| r(rng.random_range(1 << 20..1 << 22), 40))
+                    .collect(),
                 clamp: Some((-32767, 32767)),
             },
         ));
         cur = dense;
         if layer < 2 {
-            tensors.push(tensor(&format!("tanh{layer}/out"), n_out, q(16, 0, 1.0 / 4096.0)));
+            tensors.push(tensor(
+                &format!("tanh{layer}/out"),
+                n_out,
+                q(16, 0, 1.0 / 4096.0),
+            ));
             instrs.push(instr(
                 &format!("/actor/tanh{layer}"),
                 "Tanh",
@@ -343,7 +357,8 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 rescale,
             } => {
                 for i in 0..p.input_len {
-                    vals[dst.index()][i] = resc(*rescale, input[i].clamp(in_lo[i], in_hi[i])) + zp(*dst);
+                    vals[dst.index()][i] =
+                        resc(*rescale, input[i].clamp(in_lo[i], in_hi[i])) + zp(*dst);
                 }
             }
             InstrKind::Dense {
@@ -360,7 +375,9 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 for j in 0..p.tensor(*dst).len {
                     let mut a = bias[j];
                     for i in 0..n {
-                        a = a.checked_add(weight[j * n + i] * vals[src.index()][i]).unwrap();
+                        a = a
+                            .checked_add(weight[j * n + i] * vals[src.index()][i])
+                            .unwrap();
                         if *acc == AccWidth::I32 {
                             assert!(i32::try_from(a).is_ok(), "s32 accumulator overflow");
                         }
@@ -394,8 +411,14 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 for i in 0..p.tensor(*dst).len {
                     let (x, y) = (vals[a.index()][i] - zp(*a), vals[b.index()][i] - zp(*b));
                     let v = match op {
-                        BinaryOp::Add => (x * rescale_a.mul + y * mul_b + (1 << (rescale_a.shift - 1))) >> rescale_a.shift,
-                        BinaryOp::Sub => (x * rescale_a.mul - y * mul_b + (1 << (rescale_a.shift - 1))) >> rescale_a.shift,
+                        BinaryOp::Add => {
+                            (x * rescale_a.mul + y * mul_b + (1 << (rescale_a.shift - 1)))
+                                >> rescale_a.shift
+                        }
+                        BinaryOp::Sub => {
+                            (x * rescale_a.mul - y * mul_b + (1 << (rescale_a.shift - 1)))
+                                >> rescale_a.shift
+                        }
                         BinaryOp::Mul => resc(*rescale_a, x * y),
                     };
                     vals[dst.index()][i] = clamp(v + zp(*dst), *c);
@@ -408,7 +431,10 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
             }
             InstrKind::Softmax { .. } => unimplemented!(),
             InstrKind::Dequantize { src, rescale } => {
-                out = vals[src.index()].iter().map(|&v| resc(*rescale, v - zp(*src))).collect();
+                out = vals[src.index()]
+                    .iter()
+                    .map(|&v| resc(*rescale, v - zp(*src)))
+                    .collect();
             }
         }
     }
@@ -469,12 +495,20 @@ fn cflags() -> Vec<&'static str> {
 fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
     let module = emit(p, info, m).expect("emit");
     let code = strip_comments(&module.source);
-    let code: String = code.lines().filter(|l| !l.starts_with("#include")).collect::<Vec<_>>().join("\n");
+    let code: String = code
+        .lines()
+        .filter(|l| !l.starts_with("#include"))
+        .collect::<Vec<_>>()
+        .join("\n");
     for word in ["float", "double"] {
         assert!(!code.contains(word), "`{word}` in emitted code:\n{code}");
     }
-    assert!(!code.contains('/') && !code.contains('%'), "division in emitted code:\n{code}");
-    let runner = Runner::build(&module, &cflags()).unwrap_or_else(|e| panic!("{e}\n{}", module.source));
+    assert!(
+        !code.contains('/') && !code.contains('%'),
+        "division in emitted code:\n{code}"
+    );
+    let runner =
+        Runner::build(&module, &cflags()).unwrap_or_else(|e| panic!("{e}\n{}", module.source));
     assert_eq!(runner.info.uuid, m.uuid);
     assert_eq!(runner.info.app_id, m.app);
     assert_eq!(runner.info.input_len, p.input_len);
@@ -485,9 +519,16 @@ fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
     assert!(runner.info.owner_null);
     let rows = random_rows(p, 1000, m.uuid);
     let got = runner.run(&rows).expect("run");
-    let softmax = p.instrs.iter().any(|i| matches!(i.kind, InstrKind::Softmax { .. }));
+    let softmax = p
+        .instrs
+        .iter()
+        .any(|i| matches!(i.kind, InstrKind::Softmax { .. }));
     for (row, g) in rows.iter().zip(&got) {
-        assert_eq!(g, &crate::back::interp::run(p, row), "C vs interp, input {row:?}");
+        assert_eq!(
+            g,
+            &crate::back::interp::run(p, row),
+            "C vs interp, input {row:?}"
+        );
         if !softmax {
             assert_eq!(g, &reference(p, row), "C vs reference, input {row:?}");
         }
@@ -504,13 +545,25 @@ fn mixed_program_matches_reference_on_stack() {
     if std::env::var_os("LFC_DUMP_C").is_some() {
         std::fs::write("/tmp/lfc_mixed.c", &module.source).unwrap();
     }
-    assert!(module.source.contains("acc += lf_b0[3] * 700;"), "{}", module.source);
+    assert!(
+        module.source.contains("acc += lf_b0[3] * 700;"),
+        "{}",
+        module.source
+    );
     assert!(module.source.contains("acc -= lf_b0[1];"));
     assert!(module.source.contains("acc32 -= (s32)lf_b1[1] * 7;"));
     // The Tanh is applied by the Dense layer before it, in the same pass.
-    assert!(module.source.contains("lf_b1[0] = lf_tanh1(lf_rescale(acc,"), "{}", module.source);
+    assert!(
+        module
+            .source
+            .contains("lf_b1[0] = lf_tanh1(lf_rescale(acc,"),
+        "{}",
+        module.source
+    );
     // Per-channel shifts of an unrolled Dense: constant indices into a table.
-    assert!(module.source.contains("lf_rescale(acc32, lf_fc2_rescale[2].mul, lf_fc2_rescale[2].shift)"));
+    assert!(module
+        .source
+        .contains("lf_rescale(acc32, lf_fc2_rescale[2].mul, lf_fc2_rescale[2].shift)"));
     assert!(module.source.contains("#define LF_ADD_B_ZP\t5"));
     assert!(module.source.contains("#define LF_LEAKY_ZP\t5"));
     let frame = stack_usage(&module).expect("stack usage");
@@ -522,11 +575,15 @@ fn mixed_program_matches_reference_in_scratch() {
     let p = mixed_program();
     let info = layout(&p, true, &[]);
     let module = check_exec(&p, &info, &meta(0xfeed_0000_0000_0001, 0));
-    assert!(module.source.contains("static DEFINE_PER_CPU(struct lf_model_18369338455114121217_scratch"));
+    assert!(module
+        .source
+        .contains("static DEFINE_PER_CPU(struct lf_model_18369338455114121217_scratch"));
     assert!(module.source.contains("local_bh_disable();"));
     assert!(!module.source.contains("s64 lf_b0["));
     // Per-channel shifts of a looped Dense: a table of struct lf_fixmul.
-    assert!(module.source.contains("static const struct lf_fixmul lf_fc2_rescale[3]"));
+    assert!(module
+        .source
+        .contains("static const struct lf_fixmul lf_fc2_rescale[3]"));
     assert!(module.source.contains("s32 acc = lf_fc2_bias[j];"));
     if std::env::var_os("LFC_DUMP_C").is_some() {
         std::fs::write("/tmp/lfc_mixed_scratch.c", &module.source).unwrap();
@@ -541,15 +598,26 @@ fn aurora_shaped_mlp_unrolled_and_looped_agree() {
     // tanh0 writes the buffer fc0 reads: it cannot be fused into fc0.
     let info = layout(&p, false, &[(2, 0)]);
     let unrolled = check_exec(&p, &info, &meta(1, usize::MAX));
-    assert!(unrolled.source.contains("lf_b0[i] = lf_actor_tanh0(lf_b1[i]);"));
-    assert!(unrolled.source.contains("lf_b3[0] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
+    assert!(unrolled
+        .source
+        .contains("lf_b0[i] = lf_actor_tanh0(lf_b1[i]);"));
+    assert!(unrolled
+        .source
+        .contains("lf_b3[0] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
     let looped = check_exec(&p, &info, &meta(2, 0));
-    assert!(looped.source.contains("lf_b3[j] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
+    assert!(looped
+        .source
+        .contains("lf_b3[j] = lf_actor_tanh1(lf_clamp(lf_rescale(acc,"));
     assert!(!unrolled.source.contains("_weight["));
-    assert!(looped.source.contains("static const s16 lf_actor_fc0_gemm_weight[LF_ACTOR_FC0_GEMM_OUT][LF_ACTOR_FC0_GEMM_IN]"));
+    assert!(looped.source.contains(
+        "static const s16 lf_actor_fc0_gemm_weight[LF_ACTOR_FC0_GEMM_OUT][LF_ACTOR_FC0_GEMM_IN]"
+    ));
     let f1 = stack_usage(&unrolled).unwrap();
     let f2 = stack_usage(&looped).unwrap();
-    eprintln!("aurora-shaped frames: unrolled {f1} B, looped {f2} B (activations {} B)", info.stack_bytes);
+    eprintln!(
+        "aurora-shaped frames: unrolled {f1} B, looped {f2} B (activations {} B)",
+        info.stack_bytes
+    );
     assert!(f1 <= 1024 && f2 <= 1024);
 }
 
@@ -559,16 +627,26 @@ fn header_kbuild_and_makefile() {
     let info = layout(&p, false, &[]);
     let m = emit(&p, &info, &meta(0xabc, 100)).unwrap();
     assert_eq!(m.stem, "lf_model_2748");
-    assert!(m.source.starts_with("// SPDX-License-Identifier: GPL-2.0\n"));
+    assert!(m
+        .source
+        .starts_with("// SPDX-License-Identifier: GPL-2.0\n"));
     // The model name's `*/` cannot end a comment early, its quotes are escaped.
     assert!(m.source.contains(".name\t\t= \"test \\\"model\\\" */ x\","));
     assert!(!m.source.contains("\"model\" */"));
-    assert!(m.source.contains("MODULE_INFO(lfc_version, \"0.1.0\");".replace("0.1.0", crate::VERSION).as_str()));
+    assert!(m.source.contains(
+        "MODULE_INFO(lfc_version, \"0.1.0\");"
+            .replace("0.1.0", crate::VERSION)
+            .as_str()
+    ));
     assert!(m.kbuild.contains("obj-m += lf_model_2748.o"));
     assert!(m.kbuild.contains("LF_RUNTIME ?="));
-    assert!(m.makefile.contains("KDIR ?= /lib/modules/$(shell uname -r)/build"));
+    assert!(m
+        .makefile
+        .contains("KDIR ?= /lib/modules/$(shell uname -r)/build"));
     assert!(m.makefile.contains("\t$(MAKE) -C $(KDIR) M=$(CURDIR)"));
-    assert!(m.makefile.contains("KBUILD_EXTRA_SYMBOLS=$(LF_RUNTIME)/Module.symvers"));
+    assert!(m
+        .makefile
+        .contains("KBUILD_EXTRA_SYMBOLS=$(LF_RUNTIME)/Module.symvers"));
 }
 
 /// Dense 6 -> 8, then Softmax over two groups of 4 (in place), with an
@@ -673,7 +751,10 @@ fn refuses_in_place_dense_and_bad_softmax() {
     let p = mixed_program();
     let info = layout(&p, false, &[(1, 0)]);
     let e = emit(&p, &info, &meta(1, 100)).unwrap_err().to_string();
-    assert!(e.contains("/actor/fc1") && e.contains("share a buffer"), "{e}");
+    assert!(
+        e.contains("/actor/fc1") && e.contains("share a buffer"),
+        "{e}"
+    );
 
     let mut p = mixed_program();
     p.instrs[2].kind = InstrKind::Softmax {
@@ -693,9 +774,12 @@ fn compiler_errors_are_build_errors() {
     let p = mixed_program();
     let info = layout(&p, false, &[]);
     let mut m = emit(&p, &info, &meta(1, 100)).unwrap();
-    m.source.push_str("\nstatic int broken(void) { return undeclared_thing; }\n");
+    m.source
+        .push_str("\nstatic int broken(void) { return undeclared_thing; }\n");
     match Runner::build(&m, &cflags()) {
-        Err(crate::Error::Build { output, .. }) => assert!(output.contains("undeclared_thing"), "{output}"),
+        Err(crate::Error::Build { output, .. }) => {
+            assert!(output.contains("undeclared_thing"), "{output}")
+        }
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("broken C compiled"),
     }

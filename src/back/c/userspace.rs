@@ -249,7 +249,11 @@ impl Runner {
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect();
-        Ok(values.chunks(olen.max(1)).take(rows.len()).map(|c| c[..olen].to_vec()).collect())
+        Ok(values
+            .chunks(olen.max(1))
+            .take(rows.len())
+            .map(|c| c[..olen].to_vec())
+            .collect())
     }
 }
 
@@ -314,5 +318,11 @@ pub fn stack_usage(module: &CModule) -> Result<usize> {
             }
             rest.split('\t').next()?.trim().parse().ok()
         })
-        .ok_or_else(|| Error::Other(format!("{}: no entry for {}_infer", su.display(), module.stem)))
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "{}: no entry for {}_infer",
+                su.display(),
+                module.stem
+            ))
+        })
 }

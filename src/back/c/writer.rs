@@ -21,18 +21,49 @@ fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
             "in", "out", "weight", "bias", "shift", "mul", "rescale", "zp", "qmin", "qmax",
         ],
         InstrKind::Scale { .. } => &[
-            "len", "src_zp", "shift", "mul", "rescale", "pos_shift", "pos_mul", "pos_rescale",
-            "neg_shift", "neg_mul", "neg_rescale", "offset", "zp", "qmin", "qmax",
+            "len",
+            "src_zp",
+            "shift",
+            "mul",
+            "rescale",
+            "pos_shift",
+            "pos_mul",
+            "pos_rescale",
+            "neg_shift",
+            "neg_mul",
+            "neg_rescale",
+            "offset",
+            "zp",
+            "qmin",
+            "qmax",
         ],
         InstrKind::Binary { .. } => &[
             "len", "a_zp", "b_zp", "shift", "mul", "mul_a", "mul_b", "zp", "qmin", "qmax",
         ],
         InstrKind::Lut { .. } => &[
-            "len", "lo", "hi", "range", "step_shift", "frac_mask", "table", "delta",
+            "len",
+            "lo",
+            "hi",
+            "range",
+            "step_shift",
+            "frac_mask",
+            "table",
+            "delta",
         ],
         InstrKind::Softmax { .. } => &[
-            "len", "axis", "out_frac", "zp", "qmax", "lo", "hi", "range", "step_shift", "frac_mask",
-            "table", "delta", "exp",
+            "len",
+            "axis",
+            "out_frac",
+            "zp",
+            "qmax",
+            "lo",
+            "hi",
+            "range",
+            "step_shift",
+            "frac_mask",
+            "table",
+            "delta",
+            "exp",
         ],
         InstrKind::Dequantize { .. } => &["src_zp", "shift", "mul", "rescale"],
     }
@@ -61,7 +92,11 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         .instrs
         .iter()
         .map(|i| {
-            let base = if i.node.is_empty() { &i.onnx_op } else { &i.node };
+            let base = if i.node.is_empty() {
+                &i.onnx_op
+            } else {
+                &i.node
+            };
             w.namer.call(base, suffixes(&i.kind))
         })
         .collect();
@@ -310,7 +345,15 @@ impl<'a> Writer<'a> {
     fn new(program: &'a Program, info: &'a ModuleInfo, meta: &'a ModuleMeta) -> Writer<'a> {
         let stem = stem(meta.uuid);
         let mut namer = Namer::new();
-        for suffix in ["", "_infer", "_snapshot", "_init", "_exit", "_scratch", "_buf"] {
+        for suffix in [
+            "",
+            "_infer",
+            "_snapshot",
+            "_init",
+            "_exit",
+            "_scratch",
+            "_buf",
+        ] {
             namer.reserve(&format!("{stem}{suffix}"));
         }
         for name in [
@@ -335,7 +378,9 @@ impl<'a> Writer<'a> {
         ] {
             namer.reserve(name);
         }
-        let buffers: Vec<String> = (0..info.buffers.len()).map(|b| format!("lf_b{b}")).collect();
+        let buffers: Vec<String> = (0..info.buffers.len())
+            .map(|b| format!("lf_b{b}"))
+            .collect();
         for b in &buffers {
             namer.reserve(b);
         }
@@ -410,7 +455,15 @@ impl<'a> Writer<'a> {
     }
 
     /// `+ LF_X_ZP` (a named zero point), or nothing when it is 0.
-    fn zp_term(&self, decls: &mut Decls, ident: &str, suffix: &str, zp: i64, of: &Tensor, sign: &str) -> Result<String> {
+    fn zp_term(
+        &self,
+        decls: &mut Decls,
+        ident: &str,
+        suffix: &str,
+        zp: i64,
+        of: &Tensor,
+        sign: &str,
+    ) -> Result<String> {
         if zp == 0 {
             return Ok(String::new());
         }
@@ -423,7 +476,13 @@ impl<'a> Writer<'a> {
     }
 
     /// `lf_clamp(x, LF_X_QMIN, LF_X_QMAX)` for a fused clamp, else `x`.
-    fn clamp(&mut self, decls: &mut Decls, ident: &str, x: String, clamp: Option<(i64, i64)>) -> Result<String> {
+    fn clamp(
+        &mut self,
+        decls: &mut Decls,
+        ident: &str,
+        x: String,
+        clamp: Option<(i64, i64)>,
+    ) -> Result<String> {
         match clamp {
             None => Ok(x),
             Some((lo, hi)) => {
@@ -440,10 +499,22 @@ impl<'a> Writer<'a> {
 
     /// Per-element constants: one `#define` when they are all equal, else
     /// a `static const` array of the narrowest type indexed by `idx`.
-    fn per_elem(&mut self, decls: &mut Decls, ident: &str, suffix: &str, values: &[i64], idx: &str, what: &str) -> Result<String> {
+    fn per_elem(
+        &mut self,
+        decls: &mut Decls,
+        ident: &str,
+        suffix: &str,
+        values: &[i64],
+        idx: &str,
+        what: &str,
+    ) -> Result<String> {
         let (lo, hi) = min_max(values);
         if lo == hi {
-            decls.define(macro_name(ident, suffix), c_define_int(lo), Some(what.to_string()))
+            decls.define(
+                macro_name(ident, suffix),
+                c_define_int(lo),
+                Some(what.to_string()),
+            )
         } else {
             let items: Vec<String> = values.iter().map(|&v| c_int(v)).collect();
             let name = decls.array(Array {
@@ -459,7 +530,15 @@ impl<'a> Writer<'a> {
     /// Multipliers for `rs` indexed by `idx`: (mul, shift) expressions.
     /// All equal: two `#define`s. One shift: a `mul` array and a shift
     /// `#define`. Otherwise an array of `struct lf_fixmul`.
-    fn rescales(&mut self, decls: &mut Decls, ident: &str, prefix: &str, rs: &[Rescale], idx: &str, what: &str) -> Result<(String, String)> {
+    fn rescales(
+        &mut self,
+        decls: &mut Decls,
+        ident: &str,
+        prefix: &str,
+        rs: &[Rescale],
+        idx: &str,
+        what: &str,
+    ) -> Result<(String, String)> {
         for r in rs {
             check_rescale(*r, what)?;
         }
@@ -472,9 +551,11 @@ impl<'a> Writer<'a> {
         };
         let muls: Vec<i64> = rs.iter().map(|r| r.mul).collect();
         let shifts: Vec<i64> = rs.iter().map(|r| r.shift as i64).collect();
-        let (flo, fhi) = rs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
-            (lo.min(r.factor()), hi.max(r.factor()))
-        });
+        let (flo, fhi) = rs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(r.factor()), hi.max(r.factor()))
+            });
         let factor = if flo == fhi {
             sci(flo)
         } else {
@@ -487,7 +568,14 @@ impl<'a> Writer<'a> {
                 slo.to_string(),
                 Some(format!("{what} = mul / 2^{slo} = {factor}")),
             )?;
-            let mul = self.per_elem(decls, ident, &sfx("mul"), &muls, idx, &format!("{what}, times 2^{slo}"))?;
+            let mul = self.per_elem(
+                decls,
+                ident,
+                &sfx("mul"),
+                &muls,
+                idx,
+                &format!("{what}, times 2^{slo}"),
+            )?;
             Ok((mul, shift))
         } else {
             self.helpers.fixmul = true;
@@ -524,7 +612,8 @@ impl<'a> Writer<'a> {
                 rescale,
             } => {
                 let t = self.tensor(*dst)?;
-                if t.len != p.input_len || in_lo.len() != p.input_len || in_hi.len() != p.input_len {
+                if t.len != p.input_len || in_lo.len() != p.input_len || in_hi.len() != p.input_len
+                {
                     return fail(format!(
                         "Quantize of {} inputs: dst has {}, domain {}/{}",
                         p.input_len,
@@ -539,8 +628,22 @@ impl<'a> Writer<'a> {
                 self.helpers.clamp = true;
                 self.helpers.rescale = true;
                 let dst_buf = self.buf(*dst)?;
-                let lo = self.per_elem(&mut decls, &ident, "in_lo", in_lo, "@", "lowest input, input units")?;
-                let hi = self.per_elem(&mut decls, &ident, "in_hi", in_hi, "@", "highest input, input units")?;
+                let lo = self.per_elem(
+                    &mut decls,
+                    &ident,
+                    "in_lo",
+                    in_lo,
+                    "@",
+                    "lowest input, input units",
+                )?;
+                let hi = self.per_elem(
+                    &mut decls,
+                    &ident,
+                    "in_hi",
+                    in_hi,
+                    "@",
+                    "highest input, input units",
+                )?;
                 let (mul, shift) = self.rescales(
                     &mut decls,
                     &ident,
@@ -677,13 +780,24 @@ impl<'a> Writer<'a> {
                             .filter(|(_, &w)| w != 0)
                             .map(|(i, &w)| {
                                 let xi = format!("{cast}{x}[{i}]");
-                                let (op, mag) = if w < 0 && w != i64::MIN { ("-", -w) } else { ("+", w) };
-                                let expr = if mag == 1 { xi } else { format!("{xi} * {}", c_int(mag)) };
+                                let (op, mag) = if w < 0 && w != i64::MIN {
+                                    ("-", -w)
+                                } else {
+                                    ("+", w)
+                                };
+                                let expr = if mag == 1 {
+                                    xi
+                                } else {
+                                    format!("{xi} * {}", c_int(mag))
+                                };
                                 Term { op, expr }
                             })
                             .collect();
                         let (m, sh) = match &mul_expr {
-                            Some(m) => (m.replace("[J]", &format!("[{j}]")), shift_expr.replace("[J]", &format!("[{j}]"))),
+                            Some(m) => (
+                                m.replace("[J]", &format!("[{j}]")),
+                                shift_expr.replace("[J]", &format!("[{j}]")),
+                            ),
                             None => (c_int(rescale[j].mul), shift_expr.clone()),
                         };
                         let v = format!("lf_rescale({accv}, {m}, {sh}){zp}");
@@ -703,7 +817,8 @@ impl<'a> Writer<'a> {
                 } else {
                     self.uses_j = true;
                     let in_len = decls.define(macro_name(&ident, "in"), s.len.to_string(), None)?;
-                    let out_len = decls.define(macro_name(&ident, "out"), d.len.to_string(), None)?;
+                    let out_len =
+                        decls.define(macro_name(&ident, "out"), d.len.to_string(), None)?;
                     let wtype = match weight_bits {
                         0..=8 => "s8",
                         9..=16 => "s16",
@@ -712,8 +827,10 @@ impl<'a> Writer<'a> {
                     };
                     let mut lines = Vec::new();
                     for j in 0..d.len {
-                        let items: Vec<String> =
-                            weight[j * s.len..(j + 1) * s.len].iter().map(|&w| c_int(w)).collect();
+                        let items: Vec<String> = weight[j * s.len..(j + 1) * s.len]
+                            .iter()
+                            .map(|&w| c_int(w))
+                            .collect();
                         lines.push("\t{".to_string());
                         lines.extend(wrap(&items, "\t\t"));
                         lines.push("\t},".to_string());
@@ -759,7 +876,11 @@ impl<'a> Writer<'a> {
                 clamp,
             } => {
                 let (s, d) = (self.tensor(*src)?, self.tensor(*dst)?);
-                if d.len != s.len || pos.len() != s.len || neg.len() != s.len || offset.len() != s.len {
+                if d.len != s.len
+                    || pos.len() != s.len
+                    || neg.len() != s.len
+                    || offset.len() != s.len
+                {
                     return fail(format!(
                         "Scale of {} elements: dst {}, pos {}, neg {}, offset {}",
                         s.len,
@@ -779,19 +900,39 @@ impl<'a> Writer<'a> {
                 let (pm, ps) = if pos == neg {
                     self.rescales(&mut decls, &ident, "", pos, "i", &what)?
                 } else {
-                    self.rescales(&mut decls, &ident, "pos", pos, "i", &format!("{what} for x >= zero point"))?
+                    self.rescales(
+                        &mut decls,
+                        &ident,
+                        "pos",
+                        pos,
+                        "i",
+                        &format!("{what} for x >= zero point"),
+                    )?
                 };
                 let neg_expr = if pos == neg {
                     None
                 } else {
-                    let (nm, ns) =
-                        self.rescales(&mut decls, &ident, "neg", neg, "i", &format!("{what} for x < zero point"))?;
+                    let (nm, ns) = self.rescales(
+                        &mut decls,
+                        &ident,
+                        "neg",
+                        neg,
+                        "i",
+                        &format!("{what} for x < zero point"),
+                    )?;
                     Some(format!("lf_rescale(v, {nm}, {ns})"))
                 };
                 let off = if offset.iter().all(|&o| o == 0) {
                     String::new()
                 } else {
-                    let o = self.per_elem(&mut decls, &ident, "offset", offset, "i", "offset, in steps of the output")?;
+                    let o = self.per_elem(
+                        &mut decls,
+                        &ident,
+                        "offset",
+                        offset,
+                        "i",
+                        "offset, in steps of the output",
+                    )?;
                     format!(" + {o}")
                 };
                 let zp = self.zp_term(&mut decls, &ident, "zp", d.q.zero_point, d, "+")?;
@@ -857,7 +998,11 @@ impl<'a> Writer<'a> {
                                 rescale_a.shift
                             )),
                         )?;
-                        let mb = if *op == BinaryOp::Sub { format!("-{mb}") } else { mb };
+                        let mb = if *op == BinaryOp::Sub {
+                            format!("-{mb}")
+                        } else {
+                            mb
+                        };
                         format!("lf_rescale_sum(a, {ma}, b, {mb}, {shift})")
                     }
                     BinaryOp::Mul => {
@@ -908,7 +1053,8 @@ impl<'a> Writer<'a> {
                 let y = self.buf(*dst)?;
                 let len = decls.define(macro_name(&ident, "len"), s.len.to_string(), None)?;
                 let bounds = self.info.tensor_bounds[src.index()];
-                let mut l = self.lut_parts(&mut decls, &ident, ident.clone(), lut, bounds, len, x, y)?;
+                let mut l =
+                    self.lut_parts(&mut decls, &ident, ident.clone(), lut, bounds, len, x, y)?;
                 if fused {
                     l.fused_into = Some(self.idents[k - 1].trim_start_matches("lf_").to_string());
                 }
@@ -960,7 +1106,8 @@ impl<'a> Writer<'a> {
                     Some(format!("probabilities in Q{out_frac}")),
                 )?;
                 let zp = self.zp_term(&mut decls, &ident, "zp", d.q.zero_point, d, "+")?;
-                let qmax = decls.define(macro_name(&ident, "qmax"), c_define_int(d.q.qmax), None)?;
+                let qmax =
+                    decls.define(macro_name(&ident, "qmax"), c_define_int(d.q.qmax), None)?;
                 let lut = self.lut_parts(
                     &mut decls,
                     &ident,
@@ -1037,11 +1184,7 @@ impl<'a> Writer<'a> {
         self.helpers.rescale |= interp;
         let lo = decls.define(macro_name(ident, "lo"), c_define_int(lut.lo), None)?;
         let hi = decls.define(macro_name(ident, "hi"), c_define_int(lut.hi), None)?;
-        let range = decls.define(
-            macro_name(ident, "range"),
-            format!("({hi} - {lo})"),
-            None,
-        )?;
+        let range = decls.define(macro_name(ident, "range"), format!("({hi} - {lo})"), None)?;
         let step_shift = macro_name(ident, "step_shift");
         let frac_mask = macro_name(ident, "frac_mask");
         if interp {
@@ -1050,7 +1193,11 @@ impl<'a> Writer<'a> {
                 lut.step_shift.to_string(),
                 Some("entries are 2^step_shift inputs apart".into()),
             )?;
-            decls.define(frac_mask.clone(), format!("(((s64)1 << {step_shift}) - 1)"), None)?;
+            decls.define(
+                frac_mask.clone(),
+                format!("(((s64)1 << {step_shift}) - 1)"),
+                None,
+            )?;
         }
         let (tlo, thi) = min_max(&lut.table);
         let items: Vec<String> = lut.table.iter().map(|&v| c_int(v)).collect();
@@ -1064,7 +1211,12 @@ impl<'a> Writer<'a> {
         if interp {
             // Only entries 0 ..= (hi - lo) >> step_shift start a step.
             let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
-            let d: Vec<i64> = lut.table.windows(2).take(steps).map(|w| w[1] - w[0]).collect();
+            let d: Vec<i64> = lut
+                .table
+                .windows(2)
+                .take(steps)
+                .map(|w| w[1] - w[0])
+                .collect();
             let (dlo, dhi) = min_max(&d);
             let items: Vec<String> = d.iter().map(|&v| c_int(v)).collect();
             decls.array(Array {
@@ -1115,13 +1267,18 @@ impl<'a> Writer<'a> {
     fn module(&mut self, decls: Vec<String>, bodies: Vec<String>) -> Result<Module> {
         let p = self.program;
         let info = self.info;
-        let used: Vec<usize> = (0..self.buffers.len()).filter(|&b| self.used_buffers[b]).collect();
+        let used: Vec<usize> = (0..self.buffers.len())
+            .filter(|&b| self.used_buffers[b])
+            .collect();
         let act_bytes: usize = used.iter().map(|&b| info.buffers[b] * ELEM_BYTES).sum();
         let mut locals = Vec::new();
         let scratch = if info.scratch {
             let type_name = format!("{}_scratch", self.stem);
             locals.push(format!("struct {type_name} *scratch"));
-            let ptrs: Vec<String> = used.iter().map(|&b| format!("*{}", self.buffers[b])).collect();
+            let ptrs: Vec<String> = used
+                .iter()
+                .map(|&b| format!("*{}", self.buffers[b]))
+                .collect();
             if !ptrs.is_empty() {
                 locals.push(format!("s64 {}", ptrs.join(", ")));
             }
@@ -1129,7 +1286,10 @@ impl<'a> Writer<'a> {
                 bytes: act_bytes,
                 var: format!("{}_buf", self.stem),
                 type_name,
-                fields: used.iter().map(|&b| format!("b{b}[{}]", info.buffers[b])).collect(),
+                fields: used
+                    .iter()
+                    .map(|&b| format!("b{b}[{}]", info.buffers[b]))
+                    .collect(),
                 bind: used
                     .iter()
                     .map(|&b| (self.buffers[b].clone(), format!("b{b}")))
@@ -1160,8 +1320,14 @@ impl<'a> Writer<'a> {
         let mut h: Vec<String> = vec![
             format!(" {}.c - LiteFlow snapshot of \"{name}\"", self.stem),
             String::new(),
-            format!(" Generated by lfc {}; do not edit. Model digest (SHA-256 of the", crate::VERSION),
-            format!(" ONNX file and compile options): {}", comment(&self.meta.digest)),
+            format!(
+                " Generated by lfc {}; do not edit. Model digest (SHA-256 of the",
+                crate::VERSION
+            ),
+            format!(
+                " ONNX file and compile options): {}",
+                comment(&self.meta.digest)
+            ),
             String::new(),
             format!(
                 " {} fixed point: {} inputs -> {} outputs, {} instructions,",
@@ -1187,7 +1353,10 @@ impl<'a> Writer<'a> {
             " Tensors:".into(),
         ];
         for t in 0..p.tensors.len() {
-            h.push(format!("\t{}", self.note(&format!("t{t}"), TensorId(t as u32))));
+            h.push(format!(
+                "\t{}",
+                self.note(&format!("t{t}"), TensorId(t as u32))
+            ));
         }
         h.push(String::new());
         if info.scratch {
@@ -1215,10 +1384,16 @@ impl<'a> Writer<'a> {
             input_scale: c_int(p.input_scale),
             output_scale: c_int(p.output_scale),
             helpers,
-            decls: decls.into_iter().map(|d| format!("\n{}", d.trim_end())).collect(),
+            decls: decls
+                .into_iter()
+                .map(|d| format!("\n{}", d.trim_end()))
+                .collect(),
             scratch,
             locals,
-            bodies: bodies.into_iter().map(|b| b.trim_end().to_string()).collect(),
+            bodies: bodies
+                .into_iter()
+                .map(|b| b.trim_end().to_string())
+                .collect(),
             name_literal: c_string(&self.meta.name),
             digest_literal: c_string(&self.meta.digest),
             description_literal: c_string(&format!(
@@ -1254,7 +1429,13 @@ fn check_lut(lut: &Lut) -> Result<()> {
 }
 
 fn columns(s: &str) -> usize {
-    s.chars().fold(0, |col, c| if c == '\t' { (col / 8 + 1) * 8 } else { col + 1 })
+    s.chars().fold(0, |col, c| {
+        if c == '\t' {
+            (col / 8 + 1) * 8
+        } else {
+            col + 1
+        }
+    })
 }
 
 /// Folds code lines wider than [`MAX_COLUMNS`] after the last `, ` that
@@ -1265,7 +1446,8 @@ fn fold(text: &str) -> String {
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches('\n');
         let trimmed = body.trim_start();
-        let code = !(trimmed.starts_with("/*") || trimmed.starts_with('*') || trimmed.starts_with('#'));
+        let code =
+            !(trimmed.starts_with("/*") || trimmed.starts_with('*') || trimmed.starts_with('#'));
         let mut rest = body.to_string();
         while code && columns(&rest) > MAX_COLUMNS {
             // Columns just after each open bracket still open at the cursor.

@@ -128,7 +128,13 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 let q = &program.tensor(*dst).q;
                 let mut y = Vec::with_capacity(t[src.index()].len());
                 for group in t[src.index()].chunks(*axis_len) {
-                    y.extend(softmax_group(group, exp_lut, *out_frac, q.zero_point, q.qmax));
+                    y.extend(softmax_group(
+                        group,
+                        exp_lut,
+                        *out_frac,
+                        q.zero_point,
+                        q.qmax,
+                    ));
                 }
                 t[dst.index()] = y;
             }

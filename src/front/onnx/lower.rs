@@ -30,7 +30,11 @@ impl Node<'_> {
 
     /// Input `i`, or `None` when absent or given as "" (an omitted optional).
     pub fn input(&self, i: usize) -> Option<&str> {
-        self.proto.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
+        self.proto
+            .input
+            .get(i)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn required_input(&self, i: usize) -> Result<&str> {
@@ -96,7 +100,10 @@ pub(crate) struct Const {
 /// What an operand of a node is.
 pub(crate) enum Operand<'n> {
     /// A runtime tensor: its value and ONNX shape.
-    Runtime { id: ValueId, shape: Vec<usize> },
+    Runtime {
+        id: ValueId,
+        shape: Vec<usize>,
+    },
     Const(&'n str, Arc<Tensor>),
 }
 
@@ -159,16 +166,26 @@ impl<'m> Ctx<'m> {
         };
         let conv = t
             .cast_to::<f32>()
-            .and_then(|c| Ok(c.to_plain_array_view::<f32>()?.iter().copied().collect::<Vec<f32>>()))
+            .and_then(|c| {
+                Ok(c.to_plain_array_view::<f32>()?
+                    .iter()
+                    .copied()
+                    .collect::<Vec<f32>>())
+            })
             .map_err(|e| {
-                node.err(format!("{what} ({:?}) cannot be read as float: {e}", t.datum_type()))
+                node.err(format!(
+                    "{what} ({:?}) cannot be read as float: {e}",
+                    t.datum_type()
+                ))
             })?;
         if let Some((i, v)) = conv
             .iter()
             .enumerate()
             .find(|(_, v)| v.is_nan() || (!allow_inf && v.is_infinite()))
         {
-            return Err(node.err(format!("{what} contains a non-finite value ({v} at index {i})")));
+            return Err(node.err(format!(
+                "{what} contains a non-finite value ({v} at index {i})"
+            )));
         }
         Ok(Const {
             shape: t.shape().to_vec(),
@@ -205,7 +222,13 @@ impl<'m> Ctx<'m> {
 
     /// Appends an op writing the node's output, a new value of `len`
     /// elements (checked against tract's shape of the output).
-    pub fn emit(&mut self, node: &Node, kind: OpKind, inputs: Vec<ValueId>, len: usize) -> Result<ValueId> {
+    pub fn emit(
+        &mut self,
+        node: &Node,
+        kind: OpKind,
+        inputs: Vec<ValueId>,
+        len: usize,
+    ) -> Result<ValueId> {
         let out = node.output()?;
         let tract_len: usize = self.shape(node, out)?.iter().product();
         if tract_len != len {
@@ -241,7 +264,10 @@ fn unsupported(node: &Node) -> Error {
     } else {
         format!("unsupported op (domain `{domain}`; only the default ONNX domain is)")
     };
-    node.err(format!("{what}; supported: {}", ops::supported_ops().join(", ")))
+    node.err(format!(
+        "{what}; supported: {}",
+        ops::supported_ops().join(", ")
+    ))
 }
 
 /// The first node whose op type lfc does not lower, as an error.
@@ -298,7 +324,9 @@ pub(crate) fn lower(model: &TypedOnnx) -> Result<Graph> {
         None if model.consts.contains_key(out_name) => {
             return Err(Error::Model {
                 path: model.path.clone(),
-                reason: format!("output `{out_name}` is a constant: it does not depend on the input"),
+                reason: format!(
+                    "output `{out_name}` is a constant: it does not depend on the input"
+                ),
             })
         }
         None => {

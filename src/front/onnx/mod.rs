@@ -101,7 +101,10 @@ impl FloatModel {
             Error::Other(format!("{}: tract run failed: {e:#}", self.path.display()))
         };
         let tensor = Tensor::from_shape(&self.input_shape, input).map_err(run_err)?;
-        let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(run_err)?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(run_err)?;
         let out = outputs[0].cast_to::<f32>().map_err(run_err)?;
         let view = out.to_plain_array_view::<f32>().map_err(run_err)?;
         Ok(view.iter().copied().collect())

@@ -52,7 +52,10 @@ impl Io {
             .filter(|i| !inits.contains(i.name.as_str()))
             .collect();
         let names = |v: &[&pb::ValueInfoProto]| {
-            v.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|i| format!("`{}`", i.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let input = match inputs.as_slice() {
             [one] => *one,
@@ -98,7 +101,12 @@ fn input_shape(input: &pb::ValueInfoProto, path: &Path) -> Result<Vec<usize>> {
     let name = &input.name;
     let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(pb::type_proto::Value::TensorType(t)) => t,
-        None => return Err(model_err(path, format!("input `{name}` has no tensor type"))),
+        None => {
+            return Err(model_err(
+                path,
+                format!("input `{name}` has no tensor type"),
+            ))
+        }
     };
     if tensor.elem_type != ONNX_FLOAT {
         let ty = pb::tensor_proto::DataType::try_from(tensor.elem_type)
@@ -153,7 +161,12 @@ pub(crate) fn parse(
             path,
             format!(
                 "tensors used but never defined: {}",
-                parsed.unresolved_inputs.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                parsed
+                    .unresolved_inputs
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -192,7 +205,10 @@ impl TypedOnnx {
             if let Some(err) = super::lower::first_unsupported(&proto) {
                 return Err(err);
             }
-            return Err(model_err(path, format!("tract could not type the model: {e:#}")));
+            return Err(model_err(
+                path,
+                format!("tract could not type the model: {e:#}"),
+            ));
         }
         let mut shapes = HashMap::new();
         let mut consts = HashMap::new();
@@ -201,7 +217,10 @@ impl TypedOnnx {
                 continue;
             };
             if let Some(dims) = fact.shape.concretize() {
-                let dims: Option<Vec<usize>> = dims.iter().map(|d| d.to_i64().ok().and_then(|v| usize::try_from(v).ok())).collect();
+                let dims: Option<Vec<usize>> = dims
+                    .iter()
+                    .map(|d| d.to_i64().ok().and_then(|v| usize::try_from(v).ok()))
+                    .collect();
                 if let Some(dims) = dims {
                     shapes.insert(name.clone(), dims);
                 }

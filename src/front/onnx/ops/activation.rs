@@ -6,7 +6,12 @@ use crate::Result;
 
 fn activation(ctx: &mut Ctx, node: &Node, act: Activation) -> Result<()> {
     let (x, shape) = ctx.runtime(node, 0)?;
-    ctx.emit(node, OpKind::Activation(act), vec![x], shape.iter().product())?;
+    ctx.emit(
+        node,
+        OpKind::Activation(act),
+        vec![x],
+        shape.iter().product(),
+    )?;
     Ok(())
 }
 
@@ -42,7 +47,10 @@ pub fn clip(ctx: &mut Ctx, node: &Node) -> Result<()> {
             node.attr_f32("max")?.unwrap_or(f32::INFINITY),
         )
     } else {
-        (bound(ctx, node, 1, f32::NEG_INFINITY)?, bound(ctx, node, 2, f32::INFINITY)?)
+        (
+            bound(ctx, node, 1, f32::NEG_INFINITY)?,
+            bound(ctx, node, 2, f32::INFINITY)?,
+        )
     };
     if min.is_nan() || max.is_nan() {
         return Err(node.err("a bound is NaN"));
@@ -59,7 +67,10 @@ fn bound(ctx: &Ctx, node: &Node, i: usize, absent: f32) -> Result<f32> {
             let c = ctx.to_f32(node, name, &t, true)?;
             match c.data.as_slice() {
                 [v] => Ok(*v),
-                _ => Err(node.err(format!("bound `{name}` must be a scalar, it has shape {:?}", c.shape))),
+                _ => Err(node.err(format!(
+                    "bound `{name}` must be a scalar, it has shape {:?}",
+                    c.shape
+                ))),
             }
         }
         Operand::Runtime { .. } => Err(node.err(format!(

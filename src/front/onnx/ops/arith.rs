@@ -42,7 +42,9 @@ pub(super) fn broadcast_to(c: &Const, target: &[usize]) -> Option<Vec<f32>> {
         return broadcast_to(&c, target);
     }
     let pad = target.len() - c.shape.len();
-    let shape: Vec<usize> = std::iter::repeat_n(1, pad).chain(c.shape.iter().copied()).collect();
+    let shape: Vec<usize> = std::iter::repeat_n(1, pad)
+        .chain(c.shape.iter().copied())
+        .collect();
     if shape.iter().zip(target).any(|(&s, &t)| s != t && s != 1) {
         return None;
     }
@@ -57,7 +59,13 @@ pub(super) fn broadcast_to(c: &Const, target: &[usize]) -> Option<Vec<f32>> {
     let mut out = Vec::with_capacity(len);
     let mut index = vec![0usize; target.len()];
     for _ in 0..len {
-        out.push(c.data[index.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        out.push(
+            c.data[index
+                .iter()
+                .zip(&strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()],
+        );
         for axis in (0..target.len()).rev() {
             index[axis] += 1;
             if index[axis] < target[axis] {
@@ -90,9 +98,9 @@ fn elementwise(ctx: &mut Ctx, node: &Node, op: BinaryOp) -> Result<()> {
             let c = ctx.to_f32(node, name, &t, false)?;
             affine(ctx, node, op, id, &shape, name, &c, true)
         }
-        (Operand::Const(..), Operand::Const(..)) => Err(node.err(
-            "both operands are constants but tract did not fold the node",
-        )),
+        (Operand::Const(..), Operand::Const(..)) => {
+            Err(node.err("both operands are constants but tract did not fold the node"))
+        }
     }
 }
 
@@ -148,11 +156,26 @@ mod tests {
 
     #[test]
     fn broadcasts_rows_and_columns() {
-        let c = Const { shape: vec![3], data: vec![1.0, 2.0, 3.0] };
-        assert_eq!(broadcast_to(&c, &[2, 3]).unwrap(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
-        let col = Const { shape: vec![2, 1], data: vec![1.0, 2.0] };
-        assert_eq!(broadcast_to(&col, &[2, 3]).unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
-        let lead = Const { shape: vec![1, 1, 3], data: vec![4.0, 5.0, 6.0] };
+        let c = Const {
+            shape: vec![3],
+            data: vec![1.0, 2.0, 3.0],
+        };
+        assert_eq!(
+            broadcast_to(&c, &[2, 3]).unwrap(),
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
+        let col = Const {
+            shape: vec![2, 1],
+            data: vec![1.0, 2.0],
+        };
+        assert_eq!(
+            broadcast_to(&col, &[2, 3]).unwrap(),
+            vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+        );
+        let lead = Const {
+            shape: vec![1, 1, 3],
+            data: vec![4.0, 5.0, 6.0],
+        };
         assert_eq!(broadcast_to(&lead, &[3]).unwrap(), vec![4.0, 5.0, 6.0]);
         assert!(broadcast_to(&c, &[4]).is_none());
         assert_eq!(broadcast_shape(&[1, 4], &[4]), Some(vec![1, 4]));

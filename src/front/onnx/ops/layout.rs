@@ -21,12 +21,16 @@ pub fn reshape(ctx: &mut Ctx, node: &Node) -> Result<()> {
 
 /// float to float only.
 pub fn cast(ctx: &mut Ctx, node: &Node) -> Result<()> {
-    let to = node.attr_i64("to")?.ok_or_else(|| node.err("attribute `to` is missing"))?;
+    let to = node
+        .attr_i64("to")?
+        .ok_or_else(|| node.err("attribute `to` is missing"))?;
     if to != ONNX_FLOAT as i64 {
         let ty = tract_onnx::pb::tensor_proto::DataType::try_from(to as i32)
             .map(|d| d.as_str_name().to_owned())
             .unwrap_or_else(|_| to.to_string());
-        return Err(node.err(format!("cast to {ty} is not supported (float to float only)")));
+        return Err(node.err(format!(
+            "cast to {ty} is not supported (float to float only)"
+        )));
     }
     alias(ctx, node)
 }
@@ -35,10 +39,11 @@ pub fn cast(ctx: &mut Ctx, node: &Node) -> Result<()> {
 pub fn dropout(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if let Some(name) = node.input(2) {
         let training = match ctx.operand(node, name)? {
-            Operand::Const(_, t) => t
-                .cast_to::<bool>()
-                .ok()
-                .and_then(|b| b.to_plain_array_view::<bool>().ok().map(|v| v.iter().any(|x| *x))),
+            Operand::Const(_, t) => t.cast_to::<bool>().ok().and_then(|b| {
+                b.to_plain_array_view::<bool>()
+                    .ok()
+                    .map(|v| v.iter().any(|x| *x))
+            }),
             Operand::Runtime { .. } => None,
         };
         if training != Some(false) {

@@ -43,7 +43,9 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
         if shape.len() == 2 {
             Ok(())
         } else {
-            Err(node.err(format!("`{name}` has shape {shape:?}; Gemm takes 2-D operands")))
+            Err(node.err(format!(
+                "`{name}` has shape {shape:?}; Gemm takes 2-D operands"
+            )))
         }
     };
     // (weight [out][in], in_len, out_len, output shape)
@@ -51,7 +53,11 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
         (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
             two_d(node.required_input(0)?, &shape)?;
             // A' is [1, K]: with one row, transposing A does not move data.
-            let (m, k) = if trans_a { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
+            let (m, k) = if trans_a {
+                (shape[1], shape[0])
+            } else {
+                (shape[0], shape[1])
+            };
             if m != 1 {
                 return Err(node.err(format!(
                     "runtime operand A has {m} rows (shape {shape:?}, transA={}); lfc needs batch 1",
@@ -60,7 +66,10 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
             }
             let c = ctx.to_f32(node, name, &t, false)?;
             two_d(name, &c.shape)?;
-            let bm = Matrix { c: &c, trans: trans_b };
+            let bm = Matrix {
+                c: &c,
+                trans: trans_b,
+            };
             if bm.rows() != k {
                 return Err(node.err(format!(
                     "inner dimensions differ: A' is [1, {k}], B' (`{name}`) is [{}, {}]",
@@ -77,7 +86,11 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
         }
         (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
             two_d(node.required_input(1)?, &shape)?;
-            let (k, n) = if trans_b { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
+            let (k, n) = if trans_b {
+                (shape[1], shape[0])
+            } else {
+                (shape[0], shape[1])
+            };
             if n != 1 {
                 return Err(node.err(format!(
                     "runtime operand B has {n} columns (shape {shape:?}, transB={}); lfc needs a single column",
@@ -86,7 +99,10 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
             }
             let c = ctx.to_f32(node, name, &t, false)?;
             two_d(name, &c.shape)?;
-            let am = Matrix { c: &c, trans: trans_a };
+            let am = Matrix {
+                c: &c,
+                trans: trans_a,
+            };
             if am.cols() != k {
                 return Err(node.err(format!(
                     "inner dimensions differ: A' (`{name}`) is [{}, {}], B' is [{k}, 1]",
@@ -186,7 +202,15 @@ pub fn matmul(ctx: &mut Ctx, node: &Node) -> Result<()> {
             return Err(node.err("both operands are constants but tract did not fold the node"))
         }
     };
-    ctx.emit(node, OpKind::Dense { weight, bias: vec![0.0; n] }, vec![x], n)?;
+    ctx.emit(
+        node,
+        OpKind::Dense {
+            weight,
+            bias: vec![0.0; n],
+        },
+        vec![x],
+        n,
+    )?;
     Ok(())
 }
 

@@ -58,6 +58,9 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        assert!(OPS.windows(2).all(|w| w[0].0 < w[1].0), "OPS must be sorted");
+        assert!(
+            OPS.windows(2).all(|w| w[0].0 < w[1].0),
+            "OPS must be sorted"
+        );
     }
 }
