@@ -169,3 +169,80 @@ fn errors_run_input_width_mismatch() {
     );
     assert!(!out.exists());
 }
+
+/// `-o X.ko` without kernel headers: the message says which package or
+/// --kdir; nothing is left at the output path.
+#[test]
+fn errors_ko_without_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lf_model_1.ko");
+    let (ok, stderr) = lfc(&[
+        "compile",
+        aurora().to_str().unwrap(),
+        "--calibration",
+        calib().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--kdir",
+        dir.path().join("no-such-kernel").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no-such-kernel")
+            && stderr.contains("linux-headers")
+            && stderr.contains("--kdir"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// A kbuild that fails shows the build's own error text and leaves no
+/// `.ko` (an older one at the path survives).
+#[test]
+fn errors_ko_failed_kbuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let kdir = dir.path().join("kdir");
+    std::fs::create_dir(&kdir).unwrap();
+    std::fs::write(
+        kdir.join("Makefile"),
+        "modules:\n\t@echo 'lf_main.c:1:1: error: fake compiler failure for the test' >&2; exit 1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("lf_model_1.ko");
+    std::fs::write(&out, "old").unwrap();
+    let cache = dir.path().join("cache");
+    let output = Command::new(env!("CARGO_BIN_EXE_lfc"))
+        .args([
+            "compile",
+            aurora().to_str().unwrap(),
+            "--calibration",
+            calib().to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--kdir",
+            kdir.to_str().unwrap(),
+        ])
+        .env("LFC_CACHE", &cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("fake compiler failure for the test"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".lfc-kbuild-")),
+        "{names:?}"
+    );
+    // No half-built runtime is cached either.
+    let cached: Vec<_> = std::fs::read_dir(&cache)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(cached.is_empty(), "{cached:?}");
+}
