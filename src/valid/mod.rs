@@ -218,3 +218,147 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
 }
 
 pub mod bounds;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Activation, Graph, OpKind, Precision, ValueId};
+    use crate::quant::{quantize, Domain, QuantOptions};
+
+    /// 4 -> 3 Dense -> Tanh -> 3 -> 2 Dense, quantized over [-1, 1].
+    fn program(precision: Precision) -> Program {
+        let mut g = Graph::default();
+        g.input = g.add_value("x", 4);
+        let h = g.add_value("h", 3);
+        let t = g.add_value("t", 3);
+        g.output = g.add_value("y", 2);
+        let dense = |w: Vec<f32>, b: Vec<f32>| OpKind::Dense { weight: w, bias: b };
+        let op = |kind, input: ValueId, output: ValueId| crate::ir::Op {
+            node: format!("n{}", output.0),
+            onnx_op: "Test".into(),
+            kind,
+            inputs: vec![input],
+            output,
+        };
+        g.ops.push(op(
+            dense(
+                (0..12).map(|i| (i as f32 - 6.0) / 7.0).collect(),
+                vec![0.1, -0.2, 0.3],
+            ),
+            g.input,
+            h,
+        ));
+        g.ops.push(op(OpKind::Activation(Activation::Tanh), h, t));
+        g.ops.push(op(
+            dense(vec![0.5, -0.25, 1.0, 0.75, 0.125, -1.0], vec![0.0, 0.5]),
+            t,
+            g.output,
+        ));
+        let domain = Domain {
+            lo: vec![-1.0; 4],
+            hi: vec![1.0; 4],
+        };
+        let opts = QuantOptions {
+            precision,
+            input_scale: 1000,
+            output_scale: 1000,
+            observed: None,
+        };
+        quantize(&g, &domain, &opts).unwrap()
+    }
+
+    fn dense_mut(p: &mut Program, n: usize) -> &mut InstrKind {
+        p.instrs
+            .iter_mut()
+            .filter(|i| matches!(i.kind, InstrKind::Dense { .. }))
+            .nth(n)
+            .map(|i| &mut i.kind)
+            .unwrap()
+    }
+
+    #[test]
+    fn accepts_quantized_programs_and_reports_costs() {
+        for precision in [Precision::Int16, Precision::Int8] {
+            let p = program(precision);
+            let info = validate(&p).unwrap();
+            assert_eq!(info.macs, 12 + 6);
+            assert!(!info.scratch);
+            // Two buffers suffice: x, then h/t in place, then y in x's.
+            assert_eq!(info.buffers.len(), 2, "{info:?}");
+            assert_eq!(
+                info.stack_bytes,
+                info.buffers.iter().sum::<usize>() * ELEM_BYTES
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_an_accumulator_that_can_overflow() {
+        let mut p = program(Precision::Int8);
+        if let InstrKind::Dense { weight, .. } = dense_mut(&mut p, 0) {
+            weight[0] = 1 << 26; // times |x| <= 255 overflows s32
+        }
+        let e = validate(&p).unwrap_err().to_string();
+        assert!(e.contains("accumulator") && e.contains("32-bit"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_value_leaving_its_type_without_a_clamp() {
+        let mut p = program(Precision::Int16);
+        if let InstrKind::Dense { rescale, .. } = dense_mut(&mut p, 1) {
+            rescale[0].shift -= 4; // 16x too large
+        }
+        let e = validate(&p).unwrap_err().to_string();
+        assert!(e.contains("no clamp") && e.contains("element 0"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_product_beyond_64_bits() {
+        let mut p = program(Precision::Int16);
+        if let InstrKind::Dense { rescale, .. } = dense_mut(&mut p, 1) {
+            rescale[1] = crate::ir::Rescale {
+                mul: i64::MAX / 2,
+                shift: 62,
+            };
+        }
+        let e = validate(&p).unwrap_err().to_string();
+        assert!(e.contains("beyond 64 bits"), "{e}");
+    }
+
+    #[test]
+    fn stack_budget_moves_buffers_to_scratch() {
+        // 4 -> 120 -> 2: 124 live values of 8 bytes > STACK_BUDGET_BYTES.
+        let mut g = Graph::default();
+        g.input = g.add_value("x", 4);
+        let h = g.add_value("h", 120);
+        g.output = g.add_value("y", 2);
+        let mk = |node: &str, w: Vec<f32>, b: Vec<f32>, i, o| crate::ir::Op {
+            node: node.into(),
+            onnx_op: "Gemm".into(),
+            kind: OpKind::Dense { weight: w, bias: b },
+            inputs: vec![i],
+            output: o,
+        };
+        g.ops
+            .push(mk("a", vec![0.25; 480], vec![0.0; 120], g.input, h));
+        g.ops
+            .push(mk("b", vec![-0.125; 240], vec![0.5; 2], h, g.output));
+        let opts = QuantOptions {
+            precision: Precision::Int16,
+            input_scale: 1000,
+            output_scale: 1000,
+            observed: None,
+        };
+        let domain = Domain {
+            lo: vec![-1.0; 4],
+            hi: vec![1.0; 4],
+        };
+        let info = validate(&quantize(&g, &domain, &opts).unwrap()).unwrap();
+        assert!(info.scratch, "{info:?}");
+        assert_eq!(info.stack_bytes, 0);
+        // y (2) reuses x's buffer (4): x is dead once h is computed.
+        assert_eq!(info.buffers, vec![4, 120]);
+        assert_eq!(info.scratch_bytes, (4 + 120) * ELEM_BYTES, "{info:?}");
+        assert!(info.scratch_bytes > STACK_BUDGET_BYTES);
+    }
+}
