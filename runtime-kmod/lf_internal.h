@@ -3,10 +3,12 @@
  * lf_internal.h - slot-manager state shared by lf_main.c (slots, the
  * exported ABI) and lf_netlink.c (the "liteflow" generic-netlink family).
  *
- * Locking: lf_mutex serialises every change to apps, slots and the snapshot
- * registry, and is held while netlink reads them for a dump. The query path
- * takes no lock: it finds the app with xa_load() and the active snapshot
- * with rcu_dereference(), both under rcu_read_lock().
+ * Locking: lf_mutex serialises every change to apps, slots, recorders and
+ * the snapshot registry, and is held while netlink reads them for a dump.
+ * The query path takes no lock: it finds the app with xa_load() and the
+ * active snapshot with rcu_dereference(), both under rcu_read_lock(). When
+ * the app records, it also appends to its recorder's buffer of the current
+ * CPU (lf_record.c), under that buffer's own lock.
  */
 #ifndef _LF_INTERNAL_H
 #define _LF_INTERNAL_H
@@ -38,7 +40,20 @@ struct lf_snap_stats {
 struct lf_app_stats {
 	u64 queries;		/* queries answered by a snapshot */
 	u64 no_active;		/* queries refused: no active snapshot */
+	u64 dropped;		/* training records that reached no listener */
 };
+
+/*
+ * One training record as the recorder stores it: who answered, when
+ * (ktime_get_ns()), and input_len inputs followed by output_len outputs.
+ */
+struct lf_record {
+	u64 uuid;
+	u64 timestamp;
+	s64 values[];
+};
+
+struct lf_recorder;	/* lf_record.c */
 
 /*
  * One registered snapshot, from lf_register_snapshot() until
@@ -61,6 +76,8 @@ struct lf_app {
 	struct lf_entry *slot[LF_NR_SLOTS];	/* under lf_mutex */
 	int active_slot;			/* under lf_mutex */
 	struct lf_app_stats __percpu *stats;
+	/* Non-NULL while training records are collected; under lf_mutex. */
+	struct lf_recorder __rcu *rec;
 };
 
 extern struct mutex lf_mutex;
@@ -72,6 +89,7 @@ int lf_app_create(u32 app_id, const char *name, u32 input_len,
 int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack);
 int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack);
 int lf_rollback(u32 app_id, struct netlink_ext_ack *extack);
+int lf_set_recording(u32 app_id, bool on, struct netlink_ext_ack *extack);
 
 /* Lock-free, like lf_query_model(), but length-checked and says who answered. */
 int lf_infer(u32 app_id, const s64 *in, u32 input_len, s64 *out,
@@ -82,7 +100,20 @@ int lf_app_io_len(u32 app_id, u32 *input_len, u32 *output_len);
 void lf_app_stats_sum(const struct lf_app *app, struct lf_app_stats *sum);
 void lf_entry_stats_sum(const struct lf_entry *e, struct lf_snap_stats *sum);
 
+/* Training records (lf_record.c). Start/stop: caller holds lf_mutex. */
+int lf_rec_start(struct lf_app *app);
+void lf_rec_stop(struct lf_app *app, bool ship);
+/* The query path: caller holds rcu_read_lock(); any context but NMI. */
+void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
+		   const s64 *out);
+
 int lf_netlink_init(void);
 void lf_netlink_exit(void);
+
+/* Records on the wire (lf_netlink.c); process context. */
+size_t lf_nl_record_size(u32 input_len, u32 output_len);
+bool lf_nl_records_listened(void);
+int lf_nl_send_records(u32 app_id, u32 input_len, u32 output_len,
+		       const void *recs, size_t stride, u32 n);
 
 #endif /* _LF_INTERNAL_H */

@@ -38,6 +38,11 @@
  * The same design as tcp_cong.c (RCU plus owner refcount) and
  * __sk_attach_prog() in net/core/filter.c (publish, then release the old
  * program after a grace period).
+ *
+ * Training records: while an app records (LF_CMD_SET_RECORDING), every
+ * successful lf_query_model() also appends (uuid, time, input, output) to
+ * a per-CPU buffer that a workqueue ships as netlink multicast; see
+ * lf_record.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -55,6 +60,8 @@ DEFINE_XARRAY(lf_apps);
 
 /* Every registered snapshot, in registration order; under lf_mutex. */
 static LIST_HEAD(lf_registry);
+/* Set under lf_mutex once module exit has stopped every recorder. */
+static bool lf_exiting;
 
 static const char *lf_snap_name(const struct lf_snapshot *snap)
 {
@@ -90,12 +97,24 @@ static __always_inline int lf_run(struct lf_app *app, const s64 *in, s64 *out,
 
 int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 {
+	struct lf_recorder *rec;
 	struct lf_app *app;
+	u64 uuid;
 	int ret;
 
 	rcu_read_lock();
 	app = xa_load(&lf_apps, app_id);
-	ret = app ? lf_run(app, in, out, NULL) : -ENOENT;
+	if (unlikely(!app)) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	ret = lf_run(app, in, out, &uuid);
+	if (likely(!ret)) {
+		rec = rcu_dereference(app->rec);
+		if (unlikely(rec))
+			lf_rec_append(rec, uuid, in, out);
+	}
+unlock:
 	rcu_read_unlock();
 	return ret;
 }
@@ -145,6 +164,7 @@ void lf_app_stats_sum(const struct lf_app *app, struct lf_app_stats *sum)
 
 		sum->queries += READ_ONCE(s->queries);
 		sum->no_active += READ_ONCE(s->no_active);
+		sum->dropped += READ_ONCE(s->dropped);
 	}
 }
 
@@ -278,6 +298,7 @@ static void __lf_app_destroy(struct lf_app *app)
 {
 	int i;
 
+	lf_rec_stop(app, !lf_exiting);
 	xa_erase(&lf_apps, app->id);
 	synchronize_rcu();
 
@@ -410,6 +431,29 @@ int lf_rollback(u32 app_id, struct netlink_ext_ack *extack)
 		app->slot[idx]->snap->uuid, lf_snap_name(app->slot[idx]->snap));
 	pr_info("app %u: Current active slot is: %d\n", app->id, idx);
 unlock:
+	mutex_unlock(&lf_mutex);
+	return err;
+}
+
+int lf_set_recording(u32 app_id, bool on, struct netlink_ext_ack *extack)
+{
+	struct lf_app *app;
+	int err = 0;
+
+	mutex_lock(&lf_mutex);
+	app = xa_load(&lf_apps, app_id);
+	if (!app) {
+		NL_SET_ERR_MSG_MOD(extack, "unknown app");
+		err = -ENOENT;
+	} else if (!on) {
+		lf_rec_stop(app, true);
+	} else if (lf_exiting) {
+		err = -ESHUTDOWN;
+	} else {
+		err = lf_rec_start(app);
+		if (err)
+			NL_SET_ERR_MSG_MOD(extack, "cannot allocate record buffers");
+	}
 	mutex_unlock(&lf_mutex);
 	return err;
 }
@@ -610,6 +654,13 @@ static void __exit lf_kernel_exit(void)
 {
 	struct lf_app *app;
 	unsigned long id;
+
+	/* Ship what recorders hold while the family is still there. */
+	mutex_lock(&lf_mutex);
+	lf_exiting = true;
+	xa_for_each(&lf_apps, id, app)
+		lf_rec_stop(app, true);
+	mutex_unlock(&lf_mutex);
 
 	lf_netlink_exit();
 

@@ -1,15 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lf_netlink.c - the "liteflow" generic-netlink family: list apps and
- * slots, create/destroy apps, activate by uuid, roll back, and run one
+ * slots, create/destroy apps, activate by uuid, roll back, run one
  * inference from userspace (so snapshots can be tested without a datapath
- * client). The protocol is in include/uapi/lf_netlink.h.
+ * client), switch training records on and off, and the "records"
+ * multicast group that carries them (lf_record.c collects them). The
+ * protocol is in include/uapi/lf_netlink.h.
  *
  * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM) and every attribute
  * goes through lf_nl_policy with strict validation; what a policy cannot
  * express (a vector's length depends on the app) is checked here. Errors
  * are negative errnos with an extack message. The family is not
  * netns-aware: apps are global, so only the initial namespace sees it.
+ * Joining the "records" group needs CAP_NET_ADMIN too (records carry
+ * datapath state).
+ *
+ * A LF_CMD_RECORDS message (family header, then):
+ *
+ *	LF_ATTR_APP_ID		u32				8 bytes
+ *	LF_ATTR_RECORD		nest, once per record		4 bytes
+ *	  LF_REC_ATTR_UUID	u64				12 bytes
+ *	  LF_REC_ATTR_TIMESTAMP	u64, ktime_get_ns()		12 bytes
+ *	  LF_REC_ATTR_INPUT	s64[input_len]			4 + 8 * input_len
+ *	  LF_REC_ATTR_OUTPUT	s64[output_len]			4 + 8 * output_len
+ *
+ * so a record is 36 + 8 * (input_len + output_len) bytes on 64-bit
+ * machines (a u64 attribute may take a 4-byte LF_REC_ATTR_PAD more where
+ * unaligned 64-bit access is slow): 284 bytes for Aurora's 30 inputs and
+ * 1 output, and a 64-record batch 16 + 4 + 8 + 64 * 284 = 18,204 bytes
+ * with the netlink and genetlink headers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -40,6 +59,18 @@ static const struct nla_policy lf_nl_policy[LF_ATTR_MAX + 1] = {
 };
 
 static struct genl_family lf_genl_family;
+
+/* Multicast groups, indexed by these numbers. */
+enum lf_mcgrp {
+	LF_MCGRP_RECORDS,
+};
+
+static const struct genl_multicast_group lf_mcgrps[] = {
+	[LF_MCGRP_RECORDS] = {
+		.name	= LF_GENL_MCGRP_RECORDS,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
 
 static int lf_nl_put_slot(struct sk_buff *skb, const struct lf_app *app,
 			  int idx)
@@ -103,6 +134,10 @@ static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 	    nla_put_u64_64bit(skb, LF_ATTR_QUERIES, stats.queries,
 			      LF_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, LF_ATTR_NO_ACTIVE, stats.no_active,
+			      LF_ATTR_PAD) ||
+	    nla_put_u8(skb, LF_ATTR_RECORDING,
+		       rcu_access_pointer(app->rec) ? 1 : 0) ||
+	    nla_put_u64_64bit(skb, LF_ATTR_DROPPED, stats.dropped,
 			      LF_ATTR_PAD))
 		goto cancel_msg;
 	if (app->active_slot != LF_NO_SLOT &&
@@ -280,8 +315,76 @@ static int lf_nl_infer(struct sk_buff *skb, struct genl_info *info)
 
 static int lf_nl_set_recording(struct sk_buff *skb, struct genl_info *info)
 {
-	NL_SET_ERR_MSG_MOD(info->extack, "training records not implemented yet");
-	return -EOPNOTSUPP;
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_RECORDING))
+		return -EINVAL;
+
+	return lf_set_recording(nla_get_u32(info->attrs[LF_ATTR_APP_ID]),
+				nla_get_u8(info->attrs[LF_ATTR_RECORDING]),
+				info->extack);
+}
+
+/* Wire bytes of one LF_ATTR_RECORD nest; see the table at the top. */
+size_t lf_nl_record_size(u32 input_len, u32 output_len)
+{
+	return nla_total_size(0) +
+	       2 * nla_total_size_64bit(sizeof(u64)) +
+	       nla_total_size(input_len * sizeof(s64)) +
+	       nla_total_size(output_len * sizeof(s64));
+}
+
+bool lf_nl_records_listened(void)
+{
+	return genl_has_listeners(&lf_genl_family, &init_net,
+				  LF_MCGRP_RECORDS) > 0;
+}
+
+/*
+ * Multicast @n records, @stride bytes apart from @recs, as one
+ * LF_CMD_RECORDS message. Process context. Returns 0, or a negative errno
+ * when the message could not be built or reached no listener.
+ */
+int lf_nl_send_records(u32 app_id, u32 input_len, u32 output_len,
+		       const void *recs, size_t stride, u32 n)
+{
+	size_t in_bytes = input_len * sizeof(s64);
+	size_t out_bytes = output_len * sizeof(s64);
+	struct sk_buff *msg;
+	void *hdr;
+	u32 i;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) +
+			  n * lf_nl_record_size(input_len, output_len),
+			  GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put(msg, 0, 0, &lf_genl_family, 0, LF_CMD_RECORDS);
+	if (!hdr || nla_put_u32(msg, LF_ATTR_APP_ID, app_id))
+		goto free_msg;
+
+	for (i = 0; i < n; i++) {
+		const struct lf_record *rec = recs + i * stride;
+		struct nlattr *nest;
+
+		nest = nla_nest_start(msg, LF_ATTR_RECORD);
+		if (!nest ||
+		    nla_put_u64_64bit(msg, LF_REC_ATTR_UUID, rec->uuid,
+				      LF_REC_ATTR_PAD) ||
+		    nla_put_u64_64bit(msg, LF_REC_ATTR_TIMESTAMP,
+				      rec->timestamp, LF_REC_ATTR_PAD) ||
+		    nla_put(msg, LF_REC_ATTR_INPUT, in_bytes, rec->values) ||
+		    nla_put(msg, LF_REC_ATTR_OUTPUT, out_bytes,
+			    rec->values + input_len))
+			goto free_msg;
+		nla_nest_end(msg, nest);
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_multicast(&lf_genl_family, msg, 0, LF_MCGRP_RECORDS,
+				 GFP_KERNEL);
+
+free_msg:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
 }
 
 static const struct genl_ops lf_genl_ops[] = {
@@ -336,6 +439,8 @@ static struct genl_family lf_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= lf_genl_ops,
 	.n_ops		= ARRAY_SIZE(lf_genl_ops),
+	.mcgrps		= lf_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(lf_mcgrps),
 };
 
 int __init lf_netlink_init(void)
