@@ -72,6 +72,16 @@ struct Builder<'a> {
     map: HashMap<ValueId, TensorId>,
 }
 
+/// What an element-wise op reads (see `Builder::unary_source`).
+struct Source {
+    node: String,
+    id: TensorId,
+    q: QParams,
+    bounds: Bounds,
+    lo: i64,
+    hi: i64,
+}
+
 fn qerr(what: &str, reason: impl Into<String>) -> Error {
     Error::Quant {
         what: what.to_string(),
@@ -123,6 +133,41 @@ impl<'a> Builder<'a> {
             .map(|&(l, h)| (l - z).abs().max((h - z).abs()))
             .max()
             .unwrap_or(0)
+    }
+
+    /// The single source of element-wise op `op_index`: its tensor,
+    /// quantization, per-element bounds and their overall `[lo, hi]`.
+    fn unary_source(&self, op_index: usize) -> Result<Source> {
+        let op = &self.graph.ops[op_index];
+        let src = self.src(op.inputs[0], &op.node)?;
+        let bounds = self.bounds[src.index()].clone().unwrap();
+        Ok(Source {
+            node: op.node.clone(),
+            id: src,
+            q: self.tensors[src.index()].q.clone(),
+            lo: bounds.iter().map(|x| x.0).min().unwrap(),
+            hi: bounds.iter().map(|x| x.1).max().unwrap(),
+            bounds,
+        })
+    }
+
+    /// Creates op `op_index`'s output tensor (`dq`, `len`), proves and
+    /// appends the instruction `make(dst)`, and maps the op's output to it.
+    fn finish(
+        &mut self,
+        op_index: usize,
+        dq: QParams,
+        len: usize,
+        doc: String,
+        make: impl FnOnce(TensorId) -> InstrKind,
+    ) -> Result<()> {
+        let op = &self.graph.ops[op_index];
+        let (node, onnx_op, out) = (op.node.clone(), op.onnx_op.clone(), op.output);
+        let name = self.graph.value(out).name.clone();
+        let dst = self.add_tensor(&name, len, dq);
+        self.push(&node, &onnx_op, doc, make(dst))?;
+        self.map.insert(out, dst);
+        Ok(())
     }
 
     /// Appends an instruction after proving it; records its output bounds.
@@ -398,35 +443,29 @@ impl<'a> Builder<'a> {
         clamp_real: Option<(f64, f64)>,
         doc: String,
     ) -> Result<()> {
-        let op = &self.graph.ops[op_index];
-        let node = op.node.clone();
-        let src = self.src(op.inputs[0], &node)?;
-        let sq = self.tensors[src.index()].q.clone();
-        let sb = self.bounds[src.index()].clone().unwrap();
+        let x = self.unary_source(op_index)?;
         // Real output range per element (piecewise linear, monotone pieces).
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (i, &(l, h)) in sb.iter().enumerate() {
-            let (xl, xh) = (real(&sq, l), real(&sq, h));
-            let mut cands = vec![];
-            for x in [xl, xh, 0.0f64.clamp(xl, xh)] {
-                let f = if x >= 0.0 { pos_f[i] } else { neg_f[i] };
-                cands.push(x * f + off_real[i]);
-            }
-            for c in cands {
-                lo = lo.min(c);
-                hi = hi.max(c);
+        for (i, &(l, h)) in x.bounds.iter().enumerate() {
+            let (xl, xh) = (real(&x.q, l), real(&x.q, h));
+            for v in [xl, xh, 0.0f64.clamp(xl, xh)] {
+                let f = if v >= 0.0 { pos_f[i] } else { neg_f[i] };
+                lo = lo.min(v * f + off_real[i]);
+                hi = hi.max(v * f + off_real[i]);
             }
         }
         if let Some((a, b)) = clamp_real {
             lo = lo.max(a).min(b);
             hi = hi.min(b).max(a);
         }
-        let (lo, hi) = self.pick_range(op.output, lo, hi);
+        let (lo, hi) = self.pick_range(self.graph.ops[op_index].output, lo, hi);
         let dq = qparams(self.opts.precision, lo, hi);
-        let max_in = self.max_abs_centered(src);
+        let max_in = self.max_abs_centered(x.id);
         let mk = |f: &[f64]| -> Result<Vec<Rescale>> {
             f.iter()
-                .map(|&f| rescale_for(f * sq.scale / dq.scale, max_in).map_err(|r| qerr(&node, r)))
+                .map(|&f| {
+                    rescale_for(f * x.q.scale / dq.scale, max_in).map_err(|r| qerr(&x.node, r))
+                })
                 .collect()
         };
         let pos = mk(pos_f)?;
@@ -443,62 +482,39 @@ impl<'a> Builder<'a> {
             None if self.opts.precision == Precision::Int8 => Some((dq.qmin, dq.qmax)),
             None => None,
         };
-        let name = self.graph.value(op.output).name.clone();
-        let dst = self.add_tensor(&name, sb.len(), dq);
-        let onnx_op = op.onnx_op.clone();
-        self.push(
-            &node,
-            &onnx_op,
-            doc,
-            InstrKind::Scale {
-                src,
-                dst,
-                pos,
-                neg,
-                offset,
-                clamp,
-            },
-        )?;
-        self.map.insert(op.output, dst);
-        Ok(())
+        self.finish(op_index, dq, x.bounds.len(), doc, |dst| InstrKind::Scale {
+            src: x.id,
+            dst,
+            pos,
+            neg,
+            offset,
+            clamp,
+        })
     }
 
     fn lut_op(&mut self, op_index: usize, func: LutFunc) -> Result<()> {
-        let op = &self.graph.ops[op_index];
-        let node = op.node.clone();
-        let src = self.src(op.inputs[0], &node)?;
-        let sq = self.tensors[src.index()].q.clone();
-        let sb = self.bounds[src.index()].clone().unwrap();
-        let (l, h) = (
-            sb.iter().map(|x| x.0).min().unwrap(),
-            sb.iter().map(|x| x.1).max().unwrap(),
-        );
-        let (ylo, yhi) = (func.eval(real(&sq, l)), func.eval(real(&sq, h)));
+        let x = self.unary_source(op_index)?;
+        let (ylo, yhi) = (func.eval(real(&x.q, x.lo)), func.eval(real(&x.q, x.hi)));
         let dq = qparams(self.opts.precision, ylo, yhi);
-        let table = lut::build(func, &sq, l, h, &dq);
-        let name = self.graph.value(op.output).name.clone();
+        let table = lut::build(func, &x.q, x.lo, x.hi, &dq);
+        let name = self
+            .graph
+            .value(self.graph.ops[op_index].output)
+            .name
+            .clone();
         let doc = format!(
             "{name} = {}({}): {}-entry table, linear interpolation every 2^{} steps, max error {:.3e}",
             func.name(),
-            self.tensors[src.index()].name,
+            self.tensors[x.id.index()].name,
             table.table.len(),
             table.step_shift,
             table.max_error
         );
-        let dst = self.add_tensor(&name, sb.len(), dq);
-        let onnx_op = op.onnx_op.clone();
-        self.push(
-            &node,
-            &onnx_op,
-            doc,
-            InstrKind::Lut {
-                src,
-                dst,
-                lut: table,
-            },
-        )?;
-        self.map.insert(op.output, dst);
-        Ok(())
+        self.finish(op_index, dq, x.bounds.len(), doc, |dst| InstrKind::Lut {
+            src: x.id,
+            dst,
+            lut: table,
+        })
     }
 
     fn binary(&mut self, op_index: usize, bop: BinaryOp) -> Result<()> {
@@ -570,37 +586,20 @@ impl<'a> Builder<'a> {
             self.tensors[a.index()].name,
             self.tensors[b.index()].name
         );
-        let dst = self.add_tensor(&name, ba.len(), dq);
-        let onnx_op = op.onnx_op.clone();
-        self.push(
-            &node,
-            &onnx_op,
-            doc,
-            InstrKind::Binary {
-                op: bop,
-                a,
-                b,
-                dst,
-                rescale_a,
-                mul_b,
-                clamp,
-            },
-        )?;
-        self.map.insert(op.output, dst);
-        Ok(())
+        self.finish(op_index, dq, ba.len(), doc, |dst| InstrKind::Binary {
+            op: bop,
+            a,
+            b,
+            dst,
+            rescale_a,
+            mul_b,
+            clamp,
+        })
     }
 
     fn softmax(&mut self, op_index: usize, axis_len: usize) -> Result<()> {
-        let op = &self.graph.ops[op_index];
-        let node = op.node.clone();
-        let src = self.src(op.inputs[0], &node)?;
-        let sq = self.tensors[src.index()].q.clone();
-        let sb = self.bounds[src.index()].clone().unwrap();
-        let (l, h) = (
-            sb.iter().map(|x| x.0).min().unwrap(),
-            sb.iter().map(|x| x.1).max().unwrap(),
-        );
-        let exp_lut = lut::build(LutFunc::Exp, &sq, l - h, 0, &sq);
+        let x = self.unary_source(op_index)?;
+        let exp_lut = lut::build(LutFunc::Exp, &x.q, x.lo - x.hi, 0, &x.q);
         let prec = self.opts.precision;
         let (out_frac, dq) = match prec {
             // prob in Q15, symmetric int16 (1.0 saturates to 32767).
@@ -626,29 +625,26 @@ impl<'a> Builder<'a> {
                 },
             ),
         };
-        let name = self.graph.value(op.output).name.clone();
+        let name = self
+            .graph
+            .value(self.graph.ops[op_index].output)
+            .name
+            .clone();
         let doc = format!(
             "{name} = softmax({}) over groups of {axis_len}: exp by a {}-entry table (max error {:.3e}, Q{EXP_FRAC}), reciprocal of the sum by Newton steps",
-            self.tensors[src.index()].name,
+            self.tensors[x.id.index()].name,
             exp_lut.table.len(),
             exp_lut.max_error
         );
-        let dst = self.add_tensor(&name, sb.len(), dq);
-        let onnx_op = op.onnx_op.clone();
-        self.push(
-            &node,
-            &onnx_op,
-            doc,
+        self.finish(op_index, dq, x.bounds.len(), doc, |dst| {
             InstrKind::Softmax {
-                src,
+                src: x.id,
                 dst,
                 axis_len,
                 exp_lut,
                 out_frac,
-            },
-        )?;
-        self.map.insert(op.output, dst);
-        Ok(())
+            }
+        })
     }
 
     fn activation(&mut self, op_index: usize, act: Activation) -> Result<()> {
