@@ -47,21 +47,63 @@ impl NlTransport {
 
     /// A socket that listens to the multicast group `group` (records), with
     /// a short receive timeout so the reader can check its deadline and
-    /// Ctrl-C between datagrams, and a receive buffer as large as the
-    /// system allows (best effort: overruns are counted, not fatal).
+    /// Ctrl-C between datagrams, a large receive buffer and
+    /// `NETLINK_BROADCAST_ERROR`.
+    ///
+    /// The buffer: [`RECORDS_RCVBUF`] with `SO_RCVBUFFORCE` (root, or
+    /// CAP_NET_ADMIN: past net.core.rmem_max, whose default of 208 KiB holds
+    /// only about eleven 64-record Aurora messages), else as much as
+    /// `SO_RCVBUF` gives; best effort either way (overruns are counted).
+    /// `NETLINK_BROADCAST_ERROR` makes a multicast to this socket fail in
+    /// the kernel when its buffer is full, so lf_kernel counts the records
+    /// of a listener that falls behind as dropped (LF_ATTR_DROPPED) instead
+    /// of believing them delivered.
     pub fn open_group(group: u32, timeout: Duration) -> io::Result<NlTransport> {
         let mut sock = Socket::new(NETLINK_GENERIC)?;
         sock.bind_auto()?;
-        let _ = sock.set_rx_buf_sz(RECORDS_RCVBUF);
+        if setsockopt_int(
+            &sock,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            RECORDS_RCVBUF,
+        )
+        .is_err()
+        {
+            let _ = sock.set_rx_buf_sz(RECORDS_RCVBUF);
+        }
+        setsockopt_int(&sock, libc::SOL_NETLINK, libc::NETLINK_BROADCAST_ERROR, 1)?;
         sock.add_membership(group)?;
         set_recv_timeout(&sock, timeout)?;
         Ok(NlTransport { sock })
     }
 }
 
-/// Receive buffer asked for on the records socket (the kernel caps it at
-/// net.core.rmem_max).
-const RECORDS_RCVBUF: libc::c_int = 4 << 20;
+/// Receive buffer asked for on the records socket: 4 MiB, some 230 full
+/// Aurora messages (64 records of 284 bytes).
+pub const RECORDS_RCVBUF: libc::c_int = 4 << 20;
+
+fn setsockopt_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: a valid fd, a pointer to a live c_int and its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 fn set_recv_timeout(sock: &Socket, t: Duration) -> io::Result<()> {
     let tv = libc::timeval {
@@ -300,5 +342,56 @@ pub fn exchange(io: &mut dyn Transport, request: &[u8], family: u16) -> Result<R
                 _ => {} // NLMSG_NOOP and anything newer: ignored
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+
+    fn getsockopt_int(t: &NlTransport, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid fd, a live c_int and its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                t.sock.as_raw_fd(),
+                level,
+                name,
+                &mut v as *mut libc::c_int as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        v
+    }
+
+    /// The records socket reports a full buffer to the kernel and has as
+    /// large a buffer as it may (nlctrl's `notify` group, id 16, stands in
+    /// for lf_kernel's, which needs the module).
+    #[test]
+    fn records_socket_options() {
+        let t = match NlTransport::open_group(16, Duration::from_millis(10)) {
+            Ok(t) => t,
+            Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(
+            getsockopt_int(&t, libc::SOL_NETLINK, libc::NETLINK_BROADCAST_ERROR),
+            1
+        );
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let got = getsockopt_int(&t, libc::SOL_SOCKET, libc::SO_RCVBUF) as usize;
+        // The kernel doubles what it grants; SO_RCVBUFFORCE (root) gets
+        // all of it, SO_RCVBUF at most rmem_max.
+        let want = if unsafe { libc::geteuid() } == 0 {
+            2 * RECORDS_RCVBUF as usize
+        } else {
+            (2 * max).min(2 * RECORDS_RCVBUF as usize)
+        };
+        assert!(got >= want, "receive buffer {got}, want >= {want}");
     }
 }

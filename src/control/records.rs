@@ -57,6 +57,8 @@ pub struct Polled {
     /// The socket's receive buffer overflowed (ENOBUFS): records were lost
     /// in userspace.
     pub overrun: bool,
+    /// A datagram arrived (even one with nothing of ours in it).
+    pub datagram: bool,
 }
 
 /// A socket subscribed to lf_kernel's `records` multicast group.
@@ -103,6 +105,7 @@ impl RecordStream {
                 )))
             }
         };
+        out.datagram = true;
         out.absorb(&dgram, self.family);
         Ok(out)
     }
@@ -206,6 +209,12 @@ fn slot_scales(status: &AppStatus, scales: &mut BTreeMap<u64, (i64, i64)>) {
 /// records), also when receiving failed. Inputs and outputs are converted
 /// to real numbers with the scales of the snapshot that produced them
 /// (GET_APP's slots, re-read when a new uuid shows up).
+///
+/// lf_kernel ships the records still buffered (partial batches) before it
+/// acknowledges recording off, so after turning it off the socket is
+/// drained until it stays quiet for [`RECORDS_POLL`] (unless `limit.count`
+/// records are already in): a collection that ends with the datapath's
+/// traffic then holds every record lf_kernel did not count as dropped.
 pub fn collect(
     client: &mut Client,
     stream: &mut RecordStream,
@@ -224,22 +233,27 @@ pub fn collect(
     if !was_on {
         client.set_recording(app, true)?;
     }
-    let received = receive(client, stream, &status, limit, stop);
+    let mut rx = Receiver::new(&status, limit);
+    let received = rx.receive(client, stream, limit, stop);
     let off = if was_on {
         Ok(())
     } else {
         client.set_recording(app, false)
     };
-    let mut got = match (received, off) {
-        (Ok(g), Ok(())) => g,
+    match (received, off) {
+        (Ok(()), Ok(())) => {}
         (Err(e), Ok(())) => return Err(e),
-        (Ok(_), Err(e)) => return Err(e),
+        (Ok(()), Err(e)) => return Err(e),
         (Err(e), Err(off)) => {
             return Err(Error::Other(format!(
                 "{e}; and turning recording off again failed: {off}"
             )))
         }
-    };
+    }
+    if !was_on {
+        rx.drain(client, stream)?;
+    }
+    let mut got = rx.got;
     let end = find_app(client, app)?;
     got.dropped = match (status.dropped, end.dropped) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -248,76 +262,125 @@ pub fn collect(
     Ok(got)
 }
 
-fn receive(
-    client: &mut Client,
-    stream: &mut RecordStream,
-    status: &AppStatus,
-    limit: CollectLimit,
-    stop: Option<&AtomicBool>,
-) -> Result<Collected> {
-    let (ni, no) = (status.input_len as usize, status.output_len as usize);
-    let mut scales = BTreeMap::new();
-    slot_scales(status, &mut scales);
-    let mut unknown = BTreeSet::new();
-    let mut got = Collected {
-        set: RecordSet::new(ni, no),
-        dropped: None,
-        malformed: 0,
-        first_malformed: None,
-        overruns: 0,
-        unscaled: 0,
-        interrupted: false,
-    };
-    let deadline = limit.duration.map(|d| Instant::now() + d);
-    let want = limit.count.unwrap_or(usize::MAX);
-    while got.set.rows.len() < want {
-        if stop.map(|s| s.load(Ordering::Relaxed)).unwrap_or(false) {
-            got.interrupted = true;
-            break;
+/// The receiving half of [`collect`]: what came so far, and the scales of
+/// every snapshot seen.
+struct Receiver {
+    app: u32,
+    ni: usize,
+    no: usize,
+    want: usize,
+    scales: BTreeMap<u64, (i64, i64)>,
+    /// Uuids whose scales were looked up once more (found or not).
+    looked_up: BTreeSet<u64>,
+    got: Collected,
+}
+
+impl Receiver {
+    fn new(status: &AppStatus, limit: CollectLimit) -> Receiver {
+        let (ni, no) = (status.input_len as usize, status.output_len as usize);
+        let mut scales = BTreeMap::new();
+        slot_scales(status, &mut scales);
+        Receiver {
+            app: status.app,
+            ni,
+            no,
+            want: limit.count.unwrap_or(usize::MAX),
+            scales,
+            looked_up: BTreeSet::new(),
+            got: Collected {
+                set: RecordSet::new(ni, no),
+                dropped: None,
+                malformed: 0,
+                first_malformed: None,
+                overruns: 0,
+                unscaled: 0,
+                interrupted: false,
+            },
         }
-        if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
-            break;
+    }
+
+    fn full(&self) -> bool {
+        self.got.set.rows.len() >= self.want
+    }
+
+    /// Until `want` records, the deadline, or `stop`.
+    fn receive(
+        &mut self,
+        client: &mut Client,
+        stream: &mut RecordStream,
+        limit: CollectLimit,
+        stop: Option<&AtomicBool>,
+    ) -> Result<()> {
+        let deadline = limit.duration.map(|d| Instant::now() + d);
+        while !self.full() {
+            if stop.map(|s| s.load(Ordering::Relaxed)).unwrap_or(false) {
+                self.got.interrupted = true;
+                break;
+            }
+            if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
+                break;
+            }
+            let polled = stream.poll()?;
+            self.take(client, polled);
         }
-        let polled = stream.poll()?;
+        Ok(())
+    }
+
+    /// What is still queued on the socket (recording is off: nothing new
+    /// comes once it has been read), until a poll brings nothing.
+    fn drain(&mut self, client: &mut Client, stream: &mut RecordStream) -> Result<()> {
+        while !self.full() {
+            let polled = stream.poll()?;
+            if !polled.datagram && !polled.overrun {
+                break;
+            }
+            self.take(client, polled);
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, client: &mut Client, polled: Polled) {
+        let got = &mut self.got;
         got.overruns += polled.overrun as u64;
         for m in polled.malformed {
             got.malformed += 1;
             got.first_malformed.get_or_insert(m);
         }
-        for batch in polled.batches.into_iter().filter(|b| b.app == status.app) {
+        let (ni, no, app) = (self.ni, self.no, self.app);
+        for batch in polled.batches.into_iter().filter(|b| b.app == app) {
             for r in batch.records {
                 if r.input.len() != ni || r.output.len() != no {
                     got.malformed += 1;
                     got.first_malformed.get_or_insert(format!(
-                        "app {}: a record of snapshot {} has {} inputs and {} outputs, the app has {ni} and {no}",
-                        status.app,
+                        "app {app}: a record of snapshot {} has {} inputs and {} outputs, the app has {ni} and {no}",
                         r.uuid,
                         r.input.len(),
                         r.output.len()
                     ));
                     continue;
                 }
-                if !scales.contains_key(&r.uuid) && unknown.insert(r.uuid) {
+                if !self.scales.contains_key(&r.uuid) && self.looked_up.insert(r.uuid) {
                     // A snapshot loaded since we started: read its scales
                     // while it is (most likely) still in a slot.
-                    if let Ok(s) = find_app(client, status.app) {
-                        slot_scales(&s, &mut scales);
+                    if let Ok(s) = find_app(client, app) {
+                        slot_scales(&s, &mut self.scales);
                     }
                 }
-                match scales.get(&r.uuid) {
-                    Some(&(is, os)) if got.set.rows.len() < want => got.set.rows.push(RealRecord {
-                        uuid: r.uuid,
-                        timestamp_ns: r.timestamp_ns,
-                        input: r.input.iter().map(|&v| v as f64 / is as f64).collect(),
-                        output: r.output.iter().map(|&v| v as f64 / os as f64).collect(),
-                    }),
+                match self.scales.get(&r.uuid) {
+                    Some(&(is, os)) if got.set.rows.len() < self.want => {
+                        got.set.rows.push(RealRecord {
+                            uuid: r.uuid,
+                            timestamp_ns: r.timestamp_ns,
+                            input: r.input.iter().map(|&v| v as f64 / is as f64).collect(),
+                            output: r.output.iter().map(|&v| v as f64 / os as f64).collect(),
+                        })
+                    }
                     Some(_) => {}
                     None => got.unscaled += 1,
                 }
             }
         }
     }
-    Ok(got)
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);

@@ -1480,3 +1480,50 @@ fn record_files_round_trip_exactly() {
         .contains("1 rows, its .npy has 2"));
     assert!(set.write(&dir.path().join("r.txt")).is_err());
 }
+
+#[test]
+fn collect_drains_what_recording_off_ships() {
+    // Ctrl-C before anything was read: recording goes off, and what
+    // lf_kernel shipped meanwhile (queued on the socket) is still taken,
+    // up to the first empty poll; an overrun on the way is counted.
+    let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 1000)]));
+    let queue = || {
+        queued(vec![
+            Ok(records_msg(1, &[record_nest(7, 1, &[1000, 2000], &[3000])])),
+            Err(io::Error::from_raw_os_error(libc::ENOBUFS)),
+            Ok(records_msg(1, &[record_nest(7, 2, &[4000, 5000], &[6000])])),
+            Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Ok(records_msg(1, &[record_nest(7, 3, &[0, 0], &[0])])), // after quiet
+        ])
+    };
+    let mut stream = RecordStream::over(queue(), FAMILY);
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let limit = CollectLimit {
+        count: None,
+        duration: Some(Duration::from_secs(5)),
+    };
+    let got = collect(&mut client, &mut stream, 1, limit, Some(&stop)).unwrap();
+    assert!(got.interrupted);
+    let ts: Vec<u64> = got.set.rows.iter().map(|r| r.timestamp_ns).collect();
+    assert_eq!(ts, vec![1, 2]);
+    assert_eq!(got.set.rows[1].output, vec![6.0]);
+    assert_eq!(got.overruns, 1);
+    assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+
+    // Recording was on already (another collector's): left on, no drain.
+    let (mut client, _) = rec_client(|_| rec_app_attrs(1, true, 0, &[(7, 1000, 1000)]));
+    let mut stream = RecordStream::over(queue(), FAMILY);
+    let got = collect(&mut client, &mut stream, 1, limit, Some(&stop)).unwrap();
+    assert!(got.interrupted && got.set.rows.is_empty());
+
+    // --count reached: the rest stays unread.
+    let (mut client, _) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 1000)]));
+    let mut stream = RecordStream::over(queue(), FAMILY);
+    let one = CollectLimit {
+        count: Some(1),
+        duration: None,
+    };
+    let got = collect(&mut client, &mut stream, 1, one, None).unwrap();
+    assert_eq!(got.set.rows.len(), 1);
+    assert_eq!(got.overruns, 0);
+}

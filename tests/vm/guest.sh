@@ -225,7 +225,30 @@ run rmmod lf_test_snap_app2
 	fail rmmod_after_app_destroy "rc=$RC $OUT"
 
 expect unknown_attribute_rejected $EINVAL lfnl bogus-attr 1
-expect set_recording_not_yet $EOPNOTSUPP lfnl setrec 1 1
+
+# ---- training-record switch, as GET_APP shows it -------------------------
+# (The records themselves, from a datapath client: examples/aurora/vm.)
+# rec_state APP: "recording=R dropped=D" of the app's GET_APP line.
+rec_state() {
+	lfnl status | sed -n "s/^app=$1 name=.* \(recording=[0-9]* dropped=[0-9]*\)\$/\1/p"
+}
+[ "$(rec_state 1)" = "recording=0 dropped=0" ] &&
+	pass get_app_recording_off_initially ||
+	fail get_app_recording_off_initially "$(lfnl status | grep '^app=1 name')"
+klog
+expect set_recording_on_ok 0 lfnl setrec 1 1
+klog
+[ "$(rec_state 1)" = "recording=1 dropped=0" ] &&
+	klog_has "app 1: recording on: " &&
+	pass get_app_shows_recording_on ||
+	fail get_app_shows_recording_on "$(lfnl status | grep '^app=1 name')"
+expect set_recording_off_ok 0 lfnl setrec 1 0
+klog
+[ "$(rec_state 1)" = "recording=0 dropped=0" ] &&
+	klog_has "app 1: recording off" &&
+	pass get_app_shows_recording_off ||
+	fail get_app_shows_recording_off "$(lfnl status | grep '^app=1 name')"
+expect set_recording_unknown_app_enoent $ENOENT lfnl setrec 42 1
 
 # ---- unprivileged callers ----------------------------------------------
 expect nonroot_status_refused $EPERM lfnl -u 65534 status

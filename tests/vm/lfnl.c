@@ -286,8 +286,15 @@ static void status_cb(const struct nlmsghdr *nlh, void *arg)
 		printf(" active_slot=%u", get_u32(t.a[LF_ATTR_ACTIVE_SLOT]));
 	else
 		printf(" active_slot=none");
-	printf(" queries=%" PRIu64 " no_active=%" PRIu64 "\n",
+	printf(" queries=%" PRIu64 " no_active=%" PRIu64,
 	       get_u64(t.a[LF_ATTR_QUERIES]), get_u64(t.a[LF_ATTR_NO_ACTIVE]));
+	/* Training records (absent from an lf_kernel without them). */
+	if (t.a[LF_ATTR_RECORDING])
+		printf(" recording=%u",
+		       *(const uint8_t *)attr_data(t.a[LF_ATTR_RECORDING]));
+	if (t.a[LF_ATTR_DROPPED])
+		printf(" dropped=%" PRIu64, get_u64(t.a[LF_ATTR_DROPPED]));
+	printf("\n");
 
 	/* Every LF_ATTR_SLOT nest; parse_attrs() keeps only the last one. */
 	nla = (const struct nlattr *)((const char *)NLMSG_DATA(nlh) +

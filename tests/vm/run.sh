@@ -16,10 +16,17 @@
 #   LF_VM_SMP=<n>              guest CPUs (default 2)
 # Hooks for more guest content (see README.md):
 #   LF_VM_LFC=<path to lfc>           also put lfc in the guest and run
-#                                     guest.d/lfc.sh (lfc's netlink client)
-#                                     and guest.d/aurora.sh (real Aurora
+#                                     guest.d/lfc.sh (lfc's netlink client),
+#                                     guest.d/aurora.sh (real Aurora
 #                                     snapshots that this lfc builds per
-#                                     kernel with aurora-build.sh)
+#                                     kernel with aurora-build.sh) and the
+#                                     checks of examples/aurora/vm (training
+#                                     records, lf_tcp, lfc collect and adapt;
+#                                     its build-hook.sh, lf_tcp.sh, replay.sh)
+#   LF_VM_POST_HOOK=<cmd>             run per kernel after the boot as
+#                                     <cmd> <ver> <dir>; its PASS/FAIL lines
+#                                     count (files the guest printed as
+#                                     LF_VM_FILE blocks are in <dir>/from-guest)
 #   LF_VM_EXTRA_BINS="<file> ..."     executables put in /bin, with the
 #                                     shared libraries ldd finds for them
 #   LF_VM_EXTRA_FILES="<file> ..."    files put in /lf (e.g. emitted .ko)
@@ -33,7 +40,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE/out
-TIMEOUT=${LF_VM_TIMEOUT:-300}
+TIMEOUT=${LF_VM_TIMEOUT:-480}
+AURORA_VM=$ROOT/examples/aurora/vm
 JOBS=${LF_VM_JOBS:-1}
 SMP=${LF_VM_SMP:-2}
 
@@ -62,6 +70,13 @@ missing_packages() {
 	command -v strip >/dev/null || pkgs+=(binutils)
 	command -v modinfo >/dev/null || pkgs+=(kmod)
 	[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || pkgs+=(libc6-dev)
+	command -v base64 >/dev/null || pkgs+=(coreutils)
+	if [ -n "${LF_VM_LFC:-}" ]; then
+		# examples/aurora/vm: Debian's ip and tc go into the guest; 6.12's
+		# modules are .ko.xz.
+		find_tool ip >/dev/null || pkgs+=(iproute2)
+		command -v xz >/dev/null || pkgs+=(xz-utils)
+	fi
 	if ! [ -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null |
 	     grep -q 'statically linked'; then
 		pkgs+=(busybox-static)
@@ -89,13 +104,24 @@ ensure_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
 }
 
+# find_tool NAME: its path, also in sbin directories not on $PATH.
+find_tool() {
+	command -v "$1" 2>/dev/null && return 0
+	local d
+	for d in /usr/sbin /sbin /usr/bin /bin; do
+		[ -x "$d/$1" ] && { echo "$d/$1"; return 0; }
+	done
+	return 1
+}
+
 # ---- builds -------------------------------------------------------------
 
-build_lfnl() {
+# build_static NAME SOURCE: $OUT/NAME, static, against the uapi header.
+build_static() {
 	mkdir -p "$OUT"
 	gcc -static -O2 -Wall -Wextra -Werror \
 		-I"$ROOT/runtime-kmod/include/uapi" \
-		-o "$OUT/lfnl" "$HERE/lfnl.c"
+		-o "$OUT/$1" "$2"
 }
 
 # build_modules VER DIR: lf_kernel.ko and the fixtures, out of tree.
@@ -139,16 +165,20 @@ make_initrd() {
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
+		# examples/aurora/vm: its tools and checks (lf_tcp.sh reports
+		# what its build hook could not build).
+		for f in "$OUT/lfrec" "$OUT/lf_bulk" "$(find_tool ip)" "$(find_tool tc)"; do
+			[ -f "$f" ] && add_bin "$rootfs" "$f"
+		done
+		cp "$AURORA_VM/lf_tcp.sh" "$rootfs/guest.d/"
 	fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
-	if [ -n "${LF_VM_BUILD_HOOK:-}" ]; then
-		mkdir -p "$dir/hook"
-		$LF_VM_BUILD_HOOK "$ver" "/usr/src/linux-headers-$ver" \
-			"$dir/kmod/Module.symvers" "$dir/hook"
-		find "$dir/hook" -maxdepth 1 -name '*.ko' -exec cp {} "$rootfs/lf/" \;
-	fi
+	# Everything the build hooks left (files and directories) goes to /lf.
+	for f in "$dir"/hook-*; do
+		[ -d "$f" ] && cp -r "$f/." "$rootfs/lf/"
+	done
 	cat > "$rootfs/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -177,6 +207,39 @@ boot() {
 	tr -d '\r' < "$dir/console.log" > "$dir/console.txt"
 }
 
+# run_hook NAME VER DIR CMD...: CMD <ver> <headers> <symvers> DIR/hook-NAME
+# (emptied first), output in DIR/hook-NAME.log; a failure is the host check
+# build_hook_NAME.
+run_hook() {
+	local name=$1 ver=$2 dir=$3
+	shift 3
+	rm -rf "$dir/hook-$name" "$dir/hook-$name.work"
+	mkdir -p "$dir/hook-$name"
+	if "$@" "$ver" "/usr/src/linux-headers-$ver" "$dir/kmod/Module.symvers" \
+		"$dir/hook-$name" > "$dir/hook-$name.log" 2>&1; then
+		echo "PASS build_hook_$name" >> "$dir/host.txt"
+	else
+		echo "FAIL build_hook_$name: $(tail -n 5 "$dir/hook-$name.log" | tr '\n' ' ')" >> "$dir/host.txt"
+	fi
+}
+
+# extract_files DIR: the guest's "LF_VM_FILE <name>" ... "LF_VM_FILE_END"
+# blocks of base64 in DIR/console.txt, decoded into DIR/from-guest/<name>.
+extract_files() {
+	local dir=$1 b
+	rm -rf "$dir/from-guest"
+	mkdir -p "$dir/from-guest"
+	awk -v d="$dir/from-guest" '
+		/^LF_VM_FILE_END$/ { if (f) close(f); f = ""; next }
+		/^LF_VM_FILE [A-Za-z0-9._-]+$/ { f = d "/" $2 ".b64"; printf "" > f; next }
+		f { print > f }' "$dir/console.txt"
+	for b in "$dir"/from-guest/*.b64; do
+		[ -e "$b" ] || continue
+		base64 -d < "$b" > "${b%.b64}" 2>/dev/null || rm -f "${b%.b64}"
+		rm -f "$b"
+	done
+}
+
 # ---- main ---------------------------------------------------------------
 
 ensure_packages
@@ -195,13 +258,24 @@ else
 	done
 fi
 
-if ! build_lfnl; then
+if ! build_static lfnl "$HERE/lfnl.c"; then
 	echo "FAIL build_lfnl: see the compiler's messages above"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+tools_fail=0
+if [ -n "${LF_VM_LFC:-}" ]; then
+	for tool in lfrec lf_bulk; do
+		if ! build_static "$tool" "$AURORA_VM/$tool.c"; then
+			echo "FAIL build_$tool: see the compiler's messages above"
+			rm -f "$OUT/$tool"
+			tools_fail=$((tools_fail + 1))
+		fi
+	done
+fi
 total_pass=0
-total_fail=0
+total_fail=$tools_fail
+stage_start=$(date +%s)
 for ver in "${kernels[@]}"; do
 	dir=$OUT/$ver
 	mkdir -p "$dir"
@@ -213,6 +287,7 @@ for ver in "${kernels[@]}"; do
 	fi
 	# Checks on the host, as "PASS name" / "FAIL name: reason" lines.
 	: > "$dir/host.txt"
+	rm -rf "$dir"/hook-* "$dir/hook"
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		log "$ver: building Aurora snapshots with $LF_VM_LFC"
 		if LF_VM_LFC=$LF_VM_LFC bash "$HERE/aurora-build.sh" "$ver" \
@@ -222,6 +297,14 @@ for ver in "${kernels[@]}"; do
 		else
 			echo "FAIL aurora_build: $(tail -n 5 "$dir/aurora-build.log" | tr '\n' ' ')" >> "$dir/host.txt"
 		fi
+		log "$ver: building the lf_tcp checks' modules (examples/aurora/vm)"
+		# (lfc's cache holds the lf_kernel aurora-build.sh built: reused.)
+		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+			run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+	fi
+	if [ -n "${LF_VM_BUILD_HOOK:-}" ]; then
+		# shellcheck disable=SC2086
+		run_hook user "$ver" "$dir" $LF_VM_BUILD_HOOK
 	fi
 	make_initrd "$ver" "$dir"
 	log "$ver: booting"
@@ -229,10 +312,25 @@ for ver in "${kernels[@]}"; do
 	boot "$ver" "$dir"
 	secs=$(( $(date +%s) - start ))
 
-	p=$(cat "$dir/host.txt" "$dir/console.txt" | grep -c '^PASS ' || true)
-	f=$(cat "$dir/host.txt" "$dir/console.txt" | grep -c '^FAIL ' || true)
-	cat "$dir/host.txt" "$dir/console.txt" | grep -E '^(PASS|FAIL) ' |
-		sed "s/^/[$ver] /"
+	# Checks on the host after the boot, on what the guest printed.
+	: > "$dir/post.txt"
+	extract_files "$dir"
+	if [ -n "${LF_VM_LFC:-}" ]; then
+		LF_VM_LFC=$LF_VM_LFC bash "$AURORA_VM/replay.sh" "$ver" "$dir" \
+			>> "$dir/post.txt" 2> "$dir/replay.log" ||
+			echo "FAIL replay_ran: replay.sh exited $? (see $dir/replay.log)" >> "$dir/post.txt"
+	fi
+	if [ -n "${LF_VM_POST_HOOK:-}" ]; then
+		# shellcheck disable=SC2086
+		$LF_VM_POST_HOOK "$ver" "$dir" >> "$dir/post.txt" 2>> "$dir/post-hook.log" ||
+			echo "FAIL post_hook: exited $?" >> "$dir/post.txt"
+	fi
+
+	results=$(cat "$dir/host.txt" "$dir/console.txt" "$dir/post.txt" |
+		grep -E '^(PASS|FAIL) ' || true)
+	p=$(echo "$results" | grep -c '^PASS ' || true)
+	f=$(echo "$results" | grep -c '^FAIL ' || true)
+	[ -n "$results" ] && echo "$results" | sed "s/^/[$ver] /"
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
 		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
 		tail -n 30 "$dir/console.txt" | sed "s/^/[$ver]   /"
@@ -241,10 +339,11 @@ for ver in "${kernels[@]}"; do
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
-	log "$ver: $p passed, $f failed in ${secs}s"
+	log "$ver: $p passed, $f failed; boot ${secs}s"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 done
 
+log "VM stage: $(( $(date +%s) - stage_start ))s"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -238,6 +238,156 @@ echo "info: fallback transfer: ${secs}s; answers $ans0 -> $ans1 (snapshot gone) 
 	pass lf_tcp_resumes_with_new_snapshot ||
 	fail lf_tcp_resumes_with_new_snapshot "still=$still answers $ans1 -> $ans2; $(lfnl status)"
 
+# ---- lfc collect and lfc adapt on one live transfer -----------------------
+# The real lfc: `lfc collect` records app 1 while lf_rec_load runs (320
+# queries: full 64-record batches) and then one lf_tcp transfer; in the
+# middle of it `lfc adapt --once` judges a candidate on 64 live records
+# and installs it (uuid 2, prebuilt on the host: the guest has no kernel
+# headers; interpreter: no C compiler). The file lfc collect wrote goes
+# to the host through the console (LF_VM_FILE), where replay.sh replays
+# every record through `lfc run --engine c` of the snapshot that answered.
+LFT_ADAPT=$((48 * 1024 * 1024))
+AD=$M/adapt
+ADAPT_RANGE=-2:12	# as snapshots.sh: adapt checks the prebuilt digest
+why=
+command -v lfc > /dev/null || why="$why no lfc in the guest;"
+for f in aurora_v2.onnx representative_dataset.npy lf_model_2.ko; do
+	[ -s $AD/$f ] || why="$why no $AD/$f;"
+done
+[ "$(lfnl active 1)" = "uuid=1 slot=0" ] || why="$why app 1 active: $(lfnl active 1);"
+echo "$(app1)" | grep -q "^recording=0 " || why="$why $(app1);"
+if [ -n "$why" ]; then
+	fail lfc_live_setup "${why% ;}; lfc collect/adapt checks not run"
+else
+	pass lfc_live_setup
+	rm -f /tmp/rec.csv /tmp/lrstop
+	lfc collect --app 1 --seconds 600 -o /tmp/rec.csv > /tmp/collect.out 2>&1 &
+	col_pid=$!
+	# lfrec listens too: it sees the messages and their sizes.
+	lfrec listen 1 /tmp/lrstop 600 > /tmp/listen3.out 2>&1 &
+	lr_pid=$!
+	on=0
+	for i in $(seq 1 40); do
+		echo "$(app1)" | grep -q "^recording=1 " &&
+			grep -q listening /tmp/listen3.out && { on=1; break; }
+		sleep 0.25
+	done
+	[ "$on" -eq 1 ] && pass lfc_collect_turns_recording_on ||
+		fail lfc_collect_turns_recording_on "$(app1); $(cat /tmp/collect.out)"
+	mis0=$(tcpp monitor_intervals) ans0=$(tcpp model_answers)
+	fb0=$(tcpp fallbacks) s0=$(app1)
+	set -- $(rec_load burst=16 bursts=20)
+	ok_l=$1 failed_l=$3
+	xfer_start $LFT_ADAPT
+	for i in $(seq 1 150); do
+		[ $(($(tcpp model_answers) - ans0)) -ge 100 ] && break
+		sleep 0.2
+	done
+	ans_a=$(tcpp model_answers)
+	# First a candidate adapt must refuse: the network quantized from the
+	# 60 calibration rows alone (TFLite-style PTQ ranges) saturates on
+	# lf_tcp's live inputs (errors ~1 against the float model).
+	mkdir -p /tmp/watch_ptq /tmp/watch
+	cp $AD/aurora_v2.onnx /tmp/watch_ptq/aurora_ptq.onnx
+	run lfc adapt --app 1 --watch /tmp/watch_ptq --once --engine interp \
+		--prebuilt $AD --samples 64 --calibration $AD/representative_dataset.npy
+	echo "$OUT" | sed 's/^/info: /'
+	[ "$RC" -eq 3 ] &&
+		echo "$OUT" | grep -q '^adapt: candidate aurora_ptq.onnx -> uuid 2: fidelity max [0-9.]* (<= 0.05) FAILED, .* -> rejected: fidelity error [0-9.]* exceeds 0.05; running snapshot untouched$' &&
+		[ "$(lfnl active 1)" = "uuid=1 slot=0" ] && ! loaded lf_model_2 &&
+		lfnl status | grep -c "^app=1 slot=" | grep -qx 1 &&
+		pass lfc_adapt_rejects_saturating_candidate ||
+		fail lfc_adapt_rejects_saturating_candidate "rc=$RC active $(lfnl active 1): $OUT"
+	cp $AD/aurora_v2.onnx /tmp/watch/
+	t0=$(date +%s)
+	run lfc adapt --app 1 --watch /tmp/watch --once --engine interp \
+		--prebuilt $AD --samples 64 \
+		--calibration $AD/representative_dataset.npy --input-range $ADAPT_RANGE
+	adapt_rc=$RC adapt_out=$OUT adapt_secs=$(($(date +%s) - t0))
+	kill -0 $send_pid 2>/dev/null && still=1 || still=0
+	ans_b=$(tcpp model_answers) act=$(lfnl active 1)
+	echo "$adapt_out" | sed 's/^/info: /'
+	decision=$(echo "$adapt_out" | grep '^adapt: candidate aurora_v2.onnx -> uuid 2: ')
+	[ "$adapt_rc" -eq 0 ] &&
+		echo "$decision" | grep -q ': fidelity max [0-9.]* (<= 0.05) ok, stability mean [0-9.]* (<= 1) ok -> installed lf_model_2 (lf_model_2.ko, active), standby uuid 1$' &&
+		[ "$act" = "uuid=2 slot=1" ] && loaded lf_model_2 &&
+		lfnl status | grep -q "^app=1 slot=0 uuid=1 .*active=0" &&
+		pass lfc_adapt_installs_candidate ||
+		fail lfc_adapt_installs_candidate "rc=$adapt_rc active $act; $adapt_out"
+	[ "$still" -eq 1 ] && [ $((ans_a - ans0)) -ge 100 ] &&
+		pass lfc_adapt_swaps_mid_transfer ||
+		fail lfc_adapt_swaps_mid_transfer "sender running after adapt: $still; answers before adapt: $((ans_a - ans0))"
+	# Some MIs on the new snapshot before the flow ends.
+	for i in $(seq 1 100); do
+		[ $(($(tcpp model_answers) - ans_b)) -ge 20 ] && break
+		kill -0 $send_pid 2>/dev/null || break
+		sleep 0.2
+	done
+	xfer_wait
+	mis1=$(tcpp monitor_intervals) ans1=$(tcpp model_answers)
+	fb1=$(tcpp fallbacks) s1=$(app1)
+	kill -INT $col_pid
+	wait $col_pid
+	col_rc=$?
+	touch /tmp/lrstop
+	wait $lr_pid
+	s2=$(app1)
+	COL=$(cat /tmp/collect.out)
+	LISTEN=$(tail -1 /tmp/listen3.out)
+	mis=$((mis1 - mis0)) ans=$((ans1 - ans0)) fb=$((fb1 - fb0))
+	q=$(($(num queries "$s1") - $(num queries "$s0")))
+	q2=$(lfnl status | sed -n 's/^app=1 slot=1 uuid=2 .* queries=\([0-9]*\) .*/\1/p')
+	echo "info: adapt transfer: ${adapt_secs}s in lfc adapt; MIs=$mis answers=$ans fallbacks=$fb app1 queries=$q (lf_rec_load $ok_l) uuid 2 answered $q2; $XFER"
+	echo "info: lfc collect: $COL"
+	echo "info: $LISTEN; before: $s0; after: $s2"
+	[ "$XFER_RC" -eq 0 ] &&
+		echo "$XFER" | grep -q "^send bytes=$LFT_ADAPT counted=$LFT_ADAPT .* cc=lf_tcp " &&
+		pass lf_tcp_transfer_across_adapt ||
+		fail lf_tcp_transfer_across_adapt "rc=$XFER_RC $XFER"
+	# lf_tcp asks the model once per MI; the swap leaves none unanswered.
+	[ "$mis" -ge 100 ] && [ "$fb" -eq 0 ] && [ "$ans" -eq "$mis" ] &&
+		[ "$failed_l" -eq 0 ] && [ "$q" -ge $((mis + ok_l)) ] &&
+		[ -n "$q2" ] && [ "$q2" -gt 0 ] &&
+		pass lf_tcp_every_mi_answered_across_adapt ||
+		fail lf_tcp_every_mi_answered_across_adapt "MIs=$mis answers=$ans fallbacks=$fb queries=$q (load $ok_l, failed $failed_l), uuid 2 slot queries '$q2'"
+	# "app 1: N records -> /tmp/rec.csv; dropped by lf_kernel: D (interrupted)"
+	nrec=$(echo "$COL" | sed -n 's/^app 1: \([0-9]*\) records -> \/tmp\/rec.csv; dropped by lf_kernel: \([0-9]*\) (interrupted)$/\1/p')
+	ndrop=$(echo "$COL" | sed -n 's/^app 1: \([0-9]*\) records -> \/tmp\/rec.csv; dropped by lf_kernel: \([0-9]*\) (interrupted)$/\2/p')
+	lines=$(($(cat /tmp/rec.csv 2>/dev/null | grep -c .) - 1))
+	[ "$col_rc" -eq 0 ] && [ -n "$nrec" ] && [ "$nrec" -ge 64 ] &&
+		[ "$lines" -eq "$nrec" ] && ! echo "$COL" | grep -q warning &&
+		pass lfc_collect_records ||
+		fail lfc_collect_records "rc=$col_rc, file rows $lines: $COL"
+	# Every answer while it ran is a record it wrote or one lf_kernel
+	# counted as dropped: nothing lost, nothing left in a buffer.
+	[ -n "$nrec" ] && [ -n "$ndrop" ] &&
+		[ $((nrec + ndrop)) -eq $((ans + ok_l)) ] &&
+		pass lfc_collect_accounts_for_every_answer ||
+		fail lfc_collect_accounts_for_every_answer "records '$nrec' + dropped '$ndrop' != lf_tcp answers $ans + lf_rec_load $ok_l"
+	# The same stream as lfrec's, which saw full 64-record messages.
+	[ "$(num max_batch "$LISTEN")" = 64 ] &&
+		[ "$(num records "$LISTEN")" = "$nrec" ] &&
+		pass lfc_collect_got_full_batches ||
+		fail lfc_collect_got_full_batches "lfc collect $nrec records; lfrec: $LISTEN"
+	# Records of 1 (lf_rec_load, then the flow) until the swap, then of 2;
+	# one flow asks in order, so by timestamp no 1 follows a 2.
+	swap=$(awk -F, 'NR > 1 { n[$32]++
+		if ($32 == 1 && $33 > last1) last1 = $33
+		if ($32 == 2 && (first2 == "" || $33 < first2)) first2 = $33 }
+		END { printf "%d %d %d %s", n[1], n[2], NR - 1 - n[1] - n[2],
+			(first2 != "" && last1 < first2) ? "ordered" : "mixed" }' /tmp/rec.csv)
+	set -- $swap
+	[ "$1" -gt 0 ] && [ "$2" -gt 0 ] && [ "$3" -eq 0 ] && [ "$4" = ordered ] &&
+		pass lfc_collect_sees_the_swap ||
+		fail lfc_collect_sees_the_swap "uuid 1: $1 records, uuid 2: $2, others: $3, $4"
+	echo "$s2" | grep -q "^recording=0 " && pass lfc_collect_turns_recording_off ||
+		fail lfc_collect_turns_recording_off "$s2"
+	# For replay.sh on the host.
+	echo "LF_VM_FILE records.csv.gz"
+	gzip -c /tmp/rec.csv | base64
+	echo "LF_VM_FILE_END"
+fi
+
 # ---- teardown ----------------------------------------------------------------
 $IP netns del rx
 for i in $(seq 1 50); do
@@ -246,8 +396,9 @@ for i in $(seq 1 50); do
 done
 lfnl destroy 1
 rmmod $AUR
+loaded lf_model_2 && rmmod lf_model_2
 rmmod lf_kernel
 rmmod sch_netem sch_tbf veth
 klog
-! loaded lf_tcp && ! loaded lf_kernel && ! loaded $AUR &&
+! loaded lf_tcp && ! loaded lf_kernel && ! loaded $AUR && ! loaded lf_model_2 &&
 	pass lf_tcp_teardown || fail lf_tcp_teardown "$(cat /proc/modules)"

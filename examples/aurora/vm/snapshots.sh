@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The Aurora snapshots of the lf_tcp checks, as `lfc` arguments (model and
+# compile options, host paths), for build-hook.sh (which builds them) and
+# replay.sh (which replays the guest's records through `lfc run --engine
+# c` with exactly these). Sourced; needs $EX (examples/aurora) and, for
+# uuid 2, $ADAPT_SRC (the directory holding the candidate aurora_v2.onnx).
+#
+#   uuid 1  lf_model_1: examples/aurora's ranges (calibration rows widened
+#           to the physical input domain, input_domain.csv); inserted by
+#           lf_tcp.sh
+#   uuid 2  lf_model_2: the candidate `lfc adapt` installs mid-transfer:
+#           the same network (copied as aurora_v2.onnx, so the model is
+#           named aurora_v2) compiled over a wider input domain than 1's
+#           (ADAPT_RANGE for every feature), hence other scales and other
+#           outputs (fidelity ~0.008 on lf_tcp's inputs; -33:33, all of
+#           lf_tcp's s16 range, costs int16 precision: ~0.04, too close to
+#           adapt's 0.05). The guest runs `lfc adapt` with the same options
+#           (lf_tcp.sh); adapt refuses the prebuilt module unless its
+#           digest (model bytes, options, input domain) matches, so the two
+#           cannot drift apart silently.
+
+ADAPT_RANGE=-2:12
+
+# snap_args UUID: model file and compile options.
+snap_args() {
+	case $1 in
+	1) echo "$EX/aurora.onnx --calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv" ;;
+	2) echo "$ADAPT_SRC/aurora_v2.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
+	*) return 1 ;;
+	esac
+}
