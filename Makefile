@@ -37,8 +37,10 @@ deps:
 aurora: deps lfc
 	$(MAKE) -C examples/aurora LFC=$(LFC)
 
-# The VM stage also checks lfc itself in the guest (its netlink client and
-# real Aurora snapshots it builds per kernel): a debug build is enough.
+# The VM stage also checks lfc itself in the guest (its netlink client,
+# real Aurora snapshots it builds per kernel, and issue 4: lf_tcp on
+# Aurora, training records, lfc collect and lfc adapt on a live transfer,
+# the records replayed through lfc run --engine c): a debug build is enough.
 test: deps
 	$(CARGO) test
 	$(CARGO) build

@@ -267,7 +267,7 @@ else
 	lfrec listen 1 /tmp/lrstop 600 > /tmp/listen3.out 2>&1 &
 	lr_pid=$!
 	on=0
-	for i in $(seq 1 40); do
+	for i in $(seq 1 80); do
 		echo "$(app1)" | grep -q "^recording=1 " &&
 			grep -q listening /tmp/listen3.out && { on=1; break; }
 		sleep 0.25
