@@ -70,6 +70,13 @@ struct lf_app {
 	u32 id;
 	u32 input_len;			/* fixed for the app's lifetime */
 	u32 output_len;
+	/*
+	 * Kernel clients that registered the app (lf_register_app) and have
+	 * not unregistered; under lf_mutex. They size their query buffers by
+	 * the lengths above, so while any is left the app is never freed from
+	 * userspace: APP_DESTROY only releases its slots.
+	 */
+	unsigned int clients;
 	char name[LF_NAME_LEN];
 	/* What lf_query_model() runs: NULL or slot[active_slot]. */
 	struct lf_entry __rcu *active;

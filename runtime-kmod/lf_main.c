@@ -327,6 +327,31 @@ int lf_app_create(u32 app_id, const char *name, u32 input_len,
 	return PTR_ERR_OR_ZERO(app);
 }
 
+/*
+ * Empty both slots of @app, keeping the app and its lengths; lf_mutex held.
+ * Queries see no active snapshot (-ENODATA) from the moment it is
+ * unpublished; the pins are dropped after the grace period.
+ */
+static void __lf_app_release_slots(struct lf_app *app)
+{
+	struct lf_entry *old[LF_NR_SLOTS];
+	int i;
+
+	lf_set_active(app, LF_NO_SLOT);
+	for (i = 0; i < LF_NR_SLOTS; i++) {
+		old[i] = app->slot[i];
+		app->slot[i] = NULL;
+	}
+	synchronize_rcu();
+	for (i = 0; i < LF_NR_SLOTS; i++) {
+		if (!old[i])
+			continue;
+		pr_info("app %u: released model: %llu %s\n", app->id,
+			old[i]->snap->uuid, lf_snap_name(old[i]->snap));
+		module_put(old[i]->snap->owner);
+	}
+}
+
 int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack)
 {
 	struct lf_app *app;
@@ -334,7 +359,16 @@ int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack)
 
 	mutex_lock(&lf_mutex);
 	app = xa_load(&lf_apps, app_id);
-	if (app) {
+	if (app && app->clients) {
+		/*
+		 * A datapath client still queries this app with buffers of its
+		 * lengths: freeing it would let a new app of other lengths
+		 * reach those buffers. Release the snapshots only.
+		 */
+		__lf_app_release_slots(app);
+		pr_info("app %u (%s): slots released; the app stays for its %u kernel client(s)\n",
+			app->id, app->name, app->clients);
+	} else if (app) {
 		__lf_app_destroy(app);
 	} else {
 		NL_SET_ERR_MSG_MOD(extack, "unknown app");
@@ -469,11 +503,14 @@ int lf_register_app(u32 app_id, const char *name, u32 input_len,
 	if (!app) {
 		app = __lf_app_create(app_id, name, input_len, output_len, NULL);
 		err = PTR_ERR_OR_ZERO(app);
+		if (!err)
+			app->clients = 1;
 	} else if (app->input_len == input_len &&
 		   app->output_len == output_len) {
 		/* Created by its first snapshot: adopt it, take its name. */
 		if (name)
 			strscpy(app->name, name, sizeof(app->name));
+		app->clients++;
 	} else {
 		pr_err("app %u exists with %u inputs, %u outputs; refusing %u/%u\n",
 		       app_id, app->input_len, app->output_len, input_len,
@@ -485,9 +522,24 @@ int lf_register_app(u32 app_id, const char *name, u32 input_len,
 }
 EXPORT_SYMBOL_GPL(lf_register_app);
 
+/*
+ * A client drops its claim on @app_id. The app and its snapshots stay (a
+ * client may come back, and userspace may still query it); once no client
+ * is left, userspace can destroy it.
+ */
 int lf_unregister_app(u32 app_id)
 {
-	return lf_app_destroy(app_id, NULL);
+	struct lf_app *app;
+	int err = 0;
+
+	mutex_lock(&lf_mutex);
+	app = xa_load(&lf_apps, app_id);
+	if (!app)
+		err = -ENOENT;
+	else if (app->clients)
+		app->clients--;
+	mutex_unlock(&lf_mutex);
+	return err;
 }
 EXPORT_SYMBOL_GPL(lf_unregister_app);
 

@@ -440,8 +440,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "unknown".into());
             println!(
-                "app {app}: {} records -> {}; dropped by lf_kernel: {dropped}{}",
+                "app {app}: {} records in {} batches (largest {}) -> {}; dropped by lf_kernel: {dropped}{}",
                 got.set.rows.len(),
+                got.messages,
+                got.largest_batch,
                 out.display(),
                 if got.interrupted {
                     " (interrupted)"

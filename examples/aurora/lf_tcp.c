@@ -395,13 +395,17 @@ static int __init lf_tcp_register(void)
 		       LF_TCP_OUT_LEN, err);
 		return err;
 	}
-	return tcp_register_congestion_control(&lf_tcp_ops);
+	err = tcp_register_congestion_control(&lf_tcp_ops);
+	if (err)
+		lf_unregister_app(LF_TCP_APP);
+	return err;
 }
 
 static void __exit lf_tcp_unregister(void)
 {
-	/* App 1 and its snapshots stay in lf_kernel. */
 	tcp_unregister_congestion_control(&lf_tcp_ops);
+	/* Drop the claim; app 1 and its snapshots stay in lf_kernel. */
+	lf_unregister_app(LF_TCP_APP);
 }
 
 module_init(lf_tcp_register);

@@ -51,7 +51,13 @@ struct lf_snapshot {
 	const char *digest;	/* LF_DIGEST_HEX_LEN hex chars + NUL */
 };
 
-/* Apps: created by a datapath client, or from userspace over netlink. */
+/*
+ * Apps: created by a datapath client, or from userspace over netlink (or by
+ * the first snapshot that names them). lf_register_app() also adopts an
+ * existing app of the same lengths. Each registration is a claim the
+ * client drops with lf_unregister_app(); while a claim is held, the app's
+ * lengths cannot change: a userspace APP_DESTROY only releases its slots.
+ */
 int lf_register_app(u32 app_id, const char *name, u32 input_len,
 		    u32 output_len);
 int lf_unregister_app(u32 app_id);

@@ -187,6 +187,10 @@ pub struct Collected {
     pub unscaled: u64,
     /// Ctrl-C ended the collection.
     pub interrupted: bool,
+    /// RECORDS messages (batches) of the app received, and the most records
+    /// one of them carried (lf_kernel ships full batches of up to 64).
+    pub messages: u64,
+    pub largest_batch: usize,
 }
 
 fn find_app(client: &mut Client, app: u32) -> Result<AppStatus> {
@@ -295,6 +299,8 @@ impl Receiver {
                 overruns: 0,
                 unscaled: 0,
                 interrupted: false,
+                messages: 0,
+                largest_batch: 0,
             },
         }
     }
@@ -348,6 +354,8 @@ impl Receiver {
         }
         let (ni, no, app) = (self.ni, self.no, self.app);
         for batch in polled.batches.into_iter().filter(|b| b.app == app) {
+            got.messages += 1;
+            got.largest_batch = got.largest_batch.max(batch.records.len());
             for r in batch.records {
                 if r.input.len() != ni || r.output.len() != no {
                     got.malformed += 1;

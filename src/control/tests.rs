@@ -1319,6 +1319,9 @@ fn collect_count_scales_and_dropped() {
     assert_eq!(got.set.rows[1].output, vec![-1.0]);
     assert_eq!(got.dropped, Some(3));
     assert_eq!(got.malformed, 1);
+    // Two messages of app 1 (the other app's is not counted), the larger
+    // carrying three records.
+    assert_eq!((got.messages, got.largest_batch), (2, 3));
     assert!(got
         .first_malformed
         .unwrap()

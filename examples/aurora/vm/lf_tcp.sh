@@ -217,6 +217,13 @@ loaded $AUR && [ "$rm_rc" -ne 0 ] &&
 	pass rmmod_active_aurora_refused_mid_transfer ||
 	fail rmmod_active_aurora_refused_mid_transfer "rc=$rm_rc $OUT"
 expect app_destroy_mid_transfer 0 lfnl destroy 1
+# lf_tcp holds a claim on app 1 (its buffers are sized by 30/1): the
+# destroy released the snapshots but kept the app, so it cannot come back
+# with other lengths under lf_tcp's feet.
+lfnl status | grep -q "^app=1 name=aurora in=30 out=1 active_slot=none " &&
+	pass app_destroy_keeps_claimed_app ||
+	fail app_destroy_keeps_claimed_app "$(lfnl status)"
+expect app_recreate_other_lengths_refused $EEXIST lfnl create 1 other 2 100
 expect rmmod_evicted_aurora_mid_transfer 0 rmmod $AUR
 sleep 3
 fb1=$(tcpp fallbacks) ans1=$(tcpp model_answers)
@@ -350,9 +357,11 @@ else
 		[ -n "$q2" ] && [ "$q2" -gt 0 ] &&
 		pass lf_tcp_every_mi_answered_across_adapt ||
 		fail lf_tcp_every_mi_answered_across_adapt "MIs=$mis answers=$ans fallbacks=$fb queries=$q (load $ok_l, failed $failed_l), uuid 2 slot queries '$q2'"
-	# "app 1: N records -> /tmp/rec.csv; dropped by lf_kernel: D (interrupted)"
-	nrec=$(echo "$COL" | sed -n 's/^app 1: \([0-9]*\) records -> \/tmp\/rec.csv; dropped by lf_kernel: \([0-9]*\) (interrupted)$/\1/p')
-	ndrop=$(echo "$COL" | sed -n 's/^app 1: \([0-9]*\) records -> \/tmp\/rec.csv; dropped by lf_kernel: \([0-9]*\) (interrupted)$/\2/p')
+	# "app 1: N records in B batches (largest L) -> /tmp/rec.csv; dropped by lf_kernel: D (interrupted)"
+	colre='^app 1: \([0-9]*\) records in \([0-9]*\) batches (largest \([0-9]*\)) -> \/tmp\/rec.csv; dropped by lf_kernel: \([0-9]*\) (interrupted)$'
+	nrec=$(echo "$COL" | sed -n "s/$colre/\\1/p")
+	nbig=$(echo "$COL" | sed -n "s/$colre/\\3/p")
+	ndrop=$(echo "$COL" | sed -n "s/$colre/\\4/p")
 	lines=$(($(cat /tmp/rec.csv 2>/dev/null | grep -c .) - 1))
 	[ "$col_rc" -eq 0 ] && [ -n "$nrec" ] && [ "$nrec" -ge 64 ] &&
 		[ "$lines" -eq "$nrec" ] && ! echo "$COL" | grep -q warning &&
@@ -364,8 +373,9 @@ else
 		[ $((nrec + ndrop)) -eq $((ans + ok_l)) ] &&
 		pass lfc_collect_accounts_for_every_answer ||
 		fail lfc_collect_accounts_for_every_answer "records '$nrec' + dropped '$ndrop' != lf_tcp answers $ans + lf_rec_load $ok_l"
-	# The same stream as lfrec's, which saw full 64-record messages.
-	[ "$(num max_batch "$LISTEN")" = 64 ] &&
+	# lfc collect itself received a full 64-record batch, and the same
+	# stream as lfrec's.
+	[ "$nbig" = 64 ] && [ "$(num max_batch "$LISTEN")" = 64 ] &&
 		[ "$(num records "$LISTEN")" = "$nrec" ] &&
 		pass lfc_collect_got_full_batches ||
 		fail lfc_collect_got_full_batches "lfc collect $nrec records; lfrec: $LISTEN"

@@ -18,7 +18,8 @@ enum lf_cmd {
 	LF_CMD_UNSPEC,
 	LF_CMD_GET_APP,		/* dump: one LF_CMD_GET_APP message per app */
 	LF_CMD_APP_CREATE,	/* APP_ID, APP_NAME, INPUT_LEN, OUTPUT_LEN */
-	LF_CMD_APP_DESTROY,	/* APP_ID */
+	LF_CMD_APP_DESTROY,	/* APP_ID; an app a kernel client registered
+				 * keeps existing, only its slots are released */
 	LF_CMD_ACTIVATE,	/* APP_ID, UUID */
 	LF_CMD_ROLLBACK,	/* APP_ID */
 	LF_CMD_INFER,		/* APP_ID, VECTOR -> APP_ID, UUID, VECTOR */
