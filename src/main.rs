@@ -486,7 +486,12 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 }
                 AppCmd::Destroy { app } => {
                     c.app_destroy(app)?;
-                    println!("app {app} destroyed");
+                    // An app a kernel client registered survives, emptied.
+                    if c.apps()?.iter().any(|a| a.app == app) {
+                        println!("app {app}: snapshots released; the app stays (a kernel client uses it)");
+                    } else {
+                        println!("app {app} destroyed");
+                    }
                 }
             }
         }
