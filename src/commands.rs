@@ -189,34 +189,24 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
         "input domain: [{dlo}, {dhi}] over all features (per feature in the IR dump)"
     );
     let _ = writeln!(s, "\n#  op                 node                 tensor               len  real range                 scale        widest");
-    for (k, instr) in p.instrs.iter().enumerate() {
-        let dst = crate::valid::dst_of(&instr.kind);
-        let (tname, len, range, scale) = match dst {
-            Some(t) => {
-                let tq = &p.tensor(t).q;
-                let (lo, hi) = info.tensor_bounds[t.index()];
-                (
-                    p.tensor(t).name.clone(),
-                    p.tensor(t).len,
-                    format!(
-                        "[{:.4}, {:.4}]",
-                        (lo - tq.zero_point) as f64 * tq.scale,
-                        (hi - tq.zero_point) as f64 * tq.scale
-                    ),
-                    format!("{:.4e}", tq.scale),
-                )
-            }
-            None => ("out".into(), p.output_len, "-".into(), "-".into()),
+    for l in layers(compiled) {
+        let (tname, range, scale) = match &l.stored {
+            Some(st) => (
+                st.tensor.clone(),
+                format!("[{:.4}, {:.4}]", st.real_lo, st.real_hi),
+                format!("{:.4e}", st.scale),
+            ),
+            None => ("out".into(), "-".into(), "-".into()),
         };
-        let bits = info.acc_bits[k]
-            .map(|b| format!("{b} bits"))
-            .unwrap_or_default();
+        let bits = l.acc_bits.map(|b| format!("{b} bits")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "{k:<2} {:<18} {:<20} {:<20} {len:>4}  {range:<26} {scale:<12} {bits}",
-            instr.onnx_op,
-            trunc(&instr.node, 20),
-            trunc(&tname, 20)
+            "{:<2} {:<18} {:<20} {:<20} {:>4}  {range:<26} {scale:<12} {bits}",
+            l.index,
+            l.op,
+            trunc(&l.node, 20),
+            trunc(&tname, 20),
+            l.len
         );
     }
     let _ = writeln!(
@@ -252,6 +242,78 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
         let _ = writeln!(s, "{}", crate::ir::dump::program(p));
     }
     Ok(s)
+}
+
+/// One instruction of the integer program as `lfc inspect` reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub index: usize,
+    /// The ONNX op type it was lowered from.
+    pub op: String,
+    /// The ONNX node name.
+    pub node: String,
+    /// Elements written.
+    pub len: usize,
+    /// The tensor written (`None` for the final dequantization into `out`).
+    pub stored: Option<StoredRange>,
+    /// Bits the widest accumulator/intermediate needs (sign included).
+    pub acc_bits: Option<u32>,
+}
+
+/// Proven range of a stored tensor, against the limits of its type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRange {
+    pub tensor: String,
+    /// Storage bits (8 or 16, or 32 for int8 biases).
+    pub bits: u32,
+    /// Proven [lo, hi] of the stored integers over the input domain.
+    pub lo: i64,
+    pub hi: i64,
+    /// The type's limits.
+    pub qmin: i64,
+    pub qmax: i64,
+    /// real = (q - zero_point) * scale.
+    pub zero_point: i64,
+    pub scale: f64,
+    pub real_lo: f64,
+    pub real_hi: f64,
+}
+
+/// The layers of `compiled`, with their proven ranges.
+pub fn layers(compiled: &Compiled) -> Vec<Layer> {
+    let p = &compiled.program;
+    let info = &compiled.info;
+    p.instrs
+        .iter()
+        .enumerate()
+        .map(|(k, instr)| {
+            let dst = crate::valid::dst_of(&instr.kind);
+            let stored = dst.map(|t| {
+                let tq = &p.tensor(t).q;
+                let (lo, hi) = info.tensor_bounds[t.index()];
+                StoredRange {
+                    tensor: p.tensor(t).name.clone(),
+                    bits: tq.bits,
+                    lo,
+                    hi,
+                    qmin: tq.qmin,
+                    qmax: tq.qmax,
+                    zero_point: tq.zero_point,
+                    scale: tq.scale,
+                    real_lo: (lo - tq.zero_point) as f64 * tq.scale,
+                    real_hi: (hi - tq.zero_point) as f64 * tq.scale,
+                }
+            });
+            Layer {
+                index: k,
+                op: instr.onnx_op.clone(),
+                node: instr.node.clone(),
+                len: dst.map(|t| p.tensor(t).len).unwrap_or(p.output_len),
+                stored,
+                acc_bits: info.acc_bits[k],
+            }
+        })
+        .collect()
 }
 
 fn trunc(s: &str, n: usize) -> String {

@@ -17,6 +17,7 @@ pub mod ir;
 pub mod kbuild;
 pub mod pipeline;
 pub mod quant;
+pub mod report;
 pub mod valid;
 
 pub use error::{Error, Result};

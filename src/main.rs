@@ -28,6 +28,13 @@ enum PrecisionArg {
     Int8,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    /// One JSON object per line (fields: docs/json.md).
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
     C,
@@ -130,6 +137,9 @@ enum Cmd {
         args: CompileArgs,
         #[arg(long)]
         data: PathBuf,
+        /// Print the report as JSON (fields: docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Layers, ranges, scales, MACs, stack bytes, code size.
     Inspect {
@@ -138,9 +148,16 @@ enum Cmd {
         /// Also print both IR levels.
         #[arg(long)]
         ir: bool,
+        /// Print the report as JSON (fields: docs/json.md).
+        #[arg(long, conflicts_with = "ir")]
+        json: bool,
     },
     /// Apps, slots and counters of the loaded lf_kernel.
-    Status,
+    Status {
+        /// Print the apps as JSON (fields: docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run rows of a data file through an app's active in-kernel snapshot.
     Infer {
         #[arg(long)]
@@ -249,6 +266,9 @@ struct AdaptArgs {
     /// candidate's digest and uuid).
     #[arg(long)]
     prebuilt: Option<PathBuf>,
+    /// Log lines as text, or as JSON lines (steps and decisions).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 fn seconds(option: &str, s: f64) -> Result<std::time::Duration> {
@@ -302,11 +322,31 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         stop: Some(stop),
     };
     let mut adapter = Adapter::new(opts)?;
-    let mut log = |l: &str| println!("{l}");
+    let json = a.log_format == LogFormat::Json;
+    let mut log = |e: &adapt::Event| {
+        if json {
+            println!("{}", lfc::report::json::adapt_event(e));
+        } else {
+            println!("{e}");
+        }
+    };
+    let notice = |event: &str, text: String| {
+        if json {
+            println!(
+                "{}",
+                lfc::report::json::adapt_notice(event, a.app, &a.watch)
+            );
+        } else {
+            println!("{text}");
+        }
+    };
     if a.once {
         let out = adapter.poll(&mut sys, false, &mut log)?;
         if out.is_empty() {
-            println!("adapt: no new model in {}", a.watch.display());
+            notice(
+                "idle",
+                format!("adapt: no new model in {}", a.watch.display()),
+            );
         }
         return Ok(if out.iter().any(|o| o.rejected()) {
             ExitCode::from(3)
@@ -314,10 +354,13 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    println!(
-        "adapt: watching {} for app {} (Ctrl-C to stop)",
-        a.watch.display(),
-        a.app
+    notice(
+        "watching",
+        format!(
+            "adapt: watching {} for app {} (Ctrl-C to stop)",
+            a.watch.display(),
+            a.app
+        ),
     );
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         adapter.poll(&mut sys, true, &mut log)?;
@@ -328,7 +371,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
-    println!("adapt: stopped");
+    notice("stopped", "adapt: stopped".into());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -386,23 +429,36 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let m = commands::run(&compiled, &input, engine)?;
             write_out(out.as_deref(), &m)?;
         }
-        Cmd::Eval { args, data } => {
+        Cmd::Eval { args, data, json } => {
             let compiled = args.compile()?;
             let report = commands::eval(&compiled, &data)?;
-            print!("{report}");
+            if json {
+                println!("{:#}", lfc::report::json::eval(&report));
+            } else {
+                print!("{report}");
+            }
             if report.mismatch.is_some() {
                 return Err(Error::Other(
                     "the emitted C and the interpreter disagree".into(),
                 ));
             }
         }
-        Cmd::Inspect { args, ir } => {
+        Cmd::Inspect { args, ir, json } => {
             let compiled = args.compile()?;
-            print!("{}", commands::inspect(&compiled, ir)?);
+            if json {
+                println!("{:#}", lfc::report::json::inspect(&compiled)?);
+            } else {
+                print!("{}", commands::inspect(&compiled, ir)?);
+            }
         }
-        Cmd::Status => {
+        Cmd::Status { json } => {
             let mut c = control::Client::connect()?;
-            print!("{}", control::format_status(&c.apps()?));
+            let apps = c.apps()?;
+            if json {
+                println!("{:#}", lfc::report::json::status(&apps));
+            } else {
+                print!("{}", control::format_status(&apps));
+            }
         }
         Cmd::Infer { app, input, out } => {
             let mut c = control::Client::connect()?;

@@ -4,5 +4,6 @@
 mod errors;
 mod exec;
 mod front;
+mod json;
 mod models;
 mod snapshots;

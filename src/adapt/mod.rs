@@ -413,6 +413,32 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// One line of `lfc adapt`'s log: a step of judging a candidate, or the
+/// decision on it. Printed as text (`Display`) or as a JSON line
+/// (`report::json::adapt_event`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event<'a> {
+    /// `adapt: FILE: MESSAGE`
+    Step { file: &'a str, message: String },
+    /// The summary line of a candidate (see [`Outcome`]'s `Display`).
+    Decision(&'a Outcome),
+}
+
+impl<'a> Event<'a> {
+    pub fn step(file: &'a str, message: String) -> Event<'a> {
+        Event::Step { file, message }
+    }
+}
+
+impl fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Step { file, message } => write!(f, "adapt: {file}: {message}"),
+            Event::Decision(o) => o.fmt(f),
+        }
+    }
+}
+
 /// (mtime in ns since the epoch, size) of a file.
 type Stamp = (u128, u64);
 
@@ -563,12 +589,12 @@ impl Adapter {
         &mut self,
         sys: &mut dyn System,
         settle: bool,
-        log: &mut dyn FnMut(&str),
+        log: &mut dyn FnMut(&Event<'_>),
     ) -> Result<Vec<Outcome>> {
         let mut outcomes = Vec::new();
         for (name, st) in self.scan(settle)? {
             let o = self.process(sys, &name, log)?;
-            log(&o.to_string());
+            log(&Event::Decision(&o));
             self.processed.insert(name, st);
             self.save_state()?;
             outcomes.push(o);
@@ -582,7 +608,7 @@ impl Adapter {
         &mut self,
         sys: &mut dyn System,
         name: &str,
-        log: &mut dyn FnMut(&str),
+        log: &mut dyn FnMut(&Event<'_>),
     ) -> Result<Outcome> {
         let app = self.opts.app;
         let mut out = Outcome {
@@ -611,11 +637,14 @@ impl Adapter {
             Err(e) => return reject(out, format!("compile: {e}")),
         };
         let p = &compiled.program;
-        log(&format!(
-            "adapt: {name}: compiled as uuid {uuid} ({} -> {}, {})",
-            p.input_len,
-            p.output_len,
-            p.precision.name()
+        log(&Event::step(
+            name,
+            format!(
+                "compiled as uuid {uuid} ({} -> {}, {})",
+                p.input_len,
+                p.output_len,
+                p.precision.name()
+            ),
         ));
         if let Some(s) = &status {
             if (s.input_len as usize, s.output_len as usize) != (p.input_len, p.output_len) {
@@ -654,23 +683,30 @@ impl Adapter {
         };
         let crit = self.opts.criteria;
         out.fidelity = Some((max_err, crit.max_fidelity_error));
-        log(&format!(
-            "adapt: {name}: fidelity max |snapshot - float model| {max_err:.6} over {} samples (<= {}) {}",
-            samples.inputs.len(),
-            crit.max_fidelity_error,
-            ok_or(max_err, crit.max_fidelity_error)
+        log(&Event::step(
+            name,
+            format!(
+                "fidelity max |snapshot - float model| {max_err:.6} over {} samples (<= {}) {}",
+                samples.inputs.len(),
+                crit.max_fidelity_error,
+                ok_or(max_err, crit.max_fidelity_error)
+            ),
         ));
         let active = active_outputs(sys, status.as_ref(), &samples)?;
         let change = active.as_ref().map(|(_, a)| mean_abs_change(&cand, a));
         out.stability = Some((change, crit.max_output_change));
         match (&active, change) {
-            (Some((au, _)), Some(ch)) => log(&format!(
-                "adapt: {name}: stability mean |candidate - active uuid {au}| {ch:.6} (<= {}) {}",
-                crit.max_output_change,
-                ok_or(ch, crit.max_output_change)
+            (Some((au, _)), Some(ch)) => log(&Event::step(
+                name,
+                format!(
+                    "stability mean |candidate - active uuid {au}| {ch:.6} (<= {}) {}",
+                    crit.max_output_change,
+                    ok_or(ch, crit.max_output_change)
+                ),
             )),
-            _ => log(&format!(
-                "adapt: {name}: stability n/a: app {app} has no active snapshot"
+            _ => log(&Event::step(
+                name,
+                format!("stability n/a: app {app} has no active snapshot"),
             )),
         }
         // Written so that a NaN error is rejected too.
@@ -706,7 +742,7 @@ impl Adapter {
             Ok(k) => k,
             Err(e) => return reject(out, format!("building the module: {e}")),
         };
-        log(&format!("adapt: {name}: built {}", ko.display()));
+        log(&Event::step(name, format!("built {}", ko.display())));
         if let Err(e) = sys.load(&ko) {
             return reject(out, format!("loading {}: {e}", ko.display()));
         }
@@ -718,8 +754,11 @@ impl Adapter {
             .and_then(|a| a.slots.iter().find(|s| s.active))
             .map(|s| s.uuid);
         if active_now != Some(uuid) {
-            log(&format!(
-                "adapt: {name}: warning: {module} loaded but app {app}'s active snapshot is {active_now:?}"
+            log(&Event::step(
+                name,
+                format!(
+                    "warning: {module} loaded but app {app}'s active snapshot is {active_now:?}"
+                ),
             ));
         }
         let standby = now
@@ -735,8 +774,9 @@ impl Adapter {
                     self.loaded_by_us.remove(&m);
                     unloaded.push(m);
                 }
-                Err(e) => log(&format!(
-                    "adapt: {name}: could not unload {m} (kept for later): {e}"
+                Err(e) => log(&Event::step(
+                    name,
+                    format!("could not unload {m} (kept for later): {e}"),
                 )),
             }
         }

@@ -197,7 +197,7 @@ fn setup(record_uuid: u64, offset: f64) -> Setup {
 fn run_once(a: &mut Adapter, fake: &mut Fake) -> (Vec<Outcome>, Vec<String>) {
     let mut lines = Vec::new();
     let o = a
-        .poll(fake, false, &mut |l: &str| lines.push(l.to_string()))
+        .poll(fake, false, &mut |l: &Event| lines.push(l.to_string()))
         .unwrap();
     (o, lines)
 }
