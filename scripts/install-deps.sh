@@ -3,13 +3,14 @@
 # a C compiler, valgrind (instruction counts), Debian's 6.1 and 6.12
 # kernels with headers (snapshot modules are built and booted for both),
 # QEMU and a static busybox (the VM tests' guest), iproute2 (netns tests).
+# openssl: the signing test generates a test key and verifies signatures.
 # Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
 pkgs=(build-essential valgrind
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
-      qemu-system-x86 busybox-static cpio iproute2 kmod)
+      qemu-system-x86 busybox-static cpio iproute2 kmod openssl)
 
 missing=()
 for p in "${pkgs[@]}"; do

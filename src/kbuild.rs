@@ -16,6 +16,8 @@ use crate::back::c::CModule;
 use crate::error::Error;
 use crate::Result;
 
+pub mod sign;
+
 include!(concat!(env!("OUT_DIR"), "/runtime_files.rs"));
 
 /// The default kernel build directory: the running kernel's.
@@ -136,6 +138,21 @@ pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
 /// Builds `module` into `out` (a `.ko` path) for `kdir` (default: the
 /// running kernel's). Nothing is left at `out` on failure.
 pub fn build_ko(module: &CModule, out: &Path, kdir: Option<&Path>) -> Result<PathBuf> {
+    build_ko_signed(module, out, kdir, None)
+}
+
+/// [`build_ko`], then (with `sign`) signs the module with the kernel
+/// tree's `scripts/sign-file` before it is moved to `out`: an unsigned or
+/// half-signed module never appears there.
+pub fn build_ko_signed(
+    module: &CModule,
+    out: &Path,
+    kdir: Option<&Path>,
+    sign: Option<&sign::SigningKey>,
+) -> Result<PathBuf> {
+    if let Some(key) = sign {
+        key.check()?;
+    }
     let kdir = kdir.map(Path::to_path_buf).unwrap_or_else(default_kdir);
     let runtime = runtime_for(&kdir)?;
     let parent = match out.parent() {
@@ -173,6 +190,9 @@ pub fn build_ko(module: &CModule, out: &Path, kdir: Option<&Path>) -> Result<Pat
             tool: "kbuild".into(),
             output: format!("kbuild succeeded but produced no {}", ko.display()),
         });
+    }
+    if let Some(key) = sign {
+        sign::sign_module(&kdir, key, &ko)?;
     }
     std::fs::rename(&ko, out).map_err(|e| Error::io(out, e))?;
     Ok(out.to_path_buf())

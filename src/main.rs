@@ -118,6 +118,13 @@ enum Cmd {
         /// Kernel build directory for `.ko` output.
         #[arg(long)]
         kdir: Option<PathBuf>,
+        /// Sign the `.ko` with this private key (PEM, or a PKCS#11 URI) using
+        /// the kernel tree's scripts/sign-file and its CONFIG_MODULE_SIG_HASH.
+        #[arg(long, requires = "sign_cert")]
+        sign_key: Option<PathBuf>,
+        /// The X.509 certificate of --sign-key (DER `.der`/`.x509`, or PEM).
+        #[arg(long, requires = "sign_key")]
+        sign_cert: Option<PathBuf>,
     },
     /// Run the compiled model on every row of a data file.
     Run {
@@ -266,6 +273,12 @@ struct AdaptArgs {
     /// candidate's digest and uuid).
     #[arg(long)]
     prebuilt: Option<PathBuf>,
+    /// Sign each module built with this key (see `lfc compile --sign-key`).
+    #[arg(long, requires = "sign_cert")]
+    sign_key: Option<PathBuf>,
+    /// The X.509 certificate of --sign-key.
+    #[arg(long, requires = "sign_key")]
+    sign_cert: Option<PathBuf>,
     /// Log lines as text, or as JSON lines (steps and decisions).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -320,6 +333,10 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         prebuilt: a.prebuilt,
         samples_timeout: seconds("--samples-timeout", a.samples_timeout)?,
         stop: Some(stop),
+        sign: match (a.sign_key, a.sign_cert) {
+            (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
+            _ => None,
+        },
     };
     let mut adapter = Adapter::new(opts)?;
     let json = a.log_format == LogFormat::Json;
@@ -402,11 +419,29 @@ fn write_out(out: Option<&Path>, m: &data::Matrix) -> Result<()> {
 
 fn real_main(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Compile { args, out, kdir } => {
+        Cmd::Compile {
+            args,
+            out,
+            kdir,
+            sign_key,
+            sign_cert,
+        } => {
             let compiled = pipeline::compile(&args.model, &args.options_for(Some(&out))?)?;
-            if out.extension().map(|e| e == "ko").unwrap_or(false) {
+            let is_ko = out.extension().map(|e| e == "ko").unwrap_or(false);
+            let signing = match (sign_key, sign_cert) {
+                (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
+                _ => None,
+            };
+            if signing.is_some() && !is_ko {
+                return Err(Error::option(
+                    "--sign-key",
+                    "only a kernel module (-o NAME.ko) can be signed",
+                ));
+            }
+            if is_ko {
                 let module = compiled.emit_c()?;
-                let ko = lfc::kbuild::build_ko(&module, &out, kdir.as_deref())?;
+                let ko =
+                    lfc::kbuild::build_ko_signed(&module, &out, kdir.as_deref(), signing.as_ref())?;
                 println!("{}", ko.display());
             } else {
                 let module = compiled.emit_c()?;

@@ -6,4 +6,5 @@ mod exec;
 mod front;
 mod json;
 mod models;
+mod sign;
 mod snapshots;

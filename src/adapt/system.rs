@@ -26,6 +26,9 @@ pub struct RealSystem {
     /// Longest wait for `--samples` live records.
     pub samples_timeout: Duration,
     pub stop: Option<&'static AtomicBool>,
+    /// Sign built modules with this key (not prebuilt ones: those are
+    /// loaded as they are).
+    pub sign: Option<crate::kbuild::sign::SigningKey>,
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -84,7 +87,7 @@ impl System for RealSystem {
             return Ok(ko);
         }
         let module = compiled.emit_c()?;
-        crate::kbuild::build_ko(&module, out, self.kdir.as_deref())
+        crate::kbuild::build_ko_signed(&module, out, self.kdir.as_deref(), self.sign.as_ref())
     }
 
     fn load(&mut self, ko: &Path) -> Result<()> {
