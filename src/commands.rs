@@ -216,7 +216,7 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
         info.buffers.iter().sum::<usize>(),
         info.stack_bytes,
         info.scratch_bytes,
-        info.rodata_bytes
+        module.rodata_bytes
     );
     let _ = writeln!(
         s,
@@ -287,7 +287,7 @@ pub fn layers(compiled: &Compiled) -> Vec<Layer> {
         .iter()
         .enumerate()
         .map(|(k, instr)| {
-            let dst = crate::valid::dst_of(&instr.kind);
+            let dst = instr.kind.dst();
             let stored = dst.map(|t| {
                 let tq = &p.tensor(t).q;
                 let (lo, hi) = info.tensor_bounds[t.index()];

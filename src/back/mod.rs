@@ -3,3 +3,4 @@
 
 pub mod c;
 pub mod interp;
+pub mod lower;

@@ -1,6 +1,7 @@
 //! Two levels of IR: the float [`graph`] the front end produces, and the
 //! integer [`program`] quantization produces and every back end consumes.
 
+pub mod bounds;
 pub mod dump;
 pub mod graph;
 pub mod program;

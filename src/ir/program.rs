@@ -253,6 +253,46 @@ pub enum InstrKind {
     Dequantize { src: TensorId, rescale: Rescale },
 }
 
+impl InstrKind {
+    /// The tensor this instruction writes (`None` for `Dequantize`, which
+    /// writes the model output). The one definition of "what it writes":
+    /// the validator, the buffer assignment and every back end use it.
+    pub fn dst(&self) -> Option<TensorId> {
+        match self {
+            InstrKind::Quantize { dst, .. }
+            | InstrKind::Dense { dst, .. }
+            | InstrKind::Scale { dst, .. }
+            | InstrKind::Binary { dst, .. }
+            | InstrKind::Lut { dst, .. }
+            | InstrKind::Softmax { dst, .. } => Some(*dst),
+            InstrKind::Dequantize { .. } => None,
+        }
+    }
+
+    /// The tensors this instruction reads, in operand order (`Quantize`
+    /// reads the model input, no tensor).
+    pub fn srcs(&self) -> Vec<TensorId> {
+        match self {
+            InstrKind::Quantize { .. } => vec![],
+            InstrKind::Dense { src, .. }
+            | InstrKind::Scale { src, .. }
+            | InstrKind::Lut { src, .. }
+            | InstrKind::Softmax { src, .. }
+            | InstrKind::Dequantize { src, .. } => vec![*src],
+            InstrKind::Binary { a, b, .. } => vec![*a, *b],
+        }
+    }
+
+    /// Element-wise: element `i` of the result reads only element `i` of
+    /// each source, so it may be written in place over a source.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            InstrKind::Scale { .. } | InstrKind::Lut { .. } | InstrKind::Binary { .. }
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instr {
     /// ONNX node(s) this implements, for comments.

@@ -3,7 +3,7 @@
 //!
 //! One pass in execution order. For every op it quantizes the constants,
 //! computes the *exact* integer bounds of what the op can produce from the
-//! integer bounds of its sources ([`crate::valid::bounds`]), and only then
+//! integer bounds of its sources ([`crate::ir::bounds`]), and only then
 //! chooses the destination's scale from those bounds. Ranges are therefore
 //! interval arithmetic over the declared input domain, carried out on the
 //! integers the program really computes (weight rounding included): no
@@ -20,12 +20,12 @@ pub mod lut;
 use std::collections::HashMap;
 
 use crate::error::Error;
+use crate::ir::bounds::{self, Bounds};
 use crate::ir::program::softmax_consts::EXP_FRAC;
 use crate::ir::{
     AccWidth, Activation, BinaryOp, Graph, Instr, InstrKind, LutFunc, OpKind, Precision, Program,
     QParams, Rescale, Tensor, TensorId, ValueId,
 };
-use crate::valid::bounds::{self, Bounds};
 use crate::Result;
 use fixed::{qparams, real, rescale_for};
 

@@ -141,7 +141,7 @@ pub fn inspect(compiled: &Compiled) -> Result<Value> {
             "scratch": info.scratch,
             "stack_bytes": info.stack_bytes,
             "scratch_bytes": info.scratch_bytes,
-            "rodata_bytes": info.rodata_bytes,
+            "rodata_bytes": module.rodata_bytes,
         },
         "c": {
             "file": format!("{}.c", module.stem),

@@ -9,7 +9,8 @@
 //! whether the buffers fit the stack budget or go to per-CPU scratch.
 
 use crate::error::Error;
-use crate::ir::{InstrKind, Program, TensorId};
+use crate::ir::bounds;
+use crate::ir::{InstrKind, Program};
 use crate::Result;
 
 /// Stack bytes the emitted function may use for activations; above this the
@@ -39,8 +40,6 @@ pub struct ModuleInfo {
     pub stack_bytes: usize,
     /// Per-CPU scratch bytes (0 unless `scratch`).
     pub scratch_bytes: usize,
-    /// Static const bytes of tables and (looped) weights.
-    pub rodata_bytes: usize,
 }
 
 /// Validates `program`; see the module docs.
@@ -66,16 +65,29 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
     let mut env: Vec<Option<bounds::Bounds>> = vec![None; program.tensors.len()];
     let mut acc_bits = Vec::with_capacity(program.instrs.len());
     for instr in &program.instrs {
-        for (id, _) in writes(&instr.kind) {
+        let dst = instr.kind.dst();
+        if let Some(id) = dst {
+            if id.index() >= env.len() {
+                return Err(fail(&instr.node, format!("tensor {id} does not exist")));
+            }
             if env[id.index()].is_some() {
                 return Err(fail(&instr.node, format!("tensor {id} is written twice")));
             }
         }
+        if let Some(id) = instr
+            .kind
+            .srcs()
+            .into_iter()
+            .find(|t| t.index() >= env.len())
+        {
+            return Err(fail(&instr.node, format!("tensor {id} does not exist")));
+        }
         let facts = bounds::propagate(&program.tensors, &instr.kind, &env, &instr.node)
             .map_err(|r| fail(&instr.node, r))?;
-        if let Some((dst, len)) = writes(&instr.kind).next() {
-            let expect = program.tensor(dst).len;
-            if facts.out.len() != expect || (len != usize::MAX && len != expect) {
+        if let Some(dst) = dst {
+            // Quantize, Dense and Scale carry per-element vectors that
+            // `propagate` walks: their lengths show in `facts.out`.
+            if facts.out.len() != program.tensor(dst).len {
                 return Err(fail(&instr.node, format!("tensor {dst} length mismatch")));
             }
             env[dst.index()] = Some(facts.out);
@@ -96,15 +108,6 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
     let (tensor_buffer, buffers) = assign_buffers(program);
     let bytes: usize = buffers.iter().sum::<usize>() * ELEM_BYTES;
     let scratch = bytes > STACK_BUDGET_BYTES;
-    let rodata_bytes = program
-        .instrs
-        .iter()
-        .map(|i| match &i.kind {
-            InstrKind::Lut { lut, .. } => lut.table.len() * 4,
-            InstrKind::Softmax { exp_lut, .. } => exp_lut.table.len() * 4,
-            _ => 0,
-        })
-        .sum();
     Ok(ModuleInfo {
         macs: program.macs(),
         tensor_bounds,
@@ -114,48 +117,7 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
         scratch,
         stack_bytes: if scratch { 0 } else { bytes },
         scratch_bytes: if scratch { bytes } else { 0 },
-        rodata_bytes,
     })
-}
-
-/// The tensor an instruction writes, with its length.
-fn writes(kind: &InstrKind) -> impl Iterator<Item = (TensorId, usize)> + '_ {
-    let dst = match kind {
-        InstrKind::Quantize { dst, in_lo, .. } => Some((*dst, in_lo.len())),
-        InstrKind::Dense { dst, bias, .. } => Some((*dst, bias.len())),
-        InstrKind::Scale { dst, pos, .. } => Some((*dst, pos.len())),
-        // Length follows the source; checked against the tensor below.
-        InstrKind::Binary { dst, .. }
-        | InstrKind::Lut { dst, .. }
-        | InstrKind::Softmax { dst, .. } => Some((*dst, usize::MAX)),
-        InstrKind::Dequantize { .. } => None,
-    };
-    dst.into_iter()
-}
-
-/// Tensors an instruction reads.
-pub fn reads(kind: &InstrKind) -> Vec<TensorId> {
-    match kind {
-        InstrKind::Quantize { .. } => vec![],
-        InstrKind::Dense { src, .. }
-        | InstrKind::Scale { src, .. }
-        | InstrKind::Lut { src, .. }
-        | InstrKind::Softmax { src, .. }
-        | InstrKind::Dequantize { src, .. } => vec![*src],
-        InstrKind::Binary { a, b, .. } => vec![*a, *b],
-    }
-}
-
-pub fn dst_of(kind: &InstrKind) -> Option<TensorId> {
-    match kind {
-        InstrKind::Quantize { dst, .. }
-        | InstrKind::Dense { dst, .. }
-        | InstrKind::Scale { dst, .. }
-        | InstrKind::Binary { dst, .. }
-        | InstrKind::Lut { dst, .. }
-        | InstrKind::Softmax { dst, .. } => Some(*dst),
-        InstrKind::Dequantize { .. } => None,
-    }
 }
 
 /// Greedy buffer assignment by liveness. Element-wise ops (Scale, Lut,
@@ -165,7 +127,7 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
     let n = program.tensors.len();
     let mut last_use = vec![0usize; n];
     for (k, instr) in program.instrs.iter().enumerate() {
-        for t in reads(&instr.kind) {
+        for t in instr.kind.srcs() {
             last_use[t.index()] = k;
         }
     }
@@ -173,13 +135,10 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
     let mut buffers: Vec<usize> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     for (k, instr) in program.instrs.iter().enumerate() {
-        let srcs = reads(&instr.kind);
-        if let Some(dst) = dst_of(&instr.kind) {
+        let srcs = instr.kind.srcs();
+        if let Some(dst) = instr.kind.dst() {
             let len = program.tensor(dst).len;
-            let elementwise = matches!(
-                instr.kind,
-                InstrKind::Scale { .. } | InstrKind::Lut { .. } | InstrKind::Binary { .. }
-            );
+            let elementwise = instr.kind.is_elementwise();
             let in_place = srcs.iter().find(|s| {
                 elementwise && last_use[s.index()] == k && program.tensor(**s).len == len
             });
@@ -206,7 +165,9 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
                 .iter()
                 .enumerate()
                 .any(|(t, _)| tensor_buffer[t] == b && last_use[t] > k && t != s.index())
-                || dst_of(&instr.kind)
+                || instr
+                    .kind
+                    .dst()
                     .map(|d| tensor_buffer[d.index()] == b)
                     .unwrap_or(false);
             if last_use[s.index()] == k && !still_used && !free.contains(&b) {
@@ -216,8 +177,6 @@ fn assign_buffers(program: &Program) -> (Vec<usize>, Vec<usize>) {
     }
     (tensor_buffer, buffers)
 }
-
-pub mod bounds;
 
 #[cfg(test)]
 mod tests {

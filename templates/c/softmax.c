@@ -35,7 +35,7 @@
 		}
 		r = lf_softmax_recip(s);
 		for (i = 0; i < {{ l.axis }}; i++) {
-			s64 p = lf_rescale(y[i], r, LF_SOFTMAX_Q - k - {{ l.out_frac }}){{ l.zp }};
+			s64 p = {{ l.value }};
 
 			y[i] = p < {{ l.qmax }} ? p : {{ l.qmax }};
 		}

@@ -4,12 +4,17 @@
 //!
 //! - [`namer`] turns ONNX names into unique `lf_` identifiers ([`keywords`]
 //!   lists what they must never be);
-//! - [`writer`] walks the program and fills the template structs of
-//!   [`templates`], one per emitted construct;
+//! - [`writer`] holds the module being written and the helpers that declare
+//!   constants; [`emit`] has one emitter per instruction kind, which builds
+//!   typed [`expr`] C expressions and fills the template structs of
+//!   [`templates`], one per emitted construct, printing the decisions of
+//!   [`crate::back::lower`];
 //! - [`userspace`] builds the very same source against a kernel-compat shim
 //!   and runs it (tests, `lfc run --engine c`, benchmarks), or measures its
 //!   stack frame.
 
+mod emit;
+mod expr;
 pub mod keywords;
 pub mod namer;
 mod templates;
@@ -51,6 +56,9 @@ pub struct CModule {
     pub kbuild: String,
     /// `Makefile` (out-of-tree kbuild wrapper)
     pub makefile: String,
+    /// Bytes of the `static const` tables and weights in `source`, each
+    /// array counted by its C element type.
+    pub rodata_bytes: usize,
 }
 
 /// Emits the snapshot module for `program`, laid out as `info` says.

@@ -206,9 +206,8 @@ pub struct SoftmaxL {
     pub axis: String,
     pub src: String,
     pub dst: String,
-    pub out_frac: String,
-    /// ` + LF_X_ZP` or nothing.
-    pub zp: String,
+    /// The probability `p` of element `i`, rescaled, plus the zero point.
+    pub value: String,
     pub qmax: String,
 }
 construct!(SoftmaxL, SoftmaxDecls, SoftmaxBody, "c/softmax.c");

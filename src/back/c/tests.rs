@@ -318,7 +318,6 @@ fn layout(p: &Program, scratch: bool, share: &[(usize, usize)]) -> ModuleInfo {
         scratch,
         stack_bytes: if scratch { 0 } else { bytes },
         scratch_bytes: if scratch { bytes } else { 0 },
-        rodata_bytes: 0,
     }
 }
 
@@ -490,6 +489,35 @@ fn cflags() -> Vec<&'static str> {
     f
 }
 
+/// Bytes of the module's `static const` tables in the object gcc builds
+/// from it (at -O0, which keeps every one; `nm -S` sizes), leaving out the
+/// snapshot descriptor.
+fn object_tables_bytes(module: &CModule) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let src = super::userspace::write_tree(module, dir.path()).unwrap();
+    let obj = dir.path().join("m.o");
+    super::userspace::compile_object(&src, &obj, &["-O0"]).unwrap();
+    let out = std::process::Command::new("nm")
+        .args(["-S", "--defined-only"])
+        .arg(&obj)
+        .output()
+        .expect("nm");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [_, size, "r" | "R", name]
+                    if name.starts_with("lf_") && !name.ends_with("_snapshot") =>
+                {
+                    Some(usize::from_str_radix(size, 16).unwrap())
+                }
+                _ => None,
+            }
+        })
+        .sum()
+}
+
 /// Emits, checks for floating point, builds with warnings as errors, and
 /// compares 1,000 random rows with the reference.
 fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
@@ -506,6 +534,11 @@ fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
     assert!(
         !code.contains('/') && !code.contains('%'),
         "division in emitted code:\n{code}"
+    );
+    assert_eq!(
+        module.rodata_bytes,
+        object_tables_bytes(&module),
+        "rodata_bytes against the object file"
     );
     let runner =
         Runner::build(&module, &cflags()).unwrap_or_else(|e| panic!("{e}\n{}", module.source));

@@ -9,9 +9,12 @@
 //!
 //! The quantizer uses the same functions to choose scales, and the
 //! validator re-runs them over the finished program: one definition of what
-//! is safe.
+//! is safe. They live with the IR (not in `quant/` or `valid/`) because both
+//! stages use them and neither may reach into the other.
 
-use crate::ir::program::softmax_consts::{EXP_FRAC, NORM_BITS};
+use crate::ir::program::softmax_consts::{
+    EXP_FRAC, NEWTON_STEPS, NORM_BITS, RECIP_FRAC, SEED_C1, SEED_C2,
+};
 use crate::ir::{AccWidth, BinaryOp, InstrKind, Lut, QParams, Rescale, Tensor};
 
 /// Per-element `[min, max]`.
@@ -146,6 +149,89 @@ pub fn lut_bounds(lut: &Lut, lo: i64, hi: i64, what: &str) -> Result<(i64, i64),
     Ok((mn, mx))
 }
 
+/// Bits (sign included) of the widest intermediate of a table lookup over
+/// sources in `[lo, hi]`, exactly as the back ends compute it:
+/// `d = x - lut.lo` (before the clamp), and with interpolation
+/// `delta[k] * f + 2^(step_shift - 1)` for every step `k` the clamped
+/// source can reach and every fraction `0 <= f < 2^step_shift`; the
+/// entries and the result are table values. Call after [`lut_bounds`].
+pub fn lut_widest_bits(lut: &Lut, lo: i64, hi: i64) -> u32 {
+    let mut bits =
+        signed_bits(lo as i128 - lut.lo as i128).max(signed_bits(hi as i128 - lut.lo as i128));
+    let (c0, c1) = (lo.clamp(lut.lo, lut.hi), hi.clamp(lut.lo, lut.hi));
+    let (i0, i1) = (
+        ((c0 - lut.lo) >> lut.step_shift) as usize,
+        ((c1 - lut.lo) >> lut.step_shift) as usize,
+    );
+    let last = if lut.step_shift == 0 { i1 } else { i1 + 1 };
+    for &v in &lut.table[i0..=last] {
+        bits = bits.max(signed_bits(v as i128));
+    }
+    if lut.step_shift > 0 {
+        let fmax = (1i128 << lut.step_shift) - 1;
+        let half = 1i128 << (lut.step_shift - 1);
+        for w in lut.table[i0..=last].windows(2) {
+            let delta = w[1] as i128 - w[0] as i128;
+            bits = bits.max(signed_bits(delta * fmax + half));
+            bits = bits.max(signed_bits(delta));
+        }
+    }
+    bits
+}
+
+/// Bits (sign included) of the widest intermediate of the softmax
+/// normalisation ([`crate::ir::program::softmax_group`]): the seed product
+/// `SEED_C2 * s`, each Newton step's `s * r` and `r * (2^31 - y * r)`, and
+/// the final `e * r + 2^(shift - 1)` with `0 <= e <= 2^EXP_FRAC`, for every
+/// normalised sum `s` in `[2^NORM_BITS, 2^(NORM_BITS + 1))`.
+///
+/// Computed, not assumed: the range of `s` is cut into 2^12 pieces and the
+/// reciprocal `r` is carried through the seed and the Newton steps by
+/// interval arithmetic on each piece (every operation is monotone in each
+/// operand, and `>>` is a floor, so each interval is sound). Also checks that
+/// `r` stays positive, which the interval products rely on.
+pub fn softmax_widest_bits() -> Result<u32, String> {
+    const PIECES: i128 = 1 << 12;
+    let (s_min, s_end) = (1i128 << NORM_BITS, 1i128 << (NORM_BITS + 1));
+    let width = (s_end - s_min) / PIECES;
+    let norm_shift = NORM_BITS + 1;
+    let two = 2i128 << RECIP_FRAC;
+    let mut bits = 1;
+    let mut widest = |v: i128| bits = bits.max(signed_bits(v));
+    for piece in 0..PIECES {
+        let (s0, s1) = (s_min + piece * width, s_min + (piece + 1) * width - 1);
+        widest(SEED_C2 as i128 * s1);
+        let mut r = (
+            SEED_C1 as i128 - ((SEED_C2 as i128 * s1) >> norm_shift),
+            SEED_C1 as i128 - ((SEED_C2 as i128 * s0) >> norm_shift),
+        );
+        for _ in 0..NEWTON_STEPS {
+            if r.0 <= 0 {
+                return Err(format!(
+                    "softmax reciprocal can reach {} (not positive)",
+                    r.0
+                ));
+            }
+            widest(s1 * r.1);
+            let yr = ((s0 * r.0) >> norm_shift, (s1 * r.1) >> norm_shift);
+            let t = (two - yr.1, two - yr.0);
+            let p = [r.0 * t.0, r.0 * t.1, r.1 * t.0, r.1 * t.1];
+            p.iter().for_each(|&v| widest(v));
+            let (lo, hi) = (*p.iter().min().unwrap(), *p.iter().max().unwrap());
+            r = (lo >> RECIP_FRAC, hi >> RECIP_FRAC);
+        }
+        if r.0 <= 0 {
+            return Err(format!(
+                "softmax reciprocal can reach {} (not positive)",
+                r.0
+            ));
+        }
+        // e * r + half, half < 2^62 (the final shift is at most 61).
+        widest(((1i128 << EXP_FRAC) * r.1) + (1i128 << 60));
+    }
+    Ok(bits)
+}
+
 /// Propagates one instruction. `env[t]` holds the bounds of tensor `t`
 /// once written; `input_len` is the model input length.
 pub fn propagate(
@@ -175,7 +261,12 @@ pub fn propagate(
                     return Err(format!("{what}: empty input clamp [{l}, {h}]"));
                 }
                 let (a, b) = rescale_bounds(*rescale, l, h, what)?;
-                bits = bits.max(rescale_bits(*rescale, l, h));
+                // An identity rescale is not computed (the back ends leave it out).
+                bits = bits.max(if rescale.is_identity() {
+                    signed_bits(l as i128).max(signed_bits(h as i128))
+                } else {
+                    rescale_bits(*rescale, l, h)
+                });
                 out.push((a + q.zero_point, b + q.zero_point));
             }
             check_range(what, q, &out, None)?;
@@ -232,6 +323,11 @@ pub fn propagate(
             clamp,
         } => {
             let s = get(*src)?;
+            if pos.len() != s.len() || neg.len() != s.len() || offset.len() != s.len() {
+                return Err(format!(
+                    "{what}: pos/neg/offset sizes disagree with the source"
+                ));
+            }
             let zs = tq(*src).zero_point;
             let q = tq(*dst);
             let mut out = Vec::new();
@@ -321,13 +417,15 @@ pub fn propagate(
             let s = get(*src)?;
             let q = tq(*dst);
             let mut out = Vec::new();
+            let mut bits = 1;
             for &(l, h) in s {
                 out.push(lut_bounds(lut, l, h, what)?);
+                bits = bits.max(lut_widest_bits(lut, l, h));
             }
             check_range(what, q, &out, None)?;
             Ok(Facts {
                 out,
-                widest_bits: 32,
+                widest_bits: bits,
             })
         }
         InstrKind::Softmax {
@@ -366,9 +464,14 @@ pub fn propagate(
             }
             let out = vec![(q.zero_point, q.qmax); s.len()];
             check_range(what, q, &out, None)?;
+            // x - max(x), the exp lookup, the sum, then the normalisation.
+            let bits = signed_bits(lo as i128 - hi as i128)
+                .max(lut_widest_bits(exp_lut, lo - hi, 0))
+                .max(signed_bits((*axis_len as i128) << EXP_FRAC))
+                .max(softmax_widest_bits().map_err(|e| format!("{what}: {e}"))?);
             Ok(Facts {
                 out,
-                widest_bits: 63,
+                widest_bits: bits,
             })
         }
         InstrKind::Dequantize { src, rescale } => {
@@ -384,6 +487,85 @@ pub fn propagate(
                 out,
                 widest_bits: bits,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::LutFunc;
+
+    fn lut(step_shift: u32) -> Lut {
+        let (lo, hi) = (-3000i64, 2000i64);
+        let n = (((hi - lo) >> step_shift) + 2) as usize;
+        let table = (0..n)
+            .map(|k| {
+                let x = (lo + ((k as i64) << step_shift)) as f64 / 1000.0;
+                (x.tanh() * 32767.0).round() as i64
+            })
+            .collect();
+        Lut {
+            func: LutFunc::Tanh,
+            lo,
+            hi,
+            step_shift,
+            table,
+            max_error: 0.0,
+        }
+    }
+
+    /// The widest value the lookup really computes for any x in [lo, hi].
+    fn measured_bits(l: &Lut, lo: i64, hi: i64) -> u32 {
+        let mut bits = 1;
+        for x in lo..=hi {
+            let d = x - l.lo;
+            bits = bits.max(signed_bits(d as i128));
+            let c = d.clamp(0, l.hi - l.lo);
+            let k = (c >> l.step_shift) as usize;
+            bits = bits.max(signed_bits(l.table[k] as i128));
+            if l.step_shift > 0 {
+                let f = c & ((1 << l.step_shift) - 1);
+                let delta = l.table[k + 1] - l.table[k];
+                let p = delta as i128 * f as i128 + (1i128 << (l.step_shift - 1));
+                bits = bits.max(signed_bits(p));
+            }
+            bits = bits.max(signed_bits(l.apply(x) as i128));
+        }
+        bits
+    }
+
+    #[test]
+    fn lut_widest_bits_bounds_every_lookup_and_depends_on_the_table() {
+        for step in [0, 3, 6] {
+            let l = lut(step);
+            for (lo, hi) in [(-5000, 5000), (-100, 100), (0, 1999)] {
+                let proven = lut_widest_bits(&l, lo, hi);
+                let seen = measured_bits(&l, lo, hi);
+                assert!(
+                    proven >= seen,
+                    "step {step} [{lo}, {hi}]: {proven} < {seen}"
+                );
+                // Not a constant: at most one bit above what is computed.
+                assert!(
+                    proven <= seen + 1,
+                    "step {step} [{lo}, {hi}]: {proven} vs {seen}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_normalisation_fits_63_bits() {
+        // The seed product SEED_C2 * s with s < 2^31 is the widest.
+        let bits = softmax_widest_bits().unwrap();
+        assert_eq!(bits, signed_bits(SEED_C2 as i128 * ((1i128 << 31) - 1)));
+        assert!(bits <= 64);
+        // Every s the pieces cover: a sample run agrees with the bound.
+        for s in [1i64 << 30, (1i64 << 30) + 12345, (1i64 << 31) - 1] {
+            let r0 = SEED_C1 - ((SEED_C2 * s) >> 31);
+            assert!(signed_bits(SEED_C2 as i128 * s as i128) <= bits);
+            assert!(r0 > 0);
         }
     }
 }

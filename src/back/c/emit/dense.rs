@@ -1,0 +1,281 @@
+//! `Dense`: `acc = bias + W x` per output channel, rescaled, optionally
+//! clamped, optionally passed through the table of the Lut after it (see
+//! [`crate::back::lower`]). Straight-line (weights as immediates) or loops
+//! over `static const` arrays, as the plan says.
+
+use super::{wrong_kind, Cx};
+use crate::back::c::expr::{BinOp, Expr, Multipliers};
+use crate::back::c::namer::macro_name;
+use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, Term};
+use crate::back::c::writer::{
+    c_int, check_rescale, comment, ctype_for, fail, min_max, wrap, Clamp, Writer,
+};
+use crate::back::lower::Form;
+use crate::ir::{AccWidth, InstrKind, Rescale, Tensor};
+use crate::Result;
+
+pub(super) const SUFFIXES: &[&str] = &[
+    "in", "out", "weight", "bias", "shift", "mul", "rescale", "zp", "qmin", "qmax",
+];
+
+/// What the two forms share: operands, output and the per-channel value.
+struct Parts {
+    x: Expr,
+    y: Expr,
+    zp: Option<Expr>,
+    clamp: Option<Clamp>,
+    clamp_range: Option<(i64, i64)>,
+    /// The lookup function of the fused Lut.
+    lut: Option<String>,
+    /// `(s32)` for a 32-bit accumulator.
+    cast: Option<&'static str>,
+    what: String,
+}
+
+impl Parts {
+    /// `lut(clamp(rescale(acc) + zp))`
+    fn value(&self, rescaled: Expr) -> Expr {
+        let v = Clamp::apply(&self.clamp, rescaled.plus(self.zp.clone()));
+        match &self.lut {
+            Some(f) => Expr::call(f.clone(), vec![v]),
+            None => v,
+        }
+    }
+    fn x_at(&self, i: Expr) -> Expr {
+        let x = self.x.clone().index(i);
+        match self.cast {
+            Some(ty) => x.cast(ty),
+            None => x,
+        }
+    }
+}
+
+pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
+    let InstrKind::Dense {
+        src,
+        dst,
+        weight,
+        weight_bits,
+        bias,
+        acc,
+        rescale,
+        clamp,
+    } = &cx.instr.kind
+    else {
+        return wrong_kind(&cx, "Dense");
+    };
+    let (s, d) = (w.tensor(*src)?, w.tensor(*dst)?);
+    if weight.len() != s.len * d.len || bias.len() != d.len || rescale.len() != d.len {
+        return fail(format!(
+            "Dense {}x{}: {} weights, {} biases, {} rescales",
+            d.len,
+            s.len,
+            weight.len(),
+            bias.len(),
+            rescale.len()
+        ));
+    }
+    if w.same_buffer(*src, *dst) {
+        return fail("Dense src and dst share a buffer");
+    }
+    let wlimit = 1i64 << (weight_bits.clamp(&2, &63) - 1);
+    if weight.iter().any(|&v| v < -wlimit || v >= wlimit) {
+        return fail(format!("a weight does not fit weight_bits = {weight_bits}"));
+    }
+    w.helpers.rescale = true;
+    let k = cx.k;
+    let x = w.buf(*src)?;
+    // Fused with the Lut after it: store lut(y) where the Lut would.
+    let (y, lut) = match w.program.instrs.get(k + 1).map(|i| &i.kind) {
+        Some(InstrKind::Lut { dst: ldst, .. }) if w.plan.steps[k].applies_next_lut => {
+            (w.buf(*ldst)?, Some(w.idents[k + 1].clone()))
+        }
+        _ => (w.buf(*dst)?, None),
+    };
+    let what = format!(
+        "s(\"{}\") * s_w[j] / s(\"{}\")",
+        comment(&s.name),
+        comment(&d.name)
+    );
+    let acc_t = if *acc == AccWidth::I32 { "s32" } else { "s64" };
+    let mut notes = vec![w.note("x", *src), w.note("y", *dst)];
+    notes.push(format!(
+        "{} x {} = {} multiply-adds, {acc_t} accumulator, {weight_bits}-bit weights",
+        d.len,
+        s.len,
+        weight.len(),
+    ));
+    notes.extend(std::mem::take(&mut cx.acc_note));
+    if let Some(f) = &lut {
+        notes.push(format!(
+            "y is not stored: {y}[j] = {f}(y[j]) does the {} after this layer",
+            comment(&w.program.instrs[k + 1].onnx_op)
+        ));
+    }
+    let zp_dst = (d.q.zero_point, d);
+    let mut parts = Parts {
+        x,
+        y,
+        zp: None,
+        clamp: None,
+        clamp_range: *clamp,
+        lut,
+        cast: (*acc == AccWidth::I32).then_some("s32"),
+        what,
+    };
+    match w.plan.steps[k].form {
+        Form::StraightLine => {
+            straight_line(w, cx, notes, parts, zp_dst, rescale, weight, bias, *acc)
+        }
+        Form::Loop => {
+            let (d_len, s_len) = (d.len, s.len);
+            let decls = &mut cx.decls;
+            w.uses_j = true;
+            let in_len = decls.define(macro_name(&cx.ident, "in"), s_len.to_string(), None)?;
+            let out_len = decls.define(macro_name(&cx.ident, "out"), d_len.to_string(), None)?;
+            let wtype = match weight_bits {
+                0..=8 => "s8",
+                9..=16 => "s16",
+                17..=32 => "s32",
+                _ => "s64",
+            };
+            let mut lines = Vec::new();
+            for row in weight.chunks(s_len.max(1)) {
+                let items: Vec<String> = row.iter().map(|&v| c_int(v)).collect();
+                lines.push("\t{".to_string());
+                lines.extend(wrap(&items, "\t\t"));
+                lines.push("\t},".to_string());
+            }
+            let wname = decls.array(
+                Array {
+                    ctype: wtype.into(),
+                    name: format!("{}_weight", cx.ident),
+                    dims: format!("[{out_len}][{in_len}]"),
+                    lines,
+                },
+                weight.len(),
+            )?;
+            let (blo, bhi) = min_max(bias);
+            let items: Vec<String> = bias.iter().map(|&b| c_int(b)).collect();
+            let bname = decls.array(
+                Array {
+                    ctype: ctype_for(blo, bhi).into(),
+                    name: format!("{}_bias", cx.ident),
+                    dims: format!("[{out_len}]"),
+                    lines: wrap(&items, "\t"),
+                },
+                bias.len(),
+            )?;
+            let m = w.rescales(decls, &cx.ident, "", rescale, &parts.what)?;
+            parts.zp = w.zp_term(decls, &cx.ident, "zp", zp_dst.0, zp_dst.1)?;
+            parts.clamp = w.clamp_limits(decls, &cx.ident, *clamp)?;
+            let j = Expr::var("j");
+            let value = parts.value(m.apply(Expr::var("acc"), j.clone()));
+            let c = w.common(&cx.ident, cx.instr, notes, cx.decls);
+            let l = DenseLoop {
+                out_len: out_len.to_string(),
+                in_len: in_len.to_string(),
+                acc_type: acc_t.into(),
+                bias: bname.index(j.clone()).to_string(),
+                x: parts.x_at(Expr::var("i")).to_string(),
+                w: wname.index(j.clone()).index(Expr::var("i")).to_string(),
+                dst: parts.y.clone().index(j).to_string(),
+                value: value.to_string(),
+            };
+            w.construct(&(&c, &l))
+        }
+    }
+}
+
+/// Straight line: weights and biases are immediates, one statement per
+/// non-zero weight.
+#[allow(clippy::too_many_arguments)]
+fn straight_line(
+    w: &mut Writer,
+    mut cx: Cx,
+    notes: Vec<String>,
+    mut parts: Parts,
+    zp_dst: (i64, &Tensor),
+    rescale: &[Rescale],
+    weight: &[i64],
+    bias: &[i64],
+    acc: AccWidth,
+) -> Result<(String, String)> {
+    let decls = &mut cx.decls;
+    let shifts: Vec<u32> = rescale.iter().map(|r| r.shift).collect();
+    // One shift: the multipliers are immediates too.
+    let mul: Option<Multipliers>;
+    let shift: Expr;
+    if !shifts.is_empty() && shifts.iter().all(|&sh| sh == shifts[0]) {
+        for r in rescale {
+            check_rescale(*r, "Dense")?;
+        }
+        shift = decls.define(
+            macro_name(&cx.ident, "shift"),
+            shifts[0].to_string(),
+            Some(format!("{} = mul[j] / 2^{}", parts.what, shifts[0])),
+        )?;
+        mul = None;
+    } else {
+        let m = w.rescales(decls, &cx.ident, "", rescale, &parts.what)?;
+        shift = Expr::Int(0); // unused: `m` has the shifts
+        mul = Some(m);
+    }
+    parts.zp = w.zp_term(decls, &cx.ident, "zp", zp_dst.0, zp_dst.1)?;
+    let accv = if acc == AccWidth::I32 {
+        w.uses_acc32 = true;
+        "acc32"
+    } else {
+        w.uses_acc = true;
+        "acc"
+    };
+    parts.clamp = w.clamp_limits(decls, &cx.ident, parts.clamp_range)?;
+    let n = if bias.is_empty() {
+        0
+    } else {
+        weight.len() / bias.len()
+    };
+    let mut channels = Vec::with_capacity(bias.len());
+    for (j, &b) in bias.iter().enumerate() {
+        let row = &weight[j * n..(j + 1) * n];
+        let terms = row
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != 0)
+            .map(|(i, &v)| {
+                let (op, mag) = if v < 0 && v != i64::MIN {
+                    ("-", -v)
+                } else {
+                    ("+", v)
+                };
+                let xi = parts.x_at(Expr::Int(i as i64));
+                let expr = if mag == 1 {
+                    xi
+                } else {
+                    xi.bin(BinOp::Mul, Expr::Int(mag))
+                };
+                Term {
+                    op,
+                    expr: expr.to_string(),
+                }
+            })
+            .collect();
+        let je = Expr::Int(j as i64);
+        let rescaled = match &mul {
+            Some(m) => m.apply(Expr::var(accv), je),
+            None => Expr::var(accv).rescale(Expr::Int(rescale[j].mul), shift.clone()),
+        };
+        channels.push(Channel {
+            bias: c_int(b),
+            terms,
+            dst: parts.y.clone().at(j).to_string(),
+            value: parts.value(rescaled).to_string(),
+        });
+    }
+    let c = w.common(&cx.ident, cx.instr, notes, cx.decls);
+    let l = DenseUnrolled {
+        acc: accv.to_string(),
+        channels,
+    };
+    w.construct(&(&c, &l))
+}

@@ -1,0 +1,164 @@
+//! `Lut`: `y = table(x)` with linear interpolation, through a `static
+//! inline` lookup function (which a fused Dense layer calls itself).
+//! [`parts`] also declares the exp table of `Softmax`.
+
+use super::{wrong_kind, Cx};
+use crate::back::c::expr::Expr;
+use crate::back::c::namer::macro_name;
+use crate::back::c::templates::{Array, LutFn, LutFnT, LutL};
+use crate::back::c::writer::{
+    c_define_int, c_int, check_lut, ctype_for, fail, min_max, render, sci, wrap, Decls, Writer,
+};
+use crate::ir::{InstrKind, Lut};
+use crate::Result;
+
+pub(super) const SUFFIXES: &[&str] = &[
+    "len",
+    "lo",
+    "hi",
+    "range",
+    "step_shift",
+    "frac_mask",
+    "table",
+    "delta",
+];
+
+pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
+    let InstrKind::Lut { src, dst, lut } = &cx.instr.kind else {
+        return wrong_kind(&cx, "Lut");
+    };
+    let (s, d) = (w.tensor(*src)?, w.tensor(*dst)?);
+    if s.len != d.len {
+        return fail(format!("Lut from {} into {} elements", s.len, d.len));
+    }
+    let k = cx.k;
+    let fused = w.plan.steps[k].done_by_previous;
+    // Fused: the Dense layer before reads nothing from here.
+    let x = if fused {
+        w.buf_name(*src)
+    } else {
+        w.buf(*src)?
+    };
+    let y = w.buf(*dst)?;
+    let ident = cx.ident.clone();
+    let len = cx
+        .decls
+        .define(macro_name(&ident, "len"), s.len.to_string(), None)?;
+    let bounds = w.info.tensor_bounds[src.index()];
+    let io = Io {
+        len: len.to_string(),
+        src: x.to_string(),
+        dst: y.to_string(),
+    };
+    let mut l = parts(w, &mut cx.decls, &ident, ident.clone(), lut, bounds, io)?;
+    if fused {
+        l.fused_into = Some(w.idents[k - 1].trim_start_matches("lf_").to_string());
+    }
+    let notes = [vec![w.note("x", *src), w.note("y", *dst)], cx.acc_note].concat();
+    let c = w.common(&ident, cx.instr, notes, cx.decls);
+    w.construct(&(&c, &l))
+}
+
+/// The loop a table template prints: its length, source and destination.
+pub(super) struct Io {
+    pub len: String,
+    pub src: String,
+    pub dst: String,
+}
+
+/// A table's `#define`s, arrays and lookup function `fn_name`, and what the
+/// Lut template prints. `src_bounds` are the proven bounds of what the
+/// function is called on (the clamp is left out where they fit).
+pub(super) fn parts(
+    w: &mut Writer,
+    decls: &mut Decls,
+    ident: &str,
+    fn_name: String,
+    lut: &Lut,
+    src_bounds: (i64, i64),
+    io: Io,
+) -> Result<LutL> {
+    check_lut(lut)?;
+    let interp = lut.step_shift > 0;
+    w.helpers.rescale |= interp;
+    let lo = decls.define(macro_name(ident, "lo"), c_define_int(lut.lo), None)?;
+    let hi = decls.define(macro_name(ident, "hi"), c_define_int(lut.hi), None)?;
+    let range = hi.clone().minus(Some(lo.clone()));
+    let range = decls.define(macro_name(ident, "range"), format!("({range})"), None)?;
+    let step_shift = macro_name(ident, "step_shift");
+    let frac_mask = macro_name(ident, "frac_mask");
+    if interp {
+        decls.define(
+            step_shift.clone(),
+            lut.step_shift.to_string(),
+            Some("entries are 2^step_shift inputs apart".into()),
+        )?;
+        decls.define(
+            frac_mask.clone(),
+            format!("(((s64)1 << {step_shift}) - 1)"),
+            None,
+        )?;
+    }
+    let (tlo, thi) = min_max(&lut.table);
+    let items: Vec<String> = lut.table.iter().map(|&v| c_int(v)).collect();
+    let table = decls.array(
+        Array {
+            ctype: ctype_for(tlo, thi).into(),
+            name: format!("{ident}_table"),
+            dims: format!("[{}]", lut.table.len()),
+            lines: wrap(&items, "\t"),
+        },
+        lut.table.len(),
+    )?;
+    let delta = Expr::name(format!("{ident}_delta"));
+    if interp {
+        // Only entries 0 ..= (hi - lo) >> step_shift start a step.
+        let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
+        let d: Vec<i64> = lut
+            .table
+            .windows(2)
+            .take(steps)
+            .map(|p| p[1] - p[0])
+            .collect();
+        let (dlo, dhi) = min_max(&d);
+        let items: Vec<String> = d.iter().map(|&v| c_int(v)).collect();
+        decls.array(
+            Array {
+                ctype: ctype_for(dlo, dhi).into(),
+                name: delta.to_string(),
+                dims: format!("[{}]", d.len()),
+                lines: wrap(&items, "\t"),
+            },
+            d.len(),
+        )?;
+    }
+    let f = LutFn {
+        name: fn_name.clone(),
+        func: lut.func.name().into(),
+        table: table.to_string(),
+        delta: delta.to_string(),
+        lo: lo.to_string(),
+        hi: hi.to_string(),
+        range: range.to_string(),
+        interp,
+        step_shift,
+        frac_mask,
+        clamp_lo: src_bounds.0 < lut.lo,
+        clamp_hi: src_bounds.1 > lut.hi,
+    };
+    decls.push(render(LutFnT { f: &f })?);
+    Ok(LutL {
+        func: lut.func.name().into(),
+        lo_value: lut.lo,
+        hi_value: lut.hi,
+        entries: lut.table.len(),
+        interp,
+        step_shift_value: lut.step_shift,
+        max_error: sci(lut.max_error),
+        len: io.len,
+        src: io.src,
+        dst: io.dst,
+        fn_name,
+        fused_into: None,
+    })
+}

@@ -1,0 +1,79 @@
+//! `Quantize`: the `s64` model input, clamped to the declared domain, to
+//! the first tensor's quantization.
+
+use super::{wrong_kind, Cx};
+use crate::back::c::expr::Expr;
+use crate::back::c::templates::QuantizeL;
+use crate::back::c::writer::{fail, sci, Writer};
+use crate::back::lower::Form;
+use crate::ir::InstrKind;
+use crate::Result;
+
+pub(super) const SUFFIXES: &[&str] = &["in_lo", "in_hi", "shift", "mul", "rescale", "zp"];
+
+pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
+    let InstrKind::Quantize {
+        dst,
+        in_lo,
+        in_hi,
+        rescale,
+    } = &cx.instr.kind
+    else {
+        return wrong_kind(&cx, "Quantize");
+    };
+    let p = w.program;
+    let t = w.tensor(*dst)?;
+    if t.len != p.input_len || in_lo.len() != p.input_len || in_hi.len() != p.input_len {
+        return fail(format!(
+            "Quantize of {} inputs: dst has {}, domain {}/{}",
+            p.input_len,
+            t.len,
+            in_lo.len(),
+            in_hi.len()
+        ));
+    }
+    if in_lo.iter().zip(in_hi).any(|(lo, hi)| lo > hi) {
+        return fail("Quantize: empty input domain");
+    }
+    w.helpers.clamp = true;
+    w.helpers.rescale = true;
+    let (d, ident) = (&mut cx.decls, cx.ident.as_str());
+    let dst_buf = w.buf(*dst)?;
+    let lo = w.per_elem(d, ident, "in_lo", in_lo, "lowest input, input units")?;
+    let hi = w.per_elem(d, ident, "in_hi", in_hi, "highest input, input units")?;
+    let what = format!("1 / (LF_INPUT_SCALE * {})", sci(t.q.scale));
+    let mul = w.rescales(d, ident, "", &[*rescale], &what)?;
+    let zp = w.zp_term(d, ident, "zp", t.q.zero_point, t)?;
+    let value = |i: Expr| {
+        let x = Expr::call(
+            "lf_clamp",
+            vec![
+                Expr::var("in").index(i.clone()),
+                lo.at(i.clone()),
+                hi.at(i.clone()),
+            ],
+        );
+        // An identity rescale (the inputs already fit) is left out.
+        let x = if rescale.is_identity() {
+            x
+        } else {
+            mul.apply(x, i)
+        };
+        x.plus(zp.clone())
+    };
+    // Straight-line for short inputs: the bounds become immediates.
+    let unrolled = match w.plan.steps[cx.k].form {
+        Form::StraightLine => (0..p.input_len)
+            .map(|i| format!("{} = {}", dst_buf.clone().at(i), value(Expr::Int(i as i64))))
+            .collect(),
+        Form::Loop => Vec::new(),
+    };
+    let notes = [vec![w.note("dst", *dst)], cx.acc_note].concat();
+    let c = w.common(ident, cx.instr, notes, cx.decls);
+    let l = QuantizeL {
+        dst: dst_buf.to_string(),
+        value: value(Expr::var("i")).to_string(),
+        unrolled,
+    };
+    w.construct(&(&c, &l))
+}
