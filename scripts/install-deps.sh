@@ -4,13 +4,14 @@
 # kernels with headers (snapshot modules are built and booted for both),
 # QEMU and a static busybox (the VM tests' guest), iproute2 (netns tests).
 # openssl: the signing test generates a test key and verifies signatures.
+# chromium: the HTML report test renders `lfc eval --report` headless.
 # Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
 pkgs=(build-essential valgrind
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
-      qemu-system-x86 busybox-static cpio iproute2 kmod openssl)
+      qemu-system-x86 busybox-static cpio iproute2 kmod openssl chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
