@@ -49,11 +49,50 @@ pub fn read_inputs(compiled: &Compiled, path: &Path) -> Result<Vec<Vec<i64>>> {
     pipeline::to_fixed(path, &m, compiled.program.input_scale)
 }
 
-/// `lfc run`: real inputs in, real outputs out.
-pub fn run(compiled: &Compiled, input: &Path, engine: Engine) -> Result<Matrix> {
+/// What `lfc run` answers: every output (or the one selected), as real
+/// values, with a column name per value.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub values: Matrix,
+    pub columns: Vec<String>,
+    /// The model has several outputs: CSV gets a header line of column
+    /// names (a one-output model keeps the plain headerless format).
+    pub several: bool,
+}
+
+/// `lfc run`: real inputs in, real outputs out; `select` keeps one output
+/// by its ONNX name.
+pub fn run(
+    compiled: &Compiled,
+    input: &Path,
+    engine: Engine,
+    select: Option<&str>,
+) -> Result<RunOutput> {
+    let p = &compiled.program;
+    let outputs: Vec<_> = match select {
+        None => p.outputs.clone(),
+        Some(name) => match p.outputs.iter().find(|o| o.name == name) {
+            Some(o) => vec![o.clone()],
+            None => {
+                let names: Vec<String> =
+                    p.outputs.iter().map(|o| format!("`{}`", o.name)).collect();
+                return Err(Error::option(
+                    "--output",
+                    format!(
+                        "the model has no output `{name}`; its outputs: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
     let rows = read_inputs(compiled, input)?;
     let out = run_fixed(compiled, &rows, engine)?;
-    Ok(pipeline::from_fixed(&out, compiled.program.output_scale))
+    Ok(RunOutput {
+        values: pipeline::from_fixed_outputs(&out, &outputs),
+        columns: pipeline::output_columns(&outputs),
+        several: p.outputs.len() > 1,
+    })
 }
 
 /// Error statistics of one output column.
@@ -127,7 +166,7 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
     let float = FloatModel::load(&compiled.model_path)?;
     let c_out = run_fixed(compiled, &rows, Engine::C)?;
     let i_out = run_fixed(compiled, &rows, Engine::Interp)?;
-    let os = compiled.program.output_scale as f64;
+    let real = pipeline::from_fixed_outputs(&c_out, &compiled.program.outputs);
     let n_out = compiled.program.output_len;
     let mut errs = vec![Vec::with_capacity(rows.len()); n_out];
     let mut mismatch = None;
@@ -141,7 +180,7 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
             )));
         }
         for o in 0..n_out {
-            errs[o].push((c_out[r][o] as f64 / os - y[o] as f64).abs());
+            errs[o].push((real.row(r)[o] - y[o] as f64).abs());
             if mismatch.is_none() && c_out[r][o] != i_out[r][o] {
                 mismatch = Some((r, o, c_out[r][o], i_out[r][o]));
             }

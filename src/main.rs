@@ -132,9 +132,13 @@ enum Cmd {
         args: CompileArgs,
         #[arg(long)]
         input: PathBuf,
-        /// OUT.npy or OUT.csv (CSV to stdout when absent).
-        #[arg(short = 'o', long = "output")]
+        /// OUT.npy or OUT.csv (CSV to stdout when absent). A model with
+        /// several outputs gets a CSV header line of column names.
+        #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
+        /// Answer only the model output of this ONNX name.
+        #[arg(long = "output")]
+        output: Option<String>,
         #[arg(long, value_enum, default_value = "c")]
         engine: EngineArg,
     },
@@ -454,6 +458,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             args,
             input,
             out,
+            output,
             engine,
         } => {
             let compiled = args.compile()?;
@@ -461,8 +466,12 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 EngineArg::C => Engine::C,
                 EngineArg::Interp => Engine::Interp,
             };
-            let m = commands::run(&compiled, &input, engine)?;
-            write_out(out.as_deref(), &m)?;
+            let r = commands::run(&compiled, &input, engine, output.as_deref())?;
+            let header = r.several.then_some(r.columns.as_slice());
+            match out.as_deref() {
+                Some(p) => data::write_table(p, &r.values, header)?,
+                None => data::write_table_to(&mut std::io::stdout().lock(), &r.values, header)?,
+            }
         }
         Cmd::Eval { args, data, json } => {
             let compiled = args.compile()?;

@@ -248,6 +248,37 @@ pub fn to_fixed(path: &Path, m: &Matrix, scale: i64) -> Result<Vec<Vec<i64>>> {
     Ok(rows)
 }
 
+/// `s64` outputs → real values, each output at its own scale (an integer
+/// output is at scale 1).
+pub fn from_fixed_outputs(rows: &[Vec<i64>], outputs: &[crate::ir::ProgramOutput]) -> Matrix {
+    let cols: usize = outputs.iter().map(|o| o.len).sum();
+    let mut data = Vec::with_capacity(rows.len() * cols);
+    for r in rows {
+        for o in outputs {
+            let s = o.scale as f64;
+            data.extend(r[o.offset..o.offset + o.len].iter().map(|&v| v as f64 / s));
+        }
+    }
+    Matrix::new(rows.len(), cols, data)
+}
+
+/// The CSV column names of `outputs`: `NAME` for a one-element output,
+/// `NAME[j]` otherwise.
+pub fn output_columns(outputs: &[crate::ir::ProgramOutput]) -> Vec<String> {
+    outputs
+        .iter()
+        .flat_map(|o| {
+            (0..o.len).map(move |j| {
+                if o.len == 1 {
+                    o.name.clone()
+                } else {
+                    format!("{}[{j}]", o.name)
+                }
+            })
+        })
+        .collect()
+}
+
 /// `s64` outputs at `scale` → real values.
 pub fn from_fixed(rows: &[Vec<i64>], scale: i64) -> Matrix {
     let cols = rows.first().map(|r| r.len()).unwrap_or(0);

@@ -196,8 +196,10 @@ fn exec_aurora_fidelity_targets() {
             &c,
             &manifest("examples/aurora/representative_dataset.npy"),
             lfc::commands::Engine::C,
+            None,
         )
-        .unwrap();
+        .unwrap()
+        .values;
         assert_eq!(out.rows, refs.len());
         let errs: Vec<f64> = out
             .data
@@ -234,8 +236,10 @@ fn exec_aurora_int8_matches_tflite() {
         &c,
         &manifest("examples/aurora/representative_dataset.npy"),
         lfc::commands::Engine::C,
+        None,
     )
-    .unwrap();
+    .unwrap()
+    .values;
     let errs: Vec<f64> = out
         .data
         .iter()

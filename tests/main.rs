@@ -5,6 +5,7 @@ mod errors;
 mod exec;
 mod front;
 mod json;
+mod ml;
 mod models;
 mod sign;
 mod snapshots;

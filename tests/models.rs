@@ -35,6 +35,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("column_gemm", column_gemm()),
         ("folded_shapes", folded_shapes()),
         ("softmax_legacy_3d", softmax_legacy_3d()),
+        ("two_outputs", two_outputs()),
     ]
 }
 
@@ -394,6 +395,27 @@ pub fn clip_attrs_opset10() -> Vec<u8> {
     b.build()
 }
 
+/// Several outputs: x[1,4] → Gemm → h (output `scores`, also read on)
+/// → Softmax → y (output `probs`). The module answers `scores` then
+/// `probs`, concatenated.
+pub fn two_outputs() -> Vec<u8> {
+    let mut b = Builder::new("two_outputs", 11, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .weight("W", &[3, 4], 4)
+        .weight("c", &[3], 4)
+        .node(
+            "Gemm",
+            "fc",
+            &["x", "W", "c"],
+            &["scores"],
+            vec![attr_i("transB", 1)],
+        )
+        .node("Softmax", "sm", &["scores"], &["probs"], vec![])
+        .output("scores", &[D::N(1), D::N(3)])
+        .output("probs", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
 /// The runtime tensor on the right: Gemm(W [3,5], x [5,1], C [3,1]) with
 /// transA, x given as a [5,1] column.
 pub fn column_gemm() -> Vec<u8> {
@@ -600,17 +622,6 @@ pub fn two_inputs() -> Vec<u8> {
         .input("b", &[D::N(1), D::N(4)])
         .node("Add", "add", &["a", "b"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(4)]);
-    b.build()
-}
-
-/// Two outputs `y` and `z`.
-pub fn two_outputs() -> Vec<u8> {
-    let mut b = Builder::new("two_outputs", 15, 13);
-    b.input("x", &[D::N(1), D::N(4)])
-        .node("Relu", "relu", &["x"], &["y"], vec![])
-        .node("Tanh", "tanh", &["x"], &["z"], vec![])
-        .output("y", &[D::N(1), D::N(4)])
-        .output("z", &[D::N(1), D::N(4)]);
     b.build()
 }
 

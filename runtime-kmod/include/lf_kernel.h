@@ -34,6 +34,14 @@ struct module;
  * Inference entry point: reads input_len values from @in, writes output_len
  * values to @out. Reentrant, no sleeping, callable from process and softirq
  * context (not hardirq). Returns 0, or a negative errno.
+ *
+ * A model with several outputs (a classifier's label and probabilities)
+ * answers them concatenated in the ONNX graph's output order: out[0..n0)
+ * is the first output, out[n0..n0+n1) the second, and so on; output_len is
+ * the sum. Real-valued outputs are at output_scale (real = out[i] /
+ * output_scale); integer outputs (class labels, indices) are at scale 1:
+ * out[i] is the label itself. The snapshot's C source lists its outputs,
+ * offsets and scales in its header comment.
  */
 typedef int (*lf_infer_fn)(const s64 *in, s64 *out);
 

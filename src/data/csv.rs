@@ -127,12 +127,32 @@ pub(super) fn format_value(v: f64) -> String {
     }
 }
 
-pub(super) fn write(path: &Path, w: &mut dyn Write, m: &Matrix) -> Result<()> {
+/// Writes `m` as CSV, after a header line of column names when given.
+pub(super) fn write(
+    path: &Path,
+    w: &mut dyn Write,
+    m: &Matrix,
+    header: Option<&[String]>,
+) -> Result<()> {
     if m.cols == 0 && m.rows > 0 {
         return Err(Error::data(
             path,
             format!("cannot write {} rows of 0 columns as CSV", m.rows),
         ));
+    }
+    if let Some(h) = header {
+        if h.len() != m.cols {
+            return Err(Error::data(
+                path,
+                format!(
+                    "internal error: {} column names for {} columns",
+                    h.len(),
+                    m.cols
+                ),
+            ));
+        }
+        w.write_all(format!("{}\n", h.join(",")).as_bytes())
+            .map_err(|e| Error::io(path, e))?;
     }
     let mut line = String::new();
     for row in m.iter_rows() {

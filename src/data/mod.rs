@@ -89,6 +89,12 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
 /// place, so a failure leaves no partial file (and an existing file at
 /// `path` untouched).
 pub fn write_matrix(path: &Path, m: &Matrix) -> Result<()> {
+    write_table(path, m, None)
+}
+
+/// [`write_matrix`] with column names: a CSV gets them as a header line
+/// (`.npy` has no place for them and holds the values only).
+pub fn write_table(path: &Path, m: &Matrix, header: Option<&[String]>) -> Result<()> {
     let format = match Format::of(path, SUPPORTED_WRITE)? {
         Format::Pb => {
             return Err(Error::data(
@@ -108,7 +114,7 @@ pub fn write_matrix(path: &Path, m: &Matrix) -> Result<()> {
         let mut w = BufWriter::new(tmp.as_file_mut());
         match format {
             Format::Npy => npy::write(path, &mut w, m)?,
-            Format::Csv => csv::write(path, &mut w, m)?,
+            Format::Csv => csv::write(path, &mut w, m, header)?,
             Format::Pb => unreachable!(),
         }
         w.flush().map_err(|e| Error::io(path, e))?;
@@ -129,9 +135,14 @@ pub fn write_matrix(path: &Path, m: &Matrix) -> Result<()> {
 /// Writes a matrix as CSV (same format as [`write_matrix`] for `.csv`) to
 /// any writer, e.g. stdout. I/O errors are reported against `<stdout>`.
 pub fn write_matrix_to(w: &mut dyn Write, m: &Matrix) -> Result<()> {
+    write_table_to(w, m, None)
+}
+
+/// [`write_matrix_to`] with an optional CSV header line.
+pub fn write_table_to(w: &mut dyn Write, m: &Matrix, header: Option<&[String]>) -> Result<()> {
     let name = Path::new("<stdout>");
     check_consistent(name, m)?;
-    csv::write(name, w, m)?;
+    csv::write(name, w, m, header)?;
     w.flush().map_err(|e| Error::io(name, e))
 }
 

@@ -474,7 +474,7 @@ pub fn propagate(
                 widest_bits: bits,
             })
         }
-        InstrKind::Dequantize { src, rescale } => {
+        InstrKind::Dequantize { src, rescale, .. } => {
             let s = get(*src)?;
             let z = tq(*src).zero_point;
             let mut out = Vec::new();

@@ -47,7 +47,13 @@ fn fsummary(v: &[f32]) -> String {
 pub fn graph(g: &Graph) -> String {
     let mut s = String::new();
     let v = |id: super::ValueId| format!("{id} `{}` [{}]", g.value(id).name, g.value(id).len);
-    let _ = writeln!(s, "graph: input {} -> output {}", v(g.input), v(g.output));
+    let outs: Vec<String> = g.outputs.iter().map(|&o| v(o)).collect();
+    let _ = writeln!(
+        s,
+        "graph: input {} -> output {}",
+        v(g.input),
+        outs.join(", ")
+    );
     for op in &g.ops {
         let ins: Vec<String> = op.inputs.iter().map(|i| i.to_string()).collect();
         let (name, detail) = match &op.kind {
@@ -186,8 +192,20 @@ pub fn program(p: &Program) -> String {
                 summary(&exp_lut.table),
                 exp_lut.max_error
             ),
-            InstrKind::Dequantize { src, rescale } => {
-                format!("out = dequantize({src}) rescale {}/2^{}", rescale.mul, rescale.shift)
+            InstrKind::Dequantize {
+                src,
+                rescale,
+                offset,
+            } => {
+                let at = if *offset == 0 {
+                    String::new()
+                } else {
+                    format!(" at out[{offset}]")
+                };
+                format!(
+                    "out = dequantize({src}) rescale {}/2^{}{at}",
+                    rescale.mul, rescale.shift
+                )
             }
         };
         let _ = writeln!(s, "  {k}: {body}  # `{}` ({})", instr.node, instr.onnx_op);

@@ -32,6 +32,9 @@ pub struct Value {
     pub name: String,
     /// Number of elements (the batch dimension is 1).
     pub len: usize,
+    /// Holds integers (a class index or label), not reals: quantized at
+    /// scale 1 and answered at the module boundary at scale 1.
+    pub integer: bool,
 }
 
 /// Element-wise activations. Each is monotone non-decreasing, which the
@@ -144,13 +147,14 @@ pub struct Op {
     pub output: ValueId,
 }
 
-/// A lowered model: one input vector, one output vector.
+/// A lowered model: one input vector, one or more output vectors (in the
+/// ONNX graph's output order; the module answers them concatenated).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Graph {
     pub values: Vec<Value>,
     pub ops: Vec<Op>,
     pub input: ValueId,
-    pub output: ValueId,
+    pub outputs: Vec<ValueId>,
 }
 
 impl Graph {
@@ -158,6 +162,7 @@ impl Graph {
         self.values.push(Value {
             name: name.into(),
             len,
+            integer: false,
         });
         ValueId(self.values.len() as u32 - 1)
     }
@@ -170,8 +175,14 @@ impl Graph {
         self.value(self.input).len
     }
 
+    /// Total output elements (every output, concatenated).
     pub fn output_len(&self) -> usize {
-        self.value(self.output).len
+        self.outputs.iter().map(|&o| self.value(o).len).sum()
+    }
+
+    /// Whether `v` is one of the graph outputs.
+    pub fn is_output(&self, v: ValueId) -> bool {
+        self.outputs.contains(&v)
     }
 
     /// Multiply-accumulates per inference (Dense layers only).
@@ -237,8 +248,12 @@ impl Graph {
         vals
     }
 
+    /// Every output of one row, concatenated in graph order.
     pub fn eval(&self, input: &[f64]) -> Vec<f64> {
-        let mut all = self.eval_all(input);
-        std::mem::take(&mut all[self.output.index()])
+        let all = self.eval_all(input);
+        self.outputs
+            .iter()
+            .flat_map(|o| all[o.index()].iter().copied())
+            .collect()
     }
 }

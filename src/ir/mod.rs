@@ -8,6 +8,6 @@ pub mod program;
 
 pub use graph::{Activation, BinaryOp, Graph, Op, OpKind, Value, ValueId};
 pub use program::{
-    AccWidth, Instr, InstrKind, Lut, LutFunc, Precision, Program, QParams, Rescale, Tensor,
-    TensorId,
+    AccWidth, Instr, InstrKind, Lut, LutFunc, Precision, Program, ProgramOutput, QParams, Rescale,
+    Tensor, TensorId,
 };

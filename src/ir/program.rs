@@ -248,9 +248,14 @@ pub enum InstrKind {
         /// dst = round(prob * 2^out_frac) + zp_dst
         out_frac: u32,
     },
-    /// To the `s64` model output at the decimal output scale:
-    /// `out[i] = rescale(src[i] - zp_src)`.
-    Dequantize { src: TensorId, rescale: Rescale },
+    /// To the `s64` model output at the decimal output scale (scale 1 for
+    /// an integer output): `out[offset + i] = rescale(src[i] - zp_src)`.
+    /// One per graph output, in graph order, at consecutive offsets.
+    Dequantize {
+        src: TensorId,
+        rescale: Rescale,
+        offset: usize,
+    },
 }
 
 impl InstrKind {
@@ -303,15 +308,47 @@ pub struct Instr {
     pub kind: InstrKind,
 }
 
+/// One model output at the module boundary: `len` values at
+/// `out[offset..offset + len]`, real = value / `scale`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProgramOutput {
+    /// The ONNX output name (CSV column names, `--output NAME`).
+    pub name: String,
+    pub offset: usize,
+    pub len: usize,
+    /// An integer output (a class label or index): answered at scale 1.
+    pub integer: bool,
+    /// The decimal scale of this output: the program's output scale, or 1
+    /// for an integer output.
+    pub scale: i64,
+}
+
+impl ProgramOutput {
+    /// The outputs of a one-output program of `len` real values.
+    pub fn single(name: &str, len: usize, scale: i64) -> Vec<ProgramOutput> {
+        vec![ProgramOutput {
+            name: name.to_string(),
+            offset: 0,
+            len,
+            integer: false,
+            scale,
+        }]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     pub model_name: String,
     pub precision: Precision,
     pub tensors: Vec<Tensor>,
-    /// Execution order; the first is the `Quantize`, the last the `Dequantize`.
+    /// Execution order; the first is the `Quantize`, the last ones the
+    /// `Dequantize`s (one per output, in graph order).
     pub instrs: Vec<Instr>,
     pub input_len: usize,
+    /// Sum of the outputs' lengths.
     pub output_len: usize,
+    /// The outputs, concatenated in graph order at the boundary.
+    pub outputs: Vec<ProgramOutput>,
     /// `real = s64 / input_scale` at the module boundary.
     pub input_scale: i64,
     pub output_scale: i64,

@@ -24,7 +24,7 @@ use crate::ir::bounds::{self, Bounds};
 use crate::ir::program::softmax_consts::EXP_FRAC;
 use crate::ir::{
     AccWidth, Activation, BinaryOp, Graph, Instr, InstrKind, LutFunc, OpKind, Precision, Program,
-    QParams, Rescale, Tensor, TensorId, ValueId,
+    ProgramOutput, QParams, Rescale, Tensor, TensorId, ValueId,
 };
 use crate::Result;
 use fixed::{qparams, real, rescale_for};
@@ -273,7 +273,7 @@ impl<'a> Builder<'a> {
         let next = self.graph.ops.get(op_index + 1)?;
         if next.inputs[0] != op.output
             || uses.get(&op.output) != Some(&1)
-            || op.output == self.graph.output
+            || self.graph.is_output(op.output)
         {
             return None;
         }
@@ -694,24 +694,68 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn dequantize(&mut self) -> Result<()> {
+    /// One `Dequantize` per graph output, at consecutive offsets; an
+    /// integer output is answered at scale 1 (its tensor already is).
+    fn dequantize(&mut self) -> Result<Vec<ProgramOutput>> {
         let g = self.graph;
-        let t = self.src(g.output, "output")?;
-        let q = self.tensors[t.index()].q.clone();
-        let os = self.opts.output_scale as f64;
-        let max_in = self.max_abs_centered(t);
-        let rescale = rescale_for(q.scale * os, max_in).map_err(|r| qerr("output", r))?;
-        let name = g.value(g.output).name.clone();
-        let doc = format!(
-            "out = round(({name}_q - {}) * {:e} * {os})",
-            q.zero_point, q.scale
-        );
-        self.push(
-            &name,
-            "Output",
-            doc,
-            InstrKind::Dequantize { src: t, rescale },
-        )
+        let mut outputs = Vec::with_capacity(g.outputs.len());
+        let mut offset = 0;
+        for &v in &g.outputs {
+            let value = g.value(v);
+            let t = self.src(v, "output")?;
+            let q = self.tensors[t.index()].q.clone();
+            let scale = if value.integer {
+                1
+            } else {
+                self.opts.output_scale
+            };
+            let os = scale as f64;
+            let max_in = self.max_abs_centered(t);
+            let rescale = if value.integer {
+                if q.scale != 1.0 || q.zero_point != 0 {
+                    return Err(qerr(
+                        &value.name,
+                        "an integer output must be held at scale 1, zero point 0",
+                    ));
+                }
+                Rescale::IDENTITY
+            } else {
+                rescale_for(q.scale * os, max_in).map_err(|r| qerr("output", r))?
+            };
+            let name = value.name.clone();
+            let at = if offset == 0 {
+                "out".to_string()
+            } else {
+                format!("out[{offset}..]")
+            };
+            let doc = if value.integer {
+                format!("{at} = {name}_q (an integer output, at scale 1)")
+            } else {
+                format!(
+                    "{at} = round(({name}_q - {}) * {:e} * {os})",
+                    q.zero_point, q.scale
+                )
+            };
+            self.push(
+                &name,
+                "Output",
+                doc,
+                InstrKind::Dequantize {
+                    src: t,
+                    rescale,
+                    offset,
+                },
+            )?;
+            outputs.push(ProgramOutput {
+                name,
+                offset,
+                len: value.len,
+                integer: value.integer,
+                scale,
+            });
+            offset += value.len;
+        }
+        Ok(outputs)
     }
 }
 
@@ -770,7 +814,7 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         }
         i += 1;
     }
-    b.dequantize()?;
+    let outputs = b.dequantize()?;
     Ok(Program {
         model_name: String::new(),
         precision: opts.precision,
@@ -778,6 +822,7 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         instrs: b.instrs,
         input_len: graph.input_len(),
         output_len: graph.output_len(),
+        outputs,
         input_scale: opts.input_scale,
         output_scale: opts.output_scale,
         input_domain: domain

@@ -190,7 +190,8 @@ mod tests {
         g.input = g.add_value("x", 4);
         let h = g.add_value("h", 3);
         let t = g.add_value("t", 3);
-        g.output = g.add_value("y", 2);
+        let y = g.add_value("y", 2);
+        g.outputs = vec![y];
         let dense = |w: Vec<f32>, b: Vec<f32>| OpKind::Dense { weight: w, bias: b };
         let op = |kind, input: ValueId, output: ValueId| crate::ir::Op {
             node: format!("n{}", output.0),
@@ -211,7 +212,7 @@ mod tests {
         g.ops.push(op(
             dense(vec![0.5, -0.25, 1.0, 0.75, 0.125, -1.0], vec![0.0, 0.5]),
             t,
-            g.output,
+            y,
         ));
         let domain = Domain {
             lo: vec![-1.0; 4],
@@ -290,7 +291,8 @@ mod tests {
         let mut g = Graph::default();
         g.input = g.add_value("x", 4);
         let h = g.add_value("h", 120);
-        g.output = g.add_value("y", 2);
+        let y = g.add_value("y", 2);
+        g.outputs = vec![y];
         let mk = |node: &str, w: Vec<f32>, b: Vec<f32>, i, o| crate::ir::Op {
             node: node.into(),
             onnx_op: "Gemm".into(),
@@ -300,8 +302,7 @@ mod tests {
         };
         g.ops
             .push(mk("a", vec![0.25; 480], vec![0.0; 120], g.input, h));
-        g.ops
-            .push(mk("b", vec![-0.125; 240], vec![0.5; 2], h, g.output));
+        g.ops.push(mk("b", vec![-0.125; 240], vec![0.5; 2], h, y));
         let opts = QuantOptions {
             precision: Precision::Int16,
             input_scale: 1000,

@@ -1,7 +1,7 @@
 {% block decls -%}
 /*
  * {{ c.title }}
- * To the output scale: out[i] / LF_OUTPUT_SCALE is the real output.
+ * {{ l.scale_note }}
  */
 {{ c.decls }}
 {%- endblock %}
@@ -13,6 +13,6 @@
 	 * {{ n }}
 {%- endfor %}
 	 */
-	for (i = 0; i < LF_OUTPUT_LEN; i++)
-		out[i] = {{ l.value }};
+	for (i = 0; i < {{ l.len }}; i++)
+		{{ l.target }} = {{ l.value }};
 {% endblock %}

@@ -241,6 +241,11 @@ construct!(QuantizeL, QuantizeDecls, QuantizeBody, "c/quantize.c");
 
 pub struct DequantizeL {
     pub value: String,
+    /// `LF_OUTPUT_LEN`, or this output's length when there are several.
+    pub len: String,
+    /// `out[i]`, or `out[OFFSET + i]`.
+    pub target: String,
+    pub scale_note: String,
 }
 construct!(
     DequantizeL,

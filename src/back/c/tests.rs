@@ -187,6 +187,7 @@ fn mixed_program() -> Program {
             InstrKind::Dequantize {
                 src: t(7),
                 rescale: r(1000, 8),
+                offset: 0,
             },
         ),
     ];
@@ -197,6 +198,7 @@ fn mixed_program() -> Program {
         instrs,
         input_len: 4,
         output_len: 3,
+        outputs: ProgramOutput::single("out", 3, 1000),
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-2.0, 2.0), (-1.5, 1.5), (-3.0, 3.0), (0.0, 1.0)],
@@ -278,6 +280,7 @@ fn mlp_program(seed: u64) -> Program {
         InstrKind::Dequantize {
             src: t(cur),
             rescale: r(1000, 12),
+            offset: 0,
         },
     ));
     Program {
@@ -287,6 +290,7 @@ fn mlp_program(seed: u64) -> Program {
         instrs,
         input_len: 30,
         output_len: 1,
+        outputs: ProgramOutput::single("out", 1, 1000),
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-8.0, 8.0); 30],
@@ -429,7 +433,12 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 }
             }
             InstrKind::Softmax { .. } => unimplemented!(),
-            InstrKind::Dequantize { src, rescale } => {
+            InstrKind::Dequantize {
+                src,
+                rescale,
+                offset,
+            } => {
+                assert_eq!(*offset, 0);
                 out = vals[src.index()]
                     .iter()
                     .map(|&v| resc(*rescale, v - zp(*src)))
@@ -756,11 +765,13 @@ fn softmax_program(step_shift: u32) -> Program {
                 InstrKind::Dequantize {
                     src: t(2),
                     rescale: r(1000, 16),
+                    offset: 0,
                 },
             ),
         ],
         input_len: 6,
         output_len: 8,
+        outputs: ProgramOutput::single("out", 8, 1000),
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-4.0, 4.0); 6],

@@ -691,8 +691,25 @@ impl<'a> Writer<'a> {
             " Boundary: real input = in[i] / LF_INPUT_SCALE,".into(),
             "           real output = out[i] / LF_OUTPUT_SCALE.".into(),
             String::new(),
-            " Tensors:".into(),
         ];
+        if p.outputs.len() > 1 {
+            h.push(" Outputs, concatenated in graph order:".into());
+            for o in &p.outputs {
+                let scale = if o.integer {
+                    "an integer at scale 1".to_string()
+                } else {
+                    "real = value / LF_OUTPUT_SCALE".to_string()
+                };
+                h.push(format!(
+                    "\tout[{}..{}] {} ({scale})",
+                    o.offset,
+                    o.offset + o.len - 1,
+                    comment(&o.name)
+                ));
+            }
+            h.push(String::new());
+        }
+        h.push(" Tensors:".into());
         for t in 0..p.tensors.len() {
             h.push(format!(
                 "\t{}",

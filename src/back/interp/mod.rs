@@ -138,9 +138,13 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 }
                 t[dst.index()] = y;
             }
-            InstrKind::Dequantize { src, rescale } => {
+            InstrKind::Dequantize {
+                src,
+                rescale,
+                offset,
+            } => {
                 let z = zp(*src);
-                for (o, q) in out.iter_mut().zip(&t[src.index()]) {
+                for (o, q) in out[*offset..].iter_mut().zip(&t[src.index()]) {
                     *o = rescale.apply(q - z);
                 }
             }

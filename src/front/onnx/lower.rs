@@ -311,30 +311,36 @@ pub(crate) fn lower(model: &TypedOnnx) -> Result<Graph> {
         lower_fn(&mut ctx, &node)?;
     }
 
-    let out_name = &model.io.output;
-    match ctx.values.get(out_name) {
-        Some(&id) => {
-            ctx.graph.output = id;
-            // an output reached through aliases (a final Reshape…) is still
-            // known by the graph output's name
-            if id != ctx.graph.input {
-                ctx.graph.values[id.index()].name = out_name.clone();
-            }
-        }
-        None if model.consts.contains_key(out_name) => {
+    for out_name in &model.io.outputs {
+        let id = graph_output(&ctx, model, out_name)?;
+        if ctx.graph.outputs.contains(&id) {
             return Err(Error::Model {
                 path: model.path.clone(),
                 reason: format!(
-                    "output `{out_name}` is a constant: it does not depend on the input"
+                    "output `{out_name}` is another output under a second name; lfc answers each output once"
                 ),
-            })
+            });
         }
-        None => {
-            return Err(Error::Model {
-                path: model.path.clone(),
-                reason: format!("output `{out_name}` is not produced by any node"),
-            })
+        ctx.graph.outputs.push(id);
+        // an output reached through aliases (a final Reshape…) is still
+        // known by the graph output's name
+        if id != ctx.graph.input {
+            ctx.graph.values[id.index()].name = out_name.clone();
         }
     }
     Ok(ctx.graph)
+}
+
+fn graph_output(ctx: &Ctx, model: &TypedOnnx, out_name: &str) -> Result<ValueId> {
+    match ctx.values.get(out_name) {
+        Some(&id) => Ok(id),
+        None if model.consts.contains_key(out_name) => Err(Error::Model {
+            path: model.path.clone(),
+            reason: format!("output `{out_name}` is a constant: it does not depend on the input"),
+        }),
+        None => Err(Error::Model {
+            path: model.path.clone(),
+            reason: format!("output `{out_name}` is not produced by any node"),
+        }),
+    }
 }

@@ -86,7 +86,8 @@ impl FloatModel {
         self.input_shape.iter().product()
     }
 
-    /// Runs one row (f32 input, batch 1) and returns the flattened output.
+    /// Runs one row (f32 input, batch 1) and returns every output,
+    /// flattened and concatenated in graph order (integer outputs as f32).
     pub fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
         if input.len() != self.input_len() {
             return Err(Error::Other(format!(
@@ -105,8 +106,12 @@ impl FloatModel {
             .plan
             .run(tvec!(tensor.into_tvalue()))
             .map_err(run_err)?;
-        let out = outputs[0].cast_to::<f32>().map_err(run_err)?;
-        let view = out.to_plain_array_view::<f32>().map_err(run_err)?;
-        Ok(view.iter().copied().collect())
+        let mut all = Vec::new();
+        for o in outputs.iter() {
+            let out = o.cast_to::<f32>().map_err(run_err)?;
+            let view = out.to_plain_array_view::<f32>().map_err(run_err)?;
+            all.extend(view.iter().copied());
+        }
+        Ok(all)
     }
 }

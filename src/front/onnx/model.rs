@@ -32,13 +32,13 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<pb::ModelProto> {
     Ok(proto)
 }
 
-/// The model's one runtime input and one output.
+/// The model's one runtime input and its outputs (graph order).
 #[derive(Clone, Debug)]
 pub(crate) struct Io {
     pub input: String,
     /// The input's shape with a symbolic batch dimension fixed to 1.
     pub input_shape: Vec<usize>,
-    pub output: String,
+    pub outputs: Vec<String>,
 }
 
 impl Io {
@@ -71,26 +71,15 @@ impl Io {
                 ))
             }
         };
-        let output = match graph.output.as_slice() {
-            [one] => one.name.clone(),
-            [] => return Err(model_err(path, "the model has no output")),
-            more => {
-                let refs: Vec<&pb::ValueInfoProto> = more.iter().collect();
-                return Err(model_err(
-                    path,
-                    format!(
-                        "the model has {} outputs ({}); lfc compiles models with exactly one output tensor",
-                        more.len(),
-                        names(&refs)
-                    ),
-                ));
-            }
-        };
+        if graph.output.is_empty() {
+            return Err(model_err(path, "the model has no output"));
+        }
+        let outputs = graph.output.iter().map(|o| o.name.clone()).collect();
         let input_shape = input_shape(input, path)?;
         Ok(Io {
             input: input.name.clone(),
             input_shape,
-            output,
+            outputs,
         })
     }
 }

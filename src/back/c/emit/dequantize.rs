@@ -1,5 +1,5 @@
-//! `Dequantize`: the last tensor to the `s64` model output at the decimal
-//! output scale.
+//! `Dequantize`: one output tensor to the `s64` model output at its
+//! offset, at the decimal output scale (scale 1 for an integer output).
 
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
@@ -11,28 +11,65 @@ use crate::Result;
 pub(super) const SUFFIXES: &[&str] = &["src_zp", "shift", "mul", "rescale"];
 
 pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
-    let InstrKind::Dequantize { src, rescale } = &cx.instr.kind else {
+    let InstrKind::Dequantize {
+        src,
+        rescale,
+        offset,
+    } = &cx.instr.kind
+    else {
         return wrong_kind(&cx, "Dequantize");
     };
+    let p = w.program;
     let s = w.tensor(*src)?;
-    if s.len != w.program.output_len {
+    if offset + s.len > p.output_len {
         return fail(format!(
-            "Dequantize of {} elements for {} outputs",
-            s.len, w.program.output_len
+            "Dequantize of {} elements at {offset} for {} outputs",
+            s.len, p.output_len
         ));
     }
-    w.helpers.rescale = true;
+    let integer = p
+        .outputs
+        .iter()
+        .any(|o| o.offset == *offset && o.len == s.len && o.integer);
     let (decls, ident) = (&mut cx.decls, cx.ident.as_str());
     let x = w.buf(*src)?;
-    let zp = w.zp_term(decls, ident, "src_zp", s.q.zero_point, s)?;
-    let what = format!("{} * LF_OUTPUT_SCALE", sci(s.q.scale));
-    let m = w.rescales(decls, ident, "", &[*rescale], &what)?;
     let i = Expr::var("i");
-    let value = m.apply(x.index(i.clone()).minus(zp), i);
+    let value = if integer && rescale.is_identity() && s.q.zero_point == 0 {
+        x.index(i.clone())
+    } else {
+        w.helpers.rescale = true;
+        let zp = w.zp_term(decls, ident, "src_zp", s.q.zero_point, s)?;
+        let what = format!("{} * LF_OUTPUT_SCALE", sci(s.q.scale));
+        let m = w.rescales(decls, ident, "", &[*rescale], &what)?;
+        m.apply(x.index(i.clone()).minus(zp), i.clone())
+    };
+    let whole = *offset == 0 && s.len == p.output_len;
+    let len = if whole {
+        "LF_OUTPUT_LEN".to_string()
+    } else {
+        s.len.to_string()
+    };
+    let target = match *offset {
+        0 => Expr::var("out").index(i),
+        o => Expr::var("out").index(Expr::Int(o as i64).plus(Some(i))),
+    };
+    let last = offset + s.len - 1;
+    let scale_note = match (integer, whole) {
+        (true, _) => format!(
+            "An integer output at scale 1: out[{offset}..{last}] are the values themselves."
+        ),
+        (false, true) => "To the output scale: out[i] / LF_OUTPUT_SCALE is the real output.".into(),
+        (false, false) => format!(
+            "To the output scale: out[{offset}..{last}] / LF_OUTPUT_SCALE are the real output."
+        ),
+    };
     let notes = [vec![w.note("x", *src)], cx.acc_note].concat();
     let c = w.common(ident, cx.instr, notes, cx.decls);
     let l = DequantizeL {
         value: value.to_string(),
+        len,
+        target: target.to_string(),
+        scale_note,
     };
     w.construct(&(&c, &l))
 }
