@@ -151,6 +151,9 @@ enum Cmd {
         /// Print the report as JSON (fields: docs/json.md).
         #[arg(long)]
         json: bool,
+        /// Also write a self-contained HTML report with plots (OUT.html).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Layers, ranges, scales, MACs, stack bytes, code size.
     Inspect {
@@ -473,9 +476,18 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 None => data::write_table_to(&mut std::io::stdout().lock(), &r.values, header)?,
             }
         }
-        Cmd::Eval { args, data, json } => {
+        Cmd::Eval {
+            args,
+            data,
+            json,
+            report: html,
+        } => {
             let compiled = args.compile()?;
             let report = commands::eval(&compiled, &data)?;
+            if let Some(out) = &html {
+                lfc::report::write_eval_html(&compiled, &data, out)?;
+                eprintln!("lfc: report written to {}", out.display());
+            }
             if json {
                 println!("{:#}", lfc::report::json::eval(&report));
             } else {

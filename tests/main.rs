@@ -7,5 +7,6 @@ mod front;
 mod json;
 mod ml;
 mod models;
+mod report;
 mod sign;
 mod snapshots;

@@ -132,3 +132,42 @@ fn json_adapt_lines() {
         json!({"event": "step", "file": "v3.onnx", "message": "built x.ko"})
     );
 }
+
+mod analysis {
+    use crate::report::analysis::{histogram, EvalRows};
+
+    fn rows() -> EvalRows {
+        // Error grows with input 1; input 0 is constant; input 2 is noise.
+        let mut r = EvalRows::default();
+        for k in 0..10 {
+            let x1 = k as f64;
+            r.inputs.push(vec![5.0, x1, ((k * 7) % 3) as f64]);
+            r.float.push(vec![0.0]);
+            r.snapshot.push(vec![0.1 * x1]);
+            r.clamped.push(if k == 9 { vec![1] } else { vec![] });
+        }
+        r
+    }
+
+    #[test]
+    fn analysis_worst_rows_and_features() {
+        let r = rows();
+        assert_eq!(r.worst_rows(3), vec![9, 8, 7]);
+        assert_eq!(r.rows_clamped(), 1);
+        let f = r.worst_features(3);
+        assert_eq!(f[0].0, 1);
+        assert!((f[0].1 - 1.0).abs() < 1e-12, "{f:?}");
+        // A constant input correlates with nothing.
+        assert_eq!(f.iter().find(|x| x.0 == 0).unwrap().1, 0.0);
+    }
+
+    #[test]
+    fn analysis_histogram_bins() {
+        let h = histogram(&[0.0, 0.1, 0.5, 1.0, 1.0], 4);
+        assert_eq!(h.len(), 4);
+        assert_eq!(h.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2, 0, 1, 2]);
+        assert_eq!((h[0].0, h[3].1), (0.0, 1.0));
+        // All zero: one bin of width 1 holds everything.
+        assert_eq!(histogram(&[0.0, 0.0], 2)[0].2, 2);
+    }
+}
