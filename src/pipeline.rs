@@ -185,6 +185,22 @@ pub fn digest(model_bytes: &[u8], opts: &CompileOptions, domain: &Domain) -> Str
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled> {
     let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
     let graph = onnx::load(model)?;
+    compile_graph(model, &bytes, graph, opts)
+}
+
+/// [`compile`] of a model already in memory (`name` stands for the file;
+/// external-data tensors cannot be resolved). The fuzz target's entry.
+pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<Compiled> {
+    let graph = onnx::load_bytes(bytes, name)?;
+    compile_graph(Path::new(name), bytes, graph, opts)
+}
+
+fn compile_graph(
+    model: &Path,
+    bytes: &[u8],
+    graph: Graph,
+    opts: &CompileOptions,
+) -> Result<Compiled> {
     let calibration = match &opts.calibration {
         Some(p) => Some(read_calibration(p, &graph)?),
         None => None,
@@ -209,7 +225,7 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled> {
         uuid: opts.uuid,
         app: opts.app,
         name,
-        digest: digest(&bytes, opts, &domain),
+        digest: digest(bytes, opts, &domain),
         unroll_limit: opts.unroll_limit,
     };
     Ok(Compiled {

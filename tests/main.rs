@@ -7,6 +7,7 @@ mod front;
 mod json;
 mod ml;
 mod models;
+mod regress;
 mod report;
 mod sign;
 mod snapshots;

@@ -19,6 +19,8 @@
 //! errno's text when there is none), the errno's name.
 
 mod client;
+#[doc(hidden)]
+pub mod fuzzing;
 mod proto;
 pub mod records;
 mod status;

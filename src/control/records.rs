@@ -112,8 +112,7 @@ impl RecordStream {
 }
 
 impl Polled {
-    #[cfg(test)]
-    pub(super) fn absorb_for_test(&mut self, dgram: &[u8], family: u16) {
+    pub(super) fn absorb_bytes(&mut self, dgram: &[u8], family: u16) {
         self.absorb(dgram, family)
     }
 

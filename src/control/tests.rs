@@ -1119,7 +1119,7 @@ fn truncated_records_never_panic_and_never_decode_silently() {
     for cut in 0..msg.len() {
         // whole datagram cut: an error from the framing or the attributes
         let mut p = records::Polled::default();
-        p.absorb_for_test(&msg[..cut], FAMILY);
+        p.absorb_bytes(&msg[..cut], FAMILY);
         assert!(p.batches.iter().all(|b| b.records.len() <= 2));
         if cut >= 20 {
             // attributes cut: an error, or a prefix of the records exactly
@@ -1150,7 +1150,7 @@ fn truncated_records_never_panic_and_never_decode_silently() {
             .collect();
         let _ = proto::decode_records(&buf);
         let mut p = records::Polled::default();
-        p.absorb_for_test(&buf, FAMILY);
+        p.absorb_bytes(&buf, FAMILY);
     }
 }
 

@@ -15,16 +15,17 @@ fn parse_field(s: &str) -> Option<f64> {
 
 pub(super) fn read(path: &Path) -> Result<Matrix> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    parse_bytes(path, &bytes)
+}
+
+pub(super) fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::data(
             path,
-            format!(
-                "not UTF-8 text (byte {}): not a CSV file",
-                e.utf8_error().valid_up_to()
-            ),
+            format!("not UTF-8 text (byte {}): not a CSV file", e.valid_up_to()),
         )
     })?;
-    parse(path, &text)
+    parse(path, text)
 }
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Matrix> {

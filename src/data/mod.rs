@@ -82,6 +82,16 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
     }
 }
 
+/// Like [`read_matrix`], from the file's bytes already in memory (`path`
+/// gives the format by its extension and names the file in messages).
+pub fn parse_matrix(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    match Format::of(path, SUPPORTED_READ)? {
+        Format::Npy => npy::parse(path, bytes),
+        Format::Csv => csv::parse_bytes(path, bytes),
+        Format::Pb => pb::parse(path, bytes),
+    }
+}
+
 /// Writes a matrix by extension: `.npy` as little-endian float64 (`<f8`)
 /// N×C in C order, `.csv` as one row per line with Rust's shortest
 /// round-trip float formatting (so every value reads back bit for bit).

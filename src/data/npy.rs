@@ -1,33 +1,24 @@
 //! NumPy `.npy`: float32/float64 of either byte order, shape (N, I) or (I,)
 //! (a 1-D array is one row). Fortran-order 2-D arrays are transposed into
 //! row-major order.
+//!
+//! The header (a Python dict literal) is read by [`header`], a small
+//! single-pass parser of exactly the grammar NumPy writes: one look at each
+//! byte, no recursion, a bounded header size. (npyz's general Python-literal
+//! parser took exponential time on nested brackets: a 27-byte file could
+//! hang every command that reads data, issue 12.) Writing still uses npyz.
 
-use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
-use npyz::{DType, NpyFile, Order, TypeChar, TypeStr, WriterBuilder};
+use npyz::{DType, TypeStr, WriterBuilder};
 
 use super::Matrix;
 use crate::{Error, Result};
 
-/// "int64", "bool", "complex128"… for a plain dtype, to go with its code.
-fn numpy_name(ts: &TypeStr) -> String {
-    let bits = ts.size_field() * 8;
-    match ts.type_char() {
-        TypeChar::Bool => "bool".into(),
-        TypeChar::Int => format!("int{bits}"),
-        TypeChar::Uint => format!("uint{bits}"),
-        TypeChar::Float => format!("float{bits}"),
-        TypeChar::Complex => format!("complex{bits}"),
-        TypeChar::TimeDelta => "timedelta64".into(),
-        TypeChar::DateTime => "datetime64".into(),
-        TypeChar::ByteStr => "bytes".into(),
-        TypeChar::UnicodeStr => "str".into(),
-        TypeChar::RawData => "void".into(),
-        _ => "unknown".into(),
-    }
-}
+mod header;
+
+use header::{Header, Order};
 
 fn shape_str(shape: &[u64]) -> String {
     match shape {
@@ -45,37 +36,28 @@ fn shape_str(shape: &[u64]) -> String {
 }
 
 pub(super) fn read(path: &Path) -> Result<Matrix> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let npy = NpyFile::new(BufReader::new(file))
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse(path, &bytes)
+}
+
+/// Decodes the bytes of a `.npy` file; `path` names it in messages.
+pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    let (h, data) = header::split(bytes)
         .map_err(|e| Error::data(path, format!("not a readable .npy file: {e}")))?;
-
-    let width = match npy.dtype() {
-        DType::Plain(ts) => {
-            let size = ts.size_field();
-            if ts.type_char() != TypeChar::Float || !(size == 4 || size == 8) {
-                return Err(Error::data(
-                    path,
-                    format!(
-                        "unsupported dtype `{ts}` ({}); expected float32 or float64",
-                        numpy_name(&ts)
-                    ),
-                ));
-            }
-            size
-        }
-        other => {
-            return Err(Error::data(
-                path,
-                format!(
-                    "unsupported dtype {} (structured array); expected float32 or float64",
-                    other.descr()
-                ),
-            ))
-        }
-    };
-
-    let shape = npy.shape().to_vec();
+    let Header {
+        dtype,
+        order,
+        shape,
+    } = h;
+    let width = dtype.float_width().ok_or_else(|| {
+        Error::data(
+            path,
+            format!(
+                "unsupported dtype {}; expected float32 or float64",
+                dtype.describe()
+            ),
+        )
+    })?;
     let (rows, cols) = match shape[..] {
         [i] => (1, i),
         [n, i] => (n, i),
@@ -90,57 +72,37 @@ pub(super) fn read(path: &Path) -> Result<Matrix> {
             ))
         }
     };
-    // Guard against a header announcing more data than the file holds
-    // (which would otherwise make us allocate for it).
-    let count = rows.checked_mul(cols);
-    if count
-        .and_then(|c| c.checked_mul(width))
-        .is_none_or(|b| b > file_len)
-    {
+    // Check the header against the data it announces before allocating.
+    let need = rows
+        .checked_mul(cols)
+        .and_then(|c| c.checked_mul(width as u64));
+    if need.is_none_or(|b| b > data.len() as u64) {
         return Err(Error::data(
             path,
             format!(
-                "truncated: shape {} needs more data than the file's {file_len} bytes",
-                shape_str(&shape)
+                "truncated: shape {} needs more data than the file's {} bytes",
+                shape_str(&shape),
+                bytes.len()
             ),
         ));
     }
     let (rows, cols) = (rows as usize, cols as usize);
-    let order = npy.order();
-
-    let truncated =
-        |e: std::io::Error| Error::data(path, format!("truncated or unreadable data: {e}"));
-    let mut data: Vec<f64> = if width == 4 {
-        npy.into_vec::<f32>()
-            .map_err(truncated)?
-            .into_iter()
-            .map(f64::from)
-            .collect()
-    } else {
-        npy.into_vec::<f64>().map_err(truncated)?
-    };
-    if data.len() != rows * cols {
-        return Err(Error::data(
-            path,
-            format!(
-                "shape {} needs {} values, file holds {}",
-                shape_str(&shape),
-                rows * cols,
-                data.len()
-            ),
-        ));
-    }
+    let count = rows * cols;
+    let mut values: Vec<f64> = data[..count * width]
+        .chunks_exact(width)
+        .map(|b| dtype.decode(b))
+        .collect();
     if order == Order::Fortran && shape.len() == 2 {
         // Column-major: element (r, c) is at c * rows + r.
-        let mut t = Vec::with_capacity(data.len());
+        let mut t = Vec::with_capacity(values.len());
         for r in 0..rows {
             for c in 0..cols {
-                t.push(data[c * rows + r]);
+                t.push(values[c * rows + r]);
             }
         }
-        data = t;
+        values = t;
     }
-    Ok(Matrix::new(rows, cols, data))
+    Ok(Matrix::new(rows, cols, values))
 }
 
 /// Writes `<f8`, C order, shape (rows, cols).

@@ -23,7 +23,11 @@ fn dims_str(dims: &[i64]) -> String {
 
 pub(super) fn read(path: &Path) -> Result<Matrix> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let t = TensorProto::decode(&bytes[..])
+    parse(path, &bytes)
+}
+
+pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    let t = TensorProto::decode(bytes)
         .map_err(|e| Error::data(path, format!("not an ONNX TensorProto: {e}")))?;
     from_tensor(path, &t)
 }

@@ -110,8 +110,17 @@ impl<'a> Builder<'a> {
     /// The real range to quantize value `v` over: the proven `[lo, hi]`,
     /// or for int8 with calibration, the range observed on it (clipped to
     /// the proven one).
-    fn pick_range(&self, v: ValueId, lo: f64, hi: f64) -> (f64, f64) {
-        match (&self.opts.observed, self.opts.precision) {
+    fn pick_range(&self, v: ValueId, lo: f64, hi: f64) -> Result<(f64, f64)> {
+        // A chain of large factors can overflow f64 (issue 12: 40 Mul by
+        // 1e10); no scale can represent that range.
+        if !(lo.is_finite() && hi.is_finite()) {
+            let name = &self.graph.value(v).name;
+            return Err(qerr(
+                name,
+                format!("the real range of `{name}` overflows f64 ([{lo:e}, {hi:e}]): the model's values are out of any fixed-point scale"),
+            ));
+        }
+        Ok(match (&self.opts.observed, self.opts.precision) {
             (Some(obs), Precision::Int8) => {
                 let (a, b) = obs[v.index()];
                 if a.is_finite() && b.is_finite() {
@@ -121,7 +130,7 @@ impl<'a> Builder<'a> {
                 }
             }
             _ => (lo, hi),
-        }
+        })
     }
 
     fn max_abs_centered(&self, t: TensorId) -> i64 {
@@ -313,9 +322,25 @@ impl<'a> Builder<'a> {
         let mut bq: Vec<i64> = (0..n_out)
             .map(|j| {
                 let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
-                (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum
+                let b = (bias[j] as f64 / (sq.scale * ws[j])).round();
+                // Checked: a bias far beyond its weights' scale (or an
+                // infinite one) has no 64-bit accumulator value.
+                sq.zero_point
+                    .checked_mul(row_sum)
+                    .filter(|_| b.abs() < 9.2e18)
+                    .and_then(|zs| (b as i64).checked_sub(zs))
+                    .ok_or_else(|| {
+                        qerr(
+                            &node,
+                            format!(
+                                "bias of output {j} ({:e}) at the accumulator scale {:e} does not fit 64 bits",
+                                bias[j],
+                                sq.scale * ws[j]
+                            ),
+                        )
+                    })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
         // Real range of the outputs, from the exact accumulator bounds.
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -336,7 +361,7 @@ impl<'a> Builder<'a> {
         } else {
             op.output
         };
-        let (lo, hi) = self.pick_range(out_v0, lo, hi);
+        let (lo, hi) = self.pick_range(out_v0, lo, hi)?;
         let dq = qparams(prec, lo, hi);
         let acc = match prec {
             Precision::Int16 => AccWidth::I64,
@@ -458,7 +483,7 @@ impl<'a> Builder<'a> {
             lo = lo.max(a).min(b);
             hi = hi.min(b).max(a);
         }
-        let (lo, hi) = self.pick_range(self.graph.ops[op_index].output, lo, hi);
+        let (lo, hi) = self.pick_range(self.graph.ops[op_index].output, lo, hi)?;
         let dq = qparams(self.opts.precision, lo, hi);
         let max_in = self.max_abs_centered(x.id);
         let mk = |f: &[f64]| -> Result<Vec<Rescale>> {
@@ -544,7 +569,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let (lo, hi) = self.pick_range(op.output, lo, hi);
+        let (lo, hi) = self.pick_range(op.output, lo, hi)?;
         let dq = qparams(self.opts.precision, lo, hi);
         let (ma, mb) = (self.max_abs_centered(a), self.max_abs_centered(b));
         let (rescale_a, mul_b) = match bop {

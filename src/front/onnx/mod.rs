@@ -14,6 +14,8 @@
 //! with the same input shape: the reference the compiled program is measured
 //! against.
 
+mod boundary;
+mod check;
 mod lower;
 mod model;
 mod ops;
@@ -70,10 +72,12 @@ impl FloatModel {
             path: path.to_owned(),
             reason: format!("tract could not optimize the model: {e:#}"),
         };
-        let plan = parsed
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(tract_err)?;
+        let plan = boundary::contain(path, "optimizing", || {
+            parsed
+                .into_optimized()
+                .and_then(|m| m.into_runnable())
+                .map_err(tract_err)
+        })?;
         Ok(FloatModel {
             plan,
             input_shape: io.input_shape,
@@ -101,17 +105,19 @@ impl FloatModel {
         let run_err = |e: TractError| {
             Error::Other(format!("{}: tract run failed: {e:#}", self.path.display()))
         };
-        let tensor = Tensor::from_shape(&self.input_shape, input).map_err(run_err)?;
-        let outputs = self
-            .plan
-            .run(tvec!(tensor.into_tvalue()))
-            .map_err(run_err)?;
-        let mut all = Vec::new();
-        for o in outputs.iter() {
-            let out = o.cast_to::<f32>().map_err(run_err)?;
-            let view = out.to_plain_array_view::<f32>().map_err(run_err)?;
-            all.extend(view.iter().copied());
-        }
-        Ok(all)
+        boundary::contain(&self.path, "running", || {
+            let tensor = Tensor::from_shape(&self.input_shape, input).map_err(run_err)?;
+            let outputs = self
+                .plan
+                .run(tvec!(tensor.into_tvalue()))
+                .map_err(run_err)?;
+            let mut all = Vec::new();
+            for o in outputs.iter() {
+                let out = o.cast_to::<f32>().map_err(run_err)?;
+                let view = out.to_plain_array_view::<f32>().map_err(run_err)?;
+                all.extend(view.iter().copied());
+            }
+            Ok(all)
+        })
     }
 }

@@ -11,6 +11,7 @@ use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
+use super::boundary::contain;
 use crate::{Error, Result};
 
 /// ONNX `TensorProto.DataType.FLOAT`.
@@ -29,6 +30,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<pb::ModelProto> {
     if proto.graph.is_none() {
         return Err(model_err(path, "the model has no graph"));
     }
+    super::check::check(&proto, path)?;
     Ok(proto)
 }
 
@@ -114,7 +116,7 @@ fn input_shape(input: &pb::ValueInfoProto, path: &Path) -> Result<Vec<usize>> {
             ),
         ));
     };
-    shape
+    let dims = shape
         .dim
         .iter()
         .enumerate()
@@ -132,7 +134,9 @@ fn input_shape(input: &pb::ValueInfoProto, path: &Path) -> Result<Vec<usize>> {
                 format!("input `{name}` dimension {axis} is unknown; only the batch dimension (0) may be"),
             )),
         })
-        .collect()
+        .collect::<Result<Vec<usize>>>()?;
+    super::check::input_dims(name, &dims, path)?;
+    Ok(dims)
 }
 
 /// tract's parse of the model with the input fact fixed.
@@ -142,9 +146,11 @@ pub(crate) fn parse(
     path: &Path,
     dir: Option<&str>,
 ) -> Result<(InferenceModel, HashMap<String, OutletId>)> {
-    let parsed = tract_onnx::onnx()
-        .parse(proto, dir)
-        .map_err(|e| model_err(path, format!("tract could not parse the model: {e:#}")))?;
+    let parsed = contain(path, "parsing", || {
+        tract_onnx::onnx()
+            .parse(proto, dir)
+            .map_err(|e| model_err(path, format!("tract could not parse the model: {e:#}")))
+    })?;
     if !parsed.unresolved_inputs.is_empty() {
         return Err(model_err(
             path,
@@ -161,9 +167,11 @@ pub(crate) fn parse(
     }
     let mut model = parsed.model;
     let fact = InferenceFact::dt_shape(f32::datum_type(), io.input_shape.clone());
-    model
-        .set_input_fact(0, fact)
-        .map_err(|e| model_err(path, format!("input `{}`: {e:#}", io.input)))?;
+    contain(path, "typing the input of", || {
+        model
+            .set_input_fact(0, fact)
+            .map_err(|e| model_err(path, format!("input `{}`: {e:#}", io.input)))
+    })?;
     Ok((model, parsed.outlets_by_name))
 }
 
@@ -188,7 +196,8 @@ impl TypedOnnx {
         let proto = decode(bytes, path)?;
         let io = Io::find(&proto, path)?;
         let (mut model, outlets) = parse(&proto, &io, path, dir)?;
-        if let Err(e) = model.analyse(false) {
+        let analysed = contain(path, "typing", || Ok(model.analyse(false).map(drop)))?;
+        if let Err(e) = analysed {
             // tract could not type the model; an op lfc does not lower at
             // all is the more useful thing to report.
             if let Some(err) = super::lower::first_unsupported(&proto) {
