@@ -75,7 +75,11 @@ fn errors_truncated_and_non_onnx_files() {
 fn errors_unsupported_op_and_unknown_shape() {
     let dir = tempfile::tempdir().unwrap();
     let m = models::write_model(dir.path(), "conv", &models::unsupported_conv());
-    compile_fails(&m, &["--input-range=0:1"], &["Conv", "unsupported", "Gemm"]);
+    compile_fails(
+        &m,
+        &["--input-range=0:1"],
+        &["ConvTranspose", "unsupported", "Gemm"],
+    );
     let m = models::write_model(dir.path(), "unknown", &models::unknown_shape_input());
     compile_fails(&m, &["--input-range=0:1"], &["shape"]);
 }

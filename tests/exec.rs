@@ -36,6 +36,10 @@ pub fn tolerance(model: &str, precision: Precision) -> Option<Tolerance> {
         // Output resolution is 1/output_scale = 0.001 (rounding 0.0005) plus
         // int16 quantization noise through two tanh tables.
         ("aurora", Int16) => t(0.01, 0.003),
+        // The squared energy term spreads the output over ~50 units: the
+        // int8 step is ~0.2 and x*x is bounded as a product of two
+        // independent operands (one bit lost); 1.16 max / 0.29 mean measured.
+        ("index_maps", Int8) => t(1.5, 0.4),
         // int16 fixtures: wide interval-arithmetic ranges cost a few bits
         // in the deeper layers; still well under 1% of the output range.
         (_, Int16) => t(0.02, 0.005),
@@ -267,4 +271,129 @@ fn exec_stack_frame_within_budget() {
         );
         assert!(frame <= 1024, "{name}: frame {frame} bytes");
     }
+}
+
+/// Issue 7's PyTorch-shaped models, compiled with `--calibration` only,
+/// against tract f32 on held-out rows of the same distribution. Returns the
+/// largest error as % of the float output range, on the held-out rows
+/// inside the calibration rows' per-feature range and on all of them. Rows
+/// outside are clamped to the calibration hull today (issue 7 item 4, the
+/// domain margin, is not this test's subject), so only the first is pinned.
+fn calibrated_fidelity(
+    name: &str,
+    bytes: &[u8],
+    calibration: &[Vec<f64>],
+    held_out: &[Vec<f64>],
+) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = models::write_model(dir.path(), name, bytes);
+    let csv = |rows: &[Vec<f64>], file: &str| {
+        let p = dir.path().join(file);
+        let text: String = rows
+            .iter()
+            .map(|r| {
+                let cells: Vec<String> = r.iter().map(|v| format!("{v}")).collect();
+                cells.join(",") + "\n"
+            })
+            .collect();
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let opts = CompileOptions {
+        calibration: Some(csv(calibration, "calibration.csv")),
+        ..Default::default()
+    };
+    let c = pipeline::compile(&path, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = lfc::commands::run(
+        &c,
+        &csv(held_out, "held_out.csv"),
+        lfc::commands::Engine::C,
+        None,
+    )
+    .unwrap()
+    .values;
+    let float = FloatModel::load(&path).unwrap();
+    let n_out = c.program.output_len;
+    let inside = |row: &[f64]| {
+        (0..row.len()).all(|i| {
+            let col = calibration.iter().map(|r| r[i]);
+            let (lo, hi) = col.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            (lo..=hi).contains(&row[i])
+        })
+    };
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut max_in, mut max_all, mut n_in) = (0f64, 0f64, 0);
+    for (r, row) in held_out.iter().enumerate() {
+        let x: Vec<f32> = row.iter().map(|v| *v as f32).collect();
+        let want = float.run(&x).unwrap();
+        let is_in = inside(row);
+        n_in += is_in as usize;
+        for (j, w) in want.iter().enumerate() {
+            let w = *w as f64;
+            lo = lo.min(w);
+            hi = hi.max(w);
+            let e = (out.data[r * n_out + j] - w).abs();
+            max_all = max_all.max(e);
+            if is_in {
+                max_in = max_in.max(e);
+            }
+        }
+    }
+    let pct = |e: f64| 100.0 * e / (hi - lo);
+    eprintln!(
+        "calibrated {name}: output range {lo:.3}..{hi:.3}; {n_in} of {} held-out rows inside the calibration range: max {max_in:.5} ({:.3} %); all rows: max {max_all:.5} ({:.3} %)",
+        held_out.len(),
+        pct(max_in),
+        pct(max_all)
+    );
+    assert!(
+        n_in >= held_out.len() / 4,
+        "{name}: only {n_in} rows inside"
+    );
+    (pct(max_in), pct(max_all))
+}
+
+fn normal_rows(rng: &mut Rng, n: usize, len: usize, sd: f64) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|_| (0..len).map(|_| rng.normal() * sd).collect())
+        .collect()
+}
+
+#[test]
+fn exec_pytorch_models_with_calibration_only() {
+    // Linear -> BatchNorm1d -> ReLU -> Linear: 200 calibration rows, 500
+    // held-out rows from the same N(0, 1).
+    let mut rng = Rng::new(70);
+    let calib = normal_rows(&mut rng, 200, 10, 1.0);
+    let held = normal_rows(&mut rng, 500, 10, 1.0);
+    let (pct, _) = calibrated_fidelity("gemm_bn_relu", &models::gemm_bn_relu(), &calib, &held);
+    assert!(pct <= 1.0, "gemm_bn_relu: {pct} % of the output range");
+
+    // The Conv1d policy over Aurora's history, calibrated on LiteFlow's 60
+    // rows; held out: 400 blends of two of those rows (inside their range)
+    // and 100 rows scaled by 0.9..1.1 per feature (mostly outside).
+    let aurora =
+        lfc::data::read_matrix(&manifest("examples/aurora/representative_dataset.npy")).unwrap();
+    let calib: Vec<Vec<f64>> = aurora
+        .data
+        .chunks(aurora.cols)
+        .map(|r| r.to_vec())
+        .collect();
+    let n = calib.len();
+    let mut held: Vec<Vec<f64>> = (0..400)
+        .map(|k| {
+            let (a, b, t) = (&calib[k % n], &calib[(k * 7 + 3) % n], rng.uniform());
+            a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect()
+        })
+        .collect();
+    held.extend((0..100).map(|k| {
+        calib[k % n]
+            .iter()
+            .map(|v| v * (0.9 + 0.2 * rng.uniform()))
+            .collect()
+    }));
+    let (pct, _) = calibrated_fidelity("conv1d_policy", &models::conv1d_policy(), &calib, &held);
+    assert!(pct <= 1.0, "conv1d_policy: {pct} % of the output range");
 }

@@ -212,8 +212,9 @@ fn front_lowering_shapes() {
     // Unsqueeze are aliases
     let g = lowered(&models::folded_shapes(), "folded_shapes");
     let ops: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
-    assert_eq!(ops, ["mm", "bias", "tanh"]);
-    assert_eq!(g.ops[2].output, g.outputs[0]);
+    // (the bias Add folds into the MatMul's Dense)
+    assert_eq!(ops, ["mm+bias", "tanh"]);
+    assert_eq!(g.ops[1].output, g.outputs[0]);
     assert_eq!(
         g.value(g.outputs[0]).name,
         "y",
@@ -223,6 +224,36 @@ fn front_lowering_shapes() {
     // legacy Softmax coerces to 2-D at its axis
     let g = lowered(&models::softmax_legacy_3d(), "softmax_legacy_3d");
     assert_eq!(g.ops[1].kind, OpKind::Softmax { axis_len: 6 });
+
+    // BatchNormalization folds into the Gemm before it
+    let g = lowered(&models::gemm_bn_relu(), "gemm_bn_relu");
+    let names: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
+    assert_eq!(names, ["fc1+bn1", "relu", "fc2"]);
+    assert_eq!(g.ops[0].onnx_op, "Gemm+BatchNormalization");
+
+    // the Transpose folds into the Conv's weights: one Dense over the input
+    let g = lowered(&models::conv1d_policy(), "conv1d_policy");
+    let names: Vec<&str> = g.ops.iter().map(|op| op.node.as_str()).collect();
+    assert_eq!(names, ["to_channels+conv", "relu", "fc", "tanh"]);
+    assert_eq!(g.ops[0].inputs, vec![g.input]);
+    match &g.ops[0].kind {
+        // 8 channels x 10 positions, 3 taps x 3 channels, minus the 2 x 8 x 3 padded taps
+        OpKind::Dense { weight, .. } => assert_eq!(
+            (weight.len(), weight.iter().filter(|w| **w != 0.0).count()),
+            (80 * 30, 80 * 9 - 2 * 8 * 3)
+        ),
+        k => panic!("conv lowered to {k:?}"),
+    }
+
+    // every index map folds into a Dense but the two reading the input
+    // (Split's halves; b's broadcast is a map of a Dense output)
+    let g = lowered(&models::index_maps(), "index_maps");
+    let gathers = g
+        .ops
+        .iter()
+        .filter(|op| matches!(op.kind, OpKind::Gather { .. }))
+        .count();
+    assert!(gathers <= 3, "{}", lfc::ir::dump::graph(&g));
 
     // symbolic batch is fixed to 1
     let g = lowered(&models::symbolic_batch(), "symbolic_batch");
@@ -251,11 +282,18 @@ fn front_refuses_unsupported_ops() {
         &[
             "node `exp_node` (Exp)",
             "unsupported op",
-            "supported: Add, Cast, Clip",
+            "supported: Add, AveragePool, BatchNormalization, Cast, Clip, Conv",
         ],
     );
     let msg = refused(&models::unsupported_conv(), "conv.onnx");
-    assert_mentions(&msg, &["node `Conv#0` (Conv)", "unsupported op", "Gemm"]);
+    assert_mentions(
+        &msg,
+        &[
+            "node `ConvTranspose#0` (ConvTranspose)",
+            "unsupported op",
+            "Gemm",
+        ],
+    );
     let msg = refused(&models::custom_domain_op(), "custom.onnx");
     assert_mentions(
         &msg,
@@ -265,8 +303,13 @@ fn front_refuses_unsupported_ops() {
             "supported: Add",
         ],
     );
-    let msg = refused(&models::gemm_batch2(), "batch2.onnx");
-    assert_mentions(&msg, &["node `fc` (Gemm)", "2 rows", "batch 1"]);
+    let msg = refused(&models::avgpool_ceil(), "ceil.onnx");
+    assert_mentions(&msg, &["node `pool` (AveragePool)", "ceil_mode=1"]);
+    let (pow, div) = models::pow_and_div();
+    let msg = refused(&pow, "pow.onnx");
+    assert_mentions(&msg, &["node `cube` (Pow)", "[3.0]", "exponents 1 and 2"]);
+    let msg = refused(&div, "div.onnx");
+    assert_mentions(&msg, &["node `ratio` (Div)", "divisor is a runtime tensor"]);
 }
 
 /// Several outputs are kept in graph order, under their ONNX names.

@@ -36,6 +36,11 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("folded_shapes", folded_shapes()),
         ("softmax_legacy_3d", softmax_legacy_3d()),
         ("two_outputs", two_outputs()),
+        ("gemm_bn_relu", gemm_bn_relu()),
+        ("conv1d_policy", conv1d_policy()),
+        ("conv2d_pools", conv2d_pools()),
+        ("index_maps", index_maps()),
+        ("matmul_rows", matmul_rows()),
     ]
 }
 
@@ -145,6 +150,24 @@ pub fn attr_i(name: &str, i: i64) -> AttributeProto {
         name: name.to_owned(),
         r#type: AttributeType::Int as i32,
         i,
+        ..Default::default()
+    }
+}
+
+pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn attr_s(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
         ..Default::default()
     }
 }
@@ -497,6 +520,276 @@ pub fn softmax_legacy_3d() -> Vec<u8> {
     b.build()
 }
 
+/// BatchNormalization statistics of `c` channels as a trained net has them:
+/// scale near 1, small shifts, positive variances.
+fn bn_params(b: &mut Builder, prefix: &str, c: usize) {
+    let mut rng = Rng::new(c as u64 * 31 + prefix.len() as u64);
+    let mut draw = |lo: f64, hi: f64| -> Vec<f32> {
+        (0..c)
+            .map(|_| (lo + rng.uniform() * (hi - lo)) as f32)
+            .collect()
+    };
+    let (scale, bias, mean, var) = (
+        draw(0.5, 1.5),
+        draw(-0.3, 0.3),
+        draw(-0.5, 0.5),
+        draw(0.2, 2.0),
+    );
+    let d = [c as i64];
+    b.init(&format!("{prefix}.weight"), &d, &scale)
+        .init(&format!("{prefix}.bias"), &d, &bias)
+        .init(&format!("{prefix}.running_mean"), &d, &mean)
+        .init(&format!("{prefix}.running_var"), &d, &var);
+}
+
+fn bn_node(b: &mut Builder, prefix: &str, input: &str, output: &str) {
+    let ins: Vec<String> = ["weight", "bias", "running_mean", "running_var"]
+        .iter()
+        .map(|s| format!("{prefix}.{s}"))
+        .collect();
+    b.node(
+        "BatchNormalization",
+        prefix,
+        &[input, &ins[0], &ins[1], &ins[2], &ins[3]],
+        &[output],
+        vec![attr_f("epsilon", 1e-5)],
+    );
+}
+
+/// PyTorch `Linear -> BatchNorm1d -> ReLU -> Linear` (issue 7):
+/// x[1,10] -> Gemm(transB) -> BatchNormalization -> Relu -> Gemm -> y[1,2].
+pub fn gemm_bn_relu() -> Vec<u8> {
+    let mut b = Builder::new("gemm_bn_relu", 30, 13);
+    b.input("x", &[D::N(1), D::N(10)])
+        .weight("fc1.weight", &[16, 10], 10)
+        .weight("fc1.bias", &[16], 10)
+        .weight("fc2.weight", &[2, 16], 16)
+        .weight("fc2.bias", &[2], 16);
+    bn_params(&mut b, "bn1", 16);
+    b.node(
+        "Gemm",
+        "fc1",
+        &["x", "fc1.weight", "fc1.bias"],
+        &["h"],
+        vec![attr_i("transB", 1)],
+    );
+    bn_node(&mut b, "bn1", "h", "hn");
+    b.node("Relu", "relu", &["hn"], &["a"], vec![])
+        .node(
+            "Gemm",
+            "fc2",
+            &["a", "fc2.weight", "fc2.bias"],
+            &["y"],
+            vec![attr_i("transB", 1)],
+        )
+        .output("y", &[D::N(1), D::N(2)]);
+    b.build()
+}
+
+/// A Conv1d policy over Aurora's 30 inputs (issue 7): obs[1,30] -> Reshape
+/// [1,10,3] (10 intervals x 3 features) -> Transpose [1,3,10] -> Conv(8
+/// channels, kernel 3, pad 1) -> Relu -> Flatten -> Gemm -> Tanh -> y[1,1].
+pub fn conv1d_policy() -> Vec<u8> {
+    let mut b = Builder::new("conv1d_policy", 31, 13);
+    b.input("obs", &[D::N(1), D::N(30)])
+        .weight("conv.weight", &[8, 3, 3], 9)
+        .weight("conv.bias", &[8], 9)
+        .weight("fc.weight", &[1, 80], 80)
+        .weight("fc.bias", &[1], 80);
+    b.graph
+        .initializer
+        .push(int64_tensor("hist_shape", &[3], &[1, 10, 3]));
+    b.node("Reshape", "view", &["obs", "hist_shape"], &["hist"], vec![])
+        .node(
+            "Transpose",
+            "to_channels",
+            &["hist"],
+            &["chan"],
+            vec![attr_ints("perm", &[0, 2, 1])],
+        )
+        .node(
+            "Conv",
+            "conv",
+            &["chan", "conv.weight", "conv.bias"],
+            &["c"],
+            vec![attr_ints("kernel_shape", &[3]), attr_ints("pads", &[1, 1])],
+        )
+        .node("Relu", "relu", &["c"], &["r"], vec![])
+        .node("Flatten", "flat", &["r"], &["f"], vec![attr_i("axis", 1)])
+        .node(
+            "Gemm",
+            "fc",
+            &["f", "fc.weight", "fc.bias"],
+            &["h"],
+            vec![attr_i("transB", 1)],
+        )
+        .node("Tanh", "tanh", &["h"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(1)]);
+    b.build()
+}
+
+/// 2-D: x[1,32] -> Reshape [1,2,4,4] -> Conv(4 ch, 3x3, pads 1, no bias)
+/// -> BatchNormalization -> Relu -> depthwise Conv(group 4, 2x2, stride 2,
+/// dilation 1) -> AveragePool(2x2, pads, count_include_pad 0) ->
+/// GlobalAveragePool -> Flatten -> Gemm -> y[1,3]; and a strided, dilated
+/// Conv of the same image through SAME_UPPER padding, averaged, added.
+pub fn conv2d_pools() -> Vec<u8> {
+    let mut b = Builder::new("conv2d_pools", 32, 13);
+    b.input("x", &[D::N(1), D::N(32)])
+        .weight("c1.weight", &[4, 2, 3, 3], 18)
+        .weight("dw.weight", &[4, 1, 2, 2], 4)
+        .weight("dw.bias", &[4], 4)
+        .weight("c2.weight", &[4, 2, 2, 2], 8)
+        .weight("fc.weight", &[4, 3], 4)
+        .weight("fc.bias", &[3], 4);
+    bn_params(&mut b, "bn", 4);
+    b.graph
+        .initializer
+        .push(int64_tensor("img_shape", &[4], &[1, 2, 4, 4]));
+    b.node("Reshape", "img", &["x", "img_shape"], &["im"], vec![])
+        .node(
+            "Conv",
+            "c1",
+            &["im", "c1.weight"],
+            &["c1"],
+            vec![attr_ints("pads", &[1, 1, 1, 1])],
+        );
+    bn_node(&mut b, "bn", "c1", "bn_out");
+    b.node("Relu", "relu", &["bn_out"], &["r"], vec![])
+        .node(
+            "Conv",
+            "dw",
+            &["r", "dw.weight", "dw.bias"],
+            &["d"],
+            vec![attr_i("group", 4), attr_ints("strides", &[1, 1])],
+        )
+        .node(
+            "AveragePool",
+            "avg",
+            &["d"],
+            &["p"],
+            vec![
+                attr_ints("kernel_shape", &[2, 2]),
+                attr_ints("strides", &[2, 2]),
+                attr_ints("pads", &[0, 0, 1, 1]),
+            ],
+        )
+        .node("GlobalAveragePool", "gap", &["p"], &["g"], vec![])
+        .node(
+            "Conv",
+            "c2",
+            &["im", "c2.weight"],
+            &["c2"],
+            vec![
+                attr_s("auto_pad", "SAME_UPPER"),
+                attr_ints("strides", &[2, 2]),
+                attr_ints("dilations", &[2, 1]),
+            ],
+        )
+        .node("GlobalAveragePool", "gap2", &["c2"], &["g2"], vec![])
+        .node("Add", "join", &["g", "g2"], &["gs"], vec![])
+        .node("Flatten", "flat", &["gs"], &["f"], vec![attr_i("axis", 1)])
+        .node("Gemm", "fc", &["f", "fc.weight", "fc.bias"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
+/// Index maps and constant arithmetic: x[1,24] -> Reshape [1,4,6] ->
+/// Slice(axis 2, 1:-1) [1,4,4] -> Transpose [1,4,4] -> Gather(axis 2,
+/// [3,0,-1]) [1,4,3] -> Split(axis 1, [1,3]) -> (a [1,1,3], b [1,3,3]);
+/// a: Div by 0.5 -> Pow 2 -> ReduceSum(axis 2) [1,1,1]; b: ReduceMean(axis
+/// 1, keepdims 0) [1,3] -> Tanh; MatMul(b', const [3,3]) + Sub(a) -> y[1,3].
+pub fn index_maps() -> Vec<u8> {
+    let mut b = Builder::new("index_maps", 33, 13);
+    b.input("x", &[D::N(1), D::N(24)])
+        .weight("W", &[3, 3], 3)
+        .init("half", &[], &[0.5])
+        .init("two", &[], &[2.0]);
+    for (name, v) in [
+        ("shape3", vec![1, 4, 6]),
+        ("starts", vec![1]),
+        ("ends", vec![-1]),
+        ("axes2", vec![2]),
+        ("steps", vec![1]),
+        ("gidx", vec![3, 0, -1]),
+        ("split", vec![1, 3]),
+        ("axes1", vec![1]),
+    ] {
+        b.graph
+            .initializer
+            .push(int64_tensor(name, &[v.len() as i64], &v));
+    }
+    b.node("Reshape", "view", &["x", "shape3"], &["v"], vec![])
+        .node(
+            "Slice",
+            "odd_cols",
+            &["v", "starts", "ends", "axes2", "steps"],
+            &["s"],
+            vec![],
+        )
+        .node(
+            "Transpose",
+            "swap",
+            &["s"],
+            &["t"],
+            vec![attr_ints("perm", &[0, 2, 1])],
+        )
+        .node(
+            "Gather",
+            "pick",
+            &["t", "gidx"],
+            &["g"],
+            vec![attr_i("axis", 2)],
+        )
+        .node(
+            "Split",
+            "halves",
+            &["g", "split"],
+            &["a", "bb"],
+            vec![attr_i("axis", 1)],
+        )
+        .node("Div", "div", &["a", "half"], &["ad"], vec![])
+        .node("Pow", "square", &["ad", "two"], &["a2"], vec![])
+        .node("ReduceSum", "energy", &["a2", "axes2"], &["e"], vec![])
+        .node(
+            "ReduceMean",
+            "mean",
+            &["bb"],
+            &["m"],
+            vec![attr_ints("axes", &[1]), attr_i("keepdims", 0)],
+        )
+        .node("Tanh", "tanh", &["m"], &["mt"], vec![])
+        .node("MatMul", "mix", &["mt", "W"], &["mm"], vec![])
+        .node("Squeeze", "e1", &["e", "axes1"], &["es"], vec![])
+        .node("Sub", "out", &["mm", "es"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
+/// Gemm and MatMul with a fixed M > 1 (the ONNX node tests' shapes):
+/// x[3,4] -> Gemm(transA, const [3,5]) [4,5] -> Relu -> MatMul(const
+/// [2,4] on the left) [2,5] -> Gemm(const [5,2], C [2]) -> y[2,2].
+pub fn matmul_rows() -> Vec<u8> {
+    let mut b = Builder::new("matmul_rows", 34, 13);
+    b.input("x", &[D::N(3), D::N(4)])
+        .weight("A", &[3, 5], 3)
+        .weight("L", &[2, 4], 4)
+        .weight("B", &[5, 2], 5)
+        .weight("C", &[2], 5)
+        .node("Gemm", "g1", &["x", "A"], &["h"], vec![attr_i("transA", 1)])
+        .node("Relu", "relu", &["h"], &["r"], vec![])
+        .node("MatMul", "left", &["L", "r"], &["l"], vec![])
+        .node(
+            "Gemm",
+            "g2",
+            &["l", "B", "C"],
+            &["y"],
+            vec![attr_f("beta", 0.5)],
+        )
+        .output("y", &[D::N(2), D::N(2)]);
+    b.build()
+}
+
 /// A Gemm whose weight and bias live in `dir/external_weights.bin`
 /// (ONNX external data: location, offset, length). Returns the model path.
 pub fn write_external_weights_model(dir: &Path) -> PathBuf {
@@ -550,13 +843,13 @@ pub fn unsupported_op() -> Vec<u8> {
     b.build()
 }
 
-/// Conv on a 4-D input, with an unnamed node: `Conv#0`.
+/// ConvTranspose, with an unnamed node: `ConvTranspose#0`.
 pub fn unsupported_conv() -> Vec<u8> {
     let mut b = Builder::new("unsupported_conv", 11, 13);
     b.input("img", &[D::N(1), D::N(1), D::N(4), D::N(4)])
-        .weight("k", &[2, 1, 3, 3], 9)
-        .node("Conv", "", &["img", "k"], &["y"], vec![])
-        .output("y", &[D::N(1), D::N(2), D::N(2), D::N(2)]);
+        .weight("k", &[1, 2, 3, 3], 9)
+        .node("ConvTranspose", "", &["img", "k"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(2), D::N(6), D::N(6)]);
     b.build()
 }
 
@@ -571,14 +864,39 @@ pub fn custom_domain_op() -> Vec<u8> {
     b.build()
 }
 
-/// Gemm `fc` on a fixed [2,4] input: two rows, not batch 1.
-pub fn gemm_batch2() -> Vec<u8> {
-    let mut b = Builder::new("gemm_batch2", 19, 13);
-    b.input("x", &[D::N(2), D::N(4)])
-        .weight("W", &[4, 3], 4)
-        .node("Gemm", "fc", &["x", "W"], &["y"], vec![])
-        .output("y", &[D::N(2), D::N(3)]);
+/// AveragePool `pool` with ceil_mode=1.
+pub fn avgpool_ceil() -> Vec<u8> {
+    let mut b = Builder::new("avgpool_ceil", 19, 13);
+    b.input("x", &[D::N(1), D::N(1), D::N(5)])
+        .node(
+            "AveragePool",
+            "pool",
+            &["x"],
+            &["y"],
+            vec![
+                attr_ints("kernel_shape", &[2]),
+                attr_ints("strides", &[2]),
+                attr_i("ceil_mode", 1),
+            ],
+        )
+        .output("y", &[D::N(1), D::N(1), D::N(3)]);
     b.build()
+}
+
+/// Pow `cube` with exponent 3; Div `ratio` by a runtime tensor.
+pub fn pow_and_div() -> (Vec<u8>, Vec<u8>) {
+    let mut b = Builder::new("pow_cube", 22, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .init("three", &[], &[3.0])
+        .node("Pow", "cube", &["x", "three"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    let pow = b.build();
+    let mut b = Builder::new("div_runtime", 23, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Relu", "relu", &["x"], &["r"], vec![])
+        .node("Div", "ratio", &["x", "r"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    (pow, b.build())
 }
 
 /// Input `x` has a type but no shape.

@@ -70,6 +70,13 @@ pub fn graph(g: &Graph) -> String {
             OpKind::Softmax { axis_len } => {
                 ("softmax".to_string(), format!(" axis_len {axis_len}"))
             }
+            OpKind::Gather { map } => (
+                "gather".to_string(),
+                format!(
+                    " map {}",
+                    summary(&map.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                ),
+            ),
         };
         let _ = writeln!(
             s,

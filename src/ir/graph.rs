@@ -133,6 +133,13 @@ pub enum OpKind {
     Softmax {
         axis_len: usize,
     },
+    /// `out[k] = in[map[k]]`: a compile-time index map (Transpose, Slice,
+    /// Gather with constant indices, Split). [`crate::ir::fold`] folds it
+    /// into a neighbouring Dense where it can; what remains is quantized as
+    /// a Dense of one-hot rows.
+    Gather {
+        map: Vec<usize>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -185,12 +192,13 @@ impl Graph {
         self.outputs.contains(&v)
     }
 
-    /// Multiply-accumulates per inference (Dense layers only).
+    /// Multiply-accumulates per inference (the non-zero weights of Dense
+    /// layers: the straight-line writer skips zero weights).
     pub fn macs(&self) -> usize {
         self.ops
             .iter()
             .map(|op| match &op.kind {
-                OpKind::Dense { weight, .. } => weight.len(),
+                OpKind::Dense { weight, .. } => weight.iter().filter(|w| **w != 0.0).count(),
                 _ => 0,
             })
             .sum()
@@ -242,6 +250,7 @@ impl Graph {
                     }
                     out
                 }
+                OpKind::Gather { map } => map.iter().map(|&i| x[i]).collect(),
             };
             vals[op.output.index()] = out;
         }

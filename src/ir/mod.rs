@@ -3,6 +3,7 @@
 
 pub mod bounds;
 pub mod dump;
+pub mod fold;
 pub mod graph;
 pub mod program;
 

@@ -836,6 +836,20 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             OpKind::Binary { op: bop } => b.binary(i, *bop)?,
             OpKind::Activation(act) => b.activation(i, *act)?,
             OpKind::Softmax { axis_len } => b.softmax(i, *axis_len)?,
+            // An index map no Dense could absorb: one-hot rows (exact, the
+            // output range is the source's).
+            OpKind::Gather { map } => {
+                let n_in = graph.value(op.inputs[0]).len;
+                let mut weight = vec![0f32; map.len() * n_in];
+                for (k, &src) in map.iter().enumerate() {
+                    weight[k * n_in + src] = 1.0;
+                }
+                let fused = b.fusable_clamp(i, &uses);
+                b.dense(i, &weight, &vec![0.0; map.len()], fused)?;
+                if fused.is_some() {
+                    i += 1;
+                }
+            }
         }
         i += 1;
     }

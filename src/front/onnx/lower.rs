@@ -89,6 +89,29 @@ impl Node<'_> {
     pub fn attr_i64_or(&self, name: &str, default: i64) -> Result<i64> {
         Ok(self.attr_i64(name)?.unwrap_or(default))
     }
+
+    pub fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self
+            .attr_typed(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
+    }
+
+    pub fn attr_str(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .attr_typed(name, AttributeType::String)?
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned()))
+    }
+
+    /// Outputs after the first that the graph uses (named, not "").
+    pub fn extra_outputs(&self) -> Vec<&str> {
+        self.proto
+            .output
+            .iter()
+            .skip(1)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
 }
 
 /// A constant operand, converted to f32 (row-major).
@@ -229,7 +252,40 @@ impl<'m> Ctx<'m> {
         inputs: Vec<ValueId>,
         len: usize,
     ) -> Result<ValueId> {
-        let out = node.output()?;
+        let out = node.output()?.to_owned();
+        self.emit_to(node, &out, kind, inputs, len)
+    }
+
+    /// Appends an op writing a value of the graph only (no ONNX tensor):
+    /// `name` is for messages and comments.
+    pub fn emit_internal(
+        &mut self,
+        node: &Node,
+        name: &str,
+        kind: OpKind,
+        inputs: Vec<ValueId>,
+        len: usize,
+    ) -> ValueId {
+        let id = self.graph.add_value(name, len);
+        self.graph.ops.push(Op {
+            node: node.name.clone(),
+            onnx_op: node.op().to_owned(),
+            kind,
+            inputs,
+            output: id,
+        });
+        id
+    }
+
+    /// [`Ctx::emit`] for a named output of a node with several (Split).
+    pub fn emit_to(
+        &mut self,
+        node: &Node,
+        out: &str,
+        kind: OpKind,
+        inputs: Vec<ValueId>,
+        len: usize,
+    ) -> Result<ValueId> {
         let tract_len: usize = self.shape(node, out)?.iter().product();
         if tract_len != len {
             return Err(node.err(format!(
@@ -328,7 +384,9 @@ pub(crate) fn lower(model: &TypedOnnx) -> Result<Graph> {
             ctx.graph.values[id.index()].name = out_name.clone();
         }
     }
-    Ok(ctx.graph)
+    let mut graph = ctx.graph;
+    crate::ir::fold::fold(&mut graph);
+    Ok(graph)
 }
 
 fn graph_output(ctx: &Ctx, model: &TypedOnnx, out_name: &str) -> Result<ValueId> {

@@ -82,12 +82,19 @@ fn elementwise(ctx: &mut Ctx, node: &Node, op: BinaryOp) -> Result<()> {
     let b = ctx.operand(node, node.required_input(1)?)?;
     match (a, b) {
         (Operand::Runtime { id: x, shape: sx }, Operand::Runtime { id: y, shape: sy }) => {
-            if sx != sy {
-                return Err(node.err(format!(
-                    "runtime operands of shapes {sx:?} and {sy:?}: broadcasting between two runtime tensors is not supported"
-                )));
-            }
-            ctx.emit(node, OpKind::Binary { op }, vec![x, y], sx.iter().product())?;
+            let out = broadcast_shape(&sx, &sy).ok_or_else(|| {
+                node.err(format!(
+                    "runtime operands of shapes {sx:?} and {sy:?} do not broadcast"
+                ))
+            })?;
+            let x = broadcast_runtime(ctx, node, 0, x, &sx, &out);
+            let y = broadcast_runtime(ctx, node, 1, y, &sy, &out);
+            ctx.emit(
+                node,
+                OpKind::Binary { op },
+                vec![x, y],
+                out.iter().product(),
+            )?;
             Ok(())
         }
         (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
@@ -102,6 +109,34 @@ fn elementwise(ctx: &mut Ctx, node: &Node, op: BinaryOp) -> Result<()> {
             Err(node.err("both operands are constants but tract did not fold the node"))
         }
     }
+}
+
+/// A runtime operand of `shape` broadcast to `target` (numpy rules, already
+/// checked): itself, or an index map repeating its elements.
+fn broadcast_runtime(
+    ctx: &mut Ctx,
+    node: &Node,
+    i: usize,
+    x: crate::ir::ValueId,
+    shape: &[usize],
+    target: &[usize],
+) -> crate::ir::ValueId {
+    let len: usize = shape.iter().product();
+    if len == target.iter().product::<usize>() {
+        return x;
+    }
+    let pos = Const {
+        shape: shape.to_vec(),
+        data: (0..len).map(|k| k as f32).collect(),
+    };
+    let map = broadcast_to(&pos, target)
+        .expect("broadcast checked")
+        .iter()
+        .map(|&k| k as usize)
+        .collect::<Vec<_>>();
+    let n = map.len();
+    let name = format!("{}_broadcast{i}", node.name);
+    ctx.emit_internal(node, &name, OpKind::Gather { map }, vec![x], n)
 }
 
 /// `x op c` (or `c op x` when `const_first`) as `x * scale + offset`.
@@ -148,6 +183,55 @@ pub fn sub(ctx: &mut Ctx, node: &Node) -> Result<()> {
 
 pub fn mul(ctx: &mut Ctx, node: &Node) -> Result<()> {
     elementwise(ctx, node, BinaryOp::Mul)
+}
+
+/// `x / c` with a constant divisor: `x * (1 / c)`, an Affine.
+pub fn div(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let a = ctx.operand(node, node.required_input(0)?)?;
+    let b = ctx.operand(node, node.required_input(1)?)?;
+    match (a, b) {
+        (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
+            let mut c = ctx.to_f32(node, name, &t, false)?;
+            if let Some(i) = c.data.iter().position(|v| *v == 0.0) {
+                return Err(node.err(format!("divisor `{name}` is 0 at index {i}")));
+            }
+            c.data.iter_mut().for_each(|v| *v = 1.0 / *v);
+            affine(ctx, node, BinaryOp::Mul, id, &shape, name, &c, false)
+        }
+        (_, Operand::Runtime { .. }) => {
+            Err(node.err("the divisor is a runtime tensor; lfc divides by constants only"))
+        }
+        (Operand::Const(..), Operand::Const(..)) => {
+            Err(node.err("both operands are constants but tract did not fold the node"))
+        }
+    }
+}
+
+/// `x ^ p` for a constant scalar exponent 1 (the input) or 2 (`x * x`).
+pub fn pow(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let name = node.required_input(1)?;
+    let p = match ctx.operand(node, name)? {
+        Operand::Const(name, t) => ctx.to_f32(node, name, &t, false)?,
+        Operand::Runtime { .. } => {
+            return Err(node.err(format!("exponent `{name}` must be a constant")))
+        }
+    };
+    match p.data.as_slice() {
+        [e] if *e == 1.0 => ctx.alias(node, x),
+        [e] if *e == 2.0 => {
+            ctx.emit(
+                node,
+                OpKind::Binary { op: BinaryOp::Mul },
+                vec![x, x],
+                shape.iter().product(),
+            )?;
+            Ok(())
+        }
+        d => Err(node.err(format!(
+            "exponent `{name}` is {d:?}; lfc supports the scalar exponents 1 and 2"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Gemm and MatMul with one constant operand: [`OpKind::Dense`].
 //!
-//! With batch 1 the runtime operand is a vector. Either it is the left
-//! operand (a `[1, K]` row times a constant `[K, N]`) or the right one (a
-//! constant `[M, K]` times a `[K, 1]` column); both are one Dense layer.
+//! The runtime operand is a fixed-size matrix (batch 1 makes it a vector in
+//! the common case). Either it is the left operand (`[M, K]` times a
+//! constant `[K, N]`) or the right one (a constant `[M, K]` times
+//! `[K, N]`); both are one Dense layer over the flattened operand, with the
+//! constant matrix repeated block-wise (the zero weights cost nothing in
+//! straight-line code).
 
 use super::arith::broadcast_to;
 use crate::front::onnx::lower::{Const, Ctx, Node, Operand};
@@ -52,18 +55,11 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (x, weight, k, out_shape) = match (a, b) {
         (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
             two_d(node.required_input(0)?, &shape)?;
-            // A' is [1, K]: with one row, transposing A does not move data.
             let (m, k) = if trans_a {
                 (shape[1], shape[0])
             } else {
                 (shape[0], shape[1])
             };
-            if m != 1 {
-                return Err(node.err(format!(
-                    "runtime operand A has {m} rows (shape {shape:?}, transA={}); lfc needs batch 1",
-                    trans_a as u8
-                )));
-            }
             let c = ctx.to_f32(node, name, &t, false)?;
             two_d(name, &c.shape)?;
             let bm = Matrix {
@@ -72,17 +68,24 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
             };
             if bm.rows() != k {
                 return Err(node.err(format!(
-                    "inner dimensions differ: A' is [1, {k}], B' (`{name}`) is [{}, {}]",
+                    "inner dimensions differ: A' is [{m}, {k}], B' (`{name}`) is [{}, {}]",
                     bm.rows(),
                     bm.cols()
                 )));
             }
             let n = bm.cols();
-            let mut w = Vec::with_capacity(n * k);
-            for j in 0..n {
-                w.extend((0..k).map(|i| alpha * bm.at(i, j)));
+            // Y[r][j] reads A'[r][i], stored at r*K+i (or i*M+r transposed).
+            let at = |r: usize, i: usize| if trans_a { i * m + r } else { r * k + i };
+            let mut w = vec![0f32; m * n * m * k];
+            for r in 0..m {
+                for j in 0..n {
+                    let row = (r * n + j) * m * k;
+                    for i in 0..k {
+                        w[row + at(r, i)] = alpha * bm.at(i, j);
+                    }
+                }
             }
-            (id, w, k, vec![1, n])
+            (id, w, m * k, vec![m, n])
         }
         (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
             two_d(node.required_input(1)?, &shape)?;
@@ -91,12 +94,6 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
             } else {
                 (shape[0], shape[1])
             };
-            if n != 1 {
-                return Err(node.err(format!(
-                    "runtime operand B has {n} columns (shape {shape:?}, transB={}); lfc needs a single column",
-                    trans_b as u8
-                )));
-            }
             let c = ctx.to_f32(node, name, &t, false)?;
             two_d(name, &c.shape)?;
             let am = Matrix {
@@ -105,17 +102,24 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
             };
             if am.cols() != k {
                 return Err(node.err(format!(
-                    "inner dimensions differ: A' (`{name}`) is [{}, {}], B' is [{k}, 1]",
+                    "inner dimensions differ: A' (`{name}`) is [{}, {}], B' is [{k}, {n}]",
                     am.rows(),
                     am.cols()
                 )));
             }
             let m = am.rows();
-            let mut w = Vec::with_capacity(m * k);
+            // Y[r][j] reads B'[i][j], stored at i*N+j (or j*K+i transposed).
+            let at = |i: usize, j: usize| if trans_b { j * k + i } else { i * n + j };
+            let mut w = vec![0f32; m * n * k * n];
             for r in 0..m {
-                w.extend((0..k).map(|i| alpha * am.at(r, i)));
+                for j in 0..n {
+                    let row = (r * n + j) * k * n;
+                    for i in 0..k {
+                        w[row + at(i, j)] = alpha * am.at(r, i);
+                    }
+                }
             }
-            (id, w, k, vec![m, 1])
+            (id, w, k * n, vec![m, n])
         }
         (Operand::Runtime { .. }, Operand::Runtime { .. }) => {
             return Err(node.err("both A and B are runtime tensors; one must be a constant"))
@@ -148,52 +152,68 @@ pub fn gemm(ctx: &mut Ctx, node: &Node) -> Result<()> {
     Ok(())
 }
 
-/// MatMul of a runtime vector and a constant matrix, either side.
+/// MatMul of a runtime tensor and a constant matrix, either side: each row
+/// (`[.., M, K] x [K, N]`) or each column block (`[M, K] x [.., K, N]`) of
+/// the runtime operand is multiplied by the same constant.
 pub fn matmul(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let a = ctx.operand(node, node.required_input(0)?)?;
     let b = ctx.operand(node, node.required_input(1)?)?;
-    let only_ones = |s: &[usize]| s.iter().all(|&d| d == 1);
-    let (x, weight, n) = match (a, b) {
-        // [..1.., K] x [K, N] (or [K])
+    let (x, weight, n_in, n_out) = match (a, b) {
+        // [.., K] x [K, N] (or [K])
         (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
             let c = ctx.to_f32(node, name, &t, false)?;
-            let k = shape.last().copied().unwrap_or(1);
-            if shape.is_empty() || !only_ones(&shape[..shape.len() - 1]) {
-                return Err(node.err(format!(
-                    "runtime operand of shape {shape:?}: lfc needs a vector ([K] or [1, K])"
-                )));
-            }
-            let m = match c.shape.as_slice() {
+            let Some(&k) = shape.last() else {
+                return Err(node.err("runtime operand is a scalar; MatMul needs rank >= 1"));
+            };
+            let rows: usize = shape[..shape.len() - 1].iter().product();
+            let (wt, n) = match c.shape.as_slice() {
                 [kk] if *kk == k => Matrix { c: &Const { shape: vec![k, 1], data: c.data.clone() }, trans: false }.to_dense_t(),
                 [kk, _] if *kk == k => Matrix { c: &c, trans: false }.to_dense_t(),
                 s => {
                     return Err(node.err(format!(
-                        "constant `{name}` of shape {s:?} cannot multiply a runtime vector of {k} (needs [{k}, N])"
+                        "constant `{name}` of shape {s:?} cannot multiply a runtime tensor of shape {shape:?} (needs [{k}, N])"
                     )))
                 }
             };
-            (id, m.0, m.1)
-        }
-        // [M, K] x [K] (or [..1.., K, 1])
-        (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
-            let c = ctx.to_f32(node, name, &t, false)?;
-            let k = match shape.as_slice() {
-                [k] => *k,
-                [lead @ .., k, 1] if only_ones(lead) => *k,
-                _ => {
-                    return Err(node.err(format!(
-                        "runtime operand of shape {shape:?}: lfc needs a column ([K] or [K, 1])"
-                    )))
-                }
-            };
-            match c.shape.as_slice() {
-                [m, kk] if *kk == k => (id, c.data.clone(), *m),
-                s => {
-                    return Err(node.err(format!(
-                        "constant `{name}` of shape {s:?} cannot multiply a runtime column of {k} (needs [M, {k}])"
-                    )))
+            // Block-diagonal: row r of the output reads row r of the input.
+            let mut w = vec![0f32; rows * n * rows * k];
+            for r in 0..rows {
+                for j in 0..n {
+                    let dst = (r * n + j) * rows * k + r * k;
+                    w[dst..dst + k].copy_from_slice(&wt[j * k..(j + 1) * k]);
                 }
             }
+            (id, w, rows * k, rows * n)
+        }
+        // [M, K] x [.., K, N] (or [K])
+        (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
+            let c = ctx.to_f32(node, name, &t, false)?;
+            let (batch, k, n) = match shape.as_slice() {
+                [k] => (1, *k, 1),
+                [lead @ .., k, n] => (lead.iter().product(), *k, *n),
+                [] => return Err(node.err("runtime operand is a scalar; MatMul needs rank >= 1")),
+            };
+            let m = match c.shape.as_slice() {
+                [m, kk] if *kk == k => *m,
+                s => {
+                    return Err(node.err(format!(
+                        "constant `{name}` of shape {s:?} cannot multiply a runtime tensor of shape {shape:?} (needs [M, {k}])"
+                    )))
+                }
+            };
+            let (n_in, n_out) = (batch * k * n, batch * m * n);
+            let mut w = vec![0f32; n_out * n_in];
+            for bi in 0..batch {
+                for r in 0..m {
+                    for j in 0..n {
+                        let row = (bi * m * n + r * n + j) * n_in;
+                        for i in 0..k {
+                            w[row + bi * k * n + i * n + j] = c.data[r * k + i];
+                        }
+                    }
+                }
+            }
+            (id, w, n_in, n_out)
         }
         (Operand::Runtime { .. }, Operand::Runtime { .. }) => {
             return Err(node.err("both operands are runtime tensors; one must be a constant"))
@@ -202,14 +222,15 @@ pub fn matmul(ctx: &mut Ctx, node: &Node) -> Result<()> {
             return Err(node.err("both operands are constants but tract did not fold the node"))
         }
     };
+    debug_assert_eq!(weight.len(), n_in * n_out);
     ctx.emit(
         node,
         OpKind::Dense {
             weight,
-            bias: vec![0.0; n],
+            bias: vec![0.0; n_out],
         },
         vec![x],
-        n,
+        n_out,
     )?;
     Ok(())
 }

@@ -3,8 +3,12 @@
 
 mod activation;
 mod arith;
+mod conv;
+mod index;
 mod layout;
 mod linear;
+mod norm;
+mod reduce;
 
 use tract_onnx::pb;
 
@@ -17,23 +21,35 @@ pub(crate) type LowerFn = fn(&mut Ctx, &Node) -> Result<()>;
 /// Sorted by op type (checked by a unit test) for binary search.
 const OPS: &[(&str, LowerFn)] = &[
     ("Add", arith::add),
+    ("AveragePool", conv::average_pool),
+    ("BatchNormalization", norm::batch_normalization),
     ("Cast", layout::cast),
     ("Clip", activation::clip),
+    ("Conv", conv::conv),
+    ("Div", arith::div),
     ("Dropout", layout::dropout),
     ("Flatten", layout::alias),
+    ("Gather", index::gather),
     ("Gemm", linear::gemm),
+    ("GlobalAveragePool", conv::global_average_pool),
     ("HardSigmoid", activation::hard_sigmoid),
     ("Identity", layout::alias),
     ("LeakyRelu", activation::leaky_relu),
     ("MatMul", linear::matmul),
     ("Mul", arith::mul),
+    ("Pow", arith::pow),
+    ("ReduceMean", reduce::reduce_mean),
+    ("ReduceSum", reduce::reduce_sum),
     ("Relu", activation::relu),
     ("Reshape", layout::reshape),
     ("Sigmoid", activation::sigmoid),
+    ("Slice", index::slice),
     ("Softmax", activation::softmax),
+    ("Split", index::split),
     ("Squeeze", layout::alias),
     ("Sub", arith::sub),
     ("Tanh", activation::tanh),
+    ("Transpose", index::transpose),
     ("Unsqueeze", layout::alias),
 ];
 
