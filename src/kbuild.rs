@@ -72,6 +72,8 @@ fn run_make(dir: &Path, args: &[String]) -> Result<()> {
     if !out.status.success() {
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
+        // "exit status: 2", or "signal: 9 (SIGKILL)" when make was killed.
+        text.push_str(&format!("make ended with {}\n", out.status));
         return Err(Error::Build {
             tool: format!("kbuild (make {})", args.join(" ")),
             output: text,
@@ -98,8 +100,14 @@ pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let dir = cache_root().join(format!("runtime-{tag}"));
-    if dir.join("Module.symvers").is_file() && dir.join("lf_kernel.ko").is_file() {
-        return Ok(dir);
+    match stamp_of(&dir) {
+        Some(s) if std::fs::read_to_string(dir.join(STAMP)).ok().as_deref() == Some(&s) => {
+            return Ok(dir)
+        }
+        // An entry whose files do not match its stamp (or without one) is
+        // not trusted: it is moved aside and rebuilt.
+        _ if dir.exists() => discard(&dir)?,
+        _ => {}
     }
     // Build in a temporary sibling, then rename: a failed or concurrent
     // build never leaves a half-built cache entry.
@@ -123,15 +131,63 @@ pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
             "modules".into(),
         ],
     )?;
+    let stamp = stamp_of(tmp.path()).ok_or_else(|| Error::Build {
+        tool: "kbuild".into(),
+        output: format!(
+            "building lf_kernel in {} succeeded but left no lf_kernel.ko and Module.symvers",
+            tmp.path().display()
+        ),
+    })?;
+    let p = tmp.path().join(STAMP);
+    std::fs::write(&p, &stamp).map_err(|e| Error::io(&p, e))?;
     let built = tmp.keep();
     match std::fs::rename(&built, &dir) {
         Ok(()) => Ok(dir),
         // Another lfc won the race: use its build.
-        Err(_) if dir.join("Module.symvers").is_file() => {
+        Err(_) if dir.join(STAMP).is_file() => {
             let _ = std::fs::remove_dir_all(&built);
             Ok(dir)
         }
-        Err(e) => Err(Error::io(&dir, e)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&built);
+            Err(Error::io(&dir, e))
+        }
+    }
+}
+
+/// Written last into a runtime cache entry: the SHA-256 of its
+/// `lf_kernel.ko` and `Module.symvers`. An entry is used only when the
+/// stamp matches the files (a build killed midway, a full disk or a
+/// truncated file make an entry without a matching stamp).
+const STAMP: &str = ".lfc-complete";
+
+fn stamp_of(dir: &Path) -> Option<String> {
+    let mut h = Sha256::new();
+    for name in ["lf_kernel.ko", "Module.symvers"] {
+        let bytes = std::fs::read(dir.join(name)).ok()?;
+        if bytes.is_empty() {
+            return None;
+        }
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Moves a bad cache entry aside (atomically, so a concurrent lfc never
+/// sees it half-deleted), then deletes it.
+fn discard(dir: &Path) -> Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let trash = tempfile::Builder::new()
+        .prefix(".discarded-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let to = trash.path().join("entry");
+    match std::fs::rename(dir, &to) {
+        Ok(()) => Ok(()),
+        Err(_) if !dir.exists() => Ok(()), // another lfc moved it first
+        Err(e) => Err(Error::io(dir, e)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod errors;
 mod exec;
+mod faults;
 mod front;
 mod json;
 mod ml;
