@@ -18,7 +18,7 @@ LFC	?= $(CURDIR)/target/release/lfc
 # otherwise the newest Debian headers installed.
 KDIR	?= $(shell scripts/kdir.sh)
 
-.PHONY: all lfc runtime deps test cargo-test vm-test install remove aurora bench clean
+.PHONY: all lfc runtime deps test cargo-test vm-test fuzz-smoke install remove aurora bench clean
 
 all: lfc runtime
 
@@ -48,6 +48,11 @@ test: deps
 
 cargo-test:
 	$(CARGO) test
+
+# Every fuzz target in fuzz/ for a bounded time (issue 12; about 8 min
+# with the build). Needs cargo-fuzz (installed from crates.io if missing).
+fuzz-smoke:
+	scripts/fuzz-smoke.sh
 
 vm-test: deps
 	$(CARGO) build

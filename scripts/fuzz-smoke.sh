@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fuzz smoke stage (issue 12): builds the fuzz targets in fuzz/ with
+# cargo-fuzz on the stable toolchain and runs each for a bounded time from
+# its checked-in seed corpus (fuzz/corpus/<target>; new inputs go to a
+# temporary directory). Any crash, timeout or out-of-memory fails the stage;
+# libFuzzer leaves the input in fuzz/artifacts/<target>/.
+#
+# cargo-fuzz's libFuzzer build needs unstable rustc flags: RUSTC_BOOTSTRAP=1
+# enables them on the stable toolchain (as the kernel's Rust build does);
+# `-s none` needs no sanitizer runtime.
+#
+#   FUZZ_SECONDS=60        the compile target's time
+#   FUZZ_SECONDS_SMALL=30  each of the others' (data readers, netlink)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+	cargo install cargo-fuzz --locked
+fi
+export RUSTC_BOOTSTRAP=1
+cargo fuzz build -s none -O
+
+bin=fuzz/target/x86_64-unknown-linux-gnu/release
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for t in compile npy csv pb netlink_replies netlink_records; do
+	secs=${FUZZ_SECONDS_SMALL:-30}
+	[ "$t" = compile ] && secs=${FUZZ_SECONDS:-60}
+	mkdir -p "$work/$t" "fuzz/artifacts/$t"
+	echo "fuzz: $t for ${secs} s"
+	if ! "$bin/$t" "$work/$t" "fuzz/corpus/$t" -max_total_time="$secs" \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix="fuzz/artifacts/$t/" >"$work/$t.log" 2>&1; then
+		tail -n 60 "$work/$t.log"
+		echo "fuzz: $t FAILED (input kept in fuzz/artifacts/$t/)" >&2
+		exit 1
+	fi
+	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec' "$work/$t.log" |
+		sed "s/^/fuzz: $t /"
+done
