@@ -82,6 +82,25 @@ fn errors_unsupported_op_and_unknown_shape() {
     );
     let m = models::write_model(dir.path(), "unknown", &models::unknown_shape_input());
     compile_fails(&m, &["--input-range=0:1"], &["shape"]);
+    // Log of inputs that can reach 0 or below: refused, naming the node.
+    let m = models::write_model(dir.path(), "log", &models::log_of_input());
+    compile_fails(
+        &m,
+        &["--input-range=-1:2"],
+        &["`ln`", "Log of inputs that can reach -1", "proven positive"],
+    );
+    // the same model on a positive domain compiles
+    let out = dir.path().join("log.c");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_lfc"))
+        .args(["compile", m.to_str().unwrap(), "--input-range=0.5:2", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
 }
 
 #[test]

@@ -255,6 +255,20 @@ fn front_lowering_shapes() {
         .count();
     assert!(gathers <= 3, "{}", lfc::ir::dump::graph(&g));
 
+    // x * Sigmoid(x) is one Swish table; every other function one table
+    let g = lowered(&models::unary_tables(), "unary_tables");
+    let op = g.ops.iter().find(|op| op.node == "silu_sig+silu").unwrap();
+    assert_eq!(
+        op.kind,
+        OpKind::Activation(Activation::Table(lfc::ir::LutFunc::Swish))
+    );
+    let tables = g
+        .ops
+        .iter()
+        .filter(|op| matches!(op.kind, OpKind::Activation(Activation::Table(_))))
+        .count();
+    assert_eq!(tables, 9, "{}", lfc::ir::dump::graph(&g));
+
     // symbolic batch is fixed to 1
     let g = lowered(&models::symbolic_batch(), "symbolic_batch");
     assert_eq!((g.input_len(), g.output_len()), (5, 2));
@@ -280,7 +294,7 @@ fn front_refuses_unsupported_ops() {
     assert_mentions(
         &msg,
         &[
-            "node `exp_node` (Exp)",
+            "node `hardmax_node` (Hardmax)",
             "unsupported op",
             "supported: Add, AveragePool, BatchNormalization, Cast, Clip, Conv",
         ],

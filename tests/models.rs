@@ -41,6 +41,8 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("conv2d_pools", conv2d_pools()),
         ("index_maps", index_maps()),
         ("matmul_rows", matmul_rows()),
+        ("unary_tables", unary_tables()),
+        ("gelu_opset20", gelu_opset20()),
     ]
 }
 
@@ -790,6 +792,68 @@ pub fn matmul_rows() -> Vec<u8> {
     b.build()
 }
 
+/// Every table function: x[1,6] -> Gemm -> Elu(0.8) -> x * Sigmoid(x)
+/// (SiLU as exported) -> Gemm -> Gelu as
+/// PyTorch exports it before opset 20 (x * 0.5 * (1 + Erf(x / sqrt 2)))
+/// -> Gemm -> Selu -> HardSwish -> Softsign -> Gemm -> Exp -> Gemm ->
+/// Softplus -> Add 0.1 -> Log -> y[1,3].
+pub fn unary_tables() -> Vec<u8> {
+    let mut b = Builder::new("unary_tables", 35, 13);
+    b.input("x", &[D::N(1), D::N(6)])
+        .weight("W1", &[6, 8], 6)
+        .weight("W2", &[8, 8], 8)
+        .weight("W3", &[8, 8], 8)
+        .weight("W4", &[8, 4], 8)
+        .weight("W5", &[4, 3], 4)
+        .init("sqrt2", &[], &[std::f32::consts::SQRT_2])
+        .init("one", &[], &[1.0])
+        .init("half", &[], &[0.5])
+        .init("eps", &[], &[0.1])
+        .node("Gemm", "fc1", &["x", "W1"], &["h1"], vec![])
+        .node("Elu", "elu", &["h1"], &["e1"], vec![attr_f("alpha", 0.8)])
+        .node("Sigmoid", "silu_sig", &["e1"], &["sg1"], vec![])
+        .node("Mul", "silu", &["sg1", "e1"], &["a1"], vec![])
+        .node("Gemm", "fc2", &["a1", "W2"], &["h2"], vec![])
+        .node("Div", "gelu_div", &["h2", "sqrt2"], &["g1"], vec![])
+        .node("Erf", "gelu_erf", &["g1"], &["g2"], vec![])
+        .node("Add", "gelu_add", &["g2", "one"], &["g3"], vec![])
+        .node("Mul", "gelu_mul", &["h2", "g3"], &["g4"], vec![])
+        .node("Mul", "gelu_half", &["g4", "half"], &["a2"], vec![])
+        .node("Gemm", "fc3", &["a2", "W3"], &["h3"], vec![])
+        .node("Selu", "selu", &["h3"], &["s3"], vec![])
+        .node("HardSwish", "hswish", &["s3"], &["w3"], vec![])
+        .node("Softsign", "softsign", &["w3"], &["a3"], vec![])
+        .node("Gemm", "fc4", &["a3", "W4"], &["h4"], vec![])
+        .node("Exp", "exp", &["h4"], &["e4"], vec![])
+        .node("Gemm", "fc5", &["e4", "W5"], &["h5"], vec![])
+        .node("Softplus", "softplus", &["h5"], &["p5"], vec![])
+        .node("Add", "add_eps", &["p5", "eps"], &["q5"], vec![])
+        .node("Log", "log", &["q5"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
+/// Opset 20 Gelu, both forms: x[1,6] -> Gemm -> Gelu -> Gemm ->
+/// Gelu(approximate = tanh) -> y[1,4].
+pub fn gelu_opset20() -> Vec<u8> {
+    let mut b = Builder::new("gelu_opset20", 36, 20);
+    b.input("x", &[D::N(1), D::N(6)])
+        .weight("W1", &[6, 8], 6)
+        .weight("W2", &[8, 4], 8)
+        .node("Gemm", "fc1", &["x", "W1"], &["h1"], vec![])
+        .node("Gelu", "gelu", &["h1"], &["a1"], vec![])
+        .node("Gemm", "fc2", &["a1", "W2"], &["h2"], vec![])
+        .node(
+            "Gelu",
+            "gelu_tanh",
+            &["h2"],
+            &["y"],
+            vec![attr_s("approximate", "tanh")],
+        )
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
 /// A Gemm whose weight and bias live in `dir/external_weights.bin`
 /// (ONNX external data: location, offset, length). Returns the model path.
 pub fn write_external_weights_model(dir: &Path) -> PathBuf {
@@ -833,12 +897,21 @@ pub fn write_external_weights_model(dir: &Path) -> PathBuf {
 
 // ---- models the front end must refuse ----
 
-/// `exp_node` (Exp) is not supported.
+/// `ln` (Log) straight on the input.
+pub fn log_of_input() -> Vec<u8> {
+    let mut b = Builder::new("log_of_input", 24, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Log", "ln", &["x"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// `hardmax_node` (Hardmax) is not supported.
 pub fn unsupported_op() -> Vec<u8> {
     let mut b = Builder::new("unsupported_op", 10, 13);
     b.input("x", &[D::N(1), D::N(4)])
         .node("Relu", "relu", &["x"], &["r"], vec![])
-        .node("Exp", "exp_node", &["r"], &["y"], vec![])
+        .node("Hardmax", "hardmax_node", &["r"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(4)]);
     b.build()
 }

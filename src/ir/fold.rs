@@ -10,6 +10,7 @@
 //!   `b'[j] = s[j] b[j] + o[j]`;
 //! - `Dense(Affine(x))` likewise: `W'[j][i] = W[j][i] s[i]`,
 //!   `b'[j] = b[j] + sum_i W[j][i] o[i]`;
+//! - `Mul(x, Sigmoid(x))` becomes one `x * sigmoid(x)` table (Swish/SiLU);
 //! - `Dense(Dense(x))` becomes one Dense when the product has no more
 //!   non-zero weights than the two (pools after a Conv).
 //!
@@ -20,7 +21,8 @@
 
 use std::collections::HashMap;
 
-use super::graph::{Graph, Op, OpKind, ValueId};
+use super::graph::{Activation, BinaryOp, Graph, Op, OpKind, ValueId};
+use super::LutFunc;
 
 /// How many ops read each value; each graph output counts as a reader.
 fn readers(g: &Graph) -> HashMap<ValueId, usize> {
@@ -84,9 +86,37 @@ fn compose(w1: &[f32], b1: &[f32], w2: &[f32], b2: &[f32]) -> (Vec<f32>, Vec<f32
     )
 }
 
+/// `Mul(x, Sigmoid(x))` (either order; the Sigmoid read by nothing else)
+/// as one `Swish` table: one lookup instead of a table, a product and two
+/// roundings.
+fn swish(g: &Graph, i: usize, readers: &HashMap<ValueId, usize>) -> Option<Op> {
+    let op = &g.ops[i];
+    if op.kind != (OpKind::Binary { op: BinaryOp::Mul }) {
+        return None;
+    }
+    let [a, b] = op.inputs[..] else { return None };
+    [(a, b), (b, a)].into_iter().find_map(|(x, s)| {
+        let p = &g.ops[producer(g, s)?];
+        let sig = OpKind::Activation(Activation::Sigmoid);
+        (p.kind == sig && p.inputs == [x] && readers.get(&s) == Some(&1)).then(|| {
+            let (node, onnx_op) = joined(p, op);
+            Op {
+                node,
+                onnx_op,
+                kind: OpKind::Activation(Activation::Table(LutFunc::Swish)),
+                inputs: vec![x],
+                output: op.output,
+            }
+        })
+    })
+}
+
 /// One rewrite of op `i` with the op producing its input, if one applies.
 fn rewrite(g: &Graph, i: usize, readers: &HashMap<ValueId, usize>) -> Option<(Op, usize)> {
     let op = &g.ops[i];
+    if let Some(op) = swish(g, i, readers) {
+        return Some((op, 0));
+    }
     let p = producer(g, *op.inputs.first()?)?;
     let prev = &g.ops[p];
     let only_reader = readers.get(&prev.output) == Some(&1);
@@ -201,7 +231,6 @@ pub fn fold(g: &mut Graph) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::Activation;
 
     fn op(kind: OpKind, input: ValueId, output: ValueId, name: &str) -> Op {
         Op {

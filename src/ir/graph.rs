@@ -37,8 +37,10 @@ pub struct Value {
     pub integer: bool,
 }
 
-/// Element-wise activations. Each is monotone non-decreasing, which the
-/// interval analysis relies on.
+/// Element-wise activations. The piecewise-linear ones are monotone
+/// non-decreasing; [`Activation::Table`] functions go through one lookup
+/// table mechanism (`quant/lut.rs`), whose output bounds come from the
+/// table entries the reachable inputs can select (monotone or not).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Relu,
@@ -57,6 +59,8 @@ pub enum Activation {
         min: f32,
         max: f32,
     },
+    /// Any other unary function: a lookup table.
+    Table(crate::ir::LutFunc),
 }
 
 impl Activation {
@@ -68,6 +72,7 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::HardSigmoid { .. } => "hard_sigmoid",
             Activation::Clip { .. } => "clip",
+            Activation::Table(f) => f.name(),
         }
     }
 
@@ -88,6 +93,7 @@ impl Activation {
                 (alpha as f64 * x + beta as f64).clamp(0.0, 1.0)
             }
             Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
+            Activation::Table(f) => f.eval(x),
         }
     }
 }

@@ -119,13 +119,44 @@ impl AccWidth {
     }
 }
 
-/// The real function a lookup table approximates.
+/// The real function a lookup table approximates. Parameters are stored as
+/// f32 bits (so the function stays `Eq`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LutFunc {
     Tanh,
     Sigmoid,
     /// `exp(x)` for `x <= 0` (Softmax numerators).
     Exp,
+    /// `exp(x)` (the Exp op).
+    Exponential,
+    /// `ln(x)`, for inputs proven positive.
+    Log,
+    /// `x >= 0 ? x : alpha * (exp(x) - 1)`
+    Elu {
+        alpha: u32,
+    },
+    /// `gamma * (x > 0 ? x : alpha * (exp(x) - 1))`
+    Selu {
+        alpha: u32,
+        gamma: u32,
+    },
+    /// `ln(1 + exp(x))`
+    Softplus,
+    /// `x / (1 + |x|)`
+    Softsign,
+    Erf,
+    /// `x * (1 + erf(x / sqrt 2)) / 2`
+    Gelu,
+    /// `x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) / 2`
+    GeluTanh,
+    /// `x * max(0, min(1, x / 6 + 1 / 2))`
+    HardSwish,
+    /// `x * sigmoid(x)`
+    Swish,
+}
+
+fn f(bits: u32) -> f64 {
+    f32::from_bits(bits) as f64
 }
 
 impl LutFunc {
@@ -134,13 +165,59 @@ impl LutFunc {
             LutFunc::Tanh => "tanh",
             LutFunc::Sigmoid => "sigmoid",
             LutFunc::Exp => "exp",
+            LutFunc::Exponential => "exp",
+            LutFunc::Log => "log",
+            LutFunc::Elu { .. } => "elu",
+            LutFunc::Selu { .. } => "selu",
+            LutFunc::Softplus => "softplus",
+            LutFunc::Softsign => "softsign",
+            LutFunc::Erf => "erf",
+            LutFunc::Gelu => "gelu",
+            LutFunc::GeluTanh => "gelu_tanh",
+            LutFunc::HardSwish => "hard_swish",
+            LutFunc::Swish => "swish",
         }
     }
+
+    /// Monotone non-decreasing: the output range is the image of the
+    /// input range's ends. Otherwise it is found by evaluating every
+    /// reachable input.
+    pub fn monotone(self) -> bool {
+        !matches!(
+            self,
+            LutFunc::Gelu | LutFunc::GeluTanh | LutFunc::HardSwish | LutFunc::Swish
+        ) && !matches!(self, LutFunc::Elu { alpha } if f(alpha) < 0.0)
+            && !matches!(self, LutFunc::Selu { alpha, gamma } if f(alpha) < 0.0 || f(gamma) < 0.0)
+    }
+
     pub fn eval(self, x: f64) -> f64 {
+        let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
         match self {
             LutFunc::Tanh => x.tanh(),
-            LutFunc::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            LutFunc::Exp => x.exp(),
+            LutFunc::Sigmoid => sigmoid(x),
+            LutFunc::Exp | LutFunc::Exponential => x.exp(),
+            LutFunc::Log => x.ln(),
+            LutFunc::Elu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    f(alpha) * x.exp_m1()
+                }
+            }
+            LutFunc::Selu { alpha, gamma } => {
+                f(gamma) * if x > 0.0 { x } else { f(alpha) * x.exp_m1() }
+            }
+            // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), without overflow
+            LutFunc::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            LutFunc::Softsign => x / (1.0 + x.abs()),
+            LutFunc::Erf => libm::erf(x),
+            LutFunc::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            LutFunc::GeluTanh => {
+                let k = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
+            }
+            LutFunc::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            LutFunc::Swish => x * sigmoid(x),
         }
     }
 }

@@ -519,7 +519,25 @@ impl<'a> Builder<'a> {
 
     fn lut_op(&mut self, op_index: usize, func: LutFunc) -> Result<()> {
         let x = self.unary_source(op_index)?;
-        let (ylo, yhi) = (func.eval(real(&x.q, x.lo)), func.eval(real(&x.q, x.hi)));
+        if func == LutFunc::Log && real(&x.q, x.lo) <= 0.0 {
+            return Err(qerr(
+                &x.node,
+                format!(
+                    "Log of inputs that can reach {} (the logarithm needs inputs proven positive)",
+                    real(&x.q, x.lo)
+                ),
+            ));
+        }
+        // Monotone: the ends; otherwise every reachable input.
+        let (ylo, yhi) = if func.monotone() {
+            (func.eval(real(&x.q, x.lo)), func.eval(real(&x.q, x.hi)))
+        } else {
+            (x.lo..=x.hi)
+                .map(|q| func.eval(real(&x.q, q)))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                    (a.min(y), b.max(y))
+                })
+        };
         let dq = qparams(self.opts.precision, ylo, yhi);
         let table = lut::build(func, &x.q, x.lo, x.hi, &dq);
         let name = self
@@ -684,6 +702,7 @@ impl<'a> Builder<'a> {
         match act {
             Activation::Tanh => self.lut_op(op_index, LutFunc::Tanh),
             Activation::Sigmoid => self.lut_op(op_index, LutFunc::Sigmoid),
+            Activation::Table(func) => self.lut_op(op_index, func),
             Activation::Relu => self.scale_op(
                 op_index,
                 &ones,

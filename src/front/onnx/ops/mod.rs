@@ -9,6 +9,7 @@ mod layout;
 mod linear;
 mod norm;
 mod reduce;
+mod unary;
 
 use tract_onnx::pb;
 
@@ -28,13 +29,19 @@ const OPS: &[(&str, LowerFn)] = &[
     ("Conv", conv::conv),
     ("Div", arith::div),
     ("Dropout", layout::dropout),
+    ("Elu", unary::elu),
+    ("Erf", unary::erf),
+    ("Exp", unary::exp),
     ("Flatten", layout::alias),
     ("Gather", index::gather),
+    ("Gelu", unary::gelu),
     ("Gemm", linear::gemm),
     ("GlobalAveragePool", conv::global_average_pool),
     ("HardSigmoid", activation::hard_sigmoid),
+    ("HardSwish", unary::hard_swish),
     ("Identity", layout::alias),
     ("LeakyRelu", activation::leaky_relu),
+    ("Log", unary::log),
     ("MatMul", linear::matmul),
     ("Mul", arith::mul),
     ("Pow", arith::pow),
@@ -42,9 +49,12 @@ const OPS: &[(&str, LowerFn)] = &[
     ("ReduceSum", reduce::reduce_sum),
     ("Relu", activation::relu),
     ("Reshape", layout::reshape),
+    ("Selu", unary::selu),
     ("Sigmoid", activation::sigmoid),
     ("Slice", index::slice),
     ("Softmax", activation::softmax),
+    ("Softplus", unary::softplus),
+    ("Softsign", unary::softsign),
     ("Split", index::split),
     ("Squeeze", layout::alias),
     ("Sub", arith::sub),
