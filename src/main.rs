@@ -582,6 +582,14 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     got.unscaled
                 );
             }
+            if let Some(e) = got.failed {
+                // The records received before the failure are in `out`.
+                return Err(lfc::Error::Other(format!(
+                    "collection ended early: {e} ({} records received before it are in {})",
+                    got.set.rows.len(),
+                    out.display()
+                )));
+            }
         }
         Cmd::Adapt { args } => return adapt(args),
         Cmd::App { cmd } => {

@@ -64,7 +64,11 @@ impl System for RealSystem {
             count: Some(count),
             duration: Some(self.samples_timeout),
         };
-        Ok(control::collect(&mut self.client, &mut stream, app, limit, self.stop)?.set)
+        let got = control::collect(&mut self.client, &mut stream, app, limit, self.stop)?;
+        match got.failed {
+            Some(e) => Err(crate::Error::Other(format!("collecting records: {e}"))),
+            None => Ok(got.set),
+        }
     }
 
     fn build_ko(&mut self, compiled: &Compiled, out: &Path) -> Result<PathBuf> {

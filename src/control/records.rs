@@ -190,6 +190,10 @@ pub struct Collected {
     /// one of them carried (lf_kernel ships full batches of up to 64).
     pub messages: u64,
     pub largest_batch: usize,
+    /// The error that ended the collection early (lf_kernel unloaded, the
+    /// socket failed, recording could not be turned off); `set` holds the
+    /// records received before it, for the caller to keep.
+    pub failed: Option<String>,
 }
 
 fn find_app(client: &mut Client, app: u32) -> Result<AppStatus> {
@@ -236,6 +240,8 @@ pub fn collect(
     if !was_on {
         client.set_recording(app, true)?;
     }
+    // From here on an error does not lose what was received: it ends the
+    // collection and is reported in `failed`.
     let mut rx = Receiver::new(&status, limit);
     let received = rx.receive(client, stream, limit, stop);
     let off = if was_on {
@@ -243,27 +249,38 @@ pub fn collect(
     } else {
         client.set_recording(app, false)
     };
-    match (received, off) {
-        (Ok(()), Ok(())) => {}
-        (Err(e), Ok(())) => return Err(e),
-        (Ok(()), Err(e)) => return Err(e),
-        (Err(e), Err(off)) => {
-            return Err(Error::Other(format!(
-                "{e}; and turning recording off again failed: {off}"
-            )))
+    let failed = match (received, off) {
+        (Ok(()), Ok(())) => None,
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Some(e.to_string()),
+        (Err(e), Err(off)) => Some(format!(
+            "{e}; and turning recording off again failed: {off}"
+        )),
+    };
+    if failed.is_none() && !was_on {
+        if let Err(e) = rx.drain(client, stream) {
+            rx.got.failed = Some(e.to_string());
         }
     }
-    if !was_on {
-        rx.drain(client, stream)?;
-    }
     let mut got = rx.got;
-    let end = find_app(client, app)?;
-    got.dropped = match (status.dropped, end.dropped) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
+    got.failed = failed.or(got.failed);
+    if got.failed.is_none() {
+        match find_app(client, app) {
+            Ok(end) => {
+                got.dropped = match (status.dropped, end.dropped) {
+                    (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+                    _ => None,
+                }
+            }
+            Err(e) => got.failed = Some(e.to_string()),
+        }
+    }
     Ok(got)
 }
+
+/// While no records arrive, [`collect`] asks lf_kernel for the app this
+/// often, so that an unloaded module (or a destroyed app) ends the
+/// collection instead of a silent wait.
+pub const LIVENESS_CHECK: Duration = Duration::from_secs(1);
 
 /// The receiving half of [`collect`]: what came so far, and the scales of
 /// every snapshot seen.
@@ -300,6 +317,7 @@ impl Receiver {
                 interrupted: false,
                 messages: 0,
                 largest_batch: 0,
+                failed: None,
             },
         }
     }
@@ -317,6 +335,7 @@ impl Receiver {
         stop: Option<&AtomicBool>,
     ) -> Result<()> {
         let deadline = limit.duration.map(|d| Instant::now() + d);
+        let mut checked = Instant::now();
         while !self.full() {
             if stop.map(|s| s.load(Ordering::Relaxed)).unwrap_or(false) {
                 self.got.interrupted = true;
@@ -326,6 +345,14 @@ impl Receiver {
                 break;
             }
             let polled = stream.poll()?;
+            if !polled.datagram && checked.elapsed() >= LIVENESS_CHECK {
+                checked = Instant::now();
+                find_app(client, self.app).map_err(|e| {
+                    Error::Other(format!(
+                        "lf_kernel stopped answering during the collection: {e}"
+                    ))
+                })?;
+            }
             self.take(client, polled);
         }
         Ok(())

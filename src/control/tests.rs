@@ -1340,8 +1340,93 @@ fn collect_turns_recording_off_on_error() {
         count: Some(10),
         duration: None,
     };
-    let e = err_text(collect(&mut client, &mut stream, 1, limit, None));
+    let got = collect(&mut client, &mut stream, 1, limit, None).unwrap();
+    let e = got.failed.unwrap();
     assert!(e.contains("netlink receive failed"), "{e}");
+    assert!(got.set.rows.is_empty());
+    assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+}
+
+/// lf_kernel unloaded mid-collection (issue 12): two records came, then
+/// the records socket goes quiet and every request fails with ENOENT (the
+/// family is gone). A `--count` collection ends within a few liveness
+/// checks, keeps the two records, and reports why it ended.
+#[test]
+fn collect_module_gone_midway_keeps_records() {
+    let gone = Rc::new(RefCell::new(false));
+    let g = gone.clone();
+    let n = Rc::new(RefCell::new(0usize));
+    let (mut client, sent) = scripted(move |req| {
+        if *g.borrow() {
+            return vec![Ok(nl_error(req, -libc::ENOENT, false, &[]))];
+        }
+        let seq = seq_of(req);
+        if req[16] == Cmd::GetApp as u8 {
+            *n.borrow_mut() += 1;
+            vec![Ok([
+                genl(
+                    FAMILY,
+                    NLM_F_MULTI,
+                    seq,
+                    1,
+                    &rec_app_attrs(1, false, 0, &[(7, 1000, 100)]),
+                ),
+                done(seq, 0, &[]),
+            ]
+            .concat())]
+        } else {
+            vec![Ok(ack(req))]
+        }
+    });
+    let records = records_msg(
+        1,
+        &[
+            record_nest(7, 100, &[1500, -250], &[42]),
+            record_nest(7, 101, &[0, 1000], &[-100]),
+        ],
+    );
+    struct Vanishing {
+        first: Option<Vec<u8>>,
+        gone: Rc<RefCell<bool>>,
+    }
+    impl Transport for Vanishing {
+        fn send(&mut self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn recv(&mut self) -> io::Result<Vec<u8>> {
+            match self.first.take() {
+                Some(d) => Ok(d),
+                None => {
+                    // rmmod lf_kernel: nothing more on the group.
+                    *self.gone.borrow_mut() = true;
+                    std::thread::sleep(Duration::from_millis(50));
+                    Err(io::Error::from(io::ErrorKind::WouldBlock))
+                }
+            }
+        }
+    }
+    let io = Vanishing {
+        first: Some(records),
+        gone,
+    };
+    let mut stream = RecordStream::over(Box::new(io), FAMILY);
+    let limit = CollectLimit {
+        count: Some(1000),
+        duration: None,
+    };
+    let t = std::time::Instant::now();
+    let got = collect(&mut client, &mut stream, 1, limit, None).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let e = got.failed.unwrap();
+    assert!(
+        e.contains("stopped answering") && e.contains("ENOENT"),
+        "{e}"
+    );
+    assert!(e.contains("turning recording off again failed"), "{e}");
+    let ts: Vec<u64> = got.set.rows.iter().map(|r| r.timestamp_ns).collect();
+    assert_eq!(ts, vec![100, 101]);
+    assert_eq!(got.set.rows[0].input, vec![1.5, -0.25]);
+    // Recording was turned on, and turning it off was attempted.
     assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
 }
 
