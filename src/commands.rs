@@ -123,12 +123,16 @@ impl ErrorStats {
     }
 }
 
-/// `lfc eval`: fidelity against tract's float model, and C against the
+/// `lfc eval`: fidelity against the float model (tract's, or lfc's own
+/// float graph for models with ops tract lacks), and C against the
 /// interpreter.
 #[derive(Clone, Debug)]
 pub struct EvalReport {
     pub rows: usize,
-    /// Per output column: |fixed-point result - tract f32|.
+    /// What the results were compared against: `tract f32`, or
+    /// `lfc float graph (f64)`.
+    pub reference: String,
+    /// Per output column: |fixed-point result - reference|.
     pub per_output: Vec<ErrorStats>,
     /// `None` when C and the interpreter agree on every row; otherwise the
     /// first mismatch (row, output index, C value, interpreter value).
@@ -140,7 +144,8 @@ impl fmt::Display for EvalReport {
         writeln!(f, "rows: {}", self.rows)?;
         writeln!(
             f,
-            "output  max_abs_err  mean_abs_err  p99_abs_err   (vs tract f32)"
+            "output  max_abs_err  mean_abs_err  p99_abs_err   (vs {})",
+            self.reference
         )?;
         for (i, s) in self.per_output.iter().enumerate() {
             writeln!(
@@ -163,7 +168,7 @@ impl fmt::Display for EvalReport {
 pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
     let rows = read_inputs(compiled, data_path)?;
     let m = data::read_matrix(data_path)?;
-    let float = FloatModel::load(&compiled.model_path)?;
+    let reference = Reference::for_model(compiled)?;
     let c_out = run_fixed(compiled, &rows, Engine::C)?;
     let i_out = run_fixed(compiled, &rows, Engine::Interp)?;
     let real = pipeline::from_fixed_outputs(&c_out, &compiled.program.outputs);
@@ -171,16 +176,15 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
     let mut errs = vec![Vec::with_capacity(rows.len()); n_out];
     let mut mismatch = None;
     for (r, row) in m.iter_rows().enumerate() {
-        let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-        let y = float.run(&x)?;
+        let y = reference.run(compiled, row)?;
         if y.len() != n_out {
             return Err(Error::Other(format!(
-                "tract returned {} outputs, the program has {n_out}",
+                "the reference returned {} outputs, the program has {n_out}",
                 y.len()
             )));
         }
         for o in 0..n_out {
-            errs[o].push((real.row(r)[o] - y[o] as f64).abs());
+            errs[o].push((real.row(r)[o] - y[o]).abs());
             if mismatch.is_none() && c_out[r][o] != i_out[r][o] {
                 mismatch = Some((r, o, c_out[r][o], i_out[r][o]));
             }
@@ -188,9 +192,53 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
     }
     Ok(EvalReport {
         rows: rows.len(),
+        reference: reference.name().to_string(),
         per_output: errs.into_iter().map(ErrorStats::of).collect(),
         mismatch,
     })
+}
+
+/// The float model results are compared against.
+pub enum Reference {
+    /// tract's optimized f32 execution of the ONNX file.
+    Tract(FloatModel),
+    /// lfc's own float graph in f64, for models with ops tract cannot run
+    /// (Scaler, TreeEnsembleRegressor…); pinned against onnxruntime's
+    /// outputs by the ONNX-ML tests.
+    Graph,
+}
+
+impl Reference {
+    /// tract when it can run the model, else lfc's float graph.
+    pub fn for_model(compiled: &Compiled) -> Result<Reference> {
+        match FloatModel::load(&compiled.model_path) {
+            Ok(f) => Ok(Reference::Tract(f)),
+            Err(_) if crate::front::onnx::has_ml_ops(&compiled.model_path) => Ok(Reference::Graph),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reference::Tract(_) => "tract f32",
+            Reference::Graph => "lfc float graph (f64)",
+        }
+    }
+
+    /// Every output of one row of real inputs, concatenated.
+    pub fn run(&self, compiled: &Compiled, row: &[f64]) -> Result<Vec<f64>> {
+        match self {
+            Reference::Tract(f) => {
+                let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+                Ok(f.run(&x)?.into_iter().map(f64::from).collect())
+            }
+            // f32 inputs, as the ONNX model sees them
+            Reference::Graph => {
+                let x: Vec<f64> = row.iter().map(|&v| v as f32 as f64).collect();
+                Ok(compiled.graph.eval(&x))
+            }
+        }
+    }
 }
 
 /// `lfc inspect`: layers, ranges, scales, MACs, stack bytes, code size.

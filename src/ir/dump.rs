@@ -77,6 +77,19 @@ pub fn graph(g: &Graph) -> String {
                     summary(&map.iter().map(|&i| i as i64).collect::<Vec<_>>())
                 ),
             ),
+            OpKind::Trees(e) => (
+                "trees".to_string(),
+                format!(
+                    " {} trees, {} branches, {} leaves, {} targets, depths {:?}",
+                    e.roots.len(),
+                    e.branches.len(),
+                    e.leaves.len(),
+                    e.n_targets,
+                    e.depths()
+                ),
+            ),
+            OpKind::ArgMax { axis_len } => ("argmax".to_string(), format!(" axis_len {axis_len}")),
+            OpKind::Lookup { table } => ("lookup".to_string(), format!(" table {table:?}")),
         };
         let _ = writeln!(
             s,
@@ -199,6 +212,30 @@ pub fn program(p: &Program) -> String {
                 summary(&exp_lut.table),
                 exp_lut.max_error
             ),
+            InstrKind::Trees {
+                src,
+                dst,
+                table,
+                rescale,
+            } => format!(
+                "{dst} = trees({src}) {} trees, {} branches, {} leaves, {} targets, worst {} comparisons, thresholds {} leaves {} base {:?} rescale {}/2^{}",
+                table.roots.len(),
+                table.n_branches(),
+                table.n_leaves(),
+                table.n_targets,
+                table.worst_comparisons(),
+                summary(&table.threshold),
+                summary(&table.leaf_w),
+                table.base,
+                rescale.mul,
+                rescale.shift
+            ),
+            InstrKind::ArgMax { src, dst, axis_len } => {
+                format!("{dst} = argmax({src}) axis {axis_len}")
+            }
+            InstrKind::Lookup { src, dst, table } => {
+                format!("{dst} = lookup({src}) table {table:?}")
+            }
             InstrKind::Dequantize {
                 src,
                 rescale,

@@ -146,6 +146,17 @@ pub enum OpKind {
     Gather {
         map: Vec<usize>,
     },
+    /// A tree ensemble: `n_targets` sums of leaf values.
+    Trees(Box<crate::ir::tree::Ensemble>),
+    /// Per group of `axis_len`, the index of its first maximum (an integer
+    /// value).
+    ArgMax {
+        axis_len: usize,
+    },
+    /// Integer `out[i] = table[in[i]]` (a class index to its label).
+    Lookup {
+        table: Vec<i64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -246,6 +257,15 @@ impl Graph {
                         .collect()
                 }
                 OpKind::Activation(act) => x.iter().map(|v| act.eval(*v)).collect(),
+                OpKind::Trees(e) => e.eval(x),
+                OpKind::ArgMax { axis_len } => x
+                    .chunks(*axis_len)
+                    .map(|g| crate::ir::tree::first_argmax(g) as f64)
+                    .collect(),
+                OpKind::Lookup { table } => x
+                    .iter()
+                    .map(|&i| table[(i.max(0.0) as usize).min(table.len() - 1)] as f64)
+                    .collect(),
                 OpKind::Softmax { axis_len } => {
                     let mut out = Vec::with_capacity(x.len());
                     for group in x.chunks(*axis_len) {

@@ -325,6 +325,28 @@ pub enum InstrKind {
         /// dst = round(prob * 2^out_frac) + zp_dst
         out_frac: u32,
     },
+    /// A tree ensemble walked as a node table ([`crate::ir::tree::TreeTable`]):
+    /// `dst[j] = rescale(acc[j]) + zp_dst` with `acc[j] = base[j] + sum of
+    /// the leaves reached`.
+    Trees {
+        src: TensorId,
+        dst: TensorId,
+        table: Box<crate::ir::tree::TreeTable>,
+        rescale: Rescale,
+    },
+    /// Integer: per group of `axis_len`, the index of the first maximum.
+    ArgMax {
+        src: TensorId,
+        dst: TensorId,
+        axis_len: usize,
+    },
+    /// Integer: `dst[i] = table[src[i]]` (the validator proves every index
+    /// in range).
+    Lookup {
+        src: TensorId,
+        dst: TensorId,
+        table: Vec<i64>,
+    },
     /// To the `s64` model output at the decimal output scale (scale 1 for
     /// an integer output): `out[offset + i] = rescale(src[i] - zp_src)`.
     /// One per graph output, in graph order, at consecutive offsets.
@@ -346,7 +368,10 @@ impl InstrKind {
             | InstrKind::Scale { dst, .. }
             | InstrKind::Binary { dst, .. }
             | InstrKind::Lut { dst, .. }
-            | InstrKind::Softmax { dst, .. } => Some(*dst),
+            | InstrKind::Softmax { dst, .. }
+            | InstrKind::Trees { dst, .. }
+            | InstrKind::ArgMax { dst, .. }
+            | InstrKind::Lookup { dst, .. } => Some(*dst),
             InstrKind::Dequantize { .. } => None,
         }
     }
@@ -360,6 +385,9 @@ impl InstrKind {
             | InstrKind::Scale { src, .. }
             | InstrKind::Lut { src, .. }
             | InstrKind::Softmax { src, .. }
+            | InstrKind::Trees { src, .. }
+            | InstrKind::ArgMax { src, .. }
+            | InstrKind::Lookup { src, .. }
             | InstrKind::Dequantize { src, .. } => vec![*src],
             InstrKind::Binary { a, b, .. } => vec![*a, *b],
         }

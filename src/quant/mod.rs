@@ -16,12 +16,14 @@
 
 pub mod fixed;
 pub mod lut;
+mod tree_quant;
 
 use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::ir::bounds::{self, Bounds};
 use crate::ir::program::softmax_consts::EXP_FRAC;
+use crate::ir::tree;
 use crate::ir::{
     AccWidth, Activation, BinaryOp, Graph, Instr, InstrKind, LutFunc, OpKind, Precision, Program,
     ProgramOutput, QParams, Rescale, Tensor, TensorId, ValueId,
@@ -183,16 +185,7 @@ impl<'a> Builder<'a> {
     fn push(&mut self, node: &str, onnx_op: &str, doc: String, kind: InstrKind) -> Result<()> {
         let facts = bounds::propagate(&self.tensors, &kind, &self.bounds, node)
             .map_err(|r| qerr(node, r))?;
-        let dst = match &kind {
-            InstrKind::Quantize { dst, .. }
-            | InstrKind::Dense { dst, .. }
-            | InstrKind::Scale { dst, .. }
-            | InstrKind::Binary { dst, .. }
-            | InstrKind::Lut { dst, .. }
-            | InstrKind::Softmax { dst, .. } => Some(*dst),
-            InstrKind::Dequantize { .. } => None,
-        };
-        if let Some(d) = dst {
+        if let Some(d) = kind.dst() {
             self.bounds[d.index()] = Some(facts.out);
         }
         self.instrs.push(Instr {
@@ -738,6 +731,61 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A tree ensemble: thresholds moved exactly into the tested tensor's
+    /// integers, leaves summed at `2^-TREE_ACC_SHIFT` of the output step.
+    fn trees(&mut self, op_index: usize, e: &tree::Ensemble) -> Result<()> {
+        let x = self.unary_source(op_index)?;
+        let op = &self.graph.ops[op_index];
+        let name = self.graph.value(op.output).name.clone();
+        let (lo, hi) = tree_quant::real_range(e);
+        let dq = qparams(self.opts.precision, lo, hi);
+        let table = tree_quant::table(e, &x.q, &dq, &x.node).map_err(|r| qerr(&x.node, r))?;
+        let doc = format!(
+            "{name}[j] = base[j] + sum over {} trees of the leaf reached (x <= t tests on {}; worst case {} comparisons)",
+            e.roots.len(),
+            self.tensors[x.id.index()].name,
+            table.worst_comparisons()
+        );
+        let len = e.n_targets;
+        self.finish(op_index, dq, len, doc, |dst| InstrKind::Trees {
+            src: x.id,
+            dst,
+            table: Box::new(table),
+            rescale: Rescale {
+                mul: 1,
+                shift: tree_quant::TREE_ACC_SHIFT,
+            },
+        })
+    }
+
+    /// ArgMax, Lookup: integers at scale 1, zero point 0.
+    fn integer_op(
+        &mut self,
+        op_index: usize,
+        make: impl FnOnce(TensorId, TensorId) -> InstrKind,
+    ) -> Result<()> {
+        let x = self.unary_source(op_index)?;
+        let op = &self.graph.ops[op_index];
+        let len = self.graph.value(op.output).len;
+        let name = self.graph.value(op.output).name.clone();
+        let qmax = (1i64 << (self.opts.precision.bits() - 1)) - 1;
+        let dq = QParams {
+            bits: self.opts.precision.bits(),
+            zero_point: 0,
+            qmin: -qmax,
+            qmax,
+            scale: 1.0,
+        };
+        let doc = match &self.graph.ops[op_index].kind {
+            OpKind::ArgMax { axis_len } => format!(
+                "{name} = index of the first maximum of {} per group of {axis_len} (ties: lowest index)",
+                self.tensors[x.id.index()].name
+            ),
+            _ => format!("{name} = label of class {}", self.tensors[x.id.index()].name),
+        };
+        self.finish(op_index, dq, len, doc, |dst| make(x.id, dst))
+    }
+
     /// One `Dequantize` per graph output, at consecutive offsets; an
     /// integer output is answered at scale 1 (its tensor already is).
     fn dequantize(&mut self) -> Result<Vec<ProgramOutput>> {
@@ -868,6 +916,15 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 if fused.is_some() {
                     i += 1;
                 }
+            }
+            OpKind::Trees(e) => b.trees(i, e)?,
+            OpKind::ArgMax { axis_len } => {
+                let axis_len = *axis_len;
+                b.integer_op(i, move |src, dst| InstrKind::ArgMax { src, dst, axis_len })?
+            }
+            OpKind::Lookup { table } => {
+                let table = table.clone();
+                b.integer_op(i, move |src, dst| InstrKind::Lookup { src, dst, table })?
             }
         }
         i += 1;

@@ -71,7 +71,7 @@ pub fn eval(r: &EvalReport) -> Value {
     json!({
         "schema": "lfc.eval/1",
         "rows": r.rows,
-        "reference": "tract f32",
+        "reference": r.reference,
         "outputs": outputs,
         "c_equals_interp": r.mismatch.is_none(),
         "mismatch": r.mismatch.map(|(row, o, c, i)| json!({

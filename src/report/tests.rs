@@ -67,6 +67,7 @@ fn json_status_field_names() {
 fn json_eval_field_names() {
     let r = EvalReport {
         rows: 60,
+        reference: "tract f32".into(),
         per_output: vec![ErrorStats {
             max: 0.5,
             mean: 0.25,

@@ -313,3 +313,37 @@ pub struct KbuildT<'a> {
 pub struct MakefileT<'a> {
     pub k: &'a KbuildInfo,
 }
+
+pub struct TreesL {
+    pub src: String,
+    pub dst: String,
+    pub trees: String,
+    pub branches: String,
+    pub targets: String,
+    pub roots: String,
+    pub feature: String,
+    pub threshold: String,
+    pub yes: String,
+    pub no: String,
+    pub leaf: String,
+    pub base: String,
+    /// `y[i]` rounded once into the destination.
+    pub value: String,
+}
+construct!(TreesL, TreesDecls, TreesBody, "c/trees.c");
+
+pub struct ArgMaxL {
+    pub src: String,
+    pub dst: String,
+    pub len: String,
+    pub axis: String,
+}
+construct!(ArgMaxL, ArgMaxDecls, ArgMaxBody, "c/argmax.c");
+
+pub struct LookupL {
+    pub src: String,
+    pub dst: String,
+    pub len: String,
+    pub table: String,
+}
+construct!(LookupL, LookupDecls, LookupBody, "c/lookup.c");

@@ -138,6 +138,27 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 }
                 t[dst.index()] = y;
             }
+            InstrKind::Trees {
+                src,
+                dst,
+                table,
+                rescale,
+            } => {
+                let z = zp(*dst);
+                let acc = table.accumulate(&t[src.index()]);
+                t[dst.index()] = acc.iter().map(|&a| rescale.apply(a) + z).collect();
+            }
+            InstrKind::ArgMax { src, dst, axis_len } => {
+                let y: Vec<i64> = t[src.index()]
+                    .chunks(*axis_len)
+                    .map(|g| crate::ir::tree::first_argmax(g) as i64)
+                    .collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Lookup { src, dst, table } => {
+                let y: Vec<i64> = t[src.index()].iter().map(|&i| table[i as usize]).collect();
+                t[dst.index()] = y;
+            }
             InstrKind::Dequantize {
                 src,
                 rescale,

@@ -112,6 +112,52 @@ impl Node<'_> {
             .filter(|s| !s.is_empty())
             .collect()
     }
+
+    /// A list-of-floats attribute (empty when absent); every value finite.
+    pub fn attr_floats(&self, name: &str) -> Result<Vec<f32>> {
+        let v = self
+            .attr_typed(name, AttributeType::Floats)?
+            .map(|a| a.floats.clone())
+            .unwrap_or_default();
+        if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(self.err(format!("attribute `{name}` holds {x} at index {i}")));
+        }
+        Ok(v)
+    }
+
+    /// A list-of-ints attribute (empty when absent).
+    pub fn attr_ints_list(&self, name: &str) -> Result<Vec<i64>> {
+        Ok(self
+            .attr_typed(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone())
+            .unwrap_or_default())
+    }
+
+    /// A list-of-strings attribute (empty when absent), as UTF-8.
+    pub fn attr_strings(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self
+            .attr_typed(name, AttributeType::Strings)?
+            .map(|a| {
+                a.strings
+                    .iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// A string attribute, or `default` when absent.
+    pub fn attr_string_or(&self, name: &str, default: &str) -> Result<String> {
+        Ok(self
+            .attr_typed(name, AttributeType::String)?
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+            .unwrap_or_else(|| default.to_owned()))
+    }
+
+    /// Whether the node sets attribute `name` at all.
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
 }
 
 /// A constant operand, converted to f32 (row-major).
@@ -305,6 +351,45 @@ impl<'m> Ctx<'m> {
     }
 }
 
+impl Ctx<'_> {
+    /// Appends an op writing a new value `name` of `len` elements (for
+    /// nodes with several outputs, and values no ONNX tensor names);
+    /// `name` is bound when it is one of the node's outputs.
+    pub fn push_op(
+        &mut self,
+        node: &Node,
+        kind: OpKind,
+        inputs: Vec<ValueId>,
+        len: usize,
+        name: &str,
+        integer: bool,
+    ) -> ValueId {
+        let id = self.graph.add_value(name, len);
+        self.graph.values[id.index()].integer = integer;
+        self.graph.ops.push(Op {
+            node: node.name.clone(),
+            onnx_op: node.op().to_owned(),
+            kind,
+            inputs,
+            output: id,
+        });
+        if node.proto.output.iter().any(|o| o == name) {
+            self.values.insert(name.to_owned(), id);
+        }
+        id
+    }
+
+    /// Binds ONNX name `name` to an existing value.
+    pub fn bind_output(&mut self, name: &str, id: ValueId) {
+        self.values.insert(name.to_owned(), id);
+    }
+
+    /// The op that wrote `id`, if any.
+    pub fn producer(&self, id: ValueId) -> Option<&Op> {
+        self.graph.ops.iter().find(|op| op.output == id)
+    }
+}
+
 fn node_name(proto: &pb::NodeProto, index: usize) -> String {
     if proto.name.is_empty() {
         format!("{}#{index}", proto.op_type)
@@ -315,10 +400,12 @@ fn node_name(proto: &pb::NodeProto, index: usize) -> String {
 
 fn unsupported(node: &Node) -> Error {
     let domain = &node.proto.domain;
-    let what = if domain.is_empty() || domain == "ai.onnx" {
+    let what = if domain.is_empty() || domain == "ai.onnx" || domain == "ai.onnx.ml" {
         "unsupported op".to_owned()
     } else {
-        format!("unsupported op (domain `{domain}`; only the default ONNX domain is)")
+        format!(
+            "unsupported op (domain `{domain}`; only the default ONNX domain and ai.onnx.ml are)"
+        )
     };
     node.err(format!(
         "{what}; supported: {}",

@@ -45,6 +45,15 @@ pub fn load_bytes(bytes: &[u8], name: &str) -> Result<Graph> {
     lower::lower(&typed)
 }
 
+/// Whether the file has `ai.onnx.ml` nodes (unreadable files: false).
+pub fn has_ml_ops(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| model::decode(&b, path).ok())
+        .and_then(|p| p.graph)
+        .is_some_and(|g| g.node.iter().any(|n| n.domain == "ai.onnx.ml"))
+}
+
 /// The float model as tract runs it: the fidelity reference.
 pub struct FloatModel {
     plan: Arc<TypedRunnableModel>,

@@ -191,11 +191,175 @@ pub(crate) struct TypedOnnx {
     pub initializers: HashSet<String>,
 }
 
+/// ZipMap turns probabilities into a sequence of maps: refused, with how
+/// to export without it.
+fn refuse_zipmap(proto: &pb::ModelProto, path: &Path) -> Result<()> {
+    let graph = proto.graph.as_ref().expect("checked by decode");
+    if let Some((i, n)) = graph
+        .node
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.op_type == "ZipMap")
+    {
+        let name = if n.name.is_empty() {
+            format!("ZipMap#{i}")
+        } else {
+            n.name.clone()
+        };
+        return Err(model_err(
+            path,
+            format!("node `{name}` (ZipMap): ZipMap (probabilities as a list of maps) is not supported: export the classifier with `zipmap=False` (skl2onnx: options={{id(model): {{'zipmap': False}}}}; onnxmltools: zipmap=False) so the probabilities are one tensor"),
+        ));
+    }
+    Ok(())
+}
+
+fn node(
+    op: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<pb::AttributeProto>,
+) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+fn ints_len(n: &pb::NodeProto, name: &str) -> usize {
+    n.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map_or(0, |a| a.ints.len().max(a.strings.len()))
+}
+
+/// The columns an ONNX-ML model op outputs (targets or classes), from its
+/// attributes; 1 when unknown (the lowering checks them properly).
+fn ml_columns(n: &pb::NodeProto) -> usize {
+    let int = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+    let c = match n.op_type.as_str() {
+        "LinearRegressor" => int("targets").unwrap_or(1) as usize,
+        "TreeEnsembleRegressor" => int("n_targets").unwrap_or(1) as usize,
+        "LinearClassifier" => {
+            ints_len(n, "classlabels_ints").max(ints_len(n, "classlabels_strings"))
+        }
+        _ => ints_len(n, "classlabels_int64s").max(ints_len(n, "classlabels_strings")),
+    };
+    c.max(1)
+}
+
+/// A copy of the model in which every ONNX-ML node lfc lowers is replaced,
+/// for tract's typing only, by default-domain nodes giving its outputs the
+/// same shapes: Identity for the element-wise ones (Scaler, Normalizer),
+/// `Expand(Cast(ArgMax(x)), [1, C])` for a model's `[1, C]` output,
+/// `ArgMax` of that for a classifier's label, Gather for
+/// ArrayFeatureExtractor. The stand-ins depend on the input, so tract
+/// folds none of them; the lowering reads the original nodes.
+fn typing_stand_ins(proto: &pb::ModelProto) -> pb::ModelProto {
+    let mut p = proto.clone();
+    let graph = p.graph.as_mut().expect("checked by decode");
+    if !graph.node.iter().any(super::ops::is_ml) {
+        return p;
+    }
+    if !p
+        .opset_import
+        .iter()
+        .any(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+    {
+        p.opset_import.push(pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 15,
+        });
+    }
+    let graph = p.graph.as_mut().expect("checked by decode");
+    let mut nodes = Vec::new();
+    for (i, n) in graph.node.iter().enumerate() {
+        if !super::ops::is_ml(n) {
+            nodes.push(n.clone());
+            continue;
+        }
+        let x = n.input.first().cloned().unwrap_or_default();
+        let out = |k: usize| n.output.get(k).cloned().filter(|s| !s.is_empty());
+        match n.op_type.as_str() {
+            "Scaler" | "Normalizer" | "Binarizer" => nodes.push(node(
+                "Identity",
+                &[&x],
+                &[&out(0).unwrap_or_default()],
+                vec![],
+            )),
+            "ArrayFeatureExtractor" => {
+                let idx = n.input.get(1).cloned().unwrap_or_default();
+                nodes.push(node(
+                    "Gather",
+                    &[&x, &idx],
+                    &[&out(0).unwrap_or_default()],
+                    vec![int_attr("axis", -1)],
+                ))
+            }
+            _ => {
+                let c = ml_columns(n) as i64;
+                let t = |s: &str| format!("__lfc_standin{i}_{s}");
+                let shape = t("shape");
+                graph.initializer.push(pb::TensorProto {
+                    name: shape.clone(),
+                    dims: vec![2],
+                    data_type: pb::tensor_proto::DataType::Int64 as i32,
+                    int64_data: vec![1, c],
+                    ..Default::default()
+                });
+                let classifier = n.op_type.ends_with("Classifier");
+                let scores = if classifier {
+                    out(1).unwrap_or_else(|| t("scores"))
+                } else {
+                    out(0).unwrap_or_default()
+                };
+                nodes.push(node(
+                    "ArgMax",
+                    &[&x],
+                    &[&t("am")],
+                    vec![int_attr("axis", 1), int_attr("keepdims", 1)],
+                ));
+                nodes.push(node(
+                    "Cast",
+                    &[&t("am")],
+                    &[&t("f")],
+                    vec![int_attr("to", ONNX_FLOAT as i64)],
+                ));
+                nodes.push(node("Expand", &[&t("f"), &shape], &[&scores], vec![]));
+                if let Some(label) = out(0).filter(|_| classifier) {
+                    nodes.push(node(
+                        "ArgMax",
+                        &[&scores],
+                        &[&label],
+                        vec![int_attr("axis", 1), int_attr("keepdims", 0)],
+                    ));
+                }
+            }
+        }
+    }
+    graph.node = nodes;
+    p
+}
+
 impl TypedOnnx {
     pub fn from_bytes(bytes: &[u8], path: &Path, dir: Option<&str>) -> Result<TypedOnnx> {
         let proto = decode(bytes, path)?;
+        refuse_zipmap(&proto, path)?;
         let io = Io::find(&proto, path)?;
-        let (mut model, outlets) = parse(&proto, &io, path, dir)?;
+        let typing = typing_stand_ins(&proto);
+        let (mut model, outlets) = parse(&typing, &io, path, dir)?;
         let analysed = contain(path, "typing", || Ok(model.analyse(false).map(drop)))?;
         if let Err(e) = analysed {
             // tract could not type the model; an op lfc does not lower at

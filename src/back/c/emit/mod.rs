@@ -24,6 +24,7 @@ pub(super) mod lut;
 mod quantize;
 mod scale;
 mod softmax;
+mod trees;
 
 use super::writer::{Decls, Writer};
 use crate::ir::{Instr, InstrKind};
@@ -52,6 +53,9 @@ pub(super) fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
         InstrKind::Lut { .. } => lut::SUFFIXES,
         InstrKind::Softmax { .. } => softmax::SUFFIXES,
         InstrKind::Dequantize { .. } => dequantize::SUFFIXES,
+        InstrKind::Trees { .. } | InstrKind::ArgMax { .. } | InstrKind::Lookup { .. } => {
+            trees::SUFFIXES
+        }
     }
 }
 
@@ -75,6 +79,9 @@ pub(super) fn instr(w: &mut Writer, k: usize, instr: &Instr) -> Result<(String, 
         InstrKind::Lut { .. } => lut::emit(w, cx),
         InstrKind::Softmax { .. } => softmax::emit(w, cx),
         InstrKind::Dequantize { .. } => dequantize::emit(w, cx),
+        InstrKind::Trees { .. } => trees::emit(w, cx),
+        InstrKind::ArgMax { .. } => trees::emit_argmax(w, cx),
+        InstrKind::Lookup { .. } => trees::emit_lookup(w, cx),
     }
 }
 

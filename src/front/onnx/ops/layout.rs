@@ -24,6 +24,12 @@ pub fn cast(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let to = node
         .attr_i64("to")?
         .ok_or_else(|| node.err("attribute `to` is missing"))?;
+    // An integer value (ArgMax, class label) cast to int64/int32/float
+    // stays the same integers.
+    let integer = matches!(ctx.runtime(node, 0), Ok((id, _)) if ctx.graph.value(id).integer);
+    if integer && [6, 7, ONNX_FLOAT as i64].contains(&to) {
+        return alias(ctx, node);
+    }
     if to != ONNX_FLOAT as i64 {
         let ty = tract_onnx::pb::tensor_proto::DataType::try_from(to as i32)
             .map(|d| d.as_str_name().to_owned())

@@ -7,6 +7,7 @@ mod conv;
 mod index;
 mod layout;
 mod linear;
+mod ml;
 mod norm;
 mod reduce;
 mod unary;
@@ -22,6 +23,7 @@ pub(crate) type LowerFn = fn(&mut Ctx, &Node) -> Result<()>;
 /// Sorted by op type (checked by a unit test) for binary search.
 const OPS: &[(&str, LowerFn)] = &[
     ("Add", arith::add),
+    ("ArgMax", ml::argmax),
     ("AveragePool", conv::average_pool),
     ("BatchNormalization", norm::batch_normalization),
     ("Cast", layout::cast),
@@ -63,19 +65,40 @@ const OPS: &[(&str, LowerFn)] = &[
     ("Unsqueeze", layout::alias),
 ];
 
-/// The lowering of `node`'s op, if lfc has one (default ONNX domain only).
+/// The `ai.onnx.ml` ops, sorted.
+const ML_OPS: &[(&str, LowerFn)] = &[
+    ("ArrayFeatureExtractor", ml::array_feature_extractor),
+    ("LinearClassifier", ml::linear_classifier),
+    ("LinearRegressor", ml::linear_regressor),
+    ("Normalizer", ml::normalizer),
+    ("Scaler", ml::scaler),
+    ("TreeEnsembleClassifier", ml::tree_classifier),
+    ("TreeEnsembleRegressor", ml::tree_regressor),
+];
+
+/// The lowering of `node`'s op, if lfc has one (default ONNX domain and
+/// `ai.onnx.ml`).
 pub(crate) fn lookup(node: &pb::NodeProto) -> Option<LowerFn> {
-    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
-        return None;
-    }
-    OPS.binary_search_by(|(name, _)| (*name).cmp(node.op_type.as_str()))
+    let table = match node.domain.as_str() {
+        "" | "ai.onnx" => OPS,
+        "ai.onnx.ml" => ML_OPS,
+        _ => return None,
+    };
+    table
+        .binary_search_by(|(name, _)| (*name).cmp(node.op_type.as_str()))
         .ok()
-        .map(|i| OPS[i].1)
+        .map(|i| table[i].1)
 }
 
-/// The ONNX op types the front end lowers, sorted.
+/// Whether `node` is an `ai.onnx.ml` op lfc lowers (tract gets a stand-in).
+pub(crate) fn is_ml(node: &pb::NodeProto) -> bool {
+    node.domain == "ai.onnx.ml" && lookup(node).is_some()
+}
+
+/// The ONNX op types the front end lowers, sorted (`ai.onnx.ml` ones
+/// after the default domain's).
 pub fn supported_ops() -> Vec<&'static str> {
-    OPS.iter().map(|(name, _)| *name).collect()
+    OPS.iter().chain(ML_OPS).map(|(name, _)| *name).collect()
 }
 
 #[cfg(test)]
@@ -85,7 +108,7 @@ mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(
-            OPS.windows(2).all(|w| w[0].0 < w[1].0),
+            OPS.windows(2).all(|w| w[0].0 < w[1].0) && ML_OPS.windows(2).all(|w| w[0].0 < w[1].0),
             "OPS must be sorted"
         );
     }

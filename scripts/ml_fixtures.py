@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Regenerates tests/fixtures/ml/: small exporter-made ONNX-ML models and
+onnxruntime's outputs on held-out rows (the reference `cargo test` pins lfc's
+own float evaluation and compiled programs against; the tests need no Python).
+
+Per model NAME: NAME.onnx, and shared per task: calib_{reg,clf}.csv (the
+training rows, used as --calibration), heldout_{reg,clf}.csv (rows drawn 10 %
+wider than the training box, so some lie slightly outside it), and
+NAME.ort.csv: onnxruntime's outputs on the held-out rows, one column per
+output element, headed `output[index]`.
+
+Usage: python3 scripts/ml_fixtures.py [OUTDIR]   (needs numpy, scikit-learn,
+skl2onnx, onnxmltools, lightgbm, xgboost, onnxruntime; seeded, deterministic)
+"""
+import os
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeRegressor
+from sklearn.ensemble import RandomForestRegressor
+
+N_FEAT = 4
+
+
+def data(rng):
+    # features on different physical scales, as real telemetry
+    span = np.array([1.0, 10.0, 100.0, 0.5])
+    x = rng.uniform(-1, 1, size=(200, N_FEAT)) * span
+    y = np.sin(x[:, 0] * 2) + 0.05 * x[:, 1] + 0.0001 * x[:, 2] ** 2 - x[:, 3]
+    cls = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    held = rng.uniform(-1.1, 1.1, size=(300, N_FEAT)) * span
+    return x.astype(np.float32), y.astype(np.float32), cls, held.astype(np.float32)
+
+
+def skl(model, name):
+    opts = {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
+    if isinstance(model, Pipeline) and hasattr(model, "predict_proba"):
+        opts = {id(model.steps[-1][1]): {"zipmap": False}}
+    return convert_sklearn(
+        model, name, [("x", FloatTensorType([None, N_FEAT]))], target_opset={"": 15, "ai.onnx.ml": 3},
+        options=opts,
+    )
+
+
+def lgbm(model, name):
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType as FT
+    return convert_lightgbm(model, name, [("x", FT([None, N_FEAT]))],
+                            target_opset=15, zipmap=False)
+
+
+def xgb(model, name):
+    from onnxmltools import convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType as FT
+    return convert_xgboost(model, name, [("x", FT([None, N_FEAT]))], target_opset=15)
+
+
+def strip_zipmap(onx):
+    """onnxmltools' XGBoost converter has no zipmap option: drop the ZipMap
+    node and expose its input, the probabilities tensor, as the output
+    (what zipmap=False gives for the other converters)."""
+    g = onx.graph
+    for i, n in enumerate(list(g.node)):
+        if n.op_type == "ZipMap":
+            src = n.input[0]
+            for o in g.output:
+                if o.name == n.output[0]:
+                    from onnx import helper, TensorProto
+                    g.output.remove(o)
+                    g.output.append(helper.make_tensor_value_info(src, TensorProto.FLOAT, [None, None]))
+                    break
+            del g.node[i]
+    return onx
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/ml"
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(7)
+    x, y, cls, held = data(rng)
+    import lightgbm
+    import xgboost
+    models = {
+        "skl_scaler_mlp_reg": ("reg", skl, Pipeline([("s", StandardScaler()), ("m", MLPRegressor(hidden_layer_sizes=(16,), activation="tanh", max_iter=3000, random_state=0))])),
+        "skl_mlp_clf": ("clf", skl, MLPClassifier(hidden_layer_sizes=(16,), max_iter=3000, random_state=0)),
+        "skl_dtree_reg": ("reg", skl, DecisionTreeRegressor(max_depth=5, random_state=0)),
+        "skl_rf_reg": ("reg", skl, RandomForestRegressor(n_estimators=8, max_depth=5, random_state=0)),
+        "skl_scaler_linreg": ("reg", skl, Pipeline([("s", StandardScaler()), ("m", LinearRegression())])),
+        "skl_logreg": ("clf", skl, LogisticRegression(max_iter=1000)),
+        "lgbm_reg": ("reg", lgbm, lightgbm.LGBMRegressor(n_estimators=16, num_leaves=8, min_child_samples=5, verbose=-1)),
+        "lgbm_clf": ("clf", lgbm, lightgbm.LGBMClassifier(n_estimators=8, num_leaves=8, min_child_samples=5, verbose=-1)),
+        "xgb_reg": ("reg", xgb, xgboost.XGBRegressor(n_estimators=16, max_depth=3)),
+        "xgb_clf": ("clf", xgb, xgboost.XGBClassifier(n_estimators=8, max_depth=3)),
+    }
+    fmt = lambda a: ",".join(repr(float(v)) for v in a)
+    for task, rows in (("reg", x), ("clf", x)):
+        with open(os.path.join(out, f"calib_{task}.csv"), "w") as f:
+            f.write(",".join(f"x{i}" for i in range(N_FEAT)) + "\n")
+            f.writelines(fmt(r) + "\n" for r in rows)
+        with open(os.path.join(out, f"heldout_{task}.csv"), "w") as f:
+            f.write(",".join(f"x{i}" for i in range(N_FEAT)) + "\n")
+            f.writelines(fmt(r) + "\n" for r in held)
+    for name, (task, conv, model) in models.items():
+        model.fit(x, y if task == "reg" else cls)
+        onx = strip_zipmap(conv(model, name))
+        path = os.path.join(out, name + ".onnx")
+        with open(path, "wb") as f:
+            f.write(onx.SerializeToString())
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        res = sess.run(None, {"x": held})
+        names = [o.name for o in sess.get_outputs()]
+        cols, head = [], []
+        for n, r in zip(names, res):
+            r = np.asarray(r).reshape(len(held), -1)
+            cols.append(r.astype(np.float64))
+            head += [f"{n}[{j}]" for j in range(r.shape[1])]
+        table = np.concatenate(cols, axis=1)
+        with open(os.path.join(out, name + ".ort.csv"), "w") as f:
+            f.write(",".join(head) + "\n")
+            f.writelines(fmt(r) + "\n" for r in table)
+        ops = sorted({(n.domain or "ai.onnx") + ":" + n.op_type for n in onx.graph.node})
+        print(f"{name}: {os.path.getsize(path)} bytes, outputs {names}, ops {ops}")
+
+
+if __name__ == "__main__":
+    main()
