@@ -238,6 +238,24 @@ impl<'a> Builder<'a> {
         // them as they are (scale 1 / input_scale): they carry no more
         // resolution than that, and the C is a clamp with no multiply.
         let identity = self.opts.precision == Precision::Int16 && max_in <= q.qmax;
+        // Read only by tree ensembles: they compare, never multiply, so the
+        // clamped s64 inputs are kept whole (a 64-bit tensor at scale
+        // 1 / input_scale) and every threshold is exact at the input scale.
+        let trees_only = g.ops.iter().any(|op| op.inputs.contains(&g.input))
+            && g.ops
+                .iter()
+                .filter(|op| op.inputs.contains(&g.input))
+                .all(|op| matches!(op.kind, OpKind::Trees(_)));
+        if trees_only {
+            q = QParams {
+                bits: 64,
+                zero_point: 0,
+                qmin: -max_in,
+                qmax: max_in,
+                scale: 1.0 / is,
+            };
+        }
+        let identity = identity || trees_only;
         let rescale = if identity {
             q.scale = 1.0 / is;
             Rescale::IDENTITY
@@ -245,7 +263,9 @@ impl<'a> Builder<'a> {
             rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?
         };
         let name = g.value(g.input).name.clone();
-        let doc = if identity {
+        let doc = if trees_only {
+            format!("{name}_q = in, clamped to the input domain (read only by tree ensembles: kept whole at scale 1/{is})")
+        } else if identity {
             format!("{name}_q = in, clamped to the input domain (at scale 1/{is} the inputs already fit int16)")
         } else {
             format!(
@@ -364,6 +384,7 @@ impl<'a> Builder<'a> {
         // s_in * s_w / s_out is exactly 2^-S: requantization is then a
         // rounding shift, no multiply, and the weights still use at least
         // 15 of their 16 bits. int8 keeps TFLite's 31-bit multipliers.
+        let before = (wq.clone(), ws.clone(), bq.clone());
         if prec == Precision::Int16 {
             for (j, s) in ws.iter_mut().enumerate() {
                 let f = sq.scale * *s / dq.scale;
@@ -380,6 +401,18 @@ impl<'a> Builder<'a> {
                 let row_sum: i64 = wq[j * n_in..(j + 1) * n_in].iter().sum();
                 bq[j] =
                     (bias[j] as f64 / (sq.scale * ws[j])).round() as i64 - sq.zero_point * row_sum;
+            }
+            // The coarser weights round differently: when that pushes a
+            // channel past the output range chosen from the first weights
+            // (large inputs, few weights), keep the first weights.
+            let widened =
+                bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
+            let over = widened.iter().enumerate().any(|(j, &(a, b, _))| {
+                let f = sq.scale * ws[j] / dq.scale;
+                (a as f64 * f).abs().max((b as f64 * f).abs()) > (dq.qmax - 1) as f64
+            });
+            if over && fused.is_none() {
+                (wq, ws, bq) = before;
             }
         }
         let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
