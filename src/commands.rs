@@ -323,6 +323,33 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
                 lut.max_error
             );
         }
+        if let crate::ir::InstrKind::Trees { table, .. } = &instr.kind {
+            let _ = writeln!(
+                s,
+                "trees `{}`: {} trees, {} branches, {} leaves, {} targets, depth {} (max), worst case {} comparisons per inference",
+                instr.node,
+                table.roots.len(),
+                table.n_branches(),
+                table.n_leaves(),
+                table.n_targets,
+                table.depths.iter().max().copied().unwrap_or(0),
+                table.worst_comparisons()
+            );
+        }
+    }
+    for o in p.outputs.iter().filter(|_| p.outputs.len() > 1) {
+        let _ = writeln!(
+            s,
+            "output `{}`: out[{}..{}], {}",
+            o.name,
+            o.offset,
+            o.offset + o.len,
+            if o.integer {
+                "integer, scale 1".to_string()
+            } else {
+                format!("real, scale {}", o.scale)
+            }
+        );
     }
     if with_ir {
         let _ = writeln!(s, "\n{}", crate::ir::dump::graph(&compiled.graph));

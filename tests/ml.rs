@@ -190,12 +190,12 @@ fn ml_compiled_matches_onnxruntime_and_interpreter() {
         for o in &c.program.outputs {
             let cols = o.offset..o.offset + o.len;
             let (mut in_err, mut all_err, mut misses, mut in_rows) = (0f64, 0f64, 0usize, 0usize);
-            for r in 0..rows.rows {
-                in_rows += inside[r] as usize;
+            for (r, &ins) in inside.iter().enumerate() {
+                in_rows += ins as usize;
                 for col in cols.clone() {
                     let d = (out.row(r)[col] - ort.row(r)[col]).abs() / range_of(&ort, col) * 100.0;
                     all_err = all_err.max(d);
-                    if inside[r] {
+                    if ins {
                         in_err = in_err.max(d);
                         misses += (o.integer && d > 0.0) as usize;
                     }
@@ -226,4 +226,56 @@ fn ml_compiled_matches_onnxruntime_and_interpreter() {
         }
         eprintln!("{line}");
     }
+}
+
+/// `lfc inspect` reports the ensemble: trees, depth, worst-case comparisons;
+/// and the outputs of a classifier.
+#[test]
+fn ml_inspect_reports_trees_and_outputs() {
+    let m = fixture("lgbm_clf.onnx");
+    let cal = fixture("calib_clf.csv");
+    let (ok, out, err) = lfc(&[
+        "inspect",
+        m.to_str().unwrap(),
+        "--calibration",
+        cal.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("trees `") && out.contains("24 trees") && out.contains("worst case"),
+        "{out}"
+    );
+    assert!(
+        out.contains("output `label`: out[0..1], integer, scale 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("output `probabilities`: out[1..4], real, scale 1000"),
+        "{out}"
+    );
+}
+
+/// ZipMap is refused with how to export without it; a binary classifier
+/// with one score column and unsupported modes name the node.
+#[test]
+fn ml_refusals_name_the_node_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = crate::models::with_zipmap();
+    let p = dir.path().join("zm.onnx");
+    std::fs::write(&p, bytes).unwrap();
+    let cal = fixture("calib_clf.csv");
+    let (ok, _, err) = lfc(&[
+        "compile",
+        p.to_str().unwrap(),
+        "--calibration",
+        cal.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.c").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("zm.onnx") && err.contains("ZipMap") && err.contains("zipmap=False"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.c").exists());
 }

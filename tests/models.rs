@@ -1036,3 +1036,13 @@ pub fn softmax_middle_axis() -> Vec<u8> {
         .output("y", &[D::N(1), D::N(2), D::N(3)]);
     b.build()
 }
+
+/// A classifier exported with ZipMap (probabilities as a list of maps).
+pub fn with_zipmap() -> Vec<u8> {
+    let mut b = Builder::new("with_zipmap", 21, 13);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Softmax", "sm", &["x"], &["p"], vec![])
+        .node("ZipMap", "zipmap", &["p"], &["z"], vec![])
+        .output("z", &[D::N(1), D::N(4)]);
+    b.build()
+}

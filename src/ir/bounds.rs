@@ -540,6 +540,74 @@ pub fn propagate(
     }
 }
 
+/// Bounds of a tree ensemble's outputs: per target, `base` plus the sum
+/// over trees of the smallest and largest leaf that tree can reach, then the
+/// rescale. Also checks the table's shape: every feature inside the source,
+/// every child after its parent (so each walk ends), every leaf in range.
+fn trees_bounds(
+    t: &crate::ir::tree::TreeTable,
+    rescale: Rescale,
+    zp: i64,
+    src_len: usize,
+    what: &str,
+) -> Result<(Bounds, u32), String> {
+    let nb = t.n_branches();
+    let nl = t.n_leaves();
+    let nt = t.n_targets;
+    if t.threshold.len() != nb || t.yes.len() != nb || t.no.len() != nb || t.base.len() != nt {
+        return Err(format!("{what}: inconsistent node table"));
+    }
+    for b in 0..nb {
+        if t.feature[b] as usize >= src_len {
+            return Err(format!(
+                "{what}: branch {b} tests feature {} of {src_len}",
+                t.feature[b]
+            ));
+        }
+        for c in [t.yes[b], t.no[b]] {
+            if c as usize <= b || c as usize >= nb + nl {
+                return Err(format!(
+                    "{what}: branch {b} has child {c} (not after it, or past the table)"
+                ));
+            }
+        }
+    }
+    // Per tree, the leaves reachable from its root.
+    let mut lo: Vec<i128> = t.base.iter().map(|&v| v as i128).collect();
+    let mut hi = lo.clone();
+    let mut abs: i128 = t.base.iter().map(|&v| (v as i128).abs()).max().unwrap_or(0);
+    for &root in &t.roots {
+        if root as usize >= nb + nl {
+            return Err(format!("{what}: root {root} past the table"));
+        }
+        let mut stack = vec![root];
+        let mut leaves = Vec::new();
+        while let Some(n) = stack.pop() {
+            if (n as usize) < nb {
+                stack.push(t.yes[n as usize]);
+                stack.push(t.no[n as usize]);
+            } else {
+                leaves.push(n as usize - nb);
+            }
+        }
+        for j in 0..nt {
+            let vals = leaves.iter().map(|&l| t.leaf_w[l * nt + j] as i128);
+            lo[j] += vals.clone().min().unwrap();
+            hi[j] += vals.clone().max().unwrap();
+            abs += vals.map(|v| v.abs()).max().unwrap();
+        }
+    }
+    check64(what, abs)?;
+    let mut out = Vec::with_capacity(nt);
+    let mut bits = signed_bits(abs);
+    for j in 0..nt {
+        let (a, b) = rescale_bounds(rescale, lo[j] as i64, hi[j] as i64, what)?;
+        bits = bits.max(rescale_bits(rescale, lo[j] as i64, hi[j] as i64));
+        out.push((a + zp, b + zp));
+    }
+    Ok((out, bits))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,72 +685,4 @@ mod tests {
             assert!(r0 > 0);
         }
     }
-}
-
-/// Bounds of a tree ensemble's outputs: per target, `base` plus the sum
-/// over trees of the smallest and largest leaf that tree can reach, then the
-/// rescale. Also checks the table's shape: every feature inside the source,
-/// every child after its parent (so each walk ends), every leaf in range.
-fn trees_bounds(
-    t: &crate::ir::tree::TreeTable,
-    rescale: Rescale,
-    zp: i64,
-    src_len: usize,
-    what: &str,
-) -> Result<(Bounds, u32), String> {
-    let nb = t.n_branches();
-    let nl = t.n_leaves();
-    let nt = t.n_targets;
-    if t.threshold.len() != nb || t.yes.len() != nb || t.no.len() != nb || t.base.len() != nt {
-        return Err(format!("{what}: inconsistent node table"));
-    }
-    for b in 0..nb {
-        if t.feature[b] as usize >= src_len {
-            return Err(format!(
-                "{what}: branch {b} tests feature {} of {src_len}",
-                t.feature[b]
-            ));
-        }
-        for c in [t.yes[b], t.no[b]] {
-            if c as usize <= b || c as usize >= nb + nl {
-                return Err(format!(
-                    "{what}: branch {b} has child {c} (not after it, or past the table)"
-                ));
-            }
-        }
-    }
-    // Per tree, the leaves reachable from its root.
-    let mut lo: Vec<i128> = t.base.iter().map(|&v| v as i128).collect();
-    let mut hi = lo.clone();
-    let mut abs: i128 = t.base.iter().map(|&v| (v as i128).abs()).max().unwrap_or(0);
-    for &root in &t.roots {
-        if root as usize >= nb + nl {
-            return Err(format!("{what}: root {root} past the table"));
-        }
-        let mut stack = vec![root];
-        let mut leaves = Vec::new();
-        while let Some(n) = stack.pop() {
-            if (n as usize) < nb {
-                stack.push(t.yes[n as usize]);
-                stack.push(t.no[n as usize]);
-            } else {
-                leaves.push(n as usize - nb);
-            }
-        }
-        for j in 0..nt {
-            let vals = leaves.iter().map(|&l| t.leaf_w[l * nt + j] as i128);
-            lo[j] += vals.clone().min().unwrap();
-            hi[j] += vals.clone().max().unwrap();
-            abs += vals.map(|v| v.abs()).max().unwrap();
-        }
-    }
-    check64(what, abs)?;
-    let mut out = Vec::with_capacity(nt);
-    let mut bits = signed_bits(abs);
-    for j in 0..nt {
-        let (a, b) = rescale_bounds(rescale, lo[j] as i64, hi[j] as i64, what)?;
-        bits = bits.max(rescale_bits(rescale, lo[j] as i64, hi[j] as i64));
-        out.push((a + zp, b + zp));
-    }
-    Ok((out, bits))
 }

@@ -408,8 +408,9 @@ fn unsupported(node: &Node) -> Error {
         )
     };
     node.err(format!(
-        "{what}; supported: {}",
-        ops::supported_ops().join(", ")
+        "{what}; supported: {}; ai.onnx.ml: {}",
+        ops::supported_default_ops().join(", "),
+        ops::supported_ml_ops().join(", ")
     ))
 }
 

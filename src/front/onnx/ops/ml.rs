@@ -163,7 +163,7 @@ pub fn linear_classifier(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (x, f) = features(ctx, node)?;
     let post = post_transform(node)?;
     let coef = node.attr_floats("coefficients")?;
-    let c = if f == 0 { 0 } else { coef.len() / f };
+    let c = coef.len().checked_div(f).unwrap_or(0);
     let labels = labels(node, "classlabels_ints", c)?;
     let kind = dense(node, coef, node.attr_floats("intercepts")?, c, f)?;
     let scores = ctx.push_op(

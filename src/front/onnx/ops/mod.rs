@@ -101,6 +101,16 @@ pub fn supported_ops() -> Vec<&'static str> {
     OPS.iter().chain(ML_OPS).map(|(name, _)| *name).collect()
 }
 
+/// The `ai.onnx.ml` op types the front end lowers, sorted.
+pub fn supported_ml_ops() -> Vec<&'static str> {
+    ML_OPS.iter().map(|(name, _)| *name).collect()
+}
+
+/// The default-domain op types the front end lowers, sorted.
+pub fn supported_default_ops() -> Vec<&'static str> {
+    OPS.iter().map(|(name, _)| *name).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
