@@ -5,7 +5,11 @@
 #                     snapshot modules, report fidelity and cost
 #   make test         every test: cargo tests + real kernels in QEMU
 #   make vm-test      only the QEMU tests
-#   make install      insmod lf_kernel.ko into the running kernel
+#   make install      install lfc, its man pages and shell completions
+#                     (PREFIX=/usr/local, DESTDIR= for staging)
+#   make deb          the Debian packages lfc and lf-kernel-dkms
+#                     (target/debian/; packaging/mkdeb.sh)
+#   make load         insmod lf_kernel.ko into the running kernel
 #   make remove       rmmod it
 #
 # Any Makefile can copy the pattern rule below to turn NAME.onnx into a
@@ -18,7 +22,13 @@ LFC	?= $(CURDIR)/target/release/lfc
 # otherwise the newest Debian headers installed.
 KDIR	?= $(shell scripts/kdir.sh)
 
-.PHONY: all lfc runtime deps test cargo-test vm-test fuzz-smoke install remove aurora bench clean
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	= $(DESTDIR)$(PREFIX)/bin
+MANDIR	= $(DESTDIR)$(PREFIX)/share/man/man1
+SHAREDIR = $(DESTDIR)$(PREFIX)/share
+
+.PHONY: all lfc runtime deps test cargo-test vm-test fuzz-smoke pkg-test install install-files deb load remove aurora bench clean
 
 all: lfc runtime
 
@@ -61,7 +71,38 @@ vm-test: deps
 bench: deps
 	$(CARGO) bench
 
-install: runtime
+install: lfc install-files
+
+# Installs $(LFC) as it is (make deb calls this with a staging DESTDIR);
+# GZIP_MAN=1 compresses the man pages as Debian policy wants.
+install-files:
+	install -D -m 755 $(LFC) $(BINDIR)/lfc
+	install -d $(MANDIR)
+	$(LFC) gen man $(MANDIR) >/dev/null
+	$(if $(GZIP_MAN),gzip -9n -f $(MANDIR)/lfc*.1)
+	install -d $(SHAREDIR)/bash-completion/completions \
+		$(SHAREDIR)/zsh/vendor-completions $(SHAREDIR)/fish/vendor_completions.d
+	$(LFC) gen completions bash > $(SHAREDIR)/bash-completion/completions/lfc
+	$(LFC) gen completions zsh > $(SHAREDIR)/zsh/vendor-completions/_lfc
+	$(LFC) gen completions fish > $(SHAREDIR)/fish/vendor_completions.d/lfc.fish
+	install -d $(SHAREDIR)/doc/lfc/examples/aurora
+	install -m 644 examples/aurora/aurora.onnx examples/aurora/ATTRIBUTION.md \
+		examples/aurora/README.md examples/aurora/Makefile examples/aurora/Kbuild \
+		examples/aurora/lf_tcp.c examples/aurora/input_domain.csv \
+		examples/aurora/representative_dataset.csv examples/aurora/representative_dataset.npy \
+		examples/aurora/reference_output.csv $(SHAREDIR)/doc/lfc/examples/aurora/
+
+deb: lfc
+	LFC=$(LFC) packaging/mkdeb.sh
+
+# Installs both packages on this machine, builds lf_kernel with DKMS for
+# every Debian kernel with headers, links a snapshot against it, removes
+# the packages again (root; changes the host).
+pkg-test: deps
+	$(CARGO) build
+	LFC=$(CURDIR)/target/debug/lfc bash tests/pkg/run.sh
+
+load: runtime
 	insmod runtime-kmod/lf_kernel.ko
 
 remove:

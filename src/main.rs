@@ -222,6 +222,50 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AppCmd,
     },
+    /// Man pages and shell completions (used by make install / make deb).
+    #[command(hide = true)]
+    Gen {
+        #[command(subcommand)]
+        what: GenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenCmd {
+    /// Writes lfc.1 and lfc-<command>.1 into DIR.
+    Man { dir: PathBuf },
+    /// Prints the completion script of SHELL.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Man pages of `lfc` and of each visible subcommand.
+fn gen_man(dir: &Path) -> Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut pages = vec![("lfc".to_string(), cmd.clone())];
+    for sub in cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+    {
+        let name = format!("lfc-{}", sub.get_name());
+        let c = sub
+            .clone()
+            .display_name(&name)
+            .bin_name(format!("lfc {}", sub.get_name()));
+        pages.push((name, c));
+    }
+    for (name, c) in pages {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c)
+            .render(&mut buf)
+            .map_err(|e| Error::Other(format!("man page {name}: {e}")))?;
+        let p = dir.join(format!("{name}.1"));
+        pipeline::write_atomic(&p, &buf)?;
+        println!("{}", p.display());
+    }
+    Ok(())
 }
 
 /// `lfc adapt` options: the compile options of every candidate (as for
@@ -592,6 +636,14 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Adapt { args } => return adapt(args),
+        Cmd::Gen { what } => match what {
+            GenCmd::Man { dir } => gen_man(&dir)?,
+            GenCmd::Completions { shell } => {
+                use clap::CommandFactory;
+                let mut cmd = Cli::command();
+                clap_complete::generate(shell, &mut cmd, "lfc", &mut std::io::stdout());
+            }
+        },
         Cmd::App { cmd } => {
             let mut c = control::Client::connect()?;
             match cmd {
