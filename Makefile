@@ -51,10 +51,13 @@ aurora: deps lfc
 # real Aurora snapshots it builds per kernel, and issue 4: lf_tcp on
 # Aurora, training records, lfc collect and lfc adapt on a live transfer,
 # the records replayed through lfc run --engine c): a debug build is enough.
+# Then the packages (tests/pkg/run.sh, see pkg-test below) with the same
+# debug build, stripped by mkdeb.
 test: deps
 	$(CARGO) test
 	$(CARGO) build
 	LF_VM_LFC=target/debug/lfc bash tests/vm/run.sh
+	LFC=$(CURDIR)/target/debug/lfc bash tests/pkg/run.sh
 
 cargo-test:
 	$(CARGO) test
