@@ -279,3 +279,23 @@ fn ml_refusals_name_the_node_and_the_fix() {
     );
     assert!(!dir.path().join("x.c").exists());
 }
+
+/// Golden files for the ONNX-ML constructs: a decision tree (node table,
+/// exact integer thresholds) and a gradient-boosted classifier (trees,
+/// softmax, argmax, label lookup, two outputs). Reviewed by hand.
+#[test]
+fn ml_snapshots_trees_and_classifier() {
+    for (name, task) in [("skl_dtree_reg", "reg"), ("lgbm_clf", "clf")] {
+        let opts = CompileOptions {
+            calibration: Some(fixture(&format!("calib_{task}.csv"))),
+            input_scale: 1_000_000,
+            ..Default::default()
+        };
+        let c = pipeline::compile(&fixture(&format!("{name}.onnx")), &opts).unwrap();
+        insta::assert_snapshot!(
+            format!("ml_{name}_program"),
+            lfc::ir::dump::program(&c.program)
+        );
+        insta::assert_snapshot!(format!("ml_{name}_c"), c.emit_c().unwrap().source);
+    }
+}
