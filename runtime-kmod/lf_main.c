@@ -158,6 +158,7 @@ void lf_app_stats_sum(const struct lf_app *app, struct lf_app_stats *sum)
 {
 	int cpu;
 
+	lockdep_assert_held(&lf_mutex);
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
 		const struct lf_app_stats *s = per_cpu_ptr(app->stats, cpu);
@@ -172,6 +173,7 @@ void lf_entry_stats_sum(const struct lf_entry *e, struct lf_snap_stats *sum)
 {
 	int cpu;
 
+	lockdep_assert_held(&lf_mutex);
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
 		const struct lf_snap_stats *s = per_cpu_ptr(e->stats, cpu);
@@ -186,6 +188,7 @@ static struct lf_entry *lf_find_uuid(u64 uuid)
 {
 	struct lf_entry *e;
 
+	lockdep_assert_held(&lf_mutex);
 	list_for_each_entry(e, &lf_registry, node)
 		if (e->snap->uuid == uuid)
 			return e;
@@ -195,6 +198,7 @@ static struct lf_entry *lf_find_uuid(u64 uuid)
 /* Make slot @idx (or LF_NO_SLOT) the active one; caller holds lf_mutex. */
 static void lf_set_active(struct lf_app *app, int idx)
 {
+	lockdep_assert_held(&lf_mutex);
 	app->active_slot = idx;
 	if (idx == LF_NO_SLOT)
 		RCU_INIT_POINTER(app->active, NULL);
@@ -220,6 +224,7 @@ static int lf_standby_slot(const struct lf_app *app)
  */
 static void lf_release(struct lf_app *app, struct lf_entry *e)
 {
+	lockdep_assert_held(&lf_mutex);
 	synchronize_rcu();
 	pr_info("app %u: released model: %llu %s\n", app->id, e->snap->uuid,
 		lf_snap_name(e->snap));
@@ -236,6 +241,7 @@ static void lf_install(struct lf_app *app, struct lf_entry *e)
 	int idx = lf_standby_slot(app);
 	struct lf_entry *evicted = app->slot[idx];
 
+	lockdep_assert_held(&lf_mutex);
 	app->slot[idx] = e;
 	lf_set_active(app, idx);
 	pr_info("app %u: Current slot %d is registered with model: %llu %s\n",
@@ -254,6 +260,7 @@ static struct lf_app *__lf_app_create(u32 app_id, const char *name,
 	struct lf_app *app;
 	int err;
 
+	lockdep_assert_held(&lf_mutex);
 	if (!lf_io_len_valid(input_len) || !lf_io_len_valid(output_len)) {
 		NL_SET_ERR_MSG_MOD(extack, "input/output length out of range");
 		return ERR_PTR(-EINVAL);
@@ -298,6 +305,7 @@ static void __lf_app_destroy(struct lf_app *app)
 {
 	int i;
 
+	lockdep_assert_held(&lf_mutex);
 	lf_rec_stop(app, !lf_exiting);
 	xa_erase(&lf_apps, app->id);
 	synchronize_rcu();
@@ -337,6 +345,7 @@ static void __lf_app_release_slots(struct lf_app *app)
 	struct lf_entry *old[LF_NR_SLOTS];
 	int i;
 
+	lockdep_assert_held(&lf_mutex);
 	lf_set_active(app, LF_NO_SLOT);
 	for (i = 0; i < LF_NR_SLOTS; i++) {
 		old[i] = app->slot[i];

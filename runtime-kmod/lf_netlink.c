@@ -121,6 +121,7 @@ static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 	void *hdr;
 	int i;
 
+	lockdep_assert_held(&lf_mutex);
 	hdr = genlmsg_put(skb, portid, seq, &lf_genl_family, flags,
 			  LF_CMD_GET_APP);
 	if (!hdr)

@@ -237,6 +237,7 @@ int lf_rec_start(struct lf_app *app)
 	struct lf_recorder *r;
 	int cpu;
 
+	lockdep_assert_held(&lf_mutex);
 	if (rcu_access_pointer(app->rec))
 		return 0;
 

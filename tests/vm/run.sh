@@ -14,6 +14,14 @@
 #   LF_VM_TIMEOUT=<s>          per-boot limit (default 300)
 #   LF_VM_JOBS=<n>             make -j for module builds (default 1)
 #   LF_VM_SMP=<n>              guest CPUs (default 2)
+#   LF_VM_DEBUG_KERNEL=<dir>   also test the debug kernel that
+#                              scripts/debug-kernel.sh built in <dir>
+#                              (KASAN, lockdep, kmemleak, fault injection;
+#                              booted with LF_VM_DEBUG_SMP CPUs, default 4,
+#                              and LF_VM_DEBUG_MEM MiB, default 1024); see
+#                              README.md, "Debug kernel"
+#   LF_VM_FUZZ_MSGS=<n>        netlink fuzz messages per kernel (guest.d/
+#                              nlfuzz.sh; default 100000)
 # Hooks for more guest content (see README.md):
 #   LF_VM_LFC=<path to lfc>           also put lfc in the guest and run
 #                                     guest.d/lfc.sh (lfc's netlink client),
@@ -44,6 +52,25 @@ TIMEOUT=${LF_VM_TIMEOUT:-480}
 AURORA_VM=$ROOT/examples/aurora/vm
 JOBS=${LF_VM_JOBS:-1}
 SMP=${LF_VM_SMP:-2}
+DEBUG_KERNEL=${LF_VM_DEBUG_KERNEL:-}
+DEBUG_VER=
+if [ -n "$DEBUG_KERNEL" ]; then
+	DEBUG_VER=$(cat "$DEBUG_KERNEL/release")
+fi
+
+# Per-kernel paths: Debian's packages, or the debug kernel's build.
+kimage() {
+	if [ "$1" = "$DEBUG_VER" ]; then echo "$DEBUG_KERNEL/bzImage"
+	else echo "/boot/vmlinuz-$1"; fi
+}
+kheaders() {
+	if [ "$1" = "$DEBUG_VER" ]; then echo "$DEBUG_KERNEL/src"
+	else echo "/usr/src/linux-headers-$1"; fi
+}
+kmodules() {
+	if [ "$1" = "$DEBUG_VER" ]; then echo "$DEBUG_KERNEL/modroot/lib/modules/$1"
+	else echo "/lib/modules/$1"; fi
+}
 
 log() { echo "vm: $*" >&2; }
 
@@ -126,7 +153,8 @@ build_static() {
 
 # build_modules VER DIR: lf_kernel.ko and the fixtures, out of tree.
 build_modules() {
-	local ver=$1 dir=$2 kdir=/usr/src/linux-headers-$1
+	local ver=$1 dir=$2 kdir
+	kdir=$(kheaders "$1")
 	rm -rf "$dir/kmod" "$dir/fixtures"
 	mkdir -p "$dir/kmod" "$dir/fixtures"
 	cp -r "$ROOT"/runtime-kmod/Kbuild "$ROOT"/runtime-kmod/Makefile \
@@ -172,6 +200,14 @@ make_initrd() {
 		done
 		cp "$AURORA_VM/lf_tcp.sh" "$rootfs/guest.d/"
 	fi
+	# The checks for every kernel (netlink fuzzing) and those that need
+	# the debug kernel's checkers (they fail there if a checker is
+	# missing, and say they did not run elsewhere); see README.md.
+	add_bin "$rootfs" "$OUT/lfdbg"
+	cp "$HERE"/guest.d/nlfuzz.sh "$HERE"/guest.d/fault.sh \
+		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
+	echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
+	if [ "$ver" = "$DEBUG_VER" ]; then echo "$ver" > "$rootfs/lf/debug-kernel"; fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
@@ -187,6 +223,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 dmesg -n 1
+if [ -e /lf/debug-kernel ]; then
+	# Debug kernel: what boot left in kmemleak is not ours (see zz-leaks.sh).
+	mount -t debugfs debugfs /sys/kernel/debug
+	echo scan > /sys/kernel/debug/kmemleak
+	echo clear > /sys/kernel/debug/kmemleak
+fi
 echo "LF_VM_BEGIN $(uname -r) cpus=$(nproc)"
 sh /guest.sh
 echo "LF_VM_DONE"
@@ -198,11 +240,15 @@ EOF
 
 # boot VER DIR: console output in DIR/console.log
 boot() {
-	local ver=$1 dir=$2
-	timeout --foreground "$TIMEOUT" qemu-system-x86_64 \
-		-kernel "/boot/vmlinuz-$ver" -initrd "$dir/initrd.gz" \
+	local ver=$1 dir=$2 smp=$SMP mem=512 limit=$TIMEOUT
+	if [ "$ver" = "$DEBUG_VER" ]; then
+		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-1024}
+		limit=${LF_VM_DEBUG_TIMEOUT:-$((TIMEOUT * 4))}
+	fi
+	timeout --foreground "$limit" qemu-system-x86_64 \
+		-kernel "$(kimage "$ver")" -initrd "$dir/initrd.gz" \
 		-append "console=ttyS0 panic=-1 quiet" \
-		-nographic -m 512 -smp "$SMP" -no-reboot -nic none \
+		-nographic -m "$mem" -smp "$smp" -no-reboot -nic none \
 		< /dev/null > "$dir/console.log" 2>&1 || true
 	tr -d '\r' < "$dir/console.log" > "$dir/console.txt"
 }
@@ -215,7 +261,8 @@ run_hook() {
 	shift 3
 	rm -rf "$dir/hook-$name" "$dir/hook-$name.work"
 	mkdir -p "$dir/hook-$name"
-	if "$@" "$ver" "/usr/src/linux-headers-$ver" "$dir/kmod/Module.symvers" \
+	if LF_VM_MODULES=$(kmodules "$ver") \
+		"$@" "$ver" "$(kheaders "$ver")" "$dir/kmod/Module.symvers" \
 		"$dir/hook-$name" > "$dir/hook-$name.log" 2>&1; then
 		echo "PASS build_hook_$name" >> "$dir/host.txt"
 	else
@@ -257,12 +304,17 @@ else
 		kernels+=("$ver")
 	done
 fi
-
-if ! build_static lfnl "$HERE/lfnl.c"; then
-	echo "FAIL build_lfnl: see the compiler's messages above"
-	echo "0 passed, 1 failed"
-	exit 1
+if [ -n "$DEBUG_VER" ] && ! [[ " ${kernels[*]} " == *" $DEBUG_VER "* ]]; then
+	kernels+=("$DEBUG_VER")
 fi
+
+for tool in lfnl lfdbg; do
+	if ! build_static "$tool" "$HERE/$tool.c"; then
+		echo "FAIL build_$tool: see the compiler's messages above"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+done
 tools_fail=0
 if [ -n "${LF_VM_LFC:-}" ]; then
 	for tool in lfrec lf_bulk; do
@@ -291,7 +343,7 @@ for ver in "${kernels[@]}"; do
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		log "$ver: building Aurora snapshots with $LF_VM_LFC"
 		if LF_VM_LFC=$LF_VM_LFC bash "$HERE/aurora-build.sh" "$ver" \
-			"/usr/src/linux-headers-$ver" "$dir/aurora" \
+			"$(kheaders "$ver")" "$dir/aurora" \
 			"$dir/lfc-cache" > "$dir/aurora-build.log" 2>&1; then
 			echo "PASS aurora_build" >> "$dir/host.txt"
 		else

@@ -16,7 +16,8 @@
 #                    prebuilt for this kernel, uuid 2; snapshots.sh)
 #   lf_rec_load.ko   a softirq load generator for app 1 (records at rate)
 #   veth.ko sch_netem.ko sch_tbf.ko
-#                    from /lib/modules/<ver>, decompressed (busybox insmod
+#                    from /lib/modules/<ver> (or $LF_VM_MODULES, the debug
+#                    kernel's modules_install tree), decompressed (busybox insmod
 #                    does not take .ko.xz); none has dependencies
 # LF_VM_LFC (else LF_TCP_LFC, else target/debug/lfc) names the lfc binary;
 # LFC_CACHE, when set, is lfc's cache (else one under <dest dir>.work).
@@ -58,7 +59,7 @@ for n in 1 2; do
 done
 
 for m in drivers/net/veth net/sched/sch_netem net/sched/sch_tbf; do
-	base=/lib/modules/$ver/kernel/$m.ko
+	base=${LF_VM_MODULES:-/lib/modules/$ver}/kernel/$m.ko
 	name=$(basename "$m").ko
 	if [ -f "$base" ]; then
 		cp "$base" "$dest/$name"
