@@ -5,13 +5,16 @@
 # QEMU and a static busybox (the VM tests' guest), iproute2 (netns tests).
 # openssl: the signing test generates a test key and verifies signatures.
 # chromium: the HTML report test renders `lfc eval --report` headless.
+# linux-source-6.12 and its build tools: the debug kernel
+# (scripts/debug-kernel.sh).
 # Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
 pkgs=(build-essential valgrind
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
-      qemu-system-x86 busybox-static cpio iproute2 kmod openssl chromium)
+      qemu-system-x86 busybox-static cpio iproute2 kmod openssl chromium
+      linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -27,7 +27,7 @@ if ! [ -e /proc/self/fail-nth ]; then
 	fi
 else
 	klog
-	mountpoint -q $DBGFS || mount -t debugfs debugfs $DBGFS
+	grep -q " $DBGFS debugfs " /proc/mounts || mount -t debugfs debugfs $DBGFS
 	flt_ok=1
 	for a in failslab fail_page_alloc; do
 		echo N > $DBGFS/$a/ignore-gfp-wait && echo 0 > $DBGFS/$a/verbose ||
@@ -65,6 +65,7 @@ else
 	insmod $M/lf_test_client.ko
 	fault_check fault_recording_off recoff 1
 	rmmod lf_test_client
+	lfnl setrec 1 0 > /dev/null	# recoff's undo leaves it on
 	fault_check fault_register_existing_app register $M/lf_test_snap_2.ko 1
 	lfnl destroy 1 > /dev/null
 	rmmod lf_test_snap_1

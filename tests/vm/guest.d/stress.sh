@@ -12,7 +12,7 @@
 # answer must be some snapshot's exact output. Splats are caught by the
 # final dmesg check, leaks by zz-leaks.sh.
 
-STRESS_ROUNDS=${STRESS_ROUNDS:-60}
+STRESS_ROUNDS=${STRESS_ROUNDS:-20}
 
 if ! [ -e /lf/debug-kernel ]; then
 	echo "info: debug-kernel stress not run on $(uname -r)"
