@@ -189,7 +189,8 @@ make_initrd() {
 	cp "$HERE/guest.sh" "$rootfs/guest.sh"
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		add_bin "$rootfs" "$LF_VM_LFC"
-		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" "$rootfs/guest.d/"
+		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
+			"$HERE/guest.d/collect_gone.sh" "$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
