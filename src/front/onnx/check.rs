@@ -241,6 +241,9 @@ impl<'a> Walk<'a> {
     /// Checks the node's axes against its input ranks; the rank of its
     /// first output when it follows from them.
     fn out_rank(&self, node: &pb::NodeProto) -> std::result::Result<Option<usize>, String> {
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Ok(None); // ai.onnx.ml and others: ranks not followed
+        }
         let r0 = self.rank(node, 0);
         let r = match node.op_type.as_str() {
             "Constant" => constant_rank(node),
