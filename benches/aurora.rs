@@ -11,72 +11,22 @@
 //!   against the target of 4,000 (LiteFlow's generated C: ~7,900).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use lfc::back::c::userspace::{compile_object, compiler, kernel_cflags, run_tool, write_tree};
+use lfc::back::c::userspace::kernel_cflags;
 use lfc::back::interp;
 use lfc::front::onnx::FloatModel;
 use lfc::pipeline::{self, CompileOptions};
 
-const TIMING_C: &str = include_str!("aurora_timing.c");
+mod common;
+use common::{build_driver, callgrind_per_inference, field, rows_bytes, run_driver};
+
 /// Target instructions per inference.
 const TARGET_INSNS: f64 = 4000.0;
 
 fn manifest(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn rows_bytes(rows: &[Vec<i64>]) -> Vec<u8> {
-    rows.iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
-}
-
-/// Runs the timing driver (optionally under a wrapper) and returns its
-/// `key value` output.
-fn run_driver(cmd: &mut Command, input: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn timing driver");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "timing driver failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn field(text: &str, key: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no `{key}` in {text}"))
-}
-
-/// Total instructions (Ir) callgrind counted for one run.
-fn callgrind_ir(exe: &Path, iterations: u64, input: &[u8], dir: &Path) -> Option<f64> {
-    let out_file = dir.join(format!("callgrind.{iterations}.out"));
-    let mut cmd = Command::new("valgrind");
-    cmd.arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(exe)
-        .arg(iterations.to_string());
-    run_driver(&mut cmd, input);
-    let text = std::fs::read_to_string(&out_file).ok()?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 fn main() {
@@ -107,21 +57,8 @@ fn main() {
         lfc::back::c::userspace::stack_usage(&module).expect("stack usage")
     );
 
-    // Build: the module with the kernel's flags, the driver plainly.
     let dir = tempfile::tempdir().unwrap();
-    let source = write_tree(&module, dir.path()).unwrap();
-    let driver = dir.path().join("aurora_timing.c");
-    std::fs::write(&driver, TIMING_C).unwrap();
-    let module_o = dir.path().join("module.o");
-    let driver_o = dir.path().join("driver.o");
-    let mut flags = kernel_cflags();
-    flags.extend(["-Wall", "-Werror"]);
-    compile_object(&source, &module_o, &flags).expect("compile module");
-    compile_object(&driver, &driver_o, &["-O2"]).expect("compile driver");
-    let exe = dir.path().join("aurora_timing");
-    let mut link = compiler().unwrap();
-    link.arg(&module_o).arg(&driver_o).arg("-o").arg(&exe);
-    run_tool(link, "cc (link)").expect("link");
+    let exe = build_driver(&module, dir.path());
 
     // The snapshot agrees with the interpreter on these rows (sanity: the
     // exec tests check this bit for bit on 1,000 more).
@@ -163,31 +100,15 @@ fn main() {
     println!("speed-up:                  {:9.1}x", tract_ns / c_ns);
 
     // Instructions: callgrind, N iterations minus 0.
-    let have_valgrind = Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !have_valgrind {
-        println!("instructions/inference: valgrind not installed, skipped");
-        return;
-    }
-    let n_iter = 50u64;
-    let full = callgrind_ir(&exe, n_iter, &input, dir.path());
-    let base = callgrind_ir(&exe, 0, &input, dir.path());
-    match (full, base) {
-        (Some(full), Some(base)) => {
-            let per = (full - base) / (n_iter as f64 * rows.len() as f64);
+    match callgrind_per_inference(&exe, &input, rows.len(), dir.path()) {
+        Some(per) => {
             println!(
-                "instructions/inference:    {per:9.0} (callgrind, {} inferences, driver loop included; target <= {TARGET_INSNS})",
-                n_iter as usize * rows.len()
+                "instructions/inference:    {per:9.0} (callgrind, driver loop included; target <= {TARGET_INSNS})"
             );
             if per > TARGET_INSNS {
                 println!("  ABOVE TARGET by {:.0}", per - TARGET_INSNS);
             }
         }
-        _ => println!("instructions/inference: could not read callgrind's totals"),
+        None => println!("instructions/inference: valgrind not installed or no totals, skipped"),
     }
 }
