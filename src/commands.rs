@@ -20,6 +20,8 @@ pub enum Engine {
     C,
     /// The Rust reference interpreter.
     Interp,
+    /// The emitted Rust snapshot, built for userspace with rustc.
+    Rust,
 }
 
 /// Runs `rows` (s64 at the input scale) through the compiled program.
@@ -33,6 +35,10 @@ pub fn run_fixed(compiled: &Compiled, rows: &[Vec<i64>], engine: Engine) -> Resu
             let module = compiled.emit_c()?;
             let runner = c::userspace::Runner::build(&module, &[])?;
             runner.run(rows)
+        }
+        Engine::Rust => {
+            let module = compiled.emit_rust()?;
+            crate::back::rust::userspace::Runner::build(&module)?.run(rows)
         }
     }
 }
@@ -134,9 +140,22 @@ pub struct EvalReport {
     pub reference: String,
     /// Per output column: |fixed-point result - reference|.
     pub per_output: Vec<ErrorStats>,
-    /// `None` when C and the interpreter agree on every row; otherwise the
-    /// first mismatch (row, output index, C value, interpreter value).
+    /// `None` when the engine and the interpreter agree on every row;
+    /// otherwise the first mismatch (row, output index, engine value,
+    /// interpreter value).
     pub mismatch: Option<(usize, usize, i64, i64)>,
+    /// What ran the rows (the emitted C or the emitted Rust).
+    pub engine: Engine,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::C => "C",
+            Engine::Interp => "interpreter",
+            Engine::Rust => "Rust",
+        }
+    }
 }
 
 impl fmt::Display for EvalReport {
@@ -155,21 +174,33 @@ impl fmt::Display for EvalReport {
             )?;
         }
         match self.mismatch {
-            None => writeln!(f, "C == interpreter: bit-exact on {} rows", self.rows),
+            None => writeln!(
+                f,
+                "{} == interpreter: bit-exact on {} rows",
+                self.engine.name(),
+                self.rows
+            ),
             Some((r, o, c, i)) => writeln!(
                 f,
-                "C != interpreter: first mismatch at row {}, output {o}: C {c}, interpreter {i}",
-                r + 1
+                "{e} != interpreter: first mismatch at row {}, output {o}: {e} {c}, interpreter {i}",
+                r + 1,
+                e = self.engine.name()
             ),
         }
     }
 }
 
 pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
+    eval_with(compiled, data_path, Engine::C)
+}
+
+/// `lfc eval --engine E`: fidelity of E's outputs, and E against the
+/// interpreter bit for bit.
+pub fn eval_with(compiled: &Compiled, data_path: &Path, engine: Engine) -> Result<EvalReport> {
     let rows = read_inputs(compiled, data_path)?;
     let m = data::read_matrix(data_path)?;
     let reference = Reference::for_model(compiled)?;
-    let c_out = run_fixed(compiled, &rows, Engine::C)?;
+    let c_out = run_fixed(compiled, &rows, engine)?;
     let i_out = run_fixed(compiled, &rows, Engine::Interp)?;
     let real = pipeline::from_fixed_outputs(&c_out, &compiled.program.outputs);
     let n_out = compiled.program.output_len;
@@ -195,6 +226,7 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
         reference: reference.name().to_string(),
         per_output: errs.into_iter().map(ErrorStats::of).collect(),
         mismatch,
+        engine,
     })
 }
 

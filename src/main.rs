@@ -38,6 +38,8 @@ enum LogFormat {
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
     C,
+    /// The emitted Rust, built with rustc.
+    Rust,
     Interp,
 }
 
@@ -108,8 +110,8 @@ impl CompileArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Compile a model: OUT.c (C source), OUT.ko (kernel module), or a
-    /// directory (module source tree).
+    /// Compile a model: OUT.c (C source), OUT.rs (no_std Rust source),
+    /// OUT.ko (kernel module), or a directory (module source tree).
     Compile {
         #[command(flatten)]
         args: CompileArgs,
@@ -154,6 +156,10 @@ enum Cmd {
         /// Also write a self-contained HTML report with plots (OUT.html).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// What runs the rows: the emitted C, the emitted Rust, or the
+        /// interpreter (which is then compared with itself).
+        #[arg(long, value_enum, default_value = "c")]
+        engine: EngineArg,
     },
     /// Layers, ranges, scales, MACs, stack bytes, code size.
     Inspect {
@@ -368,6 +374,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         },
         engine: match a.engine {
             EngineArg::C => Engine::C,
+            EngineArg::Rust => Engine::Rust,
             EngineArg::Interp => Engine::Interp,
         },
         samples: match (a.data, a.samples) {
@@ -494,6 +501,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 let ko =
                     lfc::kbuild::build_ko_signed(&module, &out, kdir.as_deref(), signing.as_ref())?;
                 println!("{}", ko.display());
+            } else if out.extension().map(|e| e == "rs").unwrap_or(false) {
+                let module = compiled.emit_rust()?;
+                pipeline::write_atomic(&out, module.source.as_bytes())?;
+                println!("{}", out.display());
             } else {
                 let module = compiled.emit_c()?;
                 for p in pipeline::write_c_output(&module, &out)? {
@@ -511,6 +522,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let compiled = args.compile()?;
             let engine = match engine {
                 EngineArg::C => Engine::C,
+                EngineArg::Rust => Engine::Rust,
                 EngineArg::Interp => Engine::Interp,
             };
             let r = commands::run(&compiled, &input, engine, output.as_deref())?;
@@ -525,9 +537,15 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             data,
             json,
             report: html,
+            engine,
         } => {
             let compiled = args.compile()?;
-            let report = commands::eval(&compiled, &data)?;
+            let engine = match engine {
+                EngineArg::C => Engine::C,
+                EngineArg::Rust => Engine::Rust,
+                EngineArg::Interp => Engine::Interp,
+            };
+            let report = commands::eval_with(&compiled, &data, engine)?;
             if let Some(out) = &html {
                 lfc::report::write_eval_html(&compiled, &data, out)?;
                 eprintln!("lfc: report written to {}", out.display());
@@ -538,9 +556,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 print!("{report}");
             }
             if report.mismatch.is_some() {
-                return Err(Error::Other(
-                    "the emitted C and the interpreter disagree".into(),
-                ));
+                return Err(Error::Other(format!(
+                    "the emitted {} and the interpreter disagree",
+                    report.engine.name()
+                )));
             }
         }
         Cmd::Inspect { args, ir, json } => {

@@ -96,6 +96,10 @@ impl Compiled {
     pub fn emit_c(&self) -> Result<CModule> {
         c::emit(&self.program, &self.info, &self.meta)
     }
+
+    pub fn emit_rust(&self) -> Result<crate::back::rust::RustModule> {
+        crate::back::rust::emit(&self.program, &self.info, &self.meta)
+    }
 }
 
 /// Reads and checks a calibration file against the model's input width.

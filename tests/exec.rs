@@ -397,3 +397,55 @@ fn exec_pytorch_models_with_calibration_only() {
     let (pct, _) = calibrated_fidelity("conv1d_policy", &models::conv1d_policy(), &calib, &held);
     assert!(pct <= 1.0, "conv1d_policy: {pct} % of the output range");
 }
+
+/// The emitted Rust, built with rustc, against the emitted C and the
+/// interpreter, bit for bit, on every fixture in both precisions (and
+/// Aurora's loop form); its object, built alone with `-C panic=abort`,
+/// references no panic symbol.
+#[test]
+fn exec_rust_matches_c_and_interpreter_bit_for_bit() {
+    use lfc::back::rust::userspace as rs;
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = cases(dir.path());
+    let (_, aurora, opts) = all[0].clone();
+    all.push((
+        "aurora_looped".into(),
+        aurora,
+        CompileOptions {
+            unroll_limit: 100,
+            ..opts
+        },
+    ));
+    for precision in [Precision::Int16, Precision::Int8] {
+        for (name, path, mut opts) in all.clone() {
+            opts.precision = precision;
+            let what = format!("{name} ({})", precision.name());
+            let c = pipeline::compile(&path, &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let rows = random_rows(&c, ROWS, 11);
+            let module = c.emit_rust().unwrap();
+            // rustc enforces it: the object below would not build otherwise.
+            assert!(
+                module.source.contains("#![forbid(unsafe_code)]"),
+                "{what}: unsafe code not forbidden"
+            );
+            let obj = rs::compile_object(&module, dir.path(), &["-D", "warnings"])
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let panics = rs::panic_symbols(&obj).unwrap();
+            assert!(panics.is_empty(), "{what}: panic symbols {panics:?}");
+            let rust = rs::Runner::build(&module).unwrap().run(&rows).unwrap();
+            let cm = c.emit_c().unwrap();
+            let cout = Runner::build(&cm, &["-Wall", "-Werror"])
+                .unwrap()
+                .run(&rows)
+                .unwrap();
+            for (r, row) in rows.iter().enumerate() {
+                let want = interp::run(&c.program, row);
+                assert_eq!(cout[r], want, "{what}: row {r}: C != interpreter");
+                assert_eq!(
+                    rust[r], want,
+                    "{what}: row {r} {row:?}: Rust != interpreter"
+                );
+            }
+        }
+    }
+}

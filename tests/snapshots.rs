@@ -1,5 +1,5 @@
-//! Golden files: the float graph dump, the integer program dump and the
-//! emitted C, for Aurora and every fixture model. Reviewed by hand when
+//! Golden files: the float graph dump, the integer program dump, the
+//! emitted C and the emitted Rust, for Aurora and every fixture model. Reviewed by hand when
 //! they change (`cargo insta review`), never accepted blindly.
 
 use lfc::ir::dump;
@@ -16,6 +16,7 @@ fn snapshots_ir_and_c() {
         insta::assert_snapshot!(format!("{name}_graph"), dump::graph(&c.graph));
         insta::assert_snapshot!(format!("{name}_program"), dump::program(&c.program));
         insta::assert_snapshot!(format!("{name}_c"), module.source);
+        insta::assert_snapshot!(format!("{name}_rust"), c.emit_rust().unwrap().source);
     }
 }
 
@@ -31,6 +32,7 @@ fn snapshots_aurora_variants() {
     };
     let c = pipeline::compile(&path, &looped).unwrap();
     insta::assert_snapshot!("aurora_looped_c", c.emit_c().unwrap().source);
+    insta::assert_snapshot!("aurora_looped_rust", c.emit_rust().unwrap().source);
     let int8 = pipeline::CompileOptions {
         precision: lfc::ir::Precision::Int8,
         ..opts
@@ -38,4 +40,5 @@ fn snapshots_aurora_variants() {
     let c = pipeline::compile(&path, &int8).unwrap();
     insta::assert_snapshot!("aurora_int8_program", dump::program(&c.program));
     insta::assert_snapshot!("aurora_int8_c", c.emit_c().unwrap().source);
+    insta::assert_snapshot!("aurora_int8_rust", c.emit_rust().unwrap().source);
 }

@@ -4,3 +4,4 @@
 pub mod c;
 pub mod interp;
 pub mod lower;
+pub mod rust;

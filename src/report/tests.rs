@@ -74,6 +74,7 @@ fn json_eval_field_names() {
             p99: f64::NAN,
         }],
         mismatch: Some((4, 0, 7, 8)),
+        engine: crate::commands::Engine::C,
     };
     assert_eq!(
         json::eval(&r),

@@ -197,7 +197,20 @@ impl Runner {
 
     /// Runs every row through the module's infer; one output row per input.
     pub fn run(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
-        let (ilen, olen) = (self.info.input_len, self.info.output_len);
+        run_driver(&self.exe, self.info.input_len, self.info.output_len, rows)
+    }
+}
+
+/// Runs a snapshot driver executable: rows in as little-endian `i64` on
+/// stdin, `olen` outputs per row back on stdout (the C driver and the Rust
+/// harness speak the same protocol).
+pub fn run_driver(
+    exe: &Path,
+    ilen: usize,
+    olen: usize,
+    rows: &[Vec<i64>],
+) -> Result<Vec<Vec<i64>>> {
+    {
         let mut input = Vec::with_capacity(rows.len() * ilen * 8);
         for (r, row) in rows.iter().enumerate() {
             if row.len() != ilen {
@@ -210,12 +223,12 @@ impl Runner {
                 input.extend_from_slice(&v.to_le_bytes());
             }
         }
-        let mut child = Command::new(&self.exe)
+        let mut child = Command::new(exe)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::io(&self.exe, e))?;
+            .map_err(|e| Error::io(exe, e))?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         // Feed stdin from a thread so a full stdout pipe cannot deadlock us.
         let feeder = std::thread::spawn(move || stdin.write_all(&input));
@@ -225,8 +238,8 @@ impl Runner {
             .take()
             .expect("piped stdout")
             .read_to_end(&mut output)
-            .map_err(|e| Error::io(&self.exe, e))?;
-        let status = child.wait().map_err(|e| Error::io(&self.exe, e))?;
+            .map_err(|e| Error::io(exe, e))?;
+        let status = child.wait().map_err(|e| Error::io(exe, e))?;
         let fed = feeder.join().expect("stdin feeder");
         let mut stderr = String::new();
         if let Some(mut e) = child.stderr.take() {
@@ -237,7 +250,7 @@ impl Runner {
                 "snapshot driver failed ({status}): {stderr}"
             )));
         }
-        fed.map_err(|e| Error::io(&self.exe, e))?;
+        fed.map_err(|e| Error::io(exe, e))?;
         if output.len() != rows.len() * olen * 8 {
             return Err(Error::Other(format!(
                 "snapshot driver wrote {} bytes for {} rows of {olen}",

@@ -25,23 +25,20 @@ pub fn stem(uuid: u64) -> String {
     format!("lf_model_{uuid}")
 }
 
+/// The `lf_<stem>` of every instruction, as the C writer names them (the
+/// Rust writer uses the same names, so the two files read alike).
+pub fn layer_idents(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Vec<String> {
+    let mut w = Writer::new(program, info, meta);
+    w.name_layers();
+    w.idents
+}
+
 pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<CModule> {
     check_info(program, info)?;
     let mut w = Writer::new(program, info, meta);
     // Names first: a Dense layer may call the lookup function of the Lut
     // after it (see `lower::Plan`).
-    w.idents = program
-        .instrs
-        .iter()
-        .map(|i| {
-            let base = if i.node.is_empty() {
-                &i.onnx_op
-            } else {
-                &i.node
-            };
-            w.namer.call(base, emit::suffixes(&i.kind))
-        })
-        .collect();
+    w.name_layers();
     let mut decls = Vec::new();
     let mut bodies = Vec::new();
     for (k, instr) in program.instrs.iter().enumerate() {
@@ -82,7 +79,7 @@ fn render_file(t: impl Template) -> Result<String> {
     Ok(text)
 }
 
-fn check_info(program: &Program, info: &ModuleInfo) -> Result<()> {
+pub(crate) fn check_info(program: &Program, info: &ModuleInfo) -> Result<()> {
     let bad = |reason: String| Err(Error::Other(format!("back::c: ModuleInfo: {reason}")));
     if info.tensor_buffer.len() != program.tensors.len() {
         return bad(format!(
@@ -386,6 +383,22 @@ impl<'a> Writer<'a> {
             uses_acc32: false,
             rodata_bytes: 0,
         }
+    }
+
+    fn name_layers(&mut self) {
+        self.idents = self
+            .program
+            .instrs
+            .iter()
+            .map(|i| {
+                let base = if i.node.is_empty() {
+                    &i.onnx_op
+                } else {
+                    &i.node
+                };
+                self.namer.call(base, emit::suffixes(&i.kind))
+            })
+            .collect();
     }
 
     pub fn tensor(&self, t: TensorId) -> Result<&'a Tensor> {
@@ -766,7 +779,7 @@ impl<'a> Writer<'a> {
     }
 }
 
-pub(super) fn check_lut(lut: &Lut) -> Result<()> {
+pub(crate) fn check_lut(lut: &Lut) -> Result<()> {
     if lut.lo > lut.hi {
         return fail(format!("table domain [{}, {}] is empty", lut.lo, lut.hi));
     }

@@ -1,0 +1,34 @@
+//! Rust back end: one self-contained `#![no_std]`, `#![forbid(unsafe_code)]`
+//! Rust file per snapshot, printing the same [`crate::back::lower::Plan`]
+//! as the C back end (same fusions, same straight-line/loop forms, same
+//! names, same buffers), so the two compute the same integers.
+//!
+//! - [`writer`] prints the file (the module skeleton is `templates/rust/`);
+//! - [`userspace`] builds it with rustc and runs it (`--engine rust`,
+//!   tests, benchmarks), and checks the object for panic paths.
+
+pub mod userspace;
+mod writer;
+
+use crate::back::c::ModuleMeta;
+use crate::ir::Program;
+use crate::valid::ModuleInfo;
+use crate::Result;
+
+/// The emitted Rust snapshot.
+#[derive(Clone, Debug)]
+pub struct RustModule {
+    /// `lf_model_<uuid>`, also the crate name.
+    pub stem: String,
+    /// The whole `.rs` file.
+    pub source: String,
+    /// Per-CPU scratch: `infer` takes a third argument `&mut Scratch`.
+    pub scratch: bool,
+    pub input_len: usize,
+    pub output_len: usize,
+}
+
+/// Emits the Rust snapshot for `program`, laid out as `info` says.
+pub fn emit(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<RustModule> {
+    writer::write(program, info, meta)
+}
