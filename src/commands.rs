@@ -64,6 +64,8 @@ pub struct RunOutput {
     /// The model has several outputs: CSV gets a header line of column
     /// names (a one-output model keeps the plain headerless format).
     pub several: bool,
+    /// Rows outside the input domain (clamped by the snapshot).
+    pub domain: DomainReport,
 }
 
 /// `lfc run`: real inputs in, real outputs out; `select` keeps one output
@@ -93,12 +95,112 @@ pub fn run(
         },
     };
     let rows = read_inputs(compiled, input)?;
+    let domain = DomainReport::of(compiled, &rows);
     let out = run_fixed(compiled, &rows, engine)?;
     Ok(RunOutput {
         values: pipeline::from_fixed_outputs(&out, &outputs),
         columns: pipeline::output_columns(&outputs),
         several: p.outputs.len() > 1,
+        domain,
     })
+}
+
+/// Inputs outside the compiled input domain: the snapshot clamps each
+/// feature to it before any arithmetic, so such rows are answered for the
+/// nearest point of the domain. `lfc run` and `lfc eval` always say so.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainReport {
+    pub rows: usize,
+    /// Rows with at least one feature outside.
+    pub rows_outside: usize,
+    /// Per feature, how many rows had it outside.
+    pub per_feature: Vec<usize>,
+    /// The value farthest outside, relative to its feature's width:
+    /// (row, feature, value, lo, hi), real units.
+    pub worst: Option<(usize, usize, f64, f64, f64)>,
+}
+
+impl DomainReport {
+    /// Checks `rows` (s64 at the input scale) against the program's input
+    /// clamp, the very bounds the snapshot enforces.
+    pub fn of(compiled: &Compiled, rows: &[Vec<i64>]) -> DomainReport {
+        let p = &compiled.program;
+        let is = p.input_scale as f64;
+        let clamp = p.instrs.iter().find_map(|i| match &i.kind {
+            crate::ir::InstrKind::Quantize { in_lo, in_hi, .. } => Some((in_lo, in_hi)),
+            _ => None,
+        });
+        let mut r = DomainReport {
+            rows: rows.len(),
+            rows_outside: 0,
+            per_feature: vec![0; p.input_len],
+            worst: None,
+        };
+        let Some((lo, hi)) = clamp else { return r };
+        let mut worst_dist = 0f64;
+        for (k, row) in rows.iter().enumerate() {
+            let mut out = false;
+            for (i, &v) in row.iter().enumerate() {
+                if v >= lo[i] && v <= hi[i] {
+                    continue;
+                }
+                out = true;
+                r.per_feature[i] += 1;
+                let width = ((hi[i] - lo[i]) as f64).max(1.0);
+                let dist = (lo[i] - v).max(v - hi[i]) as f64 / width;
+                if dist > worst_dist {
+                    worst_dist = dist;
+                    r.worst = Some((k, i, v as f64 / is, lo[i] as f64 / is, hi[i] as f64 / is));
+                }
+            }
+            r.rows_outside += out as usize;
+        }
+        r
+    }
+
+    pub fn features_outside(&self) -> usize {
+        self.per_feature.iter().filter(|&&n| n > 0).count()
+    }
+}
+
+impl fmt::Display for DomainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rows_outside == 0 {
+            return writeln!(
+                f,
+                "input domain: all {} rows inside (nothing clamped)",
+                self.rows
+            );
+        }
+        write!(
+            f,
+            "input domain: {} of {} rows had inputs outside the domain and were clamped to it ({} of {} features; values clamped:",
+            self.rows_outside,
+            self.rows,
+            self.features_outside(),
+            self.per_feature.len()
+        )?;
+        let mut shown = 0;
+        for (i, &n) in self.per_feature.iter().enumerate() {
+            if n > 0 {
+                if shown == 8 {
+                    write!(f, " …")?;
+                    break;
+                }
+                write!(f, " feature {i}: {n}")?;
+                shown += 1;
+            }
+        }
+        writeln!(f, ")")?;
+        if let Some((row, i, v, lo, hi)) = self.worst {
+            writeln!(
+                f,
+                "input domain: farthest outside: row {}, feature {i} = {v} (domain [{lo}, {hi}])",
+                row + 1
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Error statistics of one output column.
@@ -146,6 +248,8 @@ pub struct EvalReport {
     pub mismatch: Option<(usize, usize, i64, i64)>,
     /// What ran the rows (the emitted C or the emitted Rust).
     pub engine: Engine,
+    /// Rows outside the input domain (clamped by the snapshot).
+    pub domain: DomainReport,
 }
 
 impl Engine {
@@ -161,6 +265,7 @@ impl Engine {
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "rows: {}", self.rows)?;
+        write!(f, "{}", self.domain)?;
         writeln!(
             f,
             "output  max_abs_err  mean_abs_err  p99_abs_err   (vs {})",
@@ -222,6 +327,7 @@ pub fn eval_with(compiled: &Compiled, data_path: &Path, engine: Engine) -> Resul
         }
     }
     Ok(EvalReport {
+        domain: DomainReport::of(compiled, &rows),
         rows: rows.len(),
         reference: reference.name().to_string(),
         per_output: errs.into_iter().map(ErrorStats::of).collect(),

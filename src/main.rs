@@ -73,6 +73,10 @@ struct CompileArgs {
     /// Dense layers with more MACs than this become loops over const arrays.
     #[arg(long, default_value_t = pipeline::DEFAULT_UNROLL_LIMIT)]
     unroll_limit: usize,
+    /// Widen each feature's calibration range by F times its width on
+    /// both sides (0: the calibration rows' [min, max] exactly).
+    #[arg(long, value_name = "F", default_value_t = pipeline::DEFAULT_DOMAIN_MARGIN)]
+    domain_margin: f64,
 }
 
 impl CompileArgs {
@@ -101,10 +105,11 @@ impl CompileArgs {
             input_scale: self.input_scale,
             output_scale: self.output_scale,
             unroll_limit: self.unroll_limit,
+            domain_margin: self.domain_margin,
         })
     }
     fn compile(&self) -> Result<pipeline::Compiled> {
-        pipeline::compile(&self.model, &self.options()?)
+        compile_warn(&self.model, &self.options()?)
     }
 }
 
@@ -299,6 +304,8 @@ struct AdaptArgs {
     output_scale: i64,
     #[arg(long, default_value_t = pipeline::DEFAULT_UNROLL_LIMIT)]
     unroll_limit: usize,
+    #[arg(long, value_name = "F", default_value_t = pipeline::DEFAULT_DOMAIN_MARGIN)]
+    domain_margin: f64,
     /// Recent inputs to judge candidates on: `lfc collect` output, or a
     /// plain input matrix.
     #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
@@ -367,6 +374,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             input_scale: a.input_scale,
             output_scale: a.output_scale,
             unroll_limit: a.unroll_limit,
+            domain_margin: a.domain_margin,
         },
         criteria: Criteria {
             max_fidelity_error: a.max_fidelity_error,
@@ -475,6 +483,15 @@ fn write_out(out: Option<&Path>, m: &data::Matrix) -> Result<()> {
     }
 }
 
+/// Compiles and prints the compile's accuracy warnings to stderr.
+fn compile_warn(model: &Path, opts: &CompileOptions) -> Result<pipeline::Compiled> {
+    let compiled = pipeline::compile(model, opts)?;
+    for w in &compiled.warnings {
+        eprintln!("lfc: warning: {w}");
+    }
+    Ok(compiled)
+}
+
 fn real_main(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Compile {
@@ -484,7 +501,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             sign_key,
             sign_cert,
         } => {
-            let compiled = pipeline::compile(&args.model, &args.options_for(Some(&out))?)?;
+            let compiled = compile_warn(&args.model, &args.options_for(Some(&out))?)?;
             let is_ko = out.extension().map(|e| e == "ko").unwrap_or(false);
             let signing = match (sign_key, sign_cert) {
                 (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
@@ -526,6 +543,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 EngineArg::Interp => Engine::Interp,
             };
             let r = commands::run(&compiled, &input, engine, output.as_deref())?;
+            for line in r.domain.to_string().lines() {
+                eprintln!("lfc: {line}");
+            }
             let header = r.several.then_some(r.columns.as_slice());
             match out.as_deref() {
                 Some(p) => data::write_table(p, &r.values, header)?,

@@ -18,6 +18,10 @@ use crate::Result;
 pub const DEFAULT_SCALE: i64 = 1000;
 /// Dense layers with at most this many MACs are emitted straight-line.
 pub const DEFAULT_UNROLL_LIMIT: usize = 4096;
+/// `--domain-margin`: each feature's calibration range [lo, hi] is widened
+/// by this fraction of its width on both sides (README, "Input domain":
+/// chosen by measurement on sklearn MLPs, `scripts/measure-domain-margin.py`).
+pub const DEFAULT_DOMAIN_MARGIN: f64 = 0.5;
 
 /// `--input-range`: one interval for every feature, or a file of
 /// per-feature bounds (any data format, one row `lo, hi` per feature).
@@ -62,6 +66,9 @@ pub struct CompileOptions {
     pub input_scale: i64,
     pub output_scale: i64,
     pub unroll_limit: usize,
+    /// Widening of the calibration rows' per-feature ranges (fraction of
+    /// the width, each side); 0 takes them as they are.
+    pub domain_margin: f64,
 }
 
 impl Default for CompileOptions {
@@ -75,6 +82,7 @@ impl Default for CompileOptions {
             input_scale: DEFAULT_SCALE,
             output_scale: DEFAULT_SCALE,
             unroll_limit: DEFAULT_UNROLL_LIMIT,
+            domain_margin: DEFAULT_DOMAIN_MARGIN,
         }
     }
 }
@@ -90,6 +98,9 @@ pub struct Compiled {
     pub meta: ModuleMeta,
     /// The calibration rows, when given (for reports).
     pub calibration: Option<Matrix>,
+    /// Accuracy losses the quantizer could not avoid, with their bounds
+    /// ([`quant::warn`]); the CLI prints them on every command.
+    pub warnings: Vec<quant::warn::Warning>,
 }
 
 impl Compiled {
@@ -112,17 +123,38 @@ pub fn read_calibration(path: &Path, graph: &Graph) -> Result<Matrix> {
     Ok(m)
 }
 
+/// A calibration range widened by `margin` times its width on each side.
+/// A constant column (zero width) is widened by `margin` times its
+/// magnitude, at least `margin` (so `[0, 0]` becomes `[-margin, margin]`).
+pub fn widen(lo: f64, hi: f64, margin: f64) -> (f64, f64) {
+    let w = hi - lo;
+    let w = if w > 0.0 { w } else { lo.abs().max(1.0) };
+    (lo - margin * w, hi + margin * w)
+}
+
 /// The input domain: the declared `--input-range`, the calibration rows'
-/// per-feature [min, max], or the hull of both.
+/// per-feature [min, max] widened by `--domain-margin`, or the hull of both.
 pub fn domain(graph: &Graph, opts: &CompileOptions, calib: Option<&Matrix>) -> Result<Domain> {
     let n = graph.input_len();
     let mut lo = vec![f64::INFINITY; n];
     let mut hi = vec![f64::NEG_INFINITY; n];
+    let margin = opts.domain_margin;
+    if !(margin.is_finite() && margin >= 0.0) {
+        return Err(Error::option(
+            "--domain-margin",
+            format!("{margin}: need a finite fraction >= 0"),
+        ));
+    }
     if let Some(m) = calib {
         for row in m.iter_rows() {
             for i in 0..n {
                 lo[i] = lo[i].min(row[i]);
                 hi[i] = hi[i].max(row[i]);
+            }
+        }
+        if margin > 0.0 {
+            for i in 0..n {
+                (lo[i], hi[i]) = widen(lo[i], hi[i], margin);
             }
         }
     }
@@ -225,6 +257,7 @@ fn compile_graph(
         .unwrap_or_else(|| "model".into());
     program.model_name = name.clone();
     let info = valid::validate(&program)?;
+    let warnings = quant::warn::warnings(&program);
     let meta = ModuleMeta {
         uuid: opts.uuid,
         app: opts.app,
@@ -240,6 +273,7 @@ fn compile_graph(
         info,
         meta,
         calibration,
+        warnings,
     })
 }
 

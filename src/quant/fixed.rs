@@ -62,6 +62,17 @@ pub const HEADROOM_Q: i64 = 2;
 /// int8: asymmetric over `[min(lo, 0), max(hi, 0)]` (0 exactly representable),
 /// TFLite's `scale = (hi - lo) / 255`, `zp = round(-128 - lo / scale)`.
 pub fn qparams(precision: Precision, lo: f64, hi: f64) -> QParams {
+    qparams_with(precision, lo, hi, false)
+}
+
+/// [`qparams`] for a tensor written without a clamp: every real value of
+/// `[lo, hi]` maps inside `[qmin, qmax]` before rounding (int8 may give up
+/// one of its 255 steps for it; int16 always does, by its headroom).
+pub fn qparams_unclamped(precision: Precision, lo: f64, hi: f64) -> QParams {
+    qparams_with(precision, lo, hi, true)
+}
+
+fn qparams_with(precision: Precision, lo: f64, hi: f64, exact: bool) -> QParams {
     let bits = precision.bits();
     let qmax = (1i64 << (bits - 1)) - 1;
     let qmin = -qmax - 1;
@@ -80,11 +91,24 @@ pub fn qparams(precision: Precision, lo: f64, hi: f64) -> QParams {
         Precision::Int8 => {
             let (lo, hi) = (lo.min(0.0), hi.max(0.0));
             let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
-            let scale = span / (qmax - qmin) as f64;
-            let zp = ((qmin as f64) - lo / scale).round() as i64;
+            let (qlo, qhi) = (qmin as f64, qmax as f64);
+            let mut scale = span / (qhi - qlo);
+            let mut zp = (qlo - lo / scale).round();
+            // TFLite rounds the zero point and lets the end that moved out
+            // saturate (for [-1, 1]: zp -1, and -1.0 maps to -128.5), as
+            // every int8 requantization here does. A tensor with no clamp
+            // (the input's) must hold the whole range: then give up one
+            // step, so that [qmin - lo/s, qmax - hi/s] is one step wide
+            // and holds an integer zero point. (Ends within 0.5 - 1e-6 of a
+            // step outside still round inside: kept as TFLite has them.)
+            let tol = 0.5 - 1e-6;
+            if exact && (lo / scale + zp < qlo - tol || hi / scale + zp > qhi + tol) {
+                scale = span / (qhi - qlo - 1.0);
+                zp = (qlo - lo / scale).ceil();
+            }
             QParams {
                 bits,
-                zero_point: zp.clamp(qmin, qmax),
+                zero_point: (zp as i64).clamp(qmin, qmax),
                 qmin,
                 qmax,
                 scale,
@@ -93,9 +117,14 @@ pub fn qparams(precision: Precision, lo: f64, hi: f64) -> QParams {
     }
 }
 
-/// `round(x / q.scale) + zp`, clamped to the tensor's range.
+/// `round(x / q.scale) + zp`, clamped to the tensor's range. The clamp is
+/// taken in f64, before any conversion: an infinite or huge `x` (a Clip
+/// without bounds) saturates to the end of the range it lies beyond.
 pub fn quantize_value(q: &QParams, x: f64) -> i64 {
-    ((x / q.scale).round() as i64 + q.zero_point).clamp(q.qmin, q.qmax)
+    if x.is_nan() {
+        return q.zero_point;
+    }
+    ((x / q.scale).round() + q.zero_point as f64).clamp(q.qmin as f64, q.qmax as f64) as i64
 }
 
 /// Real value of a quantized one.
@@ -122,6 +151,33 @@ mod tests {
                 assert!(((r.factor() - f) / f).abs() < 1e-6, "{f} -> {r:?}");
             }
         }
+    }
+
+    #[test]
+    fn int8_symmetric_domains_stay_representable() {
+        // Issue 7: -1:1, -3:3, -6:6, -10:10 gave zero point -1 and a low
+        // end at -128.5 (then -129 after rounding).
+        for m in [1.0, 3.0, 6.0, 10.0, 1e6, 0.1] {
+            let q = qparams_unclamped(Precision::Int8, -m, m);
+            for x in [-m, m] {
+                let v = x / q.scale + q.zero_point as f64;
+                assert!(v > -128.5 && v < 127.5, "±{m}: {x} -> {v} ({q:?})");
+            }
+            assert_eq!(real(&q, q.zero_point), 0.0);
+        }
+    }
+
+    #[test]
+    fn quantize_value_saturates_infinite_and_huge_values() {
+        // Issue 7: the saturating f64 -> i64 cast plus a zero point wrapped
+        // around, so an unbounded Clip became a constant.
+        let q = qparams(Precision::Int8, -1.0, 3.0);
+        assert_ne!(q.zero_point, 0);
+        assert_eq!(quantize_value(&q, f64::NEG_INFINITY), -128);
+        assert_eq!(quantize_value(&q, -1e30), -128);
+        assert_eq!(quantize_value(&q, f64::INFINITY), 127);
+        assert_eq!(quantize_value(&q, 1e30), 127);
+        assert_eq!(quantize_value(&q, 10.0), 127);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 pub mod fixed;
 pub mod lut;
 mod tree_quant;
+pub mod warn;
 
 use std::collections::HashMap;
 
@@ -230,9 +231,12 @@ impl<'a> Builder<'a> {
             in_lo.push(a as i64);
             in_hi.push(b as i64);
         }
-        let rlo = in_lo.iter().copied().min().unwrap() as f64 / is;
-        let rhi = in_hi.iter().copied().max().unwrap() as f64 / is;
-        let mut q = qparams(self.opts.precision, rlo, rhi);
+        let (min_in, max_in_hi) = (
+            in_lo.iter().copied().min().unwrap(),
+            in_hi.iter().copied().max().unwrap(),
+        );
+        let (rlo, rhi) = (min_in as f64 / is, max_in_hi as f64 / is);
+        let mut q = fixed::qparams_unclamped(self.opts.precision, rlo, rhi);
         let max_in = in_lo.iter().chain(&in_hi).map(|v| v.abs()).max().unwrap();
         // When the clamped s64 inputs already fit the tensor's type, keep
         // them as they are (scale 1 / input_scale): they carry no more
@@ -260,7 +264,26 @@ impl<'a> Builder<'a> {
             q.scale = 1.0 / is;
             Rescale::IDENTITY
         } else {
-            rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?
+            // Huge inputs leave the multiplier few bits (62 - bits of the
+            // input), and its rounding can carry the ends a few steps past
+            // the range: widen the range until the rescaled ends fit.
+            let mut widen = 1.0 / 256.0;
+            loop {
+                let r = rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?;
+                let (a, b) = (
+                    r.apply(min_in) + q.zero_point,
+                    r.apply(max_in_hi) + q.zero_point,
+                );
+                if (a >= q.qmin && b <= q.qmax) || widen > 0.5 {
+                    break r;
+                }
+                q = fixed::qparams_unclamped(
+                    self.opts.precision,
+                    rlo * (1.0 + widen),
+                    rhi * (1.0 + widen),
+                );
+                widen *= 2.0;
+            }
         };
         let name = g.value(g.input).name.clone();
         let doc = if trees_only {

@@ -55,6 +55,8 @@ pub fn clip(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if min.is_nan() || max.is_nan() {
         return Err(node.err("a bound is NaN"));
     }
+    // ONNX (and numpy.clip): with min > max every output is max.
+    let min = min.min(max);
     activation(ctx, node, Activation::Clip { min, max })
 }
 

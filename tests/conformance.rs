@@ -1,0 +1,423 @@
+//! ONNX backend node tests (`tests/conformance/node/`, regenerated from the
+//! `onnx` package by `scripts/gen-node-tests.py`), as tract runs them.
+//!
+//! Each test is compiled with its input range taken from its input (the
+//! min and max over all elements), run through the interpreter AND the
+//! emitted C (which must agree bit for bit), and compared with the expected
+//! outputs under [`NodeTolerance`]. `tests/conformance/node-tests.txt` lists
+//! the tests expected to pass, per precision; every listed test must pass,
+//! and the others are run and counted so a newly passing one is reported
+//! (add it to the list).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use tract_onnx::pb::{tensor_proto::DataType, ModelProto, TensorProto};
+
+use lfc::back::c::userspace::Runner;
+use lfc::back::interp;
+use lfc::ir::Precision;
+use lfc::pipeline::{self, CompileOptions, InputRange};
+
+use crate::exec::manifest;
+
+/// The one tolerance policy of the node tests: an output element passes
+/// when `|got - expected| <= frac_of_span * span + quanta / output_scale`,
+/// with `span = max(max(expected) - min(expected), max |expected|)` (the
+/// output range, or the magnitude for a constant output) and
+/// `output_scale` the decimal scale of the s64 interface (chosen per test
+/// so the interface itself costs no more than 1e-9 of the span).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NodeTolerance {
+    pub frac_of_span: f64,
+    pub quanta: f64,
+}
+
+impl NodeTolerance {
+    /// int16: quantization step 2^-15 of the range; tables, interval
+    /// widening and requantization chains cost a few steps: 0.2 % of the
+    /// span (measured worst among the listed tests: see the README table).
+    /// int8: a step is 1/255 of the range; 2 % of the span (about five
+    /// steps) admits the rounding of a requantization chain.
+    pub fn of(precision: Precision) -> NodeTolerance {
+        match precision {
+            Precision::Int16 => NodeTolerance {
+                frac_of_span: 2e-3,
+                quanta: 1.0,
+            },
+            Precision::Int8 => NodeTolerance {
+                frac_of_span: 2e-2,
+                quanta: 1.0,
+            },
+        }
+    }
+
+    pub fn allowed(&self, span: f64, output_scale: i64) -> f64 {
+        self.frac_of_span * span + self.quanta / output_scale as f64
+    }
+}
+
+/// One checked-in node test.
+pub struct NodeTest {
+    pub name: String,
+    pub dir: PathBuf,
+    /// The op type the test exercises (its first non-Constant node).
+    pub op: String,
+}
+
+pub fn node_dir() -> PathBuf {
+    manifest("tests/conformance/node")
+}
+
+pub fn all_tests() -> Vec<NodeTest> {
+    let mut v: Vec<NodeTest> = std::fs::read_dir(node_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").exists())
+        .map(|dir| {
+            let bytes = std::fs::read(dir.join("model.onnx")).unwrap();
+            let m = ModelProto::decode(&bytes[..]).unwrap();
+            let g = m.graph.unwrap();
+            let mut op = g
+                .node
+                .iter()
+                .map(|n| n.op_type.clone())
+                .find(|t| t != "Constant")
+                .unwrap_or_default();
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains("_expanded") {
+                op = String::new(); // the base test's, below
+            }
+            NodeTest { name, dir, op }
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    // An `_expanded` test is the function body of its base test's op.
+    let base_op: BTreeMap<String, String> = v
+        .iter()
+        .filter(|t| !t.op.is_empty())
+        .map(|t| (t.name.clone(), t.op.clone()))
+        .collect();
+    for t in v.iter_mut().filter(|t| t.op.is_empty()) {
+        let base = &t.name[..t.name.find("_expanded").unwrap()];
+        let op = base_op.get(base).map(String::as_str).unwrap_or("?");
+        t.op = format!("{op} (expanded)");
+    }
+    v
+}
+
+/// `node-tests.txt`: `test_name precision...` per line, `#` comments.
+pub fn pass_list() -> BTreeMap<String, Vec<Precision>> {
+    let text = std::fs::read_to_string(manifest("tests/conformance/node-tests.txt")).unwrap();
+    let mut m = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap().to_string();
+        let precs: Vec<Precision> = words
+            .map(|w| match w {
+                "int16" => Precision::Int16,
+                "int8" => Precision::Int8,
+                _ => panic!("node-tests.txt line {}: unknown precision `{w}`", i + 1),
+            })
+            .collect();
+        assert!(
+            !precs.is_empty(),
+            "node-tests.txt line {}: `{name}` names no precision",
+            i + 1
+        );
+        assert!(
+            node_dir().join(&name).is_dir(),
+            "node-tests.txt line {}: no test directory `{name}`",
+            i + 1
+        );
+        m.insert(name, precs);
+    }
+    m
+}
+
+/// Flat values of a TensorProto file (FLOAT or DOUBLE, any shape).
+pub fn read_flat(path: &Path) -> Vec<f64> {
+    let t = TensorProto::decode(&std::fs::read(path).unwrap()[..]).unwrap();
+    let dt = DataType::try_from(t.data_type).unwrap();
+    match dt {
+        DataType::Float if !t.raw_data.is_empty() => t
+            .raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
+            .collect(),
+        DataType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
+        DataType::Double if !t.raw_data.is_empty() => t
+            .raw_data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+        DataType::Double => t.double_data.clone(),
+        other => panic!("{}: unexpected data type {other:?}", path.display()),
+    }
+}
+
+/// The power of ten that puts `max_abs` near 1e9 at the s64 interface
+/// (between 1 and 1e9).
+fn decimal_scale(max_abs: f64) -> i64 {
+    if !(max_abs > 0.0) {
+        return 1_000_000;
+    }
+    let k = (9.0 - max_abs.log10().ceil()).clamp(0.0, 9.0) as u32;
+    10i64.pow(k)
+}
+
+/// What one test at one precision gave.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Pass {
+        max_err: f64,
+        allowed: f64,
+    },
+    /// Out of tolerance, but within the tolerance plus the error bound of
+    /// the warnings the compile gave (never silent; not a pass).
+    Warned {
+        max_err: f64,
+        allowed: f64,
+        warnings: Vec<String>,
+    },
+    /// Out of tolerance (the worst element), or C != interpreter, or lfc
+    /// refused the model.
+    Fail(String),
+}
+
+pub fn run_test(t: &NodeTest, precision: Precision) -> Outcome {
+    run_test_with(t, precision, |o| o)
+}
+
+/// [`run_test`] with the compile options adjusted by `adjust`.
+pub fn run_test_with(
+    t: &NodeTest,
+    precision: Precision,
+    adjust: impl FnOnce(CompileOptions) -> CompileOptions,
+) -> Outcome {
+    let x = read_flat(&t.dir.join("input_0.pb"));
+    let mut want = Vec::new();
+    for k in 0.. {
+        let p = t.dir.join(format!("output_{k}.pb"));
+        if !p.exists() {
+            break;
+        }
+        want.extend(read_flat(&p));
+    }
+    let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let in_abs = lo.abs().max(hi.abs());
+    let (wlo, whi) = want
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let out_abs = wlo.abs().max(whi.abs());
+    let span = (whi - wlo).max(out_abs);
+    let opts = adjust(CompileOptions {
+        input_range: Some(InputRange::All(lo, hi)),
+        precision,
+        input_scale: decimal_scale(in_abs),
+        output_scale: decimal_scale(out_abs),
+        ..Default::default()
+    });
+    let c = match pipeline::compile(&t.dir.join("model.onnx"), &opts) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Fail(format!("refused: {e}")),
+    };
+    let row = match pipeline::to_fixed(
+        &t.dir,
+        &lfc::data::Matrix::new(1, x.len(), x),
+        opts.input_scale,
+    ) {
+        Ok(mut r) => r.remove(0),
+        Err(e) => return Outcome::Fail(format!("input: {e}")),
+    };
+    let got = interp::run(&c.program, &row);
+    let from_c = c
+        .emit_c()
+        .and_then(|m| Runner::build(&m, &["-Wall", "-Werror"]))
+        .and_then(|r| r.run(std::slice::from_ref(&row)));
+    match from_c {
+        Ok(rows) if rows[0] == got => {}
+        Ok(rows) => return Outcome::Fail(format!("C {:?} != interpreter {got:?}", rows[0])),
+        Err(e) => return Outcome::Fail(format!("emitted C: {e}")),
+    }
+    if got.len() != want.len() {
+        return Outcome::Fail(format!("{} outputs, expected {}", got.len(), want.len()));
+    }
+    let tol = NodeTolerance::of(precision);
+    let allowed = tol.allowed(span, opts.output_scale);
+    let os = opts.output_scale as f64;
+    let (mut max_err, mut worst) = (0f64, 0usize);
+    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        let e = (g as f64 / os - w).abs();
+        if e > max_err {
+            (max_err, worst) = (e, i);
+        }
+    }
+    let warned: f64 = c.warnings.iter().map(|w| w.max_error).sum();
+    if max_err <= allowed {
+        Outcome::Pass { max_err, allowed }
+    } else if !c.warnings.is_empty() && max_err <= allowed + warned {
+        Outcome::Warned {
+            max_err,
+            allowed,
+            warnings: c.warnings.iter().map(|w| w.to_string()).collect(),
+        }
+    } else {
+        Outcome::Fail(format!(
+            "element {worst}: {} vs expected {} (error {max_err:.3e} = {:.3} % of the span {span:.3e}; allowed {allowed:.3e})",
+            got[worst] as f64 / os,
+            want[worst],
+            100.0 * max_err / span
+        ))
+    }
+}
+
+/// Every test at both precisions, on two threads.
+fn run_all(tests: &[NodeTest]) -> Vec<(Outcome, Outcome)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; tests.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(t) = tests.get(i) else { break };
+                let r = (run_test(t, Precision::Int16), run_test(t, Precision::Int8));
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}
+
+#[test]
+fn conformance_node_tests() {
+    let tests = all_tests();
+    let list = pass_list();
+    let results = run_all(&tests);
+    let mut per_op: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut newly = Vec::new();
+    for (t, (r16, r8)) in tests.iter().zip(&results) {
+        let listed = list.get(&t.name).cloned().unwrap_or_default();
+        let e = per_op.entry(t.op.clone()).or_default();
+        e[2] += 1;
+        for (prec, r, slot) in [(Precision::Int16, r16, 0), (Precision::Int8, r8, 1)] {
+            let pass = matches!(r, Outcome::Pass { .. });
+            e[slot] += pass as usize;
+            match (listed.contains(&prec), r) {
+                (true, Outcome::Fail(why)) => {
+                    failures.push(format!("{} ({}): {why}", t.name, prec.name()))
+                }
+                (
+                    true,
+                    Outcome::Warned {
+                        max_err, allowed, ..
+                    },
+                ) => failures.push(format!(
+                    "{} ({}): error {max_err:.3e} outside the tolerance {allowed:.3e} (warned)",
+                    t.name,
+                    prec.name()
+                )),
+                (false, Outcome::Pass { max_err, allowed }) => newly.push(format!(
+                    "{} {} (error {max_err:.3e}, allowed {allowed:.3e})",
+                    t.name,
+                    prec.name()
+                )),
+                _ => {}
+            }
+            if std::env::var_os("LFC_NODE_VERBOSE").is_some() {
+                eprintln!("{} {}: {r:?}", t.name, prec.name());
+            }
+        }
+    }
+    eprintln!("op                         int16   int8  total");
+    let mut tot = [0usize; 3];
+    for (op, [a, b, n]) in &per_op {
+        eprintln!("{op:<26} {a:>5} {b:>6} {n:>6}");
+        tot = [tot[0] + a, tot[1] + b, tot[2] + n];
+    }
+    eprintln!("{:<26} {:>5} {:>6} {:>6}", "all", tot[0], tot[1], tot[2]);
+    for n in &newly {
+        eprintln!("passes but is not in node-tests.txt (add it): {n}");
+    }
+    assert!(
+        failures.is_empty(),
+        "listed node tests fail:\n{}",
+        failures.join("\n")
+    );
+}
+
+pub fn node_test(name: &str) -> NodeTest {
+    all_tests()
+        .into_iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no node test `{name}`"))
+}
+
+/// Issue 7: int8 Clip without bounds (or bounds far outside the domain)
+/// returned a constant; int8 refused symmetric domains such as -1:1.
+#[test]
+fn conformance_int8_clip_unbounded_and_symmetric_domains() {
+    for name in [
+        "test_clip_default_inbounds",
+        "test_clip_default_inbounds_expanded",
+        "test_clip_inbounds",
+        "test_clip_outbounds",
+        "test_clip_default_max",
+        "test_clip_default_min",
+        "test_sigmoid_example",
+        "test_tanh_example",
+    ] {
+        let r = run_test(&node_test(name), Precision::Int8);
+        assert!(matches!(r, Outcome::Pass { .. }), "{name}: {r:?}");
+    }
+    // Clip(max=10) over -1:3, the issue's case: the output follows x.
+    let t = node_test("test_clip_default_inbounds");
+    for (lo, hi) in [(-1.0, 3.0), (-3.0, 3.0), (-6.0, 6.0), (-10.0, 10.0)] {
+        let r = run_test_with(&t, Precision::Int8, |o| CompileOptions {
+            input_range: Some(InputRange::All(lo, hi)),
+            ..o
+        });
+        assert!(matches!(r, Outcome::Pass { .. }), "domain {lo}:{hi}: {r:?}");
+    }
+}
+
+/// Issue 7: Clip with min > max was refused; ONNX defines the output as max.
+#[test]
+fn conformance_clip_min_greater_than_max_is_max() {
+    let t = node_test("test_clip_min_greater_than_max");
+    for p in [Precision::Int16, Precision::Int8] {
+        let r = run_test(&t, p);
+        assert!(matches!(r, Outcome::Pass { .. }), "{}: {r:?}", p.name());
+    }
+}
+
+/// Issue 7: `test_softmax_large_number` (inputs 0..3 and 10000..10003 in one
+/// tensor) is off by 3 % at int16 and 61 % at int8, because its input
+/// shares one scale over [0, 10003]. Not fixed (one scale per tensor); the
+/// compile now warns, with a bound that covers the measured error.
+#[test]
+fn conformance_softmax_large_number_warns() {
+    let t = node_test("test_softmax_large_number");
+    for p in [Precision::Int16, Precision::Int8] {
+        match run_test(&t, p) {
+            Outcome::Warned { warnings, .. } => {
+                assert!(warnings[0].contains("Softmax"), "{warnings:?}")
+            }
+            r => panic!("{}: expected a warned answer, got {r:?}", p.name()),
+        }
+    }
+}
