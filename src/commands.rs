@@ -146,8 +146,9 @@ impl DomainReport {
                 }
                 out = true;
                 r.per_feature[i] += 1;
-                let width = ((hi[i] - lo[i]) as f64).max(1.0);
-                let dist = (lo[i] - v).max(v - hi[i]) as f64 / width;
+                let (v128, l, h) = (v as i128, lo[i] as i128, hi[i] as i128);
+                let width = ((h - l) as f64).max(1.0);
+                let dist = (l - v128).max(v128 - h) as f64 / width;
                 if dist > worst_dist {
                     worst_dist = dist;
                     r.worst = Some((k, i, v as f64 / is, lo[i] as f64 / is, hi[i] as f64 / is));

@@ -2,6 +2,7 @@
 //! tract), front end, and error handling.
 
 mod conformance;
+mod domain;
 mod errors;
 mod exec;
 mod faults;
