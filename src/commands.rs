@@ -126,17 +126,13 @@ impl DomainReport {
     pub fn of(compiled: &Compiled, rows: &[Vec<i64>]) -> DomainReport {
         let p = &compiled.program;
         let is = p.input_scale as f64;
-        let clamp = p.instrs.iter().find_map(|i| match &i.kind {
-            crate::ir::InstrKind::Quantize { in_lo, in_hi, .. } => Some((in_lo, in_hi)),
-            _ => None,
-        });
+        let (lo, hi) = crate::report::analysis::input_clamp(compiled);
         let mut r = DomainReport {
             rows: rows.len(),
             rows_outside: 0,
             per_feature: vec![0; p.input_len],
             worst: None,
         };
-        let Some((lo, hi)) = clamp else { return r };
         let mut worst_dist = 0f64;
         for (k, row) in rows.iter().enumerate() {
             let mut out = false;

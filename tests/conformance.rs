@@ -164,7 +164,7 @@ pub fn read_flat(path: &Path) -> Vec<f64> {
 /// The power of ten that puts `max_abs` near 1e9 at the s64 interface
 /// (between 1 and 1e9).
 fn decimal_scale(max_abs: f64) -> i64 {
-    if !(max_abs > 0.0) {
+    if max_abs.is_nan() || max_abs <= 0.0 {
         return 1_000_000;
     }
     let k = (9.0 - max_abs.log10().ceil()).clamp(0.0, 9.0) as u32;

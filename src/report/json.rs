@@ -74,6 +74,11 @@ pub fn eval(r: &EvalReport) -> Value {
         "reference": r.reference,
         "outputs": outputs,
         "c_equals_interp": r.mismatch.is_none(),
+        "domain": {
+            "rows_outside": r.domain.rows_outside,
+            "features_outside": r.domain.features_outside(),
+            "per_feature": r.domain.per_feature,
+        },
         "mismatch": r.mismatch.map(|(row, o, c, i)| json!({
             "row": row + 1,
             "output": o,

@@ -75,6 +75,12 @@ fn json_eval_field_names() {
         }],
         mismatch: Some((4, 0, 7, 8)),
         engine: crate::commands::Engine::C,
+        domain: crate::commands::DomainReport {
+            rows: 60,
+            rows_outside: 2,
+            per_feature: vec![0, 2, 1],
+            worst: None,
+        },
     };
     assert_eq!(
         json::eval(&r),
@@ -82,6 +88,7 @@ fn json_eval_field_names() {
             "schema": "lfc.eval/1", "rows": 60, "reference": "tract f32",
             "outputs": [{"output": 0, "max_abs_err": 0.5, "mean_abs_err": 0.25, "p99_abs_err": null}],
             "c_equals_interp": false,
+            "domain": {"rows_outside": 2, "features_outside": 2, "per_feature": [0, 2, 1]},
             "mismatch": {"row": 5, "output": 0, "c": 7, "interp": 8},
         })
     );
