@@ -11,7 +11,7 @@
 # Environment:
 #   LF_VM_KERNELS="<ver> ..."  kernels to test (default: newest installed
 #                              6.1.* and 6.12.* with headers)
-#   LF_VM_TIMEOUT=<s>          per-boot limit (default 300)
+#   LF_VM_TIMEOUT=<s>          per-boot limit (default 900)
 #   LF_VM_JOBS=<n>             make -j for module builds (default 1)
 #   LF_VM_SMP=<n>              guest CPUs (default 2)
 #   LF_VM_DEBUG_KERNEL=<dir>   also test the debug kernel that
@@ -48,7 +48,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE/out
-TIMEOUT=${LF_VM_TIMEOUT:-480}
+TIMEOUT=${LF_VM_TIMEOUT:-900}
 AURORA_VM=$ROOT/examples/aurora/vm
 JOBS=${LF_VM_JOBS:-1}
 SMP=${LF_VM_SMP:-2}
