@@ -293,11 +293,13 @@ else
 	ans_a=$(tcpp model_answers)
 	# First a candidate adapt must refuse: the network quantized from the
 	# 60 calibration rows alone (TFLite-style PTQ ranges) saturates on
-	# lf_tcp's live inputs (errors ~1 against the float model).
+	# lf_tcp's live inputs (errors ~1 against the float model);
+	# --domain-margin 0 keeps the rows' own range, as PTQ does.
 	mkdir -p /tmp/watch_ptq /tmp/watch
 	cp $AD/aurora_v2.onnx /tmp/watch_ptq/aurora_ptq.onnx
 	run lfc adapt --app 1 --watch /tmp/watch_ptq --once --engine interp \
-		--prebuilt $AD --samples 64 --calibration $AD/representative_dataset.npy
+		--prebuilt $AD --samples 64 --calibration $AD/representative_dataset.npy \
+		--domain-margin 0
 	echo "$OUT" | sed 's/^/info: /'
 	[ "$RC" -eq 3 ] &&
 		echo "$OUT" | grep -q '^adapt: candidate aurora_ptq.onnx -> uuid 2: fidelity max [0-9.]* (<= 0.05) FAILED, .* -> rejected: fidelity error [0-9.]* exceeds 0.05; running snapshot untouched$' &&
