@@ -8,6 +8,7 @@
 
 pub mod adapt;
 pub mod back;
+pub mod bench;
 pub mod commands;
 pub mod control;
 pub mod data;

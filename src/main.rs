@@ -177,6 +177,16 @@ enum Cmd {
         #[arg(long, conflicts_with = "ir")]
         json: bool,
     },
+    /// Speed of the emitted C as the kernel gets it: instructions per
+    /// inference in total and per layer (callgrind), warm and cold ns,
+    /// code and table bytes, against tract's f32 plan.
+    Bench {
+        #[command(flatten)]
+        args: CompileArgs,
+        /// Rows to run (default: the --calibration rows).
+        #[arg(long)]
+        rows: Option<PathBuf>,
+    },
     /// Apps, slots and counters of the loaded lf_kernel.
     Status {
         /// Print the apps as JSON (fields: docs/json.md).
@@ -589,6 +599,18 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", commands::inspect(&compiled, ir)?);
             }
+        }
+        Cmd::Bench { args, rows } => {
+            let start = std::time::Instant::now();
+            let compiled = args.compile()?;
+            compiled.emit_c()?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let path = rows.or(args.calibration.clone()).ok_or_else(|| {
+                Error::option("--rows", "give the rows to run (or --calibration)")
+            })?;
+            let rows = commands::read_inputs(&compiled, &path)?;
+            let opts = lfc::bench::BenchOptions::default();
+            print!("{}", lfc::bench::run(&compiled, &rows, ms, &opts)?);
         }
         Cmd::Status { json } => {
             let mut c = control::Client::connect()?;

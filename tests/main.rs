@@ -1,6 +1,7 @@
 //! One test binary: golden snapshots, execution (C vs interpreter vs
 //! tract), front end, and error handling.
 
+mod bench;
 mod conformance;
 mod domain;
 mod errors;

@@ -1,0 +1,345 @@
+//! `lfc bench MODEL`: how fast the emitted snapshot is, as the kernel gets
+//! it (the C built with the kernel's code-generation flags, see
+//! [`crate::back::c::userspace::KERNEL_CFLAGS`]), on the given rows:
+//!
+//! - instructions per inference, in total and per layer (callgrind, when
+//!   valgrind is installed; deterministic);
+//! - warm ns per inference (the median of many passes over every row);
+//! - cold ns per inference: the median of single inferences, each after
+//!   64 MiB of memory were written (more than the last-level cache), as a
+//!   datapath sees it after other work;
+//! - code (`.text`) and table (`.rodata`) bytes of the object;
+//! - tract's f32 plan on the same rows, and the ratio.
+//!
+//! The outputs of the built snapshot are checked against the interpreter
+//! on the rows first: a benchmark of wrong code is an error.
+
+mod build;
+mod callgrind;
+
+use std::fmt;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::back::c::userspace::kernel_cflags;
+use crate::back::c::Runner;
+use crate::back::interp;
+use crate::back::lower::{self, Form};
+use crate::error::Error;
+use crate::front::onnx::FloatModel;
+use crate::ir::InstrKind;
+use crate::pipeline::Compiled;
+use crate::Result;
+
+/// How long to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Passes over the rows for the warm figure.
+    pub warm_passes: u64,
+    /// Single inferences for the cold figure.
+    pub cold_samples: u64,
+    /// Passes over the rows under callgrind.
+    pub callgrind_passes: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            warm_passes: 2000,
+            cold_samples: 200,
+            callgrind_passes: 5,
+        }
+    }
+}
+
+/// One layer's share of the instructions.
+#[derive(Clone, Debug)]
+pub struct LayerCount {
+    /// The layer's name in the emitted C (`lf_<name>`), or a bracketed
+    /// part of the function (`(entry)`, `(helpers)`, `(other)`).
+    pub name: String,
+    pub op: String,
+    pub macs: usize,
+    pub form: Option<Form>,
+    pub instructions: f64,
+}
+
+/// What `lfc bench` measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub model: String,
+    pub rows: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub macs: usize,
+    /// `None` without valgrind.
+    pub instructions: Option<f64>,
+    pub layers: Vec<LayerCount>,
+    pub warm_ns: f64,
+    pub cold_ns: f64,
+    pub code_bytes: u64,
+    pub table_bytes: u64,
+    pub tract_ns: f64,
+    /// Compile + emit, in this process.
+    pub compile_ms: f64,
+}
+
+/// Measures `compiled` on `rows` (s64 at the input scale).
+pub fn run(
+    compiled: &Compiled,
+    rows: &[Vec<i64>],
+    compile_ms: f64,
+    opts: &BenchOptions,
+) -> Result<Report> {
+    if rows.is_empty() {
+        return Err(Error::Other("lfc bench: no rows to run".into()));
+    }
+    let module = compiled.emit_c()?;
+    check_outputs(compiled, &module, rows)?;
+    let built = build::build(&module)?;
+    let input: Vec<u8> = rows
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let warm = build::run_with_input(
+        Command::new(&built.exe)
+            .arg("warm")
+            .arg(opts.warm_passes.to_string()),
+        &input,
+    )?;
+    // The median pass: a loaded machine preempts some of them.
+    let warm_ns = build::field(&warm, "median_pass")? / rows.len() as f64;
+    let cold = build::run_with_input(
+        Command::new(&built.exe)
+            .arg("cold")
+            .arg(opts.cold_samples.to_string()),
+        &input,
+    )?;
+    let cold_ns = build::field(&cold, "median")? - build::field(&cold, "timer")?;
+    let (code_bytes, table_bytes) = build::section_bytes(&built.object)?;
+    let (instructions, layers) = if callgrind::available() {
+        let c = callgrind::count(&built, &input, rows.len(), opts.callgrind_passes)?;
+        (
+            Some(c.per_inference),
+            layer_counts(compiled, &module.source, &c),
+        )
+    } else {
+        (None, vec![])
+    };
+    Ok(Report {
+        model: compiled.meta.name.clone(),
+        rows: rows.len(),
+        inputs: compiled.program.input_len,
+        outputs: compiled.program.output_len,
+        macs: compiled.program.macs(),
+        instructions,
+        layers,
+        warm_ns,
+        cold_ns,
+        code_bytes,
+        table_bytes,
+        tract_ns: tract_ns(compiled, rows)?,
+        compile_ms,
+    })
+}
+
+/// The built snapshot answers as the interpreter does on every row.
+fn check_outputs(
+    compiled: &Compiled,
+    module: &crate::back::c::CModule,
+    rows: &[Vec<i64>],
+) -> Result<()> {
+    let runner = Runner::build(module, &kernel_cflags())?;
+    for (k, (row, got)) in rows.iter().zip(runner.run(rows)?).enumerate() {
+        if got != interp::run(&compiled.program, row) {
+            return Err(Error::Other(format!(
+                "lfc bench: the emitted C and the interpreter disagree on row {k}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// ns per inference of tract's f32 plan on the same rows (real values).
+fn tract_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<f64> {
+    let float = FloatModel::load(&compiled.model_path)?;
+    let scale = compiled.program.input_scale as f32;
+    let frows: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32 / scale).collect())
+        .collect();
+    let mut sink = 0f32;
+    for r in &frows {
+        sink += float.run(r)?[0];
+    }
+    // About 0.2 s, at least one pass.
+    let start = Instant::now();
+    let mut n = 0u64;
+    while n == 0 || start.elapsed().as_secs_f64() < 0.2 {
+        for r in &frows {
+            sink += float.run(r)?[0];
+        }
+        n += frows.len() as u64;
+    }
+    std::hint::black_box(sink);
+    Ok(start.elapsed().as_nanos() as f64 / n as f64)
+}
+
+/// A line that opens a layer's block or its declarations in the emitted C:
+/// `/* NAME - Op ...` or ` * NAME - Op ...` right after a `/*` line.
+fn block_name(prev: &str, line: &str) -> Option<String> {
+    let t = line.trim_start();
+    let rest = t.strip_prefix("/* ").or_else(|| {
+        (prev.trim() == "/*")
+            .then(|| t.strip_prefix("* "))
+            .flatten()
+    })?;
+    let (name, _) = rest.split_once(" - ")?;
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| name.to_string())
+}
+
+/// The layer each line of `source` belongs to (1-based line numbers).
+fn line_sections(source: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut current = "(helpers)".to_string();
+    let mut prev = "";
+    for line in source.lines() {
+        if line.starts_with("static int ") && line.contains("_infer(") {
+            current = "(entry)".into();
+        } else if line == "\treturn 0;" {
+            current = "(return)".into();
+        } else if let Some(n) = block_name(prev, line) {
+            current = n;
+        }
+        out.push(current.clone());
+        prev = line;
+    }
+    out
+}
+
+/// Per-layer instructions in program order, then the bracketed rest.
+fn layer_counts(compiled: &Compiled, source: &str, c: &callgrind::Counts) -> Vec<LayerCount> {
+    let sections = line_sections(source);
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    for (line, ir) in &c.per_line {
+        let s = sections
+            .get(*line as usize)
+            .cloned()
+            .unwrap_or_else(|| "(other)".into());
+        *by_name.entry(s).or_insert(0.0) += ir;
+    }
+    let p = &compiled.program;
+    let plan = lower::plan(p, &compiled.info, compiled.meta.unroll_limit);
+    let idents = crate::back::c::layer_idents(p, &compiled.info, &compiled.meta);
+    let mut out = Vec::new();
+    for (k, instr) in p.instrs.iter().enumerate() {
+        let name = idents[k]
+            .strip_prefix("lf_")
+            .unwrap_or(&idents[k])
+            .to_string();
+        let macs = match &instr.kind {
+            InstrKind::Dense { weight, .. } => weight.len(),
+            _ => 0,
+        };
+        out.push(LayerCount {
+            instructions: by_name.remove(&name).unwrap_or(0.0),
+            name,
+            op: instr.onnx_op.clone(),
+            macs,
+            form: Some(plan.steps[k].form),
+        });
+    }
+    by_name.insert("(outside the snapshot)".into(), c.elsewhere);
+    for (name, instructions) in by_name {
+        out.push(LayerCount {
+            name,
+            op: String::new(),
+            macs: 0,
+            form: None,
+            instructions,
+        });
+    }
+    out
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(
+            f,
+            "model: {} ({} -> {}, {} multiply-adds), {} rows",
+            self.model, self.inputs, self.outputs, self.macs, self.rows
+        )?;
+        match self.instructions {
+            Some(n) => writeln!(
+                f,
+                "instructions/inference: {n:.0} (callgrind; {:.2} per multiply-add)",
+                n / self.macs.max(1) as f64
+            )?,
+            None => writeln!(
+                f,
+                "instructions/inference: valgrind not installed, not counted"
+            )?,
+        }
+        if !self.layers.is_empty() {
+            writeln!(
+                f,
+                "  {:<24} {:<10} {:>7} {:<13} {:>12} {:>8}",
+                "layer", "op", "MACs", "form", "instructions", "per MAC"
+            )?;
+        }
+        for l in self.layers.iter().filter(|l| l.instructions >= 0.5) {
+            let form = match l.form {
+                Some(Form::StraightLine) => "straight-line",
+                Some(Form::Loop) => "loop",
+                None => "",
+            };
+            let per = if l.macs > 0 {
+                format!("{:.2}", l.instructions / l.macs as f64)
+            } else {
+                String::new()
+            };
+            writeln!(
+                f,
+                "  {:<24} {:<10} {:>7} {:<13} {:>12.0} {:>8}",
+                l.name, l.op, l.macs, form, l.instructions, per
+            )?;
+        }
+        writeln!(f, "warm: {:.1} ns/inference", self.warm_ns)?;
+        writeln!(
+            f,
+            "cold: {:.1} ns/inference (median; 64 MiB written between inferences)",
+            self.cold_ns
+        )?;
+        writeln!(
+            f,
+            "code: {} bytes (.text), tables: {} bytes (.rodata)",
+            self.code_bytes, self.table_bytes
+        )?;
+        writeln!(
+            f,
+            "tract f32: {:.1} ns/inference; ratio tract / snapshot (warm): {:.1}",
+            self.tract_ns,
+            self.tract_ns / self.warm_ns
+        )?;
+        writeln!(f, "compile: {:.1} ms (in process)", self.compile_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_follow_block_comments() {
+        let src = "static inline s64 lf_clamp(s64 x)\n{\n}\n/* fc0 - Gemm \"fc0\": weights */\n#define X 1\nstatic int lf_model_1_infer(const s64 *in)\n{\n\t/*\n\t * fc0 - Gemm \"fc0\"\n\t */\n\tacc = 1;\n\treturn 0;\n}\n";
+        let s = line_sections(src);
+        assert_eq!(s[1], "(helpers)");
+        assert_eq!(s[5], "fc0");
+        assert_eq!(s[6], "(entry)");
+        assert_eq!(s[8], "(entry)");
+        assert_eq!(s[11], "fc0");
+        assert_eq!(s[12], "(return)");
+    }
+}

@@ -1,0 +1,84 @@
+//! `lfc bench`: the figures it prints come from running the emitted C (and
+//! the per-layer counts add up to the total); bad input fails cleanly.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn lfc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lfc"))
+        .args(args)
+        .output()
+        .expect("run lfc")
+}
+
+fn figure(text: &str, prefix: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` in\n{text}"));
+    line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number in `{line}`"))
+}
+
+#[test]
+fn bench_aurora_counts_every_layer() {
+    let model = root("examples/aurora/aurora.onnx");
+    let rows = root("examples/aurora/representative_dataset.npy");
+    let out = lfc(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--calibration",
+        rows.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(figure(&text, "warm: ") > 0.0, "{text}");
+    assert!(figure(&text, "cold: ") > 0.0, "{text}");
+    assert!(figure(&text, "code: ") > 1000.0, "{text}");
+    if !text.contains("valgrind not installed") {
+        let total = figure(&text, "instructions/inference: ");
+        // Per-layer rows: the column before last; they add up to the total.
+        let layers: f64 = text
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("layer"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let i = if f.last().unwrap().contains('.') {
+                    2
+                } else {
+                    1
+                };
+                f[f.len() - i].parse::<f64>().unwrap()
+            })
+            .sum();
+        assert!(
+            (layers - total).abs() < 0.01 * total,
+            "{layers} vs {total}\n{text}"
+        );
+        // The three Gemm layers do 1,488 multiply-adds: at least one
+        // instruction each.
+        assert!(total > 1488.0, "{text}");
+    }
+}
+
+#[test]
+fn bench_without_rows_names_the_option() {
+    let model = root("examples/aurora/aurora.onnx");
+    let out = lfc(&["bench", model.to_str().unwrap(), "--input-range", "-1:1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--rows"), "{err}");
+}
