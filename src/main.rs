@@ -55,8 +55,10 @@ struct CompileArgs {
     /// per-feature bounds (one `lo, hi` row per feature).
     #[arg(long, allow_hyphen_values = true)]
     input_range: Option<String>,
-    #[arg(long, value_enum, default_value = "int16")]
-    precision: PrecisionArg,
+    /// Activation/weight precision (default int16). Not for quantized
+    /// (QDQ/QOperator) models, which keep their own types.
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
     /// Snapshot uuid (unique per loaded snapshot). Default: N when the
     /// output is named lf_model_N.ko / .c, else 1.
     #[arg(long)]
@@ -84,6 +86,7 @@ impl CompileArgs {
         self.options_for(None)
     }
     fn options_for(&self, out: Option<&Path>) -> Result<CompileOptions> {
+        pipeline::check_precision_option(&self.model, self.precision.is_some())?;
         let from_name = out
             .and_then(|p| p.file_stem())
             .and_then(|s| s.to_str())
@@ -97,8 +100,8 @@ impl CompileArgs {
                 .map(InputRange::parse)
                 .transpose()?,
             precision: match self.precision {
-                PrecisionArg::Int16 => Precision::Int16,
-                PrecisionArg::Int8 => Precision::Int8,
+                None | Some(PrecisionArg::Int16) => Precision::Int16,
+                Some(PrecisionArg::Int8) => Precision::Int8,
             },
             uuid: self.uuid.or(from_name).unwrap_or(1),
             app: self.app,

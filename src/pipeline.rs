@@ -14,6 +14,9 @@ use crate::quant::{self, Domain, QuantOptions};
 use crate::valid::{self, ModuleInfo};
 use crate::Result;
 
+mod quantized;
+pub use quantized::check_precision_option;
+
 /// LiteFlow's INPUT_SCALE / OUTPUT_SCALE.
 pub const DEFAULT_SCALE: i64 = 1000;
 /// Dense layers with at most this many MACs are emitted straight-line.
@@ -101,6 +104,9 @@ pub struct Compiled {
     /// Accuracy losses the quantizer could not avoid, with their bounds
     /// ([`quant::warn`]); the CLI prints them on every command.
     pub warnings: Vec<quant::warn::Warning>,
+    /// A quantized model's own graph (issue 8): the QDQ simulation `lfc
+    /// eval` compares against, the imported scales `lfc inspect` shows.
+    pub imported: Option<std::sync::Arc<crate::ir::qgraph::QGraph>>,
 }
 
 impl Compiled {
@@ -220,6 +226,9 @@ pub fn digest(model_bytes: &[u8], opts: &CompileOptions, domain: &Domain) -> Str
 
 pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled> {
     let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    if let Some(q) = onnx::load_quantized(&bytes, model)? {
+        return quantized::compile(model, &bytes, q, opts);
+    }
     let graph = onnx::load(model)?;
     compile_graph(model, &bytes, graph, opts)
 }
@@ -227,6 +236,9 @@ pub fn compile(model: &Path, opts: &CompileOptions) -> Result<Compiled> {
 /// [`compile`] of a model already in memory (`name` stands for the file;
 /// external-data tensors cannot be resolved). The fuzz target's entry.
 pub fn compile_bytes(bytes: &[u8], name: &str, opts: &CompileOptions) -> Result<Compiled> {
+    if let Some(q) = onnx::load_quantized(bytes, Path::new(name))? {
+        return quantized::compile(Path::new(name), bytes, q, opts);
+    }
     let graph = onnx::load_bytes(bytes, name)?;
     compile_graph(Path::new(name), bytes, graph, opts)
 }
@@ -274,6 +286,7 @@ fn compile_graph(
         meta,
         calibration,
         warnings,
+        imported: None,
     })
 }
 

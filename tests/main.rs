@@ -11,6 +11,7 @@ mod front;
 mod json;
 mod ml;
 mod models;
+mod quantized;
 mod regress;
 mod report;
 mod sign;

@@ -6,6 +6,7 @@ pub mod dump;
 pub mod fold;
 pub mod graph;
 pub mod program;
+pub mod qgraph;
 pub mod tree;
 
 pub use graph::{Activation, BinaryOp, Graph, Op, OpKind, Value, ValueId};

@@ -153,6 +153,26 @@ pub enum LutFunc {
     HardSwish,
     /// `x * sigmoid(x)`
     Swish,
+    /// The piecewise-linear activations, as tables over the integers of a
+    /// quantized model's tensor (issue 8: a float op between a DQ and a Q).
+    /// `max(x, 0)`
+    Relu,
+    /// `x >= 0 ? x : alpha * x`
+    LeakyRelu {
+        alpha: u32,
+    },
+    /// `min(max(x, min), max)`
+    Clip {
+        min: u32,
+        max: u32,
+    },
+    /// `max(0, min(1, alpha * x + beta))`
+    HardSigmoid {
+        alpha: u32,
+        beta: u32,
+    },
+    /// `x` (a requantization from one scale to another)
+    Identity,
 }
 
 fn f(bits: u32) -> f64 {
@@ -176,6 +196,11 @@ impl LutFunc {
             LutFunc::GeluTanh => "gelu_tanh",
             LutFunc::HardSwish => "hard_swish",
             LutFunc::Swish => "swish",
+            LutFunc::Relu => "relu",
+            LutFunc::LeakyRelu { .. } => "leaky_relu",
+            LutFunc::Clip { .. } => "clip",
+            LutFunc::HardSigmoid { .. } => "hard_sigmoid",
+            LutFunc::Identity => "requant",
         }
     }
 
@@ -188,6 +213,8 @@ impl LutFunc {
             LutFunc::Gelu | LutFunc::GeluTanh | LutFunc::HardSwish | LutFunc::Swish
         ) && !matches!(self, LutFunc::Elu { alpha } if f(alpha) < 0.0)
             && !matches!(self, LutFunc::Selu { alpha, gamma } if f(alpha) < 0.0 || f(gamma) < 0.0)
+            && !matches!(self, LutFunc::LeakyRelu { alpha } if f(alpha) < 0.0)
+            && !matches!(self, LutFunc::HardSigmoid { alpha, .. } if f(alpha) < 0.0)
     }
 
     pub fn eval(self, x: f64) -> f64 {
@@ -218,6 +245,17 @@ impl LutFunc {
             }
             LutFunc::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             LutFunc::Swish => x * sigmoid(x),
+            LutFunc::Relu => x.max(0.0),
+            LutFunc::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    f(alpha) * x
+                }
+            }
+            LutFunc::Clip { min, max } => x.max(f(min)).min(f(max)),
+            LutFunc::HardSigmoid { alpha, beta } => (f(alpha) * x + f(beta)).clamp(0.0, 1.0),
+            LutFunc::Identity => x,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! (`f64::round`). Neither TFLite's double rounding nor ONNX's half-even.
 
 pub mod fixed;
+pub mod imported;
 pub mod lut;
 mod tree_quant;
 pub mod warn;

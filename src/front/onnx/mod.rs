@@ -19,6 +19,7 @@ mod check;
 mod lower;
 mod model;
 mod ops;
+mod quantized;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +30,17 @@ use crate::ir::Graph;
 use crate::{Error, Result};
 
 pub use ops::supported_ops;
+pub use quantized::QUANT_OPS;
+
+/// A quantized (QDQ or QOperator) model read with its own scales, or
+/// `None` for a float model (issue 8).
+pub fn load_quantized(bytes: &[u8], path: &Path) -> Result<Option<crate::ir::qgraph::QGraph>> {
+    let proto = model::decode(bytes, path)?;
+    if !quantized::is_quantized(&proto) {
+        return Ok(None);
+    }
+    quantized::load(&proto, path).map(Some)
+}
 
 /// Loads `path` and lowers it to a float [`Graph`].
 pub fn load(path: &Path) -> Result<Graph> {

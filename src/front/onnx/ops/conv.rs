@@ -11,12 +11,12 @@ use crate::Result;
 use super::index::{indices, strides};
 
 /// The sliding-window geometry of a Conv or pool over `[1, C, spatial...]`.
-struct Window {
+pub(crate) struct Window {
     /// Input spatial extent.
     input: Vec<usize>,
     /// Output spatial extent (tract's, checked against the attributes).
-    output: Vec<usize>,
-    kernel: Vec<usize>,
+    pub(crate) output: Vec<usize>,
+    pub(crate) kernel: Vec<usize>,
     strides: Vec<usize>,
     dilations: Vec<usize>,
     /// Padding before each spatial axis.
@@ -26,7 +26,7 @@ struct Window {
 impl Window {
     /// Reads strides, dilations, pads and auto_pad; `kernel` comes from the
     /// weights (Conv) or `kernel_shape` (pools).
-    fn read(node: &Node, input: &[usize], kernel: Vec<usize>) -> Result<Window> {
+    pub(crate) fn read(node: &Node, input: &[usize], kernel: Vec<usize>) -> Result<Window> {
         let n = input.len();
         let list = |name: &str, default: usize| -> Result<Vec<usize>> {
             match node.attr_ints(name)? {
@@ -109,7 +109,7 @@ impl Window {
 
     /// For output position `o` and kernel offset `k`: the flat spatial input
     /// index, or `None` in the padding.
-    fn tap(&self, o: &[usize], k: &[usize]) -> Option<usize> {
+    pub(crate) fn tap(&self, o: &[usize], k: &[usize]) -> Option<usize> {
         let st = strides(&self.input);
         let mut flat = 0;
         for a in 0..self.input.len() {
@@ -123,11 +123,11 @@ impl Window {
         Some(flat)
     }
 
-    fn in_len(&self) -> usize {
+    pub(crate) fn in_len(&self) -> usize {
         self.input.iter().product()
     }
 
-    fn out_len(&self) -> usize {
+    pub(crate) fn out_len(&self) -> usize {
         self.output.iter().product()
     }
 }

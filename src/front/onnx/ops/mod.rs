@@ -14,6 +14,9 @@ mod unary;
 
 use tract_onnx::pb;
 
+/// The window geometry, shared with the quantized import.
+pub(crate) use conv::Window;
+
 use super::lower::{Ctx, Node};
 use crate::Result;
 

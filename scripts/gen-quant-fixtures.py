@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Regenerates tests/fixtures/quant/: quantized ONNX models and onnxruntime's
+outputs on them, for lfc's quantized-import tests (issue 8).
+
+Dev-only (needs onnx, onnxruntime, numpy); `cargo test` reads the checked-in
+files and needs no Python.
+
+Models:
+  aurora_qdq.onnx   examples/aurora/aurora.onnx through onnxruntime's
+                    quantize_static, QDQ format, per-channel int8 weights,
+                    int8 activations, MinMax calibration on the 60
+                    representative rows. Tanh stays float between a DQ and a Q.
+  aurora_qop.onnx   the same in QOperator format (QGemm, com.microsoft).
+  torch_qdq.onnx    a PyTorch-style QDQ MLP built with the onnx helper API in
+                    the shape torch.onnx.export gives a quantized model:
+                    uint8 activations with zero points, symmetric per-channel
+                    int8 weights (zero point 0, axis 0), float biases,
+                    Linear+ReLU as Gemm -> Relu -> QuantizeLinear, a MatMul +
+                    Add layer, DequantizeLinear at the output.
+
+Data (CSV, no header; one row per line):
+  <model>.calib.csv        inputs: the calibration rows
+  <model>.sat.csv          inputs: rows on which onnxruntime saturates (at
+                           least one input or intermediate quantization
+                           clamps at the end of its type)
+  <model>.calib.ort.csv, <model>.sat.ort.csv
+                           onnxruntime 's float outputs on them (default
+                           session options, i.e. with its QDQ fusions), as
+                           float32 printed with repr (exact).
+
+Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                      QuantType, quantize_static)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AURORA = os.path.join(ROOT, "examples", "aurora")
+SEED = 8
+
+
+class Rows(CalibrationDataReader):
+    def __init__(self, name, rows):
+        self.it = iter([{name: r.reshape(1, -1).astype(np.float32)} for r in rows])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def run(path, rows):
+    opts = ort.SessionOptions()
+    s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    name = s.get_inputs()[0].name
+    return np.stack([s.run(None, {name: r.reshape(1, -1).astype(np.float32)})[0].reshape(-1)
+                     for r in rows])
+
+
+def write_csv(path, m):
+    with open(path, "w") as f:
+        for row in m:
+            f.write(",".join(repr(float(np.float32(v))) for v in row) + "\n")
+
+
+def intermediates(path, rows):
+    """Every QuantizeLinear input and its (scale, zero point, type), per row."""
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    qs = [n for n in m.graph.node if n.op_type == "QuantizeLinear"]
+    extra = [n.input[0] for n in qs]
+    for name in extra:
+        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"],
+                             sess_options=_no_opt())
+    iname = s.get_inputs()[0].name
+    out = []
+    for r in rows:
+        vals = s.run(extra, {iname: r.reshape(1, -1).astype(np.float32)})
+        sat = False
+        for n, v in zip(qs, vals):
+            sc = inits[n.input[1]]
+            zp = inits[n.input[2]]
+            info = np.iinfo(zp.dtype)
+            q = np.rint(v / sc) + zp.astype(np.int64)
+            if (q < info.min).any() or (q > info.max).any():
+                sat = True
+        out.append(sat)
+    return np.array(out)
+
+
+def _no_opt():
+    o = ort.SessionOptions()
+    o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return o
+
+
+def saturating_rows(path, calib, n, rng, spread):
+    """Rows built from calibration rows stretched away from their mean, kept
+    when some quantization in the QDQ graph saturates."""
+    mean = calib.mean(axis=0)
+    lo, hi = calib.min(axis=0), calib.max(axis=0)
+    width = np.maximum(hi - lo, 0.1)
+    kept = []
+    while len(kept) < n:
+        base = calib[rng.integers(len(calib), size=64)]
+        k = rng.uniform(1.0, spread, size=(64, 1))
+        cand = mean + (base - mean) * k + rng.normal(0, 0.3, size=base.shape) * width
+        cand = cand.astype(np.float32)
+        sat = intermediates(path, cand)
+        kept.extend(cand[sat])
+    return np.array(kept[:n])
+
+
+def emit(out, stem, path, calib, sat):
+    write_csv(os.path.join(out, f"{stem}.calib.csv"), calib)
+    write_csv(os.path.join(out, f"{stem}.calib.ort.csv"), run(path, calib))
+    write_csv(os.path.join(out, f"{stem}.sat.csv"), sat)
+    write_csv(os.path.join(out, f"{stem}.sat.ort.csv"), run(path, sat))
+
+
+def aurora(out, rng):
+    calib = np.load(os.path.join(AURORA, "representative_dataset.npy")).astype(np.float32)
+    calib = calib.reshape(len(calib), -1)
+    src = os.path.join(AURORA, "aurora.onnx")
+    paths = {}
+    for stem, fmt in (("aurora_qdq", QuantFormat.QDQ), ("aurora_qop", QuantFormat.QOperator)):
+        p = os.path.join(out, f"{stem}.onnx")
+        quantize_static(src, p, Rows("obs", calib), quant_format=fmt, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        paths[stem] = p
+    # Saturation is judged on the QDQ graph (same scales in both forms).
+    sat = saturating_rows(paths["aurora_qdq"], calib, 200, rng, 4.0)
+    for stem, p in paths.items():
+        emit(out, stem, p, calib, sat)
+
+
+def torch_qdq(out, rng):
+    """Layers 16 -> 24 (Gemm, ReLU) -> 12 (MatMul + Add, ReLU) -> 3."""
+    n_in, h1, h2, n_out = 16, 24, 12, 3
+    w1 = rng.normal(0, 0.4, size=(h1, n_in)).astype(np.float32)
+    b1 = rng.normal(0, 0.2, size=h1).astype(np.float32)
+    w2 = rng.normal(0, 0.3, size=(h2, h1)).astype(np.float32)
+    b2 = rng.normal(0, 0.2, size=h2).astype(np.float32)
+    w3 = rng.normal(0, 0.3, size=(n_out, h2)).astype(np.float32)
+    b3 = rng.normal(0, 0.1, size=n_out).astype(np.float32)
+    calib = rng.uniform(-1.0, 2.0, size=(100, n_in)).astype(np.float32)
+
+    def float_fwd(x):
+        a1 = np.maximum(x @ w1.T + b1, 0)
+        a2 = np.maximum(a1 @ w2.T + b2, 0)
+        return x, a1, a2, a2 @ w3.T + b3
+
+    acts = [np.concatenate([r[None] for r in t]) for t in zip(*[float_fwd(r) for r in calib])]
+
+    def act_q(a):  # torch's MinMaxObserver, quint8, range including 0
+        lo, hi = min(float(a.min()), 0.0), max(float(a.max()), 0.0)
+        scale = np.float32((hi - lo) / 255.0)
+        zp = int(np.clip(round(-lo / scale), 0, 255))
+        return scale, zp
+
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def q_dq(x, name, scale, zp):
+        const(f"{name}.scale", np.array(scale, dtype=np.float32))
+        const(f"{name}.zero_point", np.array(zp, dtype=np.uint8))
+        nodes.append(helper.make_node("QuantizeLinear", [x, f"{name}.scale", f"{name}.zero_point"],
+                                      [f"{name}.q"], name=f"{name}_quant"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{name}.q", f"{name}.scale",
+                                                           f"{name}.zero_point"],
+                                      [f"{name}.dq"], name=f"{name}_dequant"))
+        return f"{name}.dq"
+
+    def weight(name, w, transpose):
+        s = (np.abs(w).max(axis=1) / 127.0).astype(np.float32)
+        q = np.clip(np.rint(w / s[:, None]), -127, 127).astype(np.int8)
+        axis = 0
+        if transpose:  # MatMul takes [in, out]: the channel axis is 1
+            q, axis = q.T.copy(), 1
+        const(f"{name}.weight_q", q)
+        const(f"{name}.weight_scale", s)
+        const(f"{name}.weight_zero_point", np.zeros_like(s, dtype=np.int8))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{name}.weight_q", f"{name}.weight_scale",
+                                                           f"{name}.weight_zero_point"],
+                                      [f"{name}.weight"], axis=axis, name=f"{name}.weight_dequant"))
+        return f"{name}.weight"
+
+    x = q_dq("input", "x", *act_q(acts[0]))
+    w = weight("fc1", w1, False)
+    nodes.append(helper.make_node("Gemm", [x, w, const("fc1.bias", b1)], ["fc1.out"],
+                                  transB=1, name="fc1"))
+    nodes.append(helper.make_node("Relu", ["fc1.out"], ["fc1.relu"], name="fc1_relu"))
+    x = q_dq("fc1.relu", "a1", *act_q(acts[1]))
+    w = weight("fc2", w2, True)
+    nodes.append(helper.make_node("MatMul", [x, w], ["fc2.mm"], name="fc2_matmul"))
+    nodes.append(helper.make_node("Add", ["fc2.mm", const("fc2.bias", b2)], ["fc2.out"],
+                                  name="fc2_add"))
+    nodes.append(helper.make_node("Relu", ["fc2.out"], ["fc2.relu"], name="fc2_relu"))
+    x = q_dq("fc2.relu", "a2", *act_q(acts[2]))
+    w = weight("fc3", w3, False)
+    nodes.append(helper.make_node("Gemm", [x, w, const("fc3.bias", b3)], ["fc3.out"],
+                                  transB=1, name="fc3"))
+    q_dq("fc3.out", "y", *act_q(acts[3]))
+    nodes[-1].output[0] = "output"
+    graph = helper.make_graph(
+        nodes, "torch_qdq",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, n_in])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, n_out])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="pytorch", producer_version="2.1.0")
+    onnx.checker.check_model(model)
+    p = os.path.join(out, "torch_qdq.onnx")
+    onnx.save(model, p)
+    sat = saturating_rows(p, calib, 200, rng, 3.0)
+    emit(out, "torch_qdq", p, calib, sat)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "quant")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    aurora(out, rng)
+    torch_qdq(out, rng)
+
+
+if __name__ == "__main__":
+    main()
