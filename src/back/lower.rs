@@ -3,11 +3,49 @@
 //! straight-line code and which are loops. The C and Rust writers print
 //! this [`Plan`]; neither decides it.
 
-use crate::ir::{InstrKind, Program, TensorId};
+use crate::ir::bounds::{dense_acc_bounds, rescale_bounds};
+use crate::ir::{InstrKind, Program, Rescale, TensorId};
 use crate::valid::ModuleInfo;
 
 /// Inputs up to this many are quantized by straight-line code.
 pub const QUANTIZE_UNROLL: usize = 64;
+
+/// Unroll factors a looped Dense layer's inner loop may use.
+pub const INNER_UNROLLS: &[usize] = &[4, 8, 16, 32];
+
+/// The instruction cost model of a looped Dense layer's inner loop over
+/// `n` inputs unrolled by `u`: `n / u` iterations of `3u + 4`, plus `n % u`
+/// products at constant indices written out after it, at 6 each (all `n`
+/// at 6 when the loop would run once: gcc removes it).
+///
+/// Measured with `lfc bench` (callgrind, kernel CFLAGS, gcc 12 -O2) on the
+/// LinnOS-shaped and 64-256-256-8 fixtures: the rolled loop costs 6
+/// instructions per multiply-add (load, multiply, add, increment,
+/// compare, branch). Unrolled, each product is 3 (a load, a multiply with
+/// the other operand folded in, an add: the scalar floor with both in
+/// memory) and each iteration 4 more. Products at constant indices are
+/// loop-invariant loads that gcc hoists out of the loop over outputs and
+/// spills: 6 to 7.5 each (31 inputs unrolled by 16: 5.8 per multiply-add;
+/// by 8: 4.2; fully, at constant indices: 5.8). Several accumulators
+/// would shorten the dependency chain but add instructions; the add's
+/// one-cycle latency is not what limits these loops, so there is one.
+pub fn inner_cost(n: usize, u: usize) -> usize {
+    if n / u < 2 {
+        // gcc peels a loop of one iteration: all at constant indices.
+        return n * 6;
+    }
+    (n / u) * (3 * u + 4) + (n % u) * 6
+}
+
+/// The cheapest unroll for `n` inputs by [`inner_cost`] (the smaller one
+/// on a tie).
+pub fn inner_unroll(n: usize) -> usize {
+    INNER_UNROLLS
+        .iter()
+        .copied()
+        .min_by_key(|&u| (inner_cost(n, u), u))
+        .unwrap_or(1)
+}
 
 /// How an instruction's loop over its elements is emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +65,14 @@ pub struct Step {
     pub applies_next_lut: bool,
     /// This Lut is computed by the Dense layer just before it.
     pub done_by_previous: bool,
+    /// Dense loops: multiply-adds per iteration of the inner loop (see
+    /// [`inner_cost`]).
+    pub inner_unroll: usize,
+    /// Dense: every channel rescales at this one shift (its multiplier
+    /// scaled up by 2^(common - own shift), the same result exactly), when
+    /// the bounds prove the larger products still fit in s64. One shift is
+    /// an immediate; per-channel shifts are a table and a variable shift.
+    pub common_shift: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +86,7 @@ pub struct Plan {
 /// [`QUANTIZE_UNROLL`] inputs, every other kind is a loop.
 pub fn plan(p: &Program, info: &ModuleInfo, unroll_limit: usize) -> Plan {
     let fused = fusions(p, info);
-    let steps = p
+    let mut steps = p
         .instrs
         .iter()
         .enumerate()
@@ -54,8 +100,20 @@ pub fn plan(p: &Program, info: &ModuleInfo, unroll_limit: usize) -> Plan {
             },
             applies_next_lut: fused[k],
             done_by_previous: k > 0 && fused[k - 1],
+            inner_unroll: match &i.kind {
+                InstrKind::Dense { src, .. } => inner_unroll(p.tensor(*src).len),
+                _ => 1,
+            },
+            common_shift: None,
         })
-        .collect();
+        .collect::<Vec<Step>>();
+    // Straight-line code has its multipliers and shifts as immediates:
+    // there, one shift saves nothing (and `mul = 2` costs an add).
+    for (step, i) in steps.iter_mut().zip(&p.instrs) {
+        if step.form == Form::Loop {
+            step.common_shift = common_shift(p, info, &i.kind);
+        }
+    }
     Plan { steps }
 }
 
@@ -91,4 +149,101 @@ fn fusions(p: &Program, info: &ModuleInfo) -> Vec<bool> {
         .collect();
     fused.push(false);
     fused
+}
+
+/// The one shift every channel of a Dense layer can rescale at (see
+/// [`Step::common_shift`]): the largest of its shifts, if `x * (mul <<
+/// d) + 2^(shift - 1)` stays within s64 for every accumulator value the
+/// bounds allow (the tensor's proven envelope for each input).
+fn common_shift(p: &Program, info: &ModuleInfo, kind: &InstrKind) -> Option<u32> {
+    let InstrKind::Dense {
+        src,
+        weight,
+        bias,
+        rescale,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let top = rescale.iter().map(|r| r.shift).max()?;
+    if rescale.iter().all(|r| r.shift == top) {
+        return None;
+    }
+    let env = *info.tensor_bounds.get(src.index())?;
+    let srcb = vec![env; p.tensor(*src).len];
+    let accs = dense_acc_bounds(weight, bias, &srcb);
+    for (r, (lo, hi, _)) in rescale.iter().zip(accs) {
+        let wide = at_shift(*r, top)?;
+        let (lo, hi) = (i64::try_from(lo).ok()?, i64::try_from(hi).ok()?);
+        rescale_bounds(wide, lo, hi, "").ok()?;
+    }
+    Some(top)
+}
+
+/// `r` at the larger shift `shift` (`mul` times 2^(shift - r.shift)):
+/// `(x * mul * 2^d + 2^(s + d - 1)) >> (s + d)` is `(x * mul + 2^(s - 1))
+/// >> s` for every x. `None` if the multiplier would leave 63 bits.
+pub fn at_shift(r: Rescale, shift: u32) -> Option<Rescale> {
+    let d = shift.checked_sub(r.shift)?;
+    let mul = r.mul.checked_mul(1i64.checked_shl(d)?)?;
+    (mul.unsigned_abs() < 1 << 62).then_some(Rescale { mul, shift })
+}
+
+/// The rescales a Dense layer's code uses: its own, or all at the
+/// step's common shift.
+pub fn dense_rescales(step: &Step, rescale: &[Rescale]) -> Vec<Rescale> {
+    match step.common_shift {
+        Some(s) => rescale
+            .iter()
+            .map(|r| at_shift(*r, s).unwrap_or(*r))
+            .collect(),
+        None => rescale.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_larger_shift_gives_the_same_result() {
+        let r = Rescale {
+            mul: 12345,
+            shift: 17,
+        };
+        let w = at_shift(r, 21).unwrap();
+        assert_eq!(w.mul, 12345 << 4);
+        for x in [
+            -1_000_000_007i64,
+            -65536,
+            -3,
+            -1,
+            0,
+            1,
+            2,
+            65535,
+            987_654_321,
+        ] {
+            assert_eq!(r.apply(x), w.apply(x), "{x}");
+        }
+        assert!(at_shift(r, 16).is_none());
+        assert!(at_shift(
+            Rescale {
+                mul: 1 << 40,
+                shift: 1
+            },
+            40
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn unroll_follows_the_cost_model() {
+        assert_eq!(inner_unroll(31), 8);
+        assert_eq!(inner_unroll(256), 32);
+        assert_eq!(inner_unroll(64), 32);
+        assert_eq!(inner_unroll(32), 16);
+        assert_eq!(inner_unroll(3), 4);
+    }
 }

@@ -22,7 +22,7 @@ pub fn available() -> bool {
         .unwrap_or(false)
 }
 
-/// One callgrind run of `lf_bench warm ITERATIONS`: total Ir and Ir per
+/// One callgrind run of `lf_bench loop ITERATIONS`: total Ir and Ir per
 /// instruction address.
 struct Run {
     total: u64,
@@ -38,7 +38,7 @@ fn run(b: &Built, iterations: u64, input: &[u8]) -> Result<Run> {
         .arg("--compress-strings=no")
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(&b.exe)
-        .arg("warm")
+        .arg("loop")
         .arg(iterations.to_string());
     run_with_input(&mut cmd, input)?;
     let text = std::fs::read_to_string(&out).map_err(|e| Error::io(&out, e))?;

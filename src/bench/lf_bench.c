@@ -5,14 +5,14 @@
  * through its module_init, reads rows of input_len little-endian s64 from
  * stdin, then:
  *
- *	lf_bench warm N   calls infer on every row, N passes over; prints the
- *	                  elapsed ns and the median ns of one pass (N = 0 runs
+ *	lf_bench loop N   calls infer on every row, N passes over (N = 0 runs
  *	                  everything but the loop: its callgrind count is the
  *	                  start-up cost to subtract);
- *	lf_bench cold N   N inferences, each after writing EVICT_BYTES of
- *	                  memory (larger than the last-level cache), timed one
- *	                  by one; prints the median ns and the timer's own
- *	                  median cost (an empty timed region), to subtract.
+ *	lf_bench warm N   N inferences (rows in turn), timed one by one;
+ *	                  prints the median ns and the timer's own median cost
+ *	                  (an empty timed region), to subtract;
+ *	lf_bench cold N   the same, each inference after writing EVICT_BYTES
+ *	                  of memory (more than the last-level cache).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,57 +75,44 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int warm(long passes, size_t n)
+static void loop(long passes, size_t n)
 {
-	long long *t = calloc(passes > 0 ? passes : 1, sizeof(*t));
 	s64 out[LF_MAX_IO_LEN];
-	long long t0, t1, all;
 	long it;
 	size_t r;
 
-	if (!t)
-		return 2;
-	all = now_ns();
-	for (it = 0; it < passes; it++) {
-		t0 = now_ns();
+	for (it = 0; it < passes; it++)
 		for (r = 0; r < n; r++) {
 			snap->infer(rows[r], out);
 			sink += out[0];
 		}
-		t1 = now_ns();
-		t[it] = t1 - t0;
-	}
-	all = now_ns() - all;
-	qsort(t, passes, sizeof(*t), cmp_ll);
-	printf("rows %zu\npasses %ld\nns %lld\nmedian_pass %lld\n", n, passes, all,
-	       passes > 0 ? t[passes / 2] : 0);
-	free(t);
-	return 0;
 }
 
-static int cold(long samples, size_t n)
+static int single(long samples, size_t n, int evicting)
 {
-	unsigned char *evict = malloc(EVICT_BYTES);
-	long long *t = calloc(samples, sizeof(*t));
-	long long *e = calloc(samples, sizeof(*e));
+	unsigned char *evict = evicting ? malloc(EVICT_BYTES) : NULL;
+	long long *t = calloc(samples > 0 ? samples : 1, sizeof(*t));
+	long long *e = calloc(samples > 0 ? samples : 1, sizeof(*e));
 	s64 out[LF_MAX_IO_LEN];
 	long s;
 
-	if (!evict || !t || !e || samples <= 0)
+	if ((evicting && !evict) || !t || !e || samples <= 0)
 		return 2;
 	for (s = 0; s < samples; s++) {
 		long long a, b;
 
-		memset(evict, (int)s, EVICT_BYTES);
+		if (evict)
+			memset(evict, (int)s, EVICT_BYTES);
 		a = now_ns();
 		b = now_ns();
 		e[s] = b - a;
-		memset(evict, (int)s + 1, EVICT_BYTES);
+		if (evict)
+			memset(evict, (int)s + 1, EVICT_BYTES);
 		a = now_ns();
 		snap->infer(rows[s % n], out);
 		b = now_ns();
 		t[s] = b - a;
-		sink += out[0] + evict[s % EVICT_BYTES];
+		sink += out[0];
 	}
 	qsort(t, samples, sizeof(*t), cmp_ll);
 	qsort(e, samples, sizeof(*e), cmp_ll);
@@ -145,9 +132,13 @@ int main(int argc, char **argv)
 	n = read_rows();
 	if (n == 0)
 		return 2;
+	if (!strcmp(argv[1], "loop")) {
+		loop(atol(argv[2]), n);
+		return 0;
+	}
 	if (!strcmp(argv[1], "warm"))
-		return warm(atol(argv[2]), n);
+		return single(atol(argv[2]), n, 0);
 	if (!strcmp(argv[1], "cold"))
-		return cold(atol(argv[2]), n);
+		return single(atol(argv[2]), n, 1);
 	return 2;
 }

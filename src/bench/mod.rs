@@ -4,8 +4,9 @@
 //!
 //! - instructions per inference, in total and per layer (callgrind, when
 //!   valgrind is installed; deterministic);
-//! - warm ns per inference (the median of many passes over every row);
-//! - cold ns per inference: the median of single inferences, each after
+//! - warm ns per inference: the median of single timed inferences (less
+//!   the timer's own cost), robust against a loaded machine's preemptions;
+//! - cold ns per inference: the same, each inference after
 //!   64 MiB of memory were written (more than the last-level cache), as a
 //!   datapath sees it after other work;
 //! - code (`.text`) and table (`.rodata`) bytes of the object;
@@ -34,8 +35,8 @@ use crate::Result;
 /// How long to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct BenchOptions {
-    /// Passes over the rows for the warm figure.
-    pub warm_passes: u64,
+    /// Single inferences for the warm figure.
+    pub warm_samples: u64,
     /// Single inferences for the cold figure.
     pub cold_samples: u64,
     /// Passes over the rows under callgrind.
@@ -45,7 +46,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
-            warm_passes: 2000,
+            warm_samples: 20_000,
             cold_samples: 200,
             callgrind_passes: 5,
         }
@@ -102,21 +103,15 @@ pub fn run(
         .flatten()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let warm = build::run_with_input(
-        Command::new(&built.exe)
-            .arg("warm")
-            .arg(opts.warm_passes.to_string()),
-        &input,
-    )?;
-    // The median pass: a loaded machine preempts some of them.
-    let warm_ns = build::field(&warm, "median_pass")? / rows.len() as f64;
-    let cold = build::run_with_input(
-        Command::new(&built.exe)
-            .arg("cold")
-            .arg(opts.cold_samples.to_string()),
-        &input,
-    )?;
-    let cold_ns = build::field(&cold, "median")? - build::field(&cold, "timer")?;
+    let timed = |mode: &str, n: u64| -> Result<f64> {
+        let out = build::run_with_input(
+            Command::new(&built.exe).arg(mode).arg(n.to_string()),
+            &input,
+        )?;
+        Ok(build::field(&out, "median")? - build::field(&out, "timer")?)
+    };
+    let warm_ns = timed("warm", opts.warm_samples)?;
+    let cold_ns = timed("cold", opts.cold_samples)?;
     let (code_bytes, table_bytes) = build::section_bytes(&built.object)?;
     let (instructions, layers) = if callgrind::available() {
         let c = callgrind::count(&built, &input, rows.len(), opts.callgrind_passes)?;
@@ -173,17 +168,20 @@ fn tract_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<f64> {
     for r in &frows {
         sink += float.run(r)?[0];
     }
-    // About 0.2 s, at least one pass.
+
+    // The median of single timed runs (about 0.2 s, at least one pass),
+    // as for the snapshot.
     let start = Instant::now();
-    let mut n = 0u64;
-    while n == 0 || start.elapsed().as_secs_f64() < 0.2 {
-        for r in &frows {
-            sink += float.run(r)?[0];
-        }
-        n += frows.len() as u64;
+    let mut times = Vec::new();
+    while times.len() < frows.len() || start.elapsed().as_secs_f64() < 0.2 {
+        let r = &frows[times.len() % frows.len()];
+        let t = Instant::now();
+        sink += float.run(r)?[0];
+        times.push(t.elapsed().as_nanos() as f64);
     }
     std::hint::black_box(sink);
-    Ok(start.elapsed().as_nanos() as f64 / n as f64)
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 /// A line that opens a layer's block or its declarations in the emitted C:
@@ -306,7 +304,11 @@ impl fmt::Display for Report {
                 l.name, l.op, l.macs, form, l.instructions, per
             )?;
         }
-        writeln!(f, "warm: {:.1} ns/inference", self.warm_ns)?;
+        writeln!(
+            f,
+            "warm: {:.1} ns/inference (median of single inferences)",
+            self.warm_ns
+        )?;
         writeln!(
             f,
             "cold: {:.1} ns/inference (median; 64 MiB written between inferences)",
@@ -319,7 +321,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "tract f32: {:.1} ns/inference; ratio tract / snapshot (warm): {:.1}",
+            "tract f32: {:.1} ns/inference (median; SimplePlan::run per row); ratio tract / snapshot (warm): {:.1}",
             self.tract_ns,
             self.tract_ns / self.warm_ns
         )?;

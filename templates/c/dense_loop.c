@@ -12,9 +12,17 @@
 	 */
 	for (j = 0; j < {{ l.out_len }}; j++) {
 		{{ l.acc_type }} acc = {{ l.bias }};
-
-		for (i = 0; i < {{ l.in_len }}; i++)
-			acc += {{ l.x }} * {{ l.w }};
+{{ "" }}
+{%- if let Some(inner) = l.inner %}
+		for (i = 0; i < {{ inner.blocked_len }}; i += {{ inner.unroll }}) {
+{%- for t in inner.block %}
+			acc += {{ t }};
+{%- endfor %}
+		}
+{%- endif %}
+{%- for t in l.rest %}
+		acc += {{ t }};
+{%- endfor %}
 		{{ l.dst }} = {{ l.value }};
 	}
 {% endblock %}

@@ -147,13 +147,23 @@ construct!(
 /// Dense, as loops over `static const` arrays.
 pub struct DenseLoop {
     pub out_len: String,
-    pub in_len: String,
     pub acc_type: String,
     pub bias: String,
-    pub x: String,
-    pub w: String,
+    /// The inner loop, when there is one: `for (i = 0; i < blocked_len;
+    /// i += unroll)` around the `block` products (at `i + 0 ..`).
+    pub inner: Option<InnerLoop>,
+    /// Products at constant indices after it (all of them when the inner
+    /// loop is written out in full).
+    pub rest: Vec<String>,
     pub dst: String,
     pub value: String,
+}
+
+/// The unrolled inner loop of a [`DenseLoop`].
+pub struct InnerLoop {
+    pub blocked_len: String,
+    pub unroll: usize,
+    pub block: Vec<String>,
 }
 construct!(DenseLoop, DenseLoopDecls, DenseLoopBody, "c/dense_loop.c");
 

@@ -608,6 +608,7 @@ impl Writer<'_> {
             return fail("Dense src and dst share a buffer");
         }
         self.helpers.rescale = true;
+        let rescale = &lower::dense_rescales(&self.plan.steps[k], rescale);
         let x = self.buf(*src)?;
         let (y, lut) = match self.program.instrs.get(k + 1).map(|i| &i.kind) {
             Some(InstrKind::Lut { dst: ldst, .. }) if self.plan.steps[k].applies_next_lut => {
@@ -717,9 +718,32 @@ impl Writer<'_> {
                 let v = finish(&limits, r);
                 out.push(format!("for j in 0..{m} {{"));
                 out.push(format!("    let mut acc: {accty} = {bname}[j] as {accty};"));
-                out.push(format!("    for i in 0..{n} {{"));
-                out.push(format!("        acc += {} * {w_at};", xi("i")));
-                out.push("    }".into());
+                // The inner loop unrolled as the plan says, the remainder
+                // at constant indices after it (as the C does).
+                let u = self.plan.steps[k].inner_unroll.clamp(1, n.max(1));
+                let blocked = if n / u >= 2 { n - n % u } else { 0 };
+                let at = |i: &str| {
+                    format!(
+                        "    acc += {} * {};",
+                        xi(i),
+                        w_at.replace("[i]", &format!("[{i}]"))
+                    )
+                };
+                if blocked > 0 {
+                    out.push(format!("    for i in (0..{blocked}).step_by({u}) {{"));
+                    for d in 0..u {
+                        let i = if d == 0 {
+                            "i".into()
+                        } else {
+                            format!("i + {d}")
+                        };
+                        out.push(format!("    {}", at(&i)));
+                    }
+                    out.push("    }".into());
+                }
+                for i in blocked..n {
+                    out.push(at(&i.to_string()));
+                }
                 out.push(format!("    {y}[j] = {v};"));
                 out.push("}".into());
             }

@@ -6,11 +6,11 @@
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::{BinOp, Expr, Multipliers};
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, Term};
+use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, InnerLoop, Term};
 use crate::back::c::writer::{
     c_int, check_rescale, comment, ctype_for, fail, min_max, wrap, Clamp, Writer,
 };
-use crate::back::lower::Form;
+use crate::back::lower::{dense_rescales, Form};
 use crate::ir::{AccWidth, InstrKind, Rescale, Tensor};
 use crate::Result;
 
@@ -84,6 +84,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     }
     w.helpers.rescale = true;
     let k = cx.k;
+    let rescale = &dense_rescales(&w.plan.steps[k], rescale);
     let x = w.buf(*src)?;
     // Fused with the Lut after it: store lut(y) where the Lut would.
     let (y, lut) = match w.program.instrs.get(k + 1).map(|i| &i.kind) {
@@ -172,13 +173,33 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             let j = Expr::var("j");
             let value = parts.value(m.apply(Expr::var("acc"), j.clone()));
             let c = w.common(&cx.ident, cx.instr, notes, cx.decls);
+            let product = |i: Expr| {
+                parts
+                    .x_at(i.clone())
+                    .bin(BinOp::Mul, wname.clone().index(j.clone()).index(i))
+                    .to_string()
+            };
+            let unroll = w.plan.steps[k].inner_unroll.clamp(1, s_len.max(1));
+            let blocked = if s_len / unroll >= 2 {
+                s_len - s_len % unroll
+            } else {
+                0
+            };
+            let inner = (blocked > 0).then(|| InnerLoop {
+                blocked_len: blocked.to_string(),
+                unroll,
+                block: (0..unroll)
+                    .map(|u| product(Expr::var("i").plus((u > 0).then_some(Expr::Int(u as i64)))))
+                    .collect(),
+            });
             let l = DenseLoop {
                 out_len: out_len.to_string(),
-                in_len: in_len.to_string(),
                 acc_type: acc_t.into(),
                 bias: bname.index(j.clone()).to_string(),
-                x: parts.x_at(Expr::var("i")).to_string(),
-                w: wname.index(j.clone()).index(Expr::var("i")).to_string(),
+                inner,
+                rest: (blocked..s_len)
+                    .map(|i| product(Expr::Int(i as i64)))
+                    .collect(),
                 dst: parts.y.clone().index(j).to_string(),
                 value: value.to_string(),
             };
