@@ -1,0 +1,79 @@
+//! The speed benchmark of issue 10 (`cargo bench --bench speed`; not a
+//! timed test): `lfc bench` (crate::bench) on each model of the table in
+//! the README, in one run:
+//! - Aurora (30-32-16-1 tanh), straight-line (the default) and looped
+//!   (`--unroll-limit 0`), calibrated on its 60 representative rows;
+//! - the LinnOS-shaped 31-256-2 relu and the 64-256-256-8 relu fixtures
+//!   (tests/fixtures/speed, scripts/gen-speed-fixtures.py), calibrated on
+//!   their checked-in rows.
+//!
+//! Each prints instructions per inference in total and per layer
+//! (callgrind, when valgrind is installed), warm and cold ns, code and
+//! table bytes, the ratio to tract f32, and the compile time in process.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lfc::bench::{self, BenchOptions};
+use lfc::pipeline::{self, CompileOptions};
+
+fn manifest(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !args.is_empty() && !args.iter().any(|a| "speed".contains(a.as_str())) {
+        return;
+    }
+    let models = [
+        (
+            "aurora",
+            "examples/aurora/aurora.onnx",
+            "examples/aurora/representative_dataset.npy",
+            None,
+        ),
+        (
+            "aurora, --unroll-limit 0",
+            "examples/aurora/aurora.onnx",
+            "examples/aurora/representative_dataset.npy",
+            Some(0),
+        ),
+        (
+            "LinnOS-shaped 31-256-2",
+            "tests/fixtures/speed/linnos.onnx",
+            "tests/fixtures/speed/linnos_calib.csv",
+            None,
+        ),
+        (
+            "64-256-256-8",
+            "tests/fixtures/speed/mlp4.onnx",
+            "tests/fixtures/speed/mlp4_calib.csv",
+            None,
+        ),
+    ];
+    for (what, model, rows, unroll) in models {
+        let rows_path = manifest(rows);
+        let mut opts = CompileOptions {
+            calibration: Some(rows_path.clone()),
+            ..Default::default()
+        };
+        if let Some(u) = unroll {
+            opts.unroll_limit = u;
+        }
+        let start = Instant::now();
+        let compiled = pipeline::compile(&manifest(model), &opts).expect("compile");
+        compiled.emit_c().expect("emit C");
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let matrix = lfc::data::read_matrix(&rows_path).expect("rows");
+        let fixed = pipeline::to_fixed(&rows_path, &matrix, compiled.program.input_scale)
+            .expect("fixed rows");
+        let report = bench::run(&compiled, &fixed, ms, &BenchOptions::default()).expect("bench");
+        println!("== {what}");
+        print!("{report}");
+        println!();
+    }
+}
