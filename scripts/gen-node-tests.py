@@ -12,7 +12,8 @@ Each kept test becomes tests/conformance/node/<name>/ with
                  turned into an initializer holding the test's value (lfc
                  compiles one runtime input; the others are the constants the
                  "constant side" of Add/MatMul/Clip/Pow/... takes);
-  input_0.pb     the first input (the runtime one);
+  input_0.pb     the first input (the runtime one; float32, an integer
+                 input of the quantized ops converted exactly);
   output_K.pb    the expected outputs, in graph order (integer outputs, such
                  as ArgMax's, are stored as DOUBLE: exact for |v| < 2^53).
 
@@ -47,7 +48,16 @@ OPS = {
     "ReduceSum", "ReduceMax", "LayerNormalization", "BatchNormalization",
     "PRelu", "Exp", "Log", "Elu", "Selu", "Softplus", "Softsign", "Erf",
     "Gelu", "HardSwish", "ArgMax",
+    # quantized import (issue 8)
+    "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv",
+    "MatMulInteger", "ConvInteger",
 }
+# Quantized ops: their first input and outputs may be integer tensors
+# (int8/uint8/int16/uint16 in, those or int32 out; stored as described below).
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv",
+             "MatMulInteger", "ConvInteger"}
+INT_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT16,
+             TensorProto.UINT16, TensorProto.INT32}
 # Nodes an expanded (function-body) form may also contain: tract folds them.
 FOLDABLE = {"Constant"}
 INT_OUTPUT_OPS = {"ArgMax"}
@@ -69,13 +79,17 @@ def keep(case) -> str | None:
     if not types <= OPS | FOLDABLE or not types & OPS:
         return "ops " + ",".join(sorted(types - OPS - FOLDABLE))
     inputs, outputs = case.data_sets[0]
-    if not inputs or not g.input or tensor_type(g.input[0]) != TensorProto.FLOAT:
+    quant = bool(types & QUANT_OPS)
+    first = tensor_type(g.input[0]) if g.input else None
+    if not inputs or not (first == TensorProto.FLOAT or (quant and first in INT_TYPES)):
         return "first input is not float32"
     for vi in g.output:
         et = tensor_type(vi)
         if et == TensorProto.FLOAT:
             continue
         if et == TensorProto.INT64 and types & INT_OUTPUT_OPS:
+            continue
+        if quant and et in INT_TYPES:
             continue
         return "non-float output"
     if not isinstance(inputs[0], np.ndarray) or inputs[0].size == 0:

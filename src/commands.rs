@@ -1,6 +1,8 @@
 //! What the CLI's subcommands do, as library calls returning values (the
 //! binary only parses arguments and prints).
 
+mod imported;
+
 use std::fmt;
 use std::path::Path;
 
@@ -299,9 +301,18 @@ pub fn eval(compiled: &Compiled, data_path: &Path) -> Result<EvalReport> {
 /// `lfc eval --engine E`: fidelity of E's outputs, and E against the
 /// interpreter bit for bit.
 pub fn eval_with(compiled: &Compiled, data_path: &Path, engine: Engine) -> Result<EvalReport> {
+    eval_against(compiled, data_path, engine, Reference::for_model(compiled)?)
+}
+
+/// [`eval_with`] against a given reference (`lfc eval --float-model`).
+pub fn eval_against(
+    compiled: &Compiled,
+    data_path: &Path,
+    engine: Engine,
+    reference: Reference,
+) -> Result<EvalReport> {
     let rows = read_inputs(compiled, data_path)?;
     let m = data::read_matrix(data_path)?;
-    let reference = Reference::for_model(compiled)?;
     let c_out = run_fixed(compiled, &rows, engine)?;
     let i_out = run_fixed(compiled, &rows, Engine::Interp)?;
     let real = pipeline::from_fixed_outputs(&c_out, &compiled.program.outputs);
@@ -341,11 +352,24 @@ pub enum Reference {
     /// (Scaler, TreeEnsembleRegressor…); pinned against onnxruntime's
     /// outputs by the ONNX-ML tests.
     Graph,
+    /// A quantized model's QDQ graph simulated exactly (real arithmetic,
+    /// each quantization rounded half to even and saturated): what
+    /// onnxruntime computes (issue 8).
+    Qdq(std::sync::Arc<crate::ir::qgraph::QGraph>),
 }
 
 impl Reference {
+    /// `--float-model F.onnx`: the float model a quantized one came from,
+    /// run by tract.
+    pub fn float_model(path: &Path) -> Result<Reference> {
+        Ok(Reference::Tract(FloatModel::load(path)?))
+    }
+
     /// tract when it can run the model, else lfc's float graph.
     pub fn for_model(compiled: &Compiled) -> Result<Reference> {
+        if let Some(q) = &compiled.imported {
+            return Ok(Reference::Qdq(q.clone()));
+        }
         match FloatModel::load(&compiled.model_path) {
             Ok(f) => Ok(Reference::Tract(f)),
             Err(_) if crate::front::onnx::has_ml_ops(&compiled.model_path) => Ok(Reference::Graph),
@@ -357,6 +381,7 @@ impl Reference {
         match self {
             Reference::Tract(_) => "tract f32",
             Reference::Graph => "lfc float graph (f64)",
+            Reference::Qdq(_) => "QDQ simulation (exact reals, round half to even)",
         }
     }
 
@@ -372,6 +397,7 @@ impl Reference {
                 let x: Vec<f64> = row.iter().map(|&v| v as f32 as f64).collect();
                 Ok(compiled.graph.eval(&x))
             }
+            Reference::Qdq(q) => Ok(q.simulate(row)),
         }
     }
 }
@@ -485,6 +511,9 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
                 format!("real, scale {}", o.scale)
             }
         );
+    }
+    if let Some(q) = &compiled.imported {
+        s.push_str(&imported::section(q));
     }
     if with_ir {
         let _ = writeln!(s, "\n{}", crate::ir::dump::graph(&compiled.graph));

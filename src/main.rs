@@ -168,6 +168,10 @@ enum Cmd {
         /// interpreter (which is then compared with itself).
         #[arg(long, value_enum, default_value = "c")]
         engine: EngineArg,
+        /// A quantized model's float original: compare against it (run by
+        /// tract) instead of the exact simulation of the QDQ graph.
+        #[arg(long, value_name = "F.onnx")]
+        float_model: Option<PathBuf>,
     },
     /// Layers, ranges, scales, MACs, stack bytes, code size.
     Inspect {
@@ -571,6 +575,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             json,
             report: html,
             engine,
+            float_model,
         } => {
             let compiled = args.compile()?;
             let engine = match engine {
@@ -578,7 +583,11 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 EngineArg::Rust => Engine::Rust,
                 EngineArg::Interp => Engine::Interp,
             };
-            let report = commands::eval_with(&compiled, &data, engine)?;
+            let reference = match &float_model {
+                Some(f) => commands::Reference::float_model(f)?,
+                None => commands::Reference::for_model(&compiled)?,
+            };
+            let report = commands::eval_against(&compiled, &data, engine, reference)?;
             if let Some(out) = &html {
                 lfc::report::write_eval_html(&compiled, &data, out)?;
                 eprintln!("lfc: report written to {}", out.display());

@@ -105,6 +105,12 @@ fn quantized_models_give_onnxruntime_quanta() {
             assert!(worst <= 1, "{name} {set}: a row {worst} quanta off");
         }
     }
+    // The Rust back end prints the same instructions: bit-exact too.
+    let c = compile("torch_qdq", 1_000_000);
+    assert_eq!(
+        quantum_diffs(&c, "sat", Engine::Rust),
+        quantum_diffs(&c, "sat", Engine::Interp)
+    );
 }
 
 /// The saturating rows really saturate: the snapshot's input domain (the
@@ -157,6 +163,10 @@ fn quantized_program_matches_the_qdq_simulation() {
                 assert!(d <= 1, "{name} {set}: {d} quanta from the simulation");
                 same += (d == 0) as usize;
             }
+            eprintln!(
+                "{name} {set}: {same} of {} rows equal the QDQ simulation",
+                rows.rows
+            );
             assert!(
                 same as f64 >= 0.999 * rows.rows as f64,
                 "{name} {set}: {same} of {} rows equal the simulation",
@@ -210,5 +220,128 @@ fn quantized_cli_needs_no_calibration_and_refuses_precision() {
     assert!(
         err.contains("--precision") && err.contains("quantized model"),
         "{err}"
+    );
+}
+
+/// The quantized node tests lfc does not list in node-tests.txt are
+/// refused with the reason named, never answered wrongly.
+#[test]
+fn quantized_node_tests_refused_clearly() {
+    use crate::conformance::{all_tests, run_test, Outcome};
+    use lfc::ir::Precision;
+    let refused = [
+        ("test_quantizelinear_blocked_asymmetric", "block_size"),
+        ("test_dequantizelinear_blocked", "block_size"),
+        (
+            "test_quantizelinear_axis",
+            "per-axis quantization of a runtime tensor",
+        ),
+        (
+            "test_dequantizelinear_axis",
+            "per-axis quantization of a runtime tensor",
+        ),
+        (
+            "test_qlinearmatmul_3D_uint8_float32",
+            "lfc takes 2-D weights",
+        ),
+    ];
+    let tests = all_tests();
+    for (name, why) in refused {
+        let t = tests.iter().find(|t| t.name == name).expect(name);
+        match run_test(t, Precision::Int16) {
+            Outcome::Fail(msg) => {
+                assert!(
+                    msg.contains("refused") && msg.contains(why),
+                    "{name}: {msg}"
+                )
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+/// DynamicQuantizeLinear is refused with what to do instead.
+#[test]
+fn quantized_dynamic_quantization_refused_with_advice() {
+    use lfc::front::onnx::load_quantized;
+    use prost::Message;
+    use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
+    let node = NodeProto {
+        op_type: "DynamicQuantizeLinear".into(),
+        name: "dql".into(),
+        input: vec!["x".into()],
+        output: vec!["y".into(), "y_scale".into(), "y_zp".into()],
+        ..Default::default()
+    };
+    let m = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(GraphProto {
+            node: vec![node],
+            input: vec![crate::models::value_info(
+                "x",
+                Some(&[crate::models::D::N(1), crate::models::D::N(4)]),
+            )],
+            output: vec![crate::models::value_info("y", None)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = load_quantized(&m.encode_to_vec(), Path::new("dyn.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`dql`") && err.contains("quantize_static") && err.contains("--calibration"),
+        "{err}"
+    );
+}
+
+/// `lfc eval` compares against the QDQ simulation by default (the only
+/// difference left is the s64 output rounding, half a step of
+/// `--output-scale`), and against the float original with
+/// `--float-model`; `lfc inspect` lists the imported scales and the fused
+/// nodes.
+#[test]
+fn quantized_eval_and_inspect() {
+    let m = fixture("aurora_qdq.onnx");
+    let data = fixture("aurora_qdq.calib.csv");
+    let (m, data) = (m.to_str().unwrap(), data.to_str().unwrap());
+    let base = [
+        "eval",
+        m,
+        "--data",
+        data,
+        "--input-scale",
+        "1000000",
+        "--engine",
+        "interp",
+    ];
+    let (ok, out, err) = lfc(&base);
+    assert!(ok, "{err}");
+    assert!(out.contains("vs QDQ simulation"), "{out}");
+    let max_err: f64 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("0 "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(max_err <= 0.0005, "{out}");
+    let float = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aurora/aurora.onnx");
+    let (ok, out, err) = lfc(&[&base[..], &["--float-model", float.to_str().unwrap()]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("vs tract f32"), "{out}");
+    let (ok, out, err) = lfc(&["inspect", fixture("aurora_qop.onnx").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("imported quantization")
+            && out.contains("fc0_quantized")
+            && out.contains("1.7458148e-1")
+            && out.contains(
+                "tanh0 (Tanh) -> h0_quantized: fc0_DequantizeLinear, tanh0, h0_QuantizeLinear"
+            ),
+        "{out}"
     );
 }

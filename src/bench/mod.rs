@@ -158,7 +158,13 @@ fn check_outputs(
 
 /// ns per inference of tract's f32 plan on the same rows (real values).
 fn tract_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<f64> {
-    let float = FloatModel::load(&compiled.model_path)?;
+    let float = match FloatModel::load(&compiled.model_path) {
+        Ok(f) => f,
+        // A QOperator model (com.microsoft ops) tract cannot run: NaN,
+        // printed as "not available".
+        Err(_) if compiled.imported.is_some() => return Ok(f64::NAN),
+        Err(e) => return Err(e),
+    };
     let scale = compiled.program.input_scale as f32;
     let frows: Vec<Vec<f32>> = rows
         .iter()
@@ -319,12 +325,16 @@ impl fmt::Display for Report {
             "code: {} bytes (.text), tables: {} bytes (.rodata)",
             self.code_bytes, self.table_bytes
         )?;
-        writeln!(
-            f,
-            "tract f32: {:.1} ns/inference (median; SimplePlan::run per row); ratio tract / snapshot (warm): {:.1}",
-            self.tract_ns,
-            self.tract_ns / self.warm_ns
-        )?;
+        if self.tract_ns.is_nan() {
+            writeln!(f, "tract f32: not available (tract cannot run this model)")?;
+        } else {
+            writeln!(
+                f,
+                "tract f32: {:.1} ns/inference (median; SimplePlan::run per row); ratio tract / snapshot (warm): {:.1}",
+                self.tract_ns,
+                self.tract_ns / self.warm_ns
+            )?;
+        }
         writeln!(f, "compile: {:.1} ms (in process)", self.compile_ms)
     }
 }

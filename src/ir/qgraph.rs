@@ -139,6 +139,10 @@ pub struct QGraph {
     pub input: QId,
     /// The QuantizeLinear node(s) reading the graph input.
     pub input_node: String,
+    /// The graph input holds the integers themselves (an int8/uint8…
+    /// input read by a DequantizeLinear or QOperator node, as in the ONNX
+    /// node tests): the boundary passes them at scale 1.
+    pub input_integer: bool,
     pub outputs: Vec<QOutput>,
 }
 

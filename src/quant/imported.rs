@@ -100,6 +100,9 @@ impl Builder<'_> {
         let g = self.g;
         let t = g.tensor(g.input);
         let ty = &t.ty;
+        if g.input_integer {
+            return self.integer_input(scale);
+        }
         let factor = 1.0 / (scale as f64 * ty.scale);
         // |s64| reaching qmax - qmin quanta beyond the zero point, with room.
         let reach = ((ty.qmax - ty.qmin + 2) as f64 / factor).ceil();
@@ -136,6 +139,67 @@ impl Builder<'_> {
                 rescale: r,
             },
         )
+    }
+
+    /// An integer graph input: `s64 / input_scale` rounded, clamped to the
+    /// type, held first with zero point 0 and then (a Scale adding
+    /// nothing) as the tensor with the model's zero point.
+    fn integer_input(&mut self, scale: i64) -> Result<()> {
+        let g = self.g;
+        let t = g.tensor(g.input);
+        let ty = t.ty.clone();
+        let reach = (ty.qmax.abs().max(ty.qmin.abs()) + 1).saturating_mul(scale);
+        let r = rescale_for(1.0 / scale as f64, reach).map_err(|e| qerr(&t.name, e))?;
+        let lo = search(-reach, reach, |x| r.apply(x) >= ty.qmin);
+        let hi = search(-reach, reach, |x| r.apply(x) > ty.qmax) - 1;
+        let n = t.len;
+        let doc = format!(
+            "{}_q = round(in / {scale}): the integers of the {} input (in clamped to [{lo}, {hi}])",
+            t.name, ty.elem
+        );
+        let z = ty.zero_point;
+        let raw = if z == 0 {
+            self.tensor_for(g.input)
+        } else {
+            self.tensors.push(Tensor {
+                name: format!("{}_raw", t.name),
+                len: n,
+                q: QParams {
+                    zero_point: 0,
+                    ..params(&ty)
+                },
+            });
+            self.bounds.push(None);
+            TensorId(self.tensors.len() as u32 - 1)
+        };
+        self.push(
+            &g.input_node,
+            "Input",
+            doc,
+            InstrKind::Quantize {
+                dst: raw,
+                in_lo: vec![lo; n],
+                in_hi: vec![hi; n],
+                rescale: r,
+            },
+        )?;
+        if z != 0 {
+            let dst = self.tensor_for(g.input);
+            self.push(
+                &g.input_node,
+                "Input",
+                format!("{}[i] = {}_raw[i] (zero point {z})", t.name, t.name),
+                InstrKind::Scale {
+                    src: raw,
+                    dst,
+                    pos: vec![Rescale::IDENTITY; n],
+                    neg: vec![Rescale::IDENTITY; n],
+                    offset: vec![-z; n],
+                    clamp: None,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     fn op(&mut self, op: &QOp) -> Result<()> {

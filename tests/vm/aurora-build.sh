@@ -15,7 +15,10 @@
 #   expect_{1,2,3}.csv   `lfc run --engine c` of each on the data rows:
 #                        the exact text `lfc infer` must print in the guest;
 #   modules              "<uuid> <module name>" lines (modinfo -F name);
-#   data.csv             the input rows (representative_dataset.csv).
+#   data.csv             the input rows (representative_dataset.csv);
+#   lf_model_9.ko, expect_9.csv  the onnxruntime-quantized Aurora (QDQ,
+#                        tests/fixtures/quant/aurora_qdq.onnx), uuid 9,
+#                        app 2, for guest.d/quantized.sh.
 # <cache dir> becomes lfc's LFC_CACHE, emptied first, so that the one
 # lf_kernel build in it is the one the snapshots were linked against.
 # Exits non-zero, with the reason on stderr, if anything cannot be built.
@@ -58,6 +61,15 @@ for n in 1 2 3; do
 		exit 1
 	}
 done
+# A quantized model imported with its own scales (issue 8;
+# guest.d/quantized.sh): uuid 9, app 2, at --input-scale 10^6 (finer than
+# its input quantum; data.csv holds the same rows at 10^6).
+QM=$ROOT/tests/fixtures/quant/aurora_qdq.onnx
+"$LFC" compile "$QM" --input-scale 1000000 --uuid 9 --app 2 \
+	--kdir "$kdir" -o "$dest/lf_model_9.ko" > /dev/null
+"$LFC" run "$QM" --input-scale 1000000 --uuid 9 --app 2 \
+	--engine c --input "$dest/data.csv" > "$dest/expect_9.csv"
+echo "9 $(modinfo -F name "$dest/lf_model_9.ko")" >> "$dest/modules"
 set -- "$LFC_CACHE"/runtime-*/lf_kernel.ko
 if [ "$#" -ne 1 ] || ! [ -f "$1" ]; then
 	echo "aurora-build: expected one lf_kernel.ko in $LFC_CACHE, found: $*" >&2

@@ -190,7 +190,8 @@ make_initrd() {
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		add_bin "$rootfs" "$LF_VM_LFC"
 		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
-			"$HERE/guest.d/collect_gone.sh" "$rootfs/guest.d/"
+			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
+			"$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi

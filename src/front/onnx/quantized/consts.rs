@@ -194,6 +194,24 @@ pub(crate) fn decode(t: &pb::TensorProto) -> Result<Konst, String> {
         } else {
             t.float_data.iter().map(|&v| v as f64).collect()
         })
+    } else if t.data_type == DataType::Float16 as i32 {
+        // float16 scales (the node tests' `_float16` forms): the bits in
+        // raw_data or, one per value, in int32_data.
+        let bits: Vec<u16> = if !raw.is_empty() {
+            if raw.len() != n * 2 {
+                return Err(format!("tensor `{}`: raw_data size mismatch", t.name));
+            }
+            raw.chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect()
+        } else {
+            t.int32_data.iter().map(|&v| v as u16).collect()
+        };
+        Data::Reals(
+            bits.into_iter()
+                .map(|b| tract_onnx::prelude::f16::from_bits(b).to_f32() as f64)
+                .collect(),
+        )
     } else if t.data_type == DataType::Double as i32 {
         Data::Reals(if !raw.is_empty() {
             if raw.len() != n * 8 {
@@ -208,7 +226,7 @@ pub(crate) fn decode(t: &pb::TensorProto) -> Result<Konst, String> {
     } else {
         let ty = DataType::try_from(t.data_type).map_or("unknown", |d| d.as_str_name());
         return Err(format!(
-            "tensor `{}` has data type {ty} ({}); the quantized import reads int8, uint8, int16, uint16, int32, int64, float and double",
+            "tensor `{}` has data type {ty} ({}); the quantized import reads int8, uint8, int16, uint16, int32, int64, float16, float and double",
             t.name, t.data_type
         ));
     };

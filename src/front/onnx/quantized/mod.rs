@@ -90,6 +90,8 @@ pub(crate) struct Walk<'a> {
     /// DequantizeLinear nodes of constants, by their output name.
     pub const_dq: HashMap<String, String>,
     input_set: bool,
+    /// The graph input's integer type, when it is not float.
+    int_input: Option<IntType>,
 }
 
 impl<'a> Walk<'a> {
@@ -270,7 +272,7 @@ fn elem_type_ok(node: &Node, elem: IntType) -> Result<()> {
 
 /// Loads a quantized model (already decoded and checked).
 pub(crate) fn load(proto: &pb::ModelProto, path: &Path) -> Result<QGraph> {
-    let io = Io::find(proto, path)?;
+    let (io, int_input) = find_io(proto, path)?;
     let graph = proto.graph.as_ref().expect("checked by decode");
     let opset = proto
         .opset_import
@@ -287,12 +289,14 @@ pub(crate) fn load(proto: &pb::ModelProto, path: &Path) -> Result<QGraph> {
             input_name: io.input.clone(),
             input: QId(0),
             input_node: String::new(),
+            input_integer: int_input.is_some(),
             outputs: Vec::new(),
         },
         syms: HashMap::new(),
         shapes: HashMap::new(),
         const_dq: HashMap::new(),
         input_set: false,
+        int_input,
     };
     for t in &graph.initializer {
         let k = consts::decode(t).map_err(|r| Error::Model {
@@ -328,6 +332,78 @@ pub(crate) fn load(proto: &pb::ModelProto, path: &Path) -> Result<QGraph> {
     Ok(w.graph)
 }
 
+/// The runtime input and the outputs; an integer input (int8, uint8,
+/// int16, uint16) is accepted, as the quantized node tests have.
+fn find_io(proto: &pb::ModelProto, path: &Path) -> Result<(Io, Option<IntType>)> {
+    let graph = proto.graph.as_ref().expect("checked by decode");
+    let inits: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let runtime: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(i.name.as_str()))
+        .collect();
+    let elem = match runtime.as_slice() {
+        [one] => match one.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(pb::type_proto::Value::TensorType(t)) => IntType::from_onnx(t.elem_type)
+                .filter(|e| !matches!(e, IntType::I32 | IntType::I64)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(elem) = elem else {
+        return Ok((Io::find(proto, path)?, None));
+    };
+    let mut patched = proto.clone();
+    let g = patched.graph.as_mut().expect("checked by decode");
+    for i in g.input.iter_mut().filter(|i| i.name == runtime[0].name) {
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            i.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.elem_type = super::model::ONNX_FLOAT;
+        }
+    }
+    Ok((Io::find(&patched, path)?, Some(elem)))
+}
+
+/// An integer graph input takes the quantization parameters of the first
+/// node reading it (a DequantizeLinear's, a QLinear op's input pair, or a
+/// MatMulInteger/ConvInteger zero point at scale 1).
+fn integer_input(w: &mut Walk, node: &Node) -> Result<()> {
+    let Some(elem) = w.int_input else {
+        return Ok(());
+    };
+    if w.input_set || node.input(0) != Some(w.graph.input_name.as_str()) {
+        return Ok(());
+    }
+    let scale = match node.op() {
+        "MatMulInteger" | "ConvInteger" => consts::real_const(vec![], vec![1.0]),
+        _ => w.konst(node, 1, "scale")?,
+    };
+    let zp = w.opt_konst(node, 2, "zero point")?;
+    let zp = zp.or(Some(Konst {
+        dims: vec![],
+        data: Data::Ints(elem, vec![0]),
+        quant: None,
+    }));
+    let ty = qtype(node, &scale, zp.as_ref(), elem)?;
+    if ty.elem != elem.name() {
+        return Err(node.err(format!(
+            "the zero point is {}, the graph input {}",
+            ty.elem,
+            elem.name()
+        )));
+    }
+    let name = w.graph.input_name.clone();
+    let len: usize = w.shapes[&name].iter().product();
+    let id = w.add_tensor(&name, len, ty);
+    w.graph.input = id;
+    w.graph.input_node = node.name.clone();
+    w.input_set = true;
+    w.syms.insert(name, Sym::Quant(id));
+    Ok(())
+}
+
 fn graph_output(w: &Walk, name: &str) -> Result<QOutput> {
     let err = |reason: String| Error::Model {
         path: w.path.to_owned(),
@@ -357,6 +433,10 @@ fn graph_output(w: &Walk, name: &str) -> Result<QOutput> {
 }
 
 fn walk_node(w: &mut Walk, node: &Node) -> Result<()> {
+    if matches!(node.op(), "QuantizeLinear" | "DequantizeLinear") {
+        q_attrs(node)?;
+    }
+    integer_input(w, node)?;
     let domain = node.proto.domain.as_str();
     let op = node.op();
     match (domain, op) {
@@ -404,9 +484,11 @@ fn q_attrs(node: &Node) -> Result<()> {
     if let Some(dt) = node.attr_i64("output_dtype")? {
         match IntType::from_onnx(dt as i32) {
             Some(t) => elem_type_ok(node, t)?,
-            None => return Err(node.err(format!(
+            None => {
+                return Err(node.err(format!(
                 "output_dtype {dt} is not an integer type lfc imports (int8, uint8, int16, uint16)"
-            ))),
+            )))
+            }
         }
     }
     Ok(())
