@@ -11,6 +11,13 @@ Models:
                     int8 activations, MinMax calibration on the 60
                     representative rows. Tanh stays float between a DQ and a Q.
   aurora_qop.onnx   the same in QOperator format (QGemm, com.microsoft).
+  conv_qdq.onnx, conv_qop.onnx
+                    a small image model (Conv, LeakyRelu, AveragePool,
+                    Sigmoid, Mul, Add, GlobalAveragePool, Gemm) through
+                    quantize_static, QDQ and QOperator (QLinearConv,
+                    QLinearLeakyRelu, QLinearAveragePool, QLinearSigmoid,
+                    QLinearMul, QLinearAdd, QLinearGlobalAveragePool,
+                    QGemm), uint8 activations, per-channel int8 weights.
   torch_qdq.onnx    a PyTorch-style QDQ MLP built with the onnx helper API in
                     the shape torch.onnx.export gives a quantized model:
                     uint8 activations with zero points, symmetric per-channel
@@ -59,7 +66,8 @@ def run(path, rows):
     opts = ort.SessionOptions()
     s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     name = s.get_inputs()[0].name
-    return np.stack([s.run(None, {name: r.reshape(1, -1).astype(np.float32)})[0].reshape(-1)
+    shape = [d if isinstance(d, int) else 1 for d in s.get_inputs()[0].shape]
+    return np.stack([s.run(None, {name: r.reshape(shape).astype(np.float32)})[0].reshape(-1)
                      for r in rows])
 
 
@@ -80,9 +88,10 @@ def intermediates(path, rows):
     s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"],
                              sess_options=_no_opt())
     iname = s.get_inputs()[0].name
+    shape = [d if isinstance(d, int) else 1 for d in s.get_inputs()[0].shape]
     out = []
     for r in rows:
-        vals = s.run(extra, {iname: r.reshape(1, -1).astype(np.float32)})
+        vals = s.run(extra, {iname: r.reshape(shape).astype(np.float32)})
         sat = False
         for n, v in zip(qs, vals):
             sc = inits[n.input[1]]
@@ -226,12 +235,66 @@ def torch_qdq(out, rng):
     emit(out, "torch_qdq", p, calib, sat)
 
 
+def conv_net(out, rng):
+    """A small image model through quantize_static (QDQ and QOperator):
+    Conv -> LeakyRelu -> AveragePool -> Mul(x, Sigmoid(x)) -> Add(x, .) ->
+    GlobalAveragePool -> Flatten -> Gemm, input [1, 2, 6, 6]."""
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(arr.astype(np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Conv", ["x", const("cw", rng.normal(0, 0.4, (4, 2, 3, 3))),
+                                           const("cb", rng.normal(0, 0.1, 4))], ["c"],
+                                  pads=[1, 1, 1, 1], name="conv"))
+    nodes.append(helper.make_node("LeakyRelu", ["c"], ["l"], alpha=0.1, name="leaky"))
+    nodes.append(helper.make_node("AveragePool", ["l"], ["p"], kernel_shape=[2, 2],
+                                  strides=[2, 2], name="pool"))
+    nodes.append(helper.make_node("Sigmoid", ["p"], ["s"], name="sig"))
+    nodes.append(helper.make_node("Mul", ["p", "s"], ["m"], name="mul"))
+    nodes.append(helper.make_node("Add", ["p", "m"], ["a"], name="add"))
+    nodes.append(helper.make_node("GlobalAveragePool", ["a"], ["g"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["g"], ["f"], name="flat"))
+    nodes.append(helper.make_node("Gemm", ["f", const("fw", rng.normal(0, 0.5, (3, 4))),
+                                           const("fb", rng.normal(0, 0.1, 3))], ["y"],
+                                  transB=1, name="fc"))
+    graph = helper.make_graph(
+        nodes, "conv_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    src = os.path.join(out, "conv_float.onnx")
+    onnx.save(model, src)
+    calib = rng.normal(0, 1, size=(100, 72)).astype(np.float32)
+    paths = {}
+    for stem, fmt in (("conv_qdq", QuantFormat.QDQ), ("conv_qop", QuantFormat.QOperator)):
+        p = os.path.join(out, f"{stem}.onnx")
+        quantize_static(src, p, RowsShaped("x", calib, (1, 2, 6, 6)), quant_format=fmt,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+        paths[stem] = p
+    os.remove(src)
+    sat = saturating_rows(paths["conv_qdq"], calib, 100, rng, 3.0)
+    for stem, p in paths.items():
+        emit(out, stem, p, calib, sat)
+
+
+class RowsShaped(CalibrationDataReader):
+    def __init__(self, name, rows, shape):
+        self.it = iter([{name: r.reshape(shape).astype(np.float32)} for r in rows])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "quant")
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(SEED)
     aurora(out, rng)
     torch_qdq(out, rng)
+    conv_net(out, rng)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ fn lfc(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const MODELS: &[&str] = &["aurora_qdq", "aurora_qop", "torch_qdq"];
+const MODELS: &[&str] = &["aurora_qdq", "aurora_qop", "torch_qdq", "conv_qop"];
 
 fn compile(name: &str, input_scale: i64) -> Compiled {
     pipeline::compile(
@@ -344,4 +344,35 @@ fn quantized_eval_and_inspect() {
             ),
         "{out}"
     );
+}
+
+/// The known gap (README, "Quantized models"): a 2x2 AveragePool between
+/// equal scales in the QDQ image model puts a quarter of its sums exactly
+/// on half a quantum, where lfc rounds up and onnxruntime to even. The
+/// compile names the node; the shares are measured, not hidden (the
+/// QOperator form of the same model has no such node and is exact:
+/// `conv_qop` above).
+#[test]
+fn quantized_exact_ties_are_reported() {
+    let c = compile("conv_qdq", 1_000_000);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.node == "pool" && w.message.contains("half a quantum")),
+        "{:?}",
+        c.warnings
+    );
+    for set in ["calib", "sat"] {
+        let d = quantum_diffs(&c, set, Engine::Interp);
+        eprintln!(
+            "conv_qdq {set}: {:.2} % exact quantum, worst {} quanta",
+            100.0 * share_exact(&d),
+            d.iter().max().unwrap()
+        );
+    }
+    // No such node in the other fixtures.
+    for name in MODELS {
+        let c = compile(name, 1_000_000);
+        assert!(c.warnings.is_empty(), "{name}: {:?}", c.warnings);
+    }
 }

@@ -508,13 +508,14 @@ impl Builder<'_> {
 /// Reported when that makes more than 1 % of rows hold a different input
 /// integer (expected count `input_len * step / quantum > 0.01`).
 pub fn warnings(g: &QGraph, input_scale: i64) -> Vec<crate::quant::warn::Warning> {
+    let mut out = tie_warnings(g);
     let t = g.tensor(g.input);
     let step = 1.0 / input_scale as f64;
     let per_row = t.len as f64 * step / t.ty.scale;
     if per_row <= 0.01 {
-        return vec![];
+        return out;
     }
-    vec![crate::quant::warn::Warning {
+    out.push(crate::quant::warn::Warning {
         node: g.input_node.clone(),
         max_error: t.ty.scale,
         message: format!(
@@ -526,7 +527,67 @@ pub fn warnings(g: &QGraph, input_scale: i64) -> Vec<crate::quant::warn::Warning
             per_row,
             suggest(t.len as f64 / t.ty.scale / 0.01)
         ),
-    }]
+    });
+    out
+}
+
+/// Linear ops whose multiplier `acc_scale / dst_scale` is a short binary
+/// fraction `m / 2^e`: an accumulator that is an odd multiple of
+/// `2^(e-1)` lands exactly on a half quantum, where lfc rounds up and
+/// onnxruntime to even (a 2x2 average pool between equal scales: every
+/// sum that is 2 mod 4). Calibrated scales make `e` far too large for any
+/// reachable accumulator; this names the nodes where it is not.
+fn tie_warnings(g: &QGraph) -> Vec<crate::quant::warn::Warning> {
+    let mut out = Vec::new();
+    for op in &g.ops {
+        let QOpKind::Linear {
+            weight, acc_scale, ..
+        } = &op.kind
+        else {
+            continue;
+        };
+        let src = &g.tensor(op.inputs[0]).ty;
+        let dst = &g.tensor(op.output).ty;
+        let n = g.tensor(op.inputs[0]).len.max(1);
+        let span = (src.qmax - src.qmin) as f64;
+        let ties = acc_scale.iter().enumerate().any(|(j, s)| {
+            let max_acc: f64 = weight[j * n..(j + 1) * n]
+                .iter()
+                .map(|w| w.abs() as f64 * span)
+                .sum();
+            let e = binary_denominator(s / dst.scale);
+            e >= 1 && e < 62 && ((1u64 << (e - 1)) as f64) <= max_acc
+        });
+        if ties {
+            out.push(crate::quant::warn::Warning {
+                node: op.node.clone(),
+                max_error: dst.scale,
+                message: format!(
+                    "node `{}` ({}): its requantization factor is a short binary fraction, so some results fall exactly on half a quantum of `{}`; lfc rounds those up, onnxruntime to even: up to one quantum ({:.4e}) apart there",
+                    op.node,
+                    op.onnx_op,
+                    g.tensor(op.output).name,
+                    dst.scale
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The `e` of `x = m / 2^e` with `m` an odd integer (0 for an integer,
+/// 64 when `x` has no short form).
+fn binary_denominator(x: f64) -> u32 {
+    if !x.is_finite() || x == 0.0 {
+        return 0;
+    }
+    for e in 0..62u32 {
+        let y = x * (e as f64).exp2();
+        if y.fract() == 0.0 {
+            return e;
+        }
+    }
+    64
 }
 
 /// `x` rounded up to a power of ten.
