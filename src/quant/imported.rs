@@ -556,7 +556,7 @@ fn tie_warnings(g: &QGraph) -> Vec<crate::quant::warn::Warning> {
                 .map(|w| w.abs() as f64 * span)
                 .sum();
             let e = binary_denominator(s / dst.scale);
-            e >= 1 && e < 62 && ((1u64 << (e - 1)) as f64) <= max_acc
+            (1..62).contains(&e) && ((1u64 << (e - 1)) as f64) <= max_acc
         });
         if ties {
             out.push(crate::quant::warn::Warning {
