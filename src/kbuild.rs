@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::back::c::CModule;
 use crate::error::Error;
+use crate::fsutil::OwnedTempDir;
 use crate::Result;
 
 pub mod sign;
@@ -113,10 +114,8 @@ pub fn runtime_for(kdir: &Path) -> Result<PathBuf> {
     // build never leaves a half-built cache entry.
     let parent = dir.parent().unwrap().to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".runtime-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    // (Abandoned ones, of an lfc killed midway, are removed first.)
+    let tmp = OwnedTempDir::new_in(&parent, ".runtime-")?;
     for (name, text) in RUNTIME_FILES {
         let p = tmp.path().join(name);
         std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| Error::io(&p, e))?;
@@ -179,10 +178,7 @@ fn stamp_of(dir: &Path) -> Option<String> {
 /// sees it half-deleted), then deletes it.
 fn discard(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    let trash = tempfile::Builder::new()
-        .prefix(".discarded-")
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    let trash = OwnedTempDir::new_in(parent, ".discarded-")?;
     let to = trash.path().join("entry");
     match std::fs::rename(dir, &to) {
         Ok(()) => Ok(()),
@@ -215,10 +211,7 @@ pub fn build_ko_signed(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".lfc-kbuild-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    let tmp = OwnedTempDir::new_in(&parent, ".lfc-kbuild-")?;
     let files = [
         (format!("{}.c", module.stem), &module.source),
         ("Kbuild".to_string(), &module.kbuild),

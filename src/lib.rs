@@ -14,6 +14,7 @@ pub mod control;
 pub mod data;
 pub mod error;
 pub mod front;
+pub mod fsutil;
 pub mod ir;
 pub mod kbuild;
 pub mod pipeline;

@@ -369,10 +369,7 @@ pub fn write_c_output(module: &CModule, out: &Path) -> Result<Vec<PathBuf>> {
         write_atomic(out, module.source.as_bytes())?;
         return Ok(vec![out.to_path_buf()]);
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(".lfc-tree-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    let tmp = crate::fsutil::OwnedTempDir::new_in(&parent, ".lfc-tree-")?;
     let files = [
         (format!("{}.c", module.stem), &module.source),
         ("Kbuild".to_string(), &module.kbuild),
@@ -394,13 +391,5 @@ pub fn write_c_output(module: &CModule, out: &Path) -> Result<Vec<PathBuf>> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut f = tempfile::NamedTempFile::new_in(&parent).map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    f.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    crate::fsutil::write_atomic(path, bytes)
 }

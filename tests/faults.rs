@@ -14,12 +14,14 @@ modules:
 	@if [ -e "$(M)/lf_main.c" ]; then \
 	  case "$(LFC_TEST_FAULT)" in \
 	  runtime-kill) printf partial > "$(M)/lf_kernel.ko"; printf x > "$(M)/Module.symvers"; kill -9 $$PPID; sleep 5 ;; \
+	  runtime-kill-lfc) printf partial > "$(M)/lf_kernel.ko"; kill -9 $$(cut -d' ' -f4 /proc/$$PPID/stat) ;; \
 	  *) printf 'lf_kernel module' > "$(M)/lf_kernel.ko"; printf 'symvers' > "$(M)/Module.symvers" ;; \
 	  esac; \
 	else \
 	  for f in "$(M)"/*.c; do \
 	    case "$(LFC_TEST_FAULT)" in \
 	    ko-kill) printf half > "$${f%.c}.ko"; kill -9 $$PPID; sleep 5 ;; \
+	    ko-kill-lfc) printf half > "$${f%.c}.ko"; kill -9 $$(cut -d' ' -f4 /proc/$$PPID/stat) ;; \
 	    ko-fill) dd if=/dev/zero of="$${f%.c}.ko" bs=64k count=64 || exit 1 ;; \
 	    *) printf 'snapshot module' > "$${f%.c}.ko" ;; \
 	    esac; \
@@ -140,6 +142,45 @@ fn faults_kbuild_killed_midway() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous");
     assert_eq!(names(&out_dir), ["lf_model_1.ko"]);
     assert_eq!(one_complete_entry(&env), entry);
+}
+
+/// lfc itself killed (SIGKILL, as the OOM killer or a CI timeout would)
+/// while kbuild runs, for lf_kernel's build and for the snapshot's: its
+/// temporary directories stay behind (nothing can clean up after
+/// SIGKILL), and the next run removes them, rebuilds and leaves only the
+/// result. A directory a live lfc still works in is left alone (its
+/// owner lock, see src/fsutil.rs; unit-tested there).
+#[test]
+fn faults_lfc_killed_leftovers_removed_next_run() {
+    let env = Env::new();
+    let out_dir = env.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("lf_model_1.ko");
+
+    let (ok, _) = env.compile(&out, "runtime-kill-lfc");
+    assert!(!ok);
+    let left = env.cache_entries();
+    assert!(
+        left.len() == 1 && left[0].starts_with(".runtime-"),
+        "{left:?}"
+    );
+    let (ok, stderr) = env.compile(&out, "");
+    assert!(ok, "{stderr}");
+    one_complete_entry(&env);
+    assert_eq!(names(&out_dir), ["lf_model_1.ko"]);
+
+    let (ok, _) = env.compile(&out, "ko-kill-lfc");
+    assert!(!ok);
+    let left = names(&out_dir);
+    assert!(
+        left.len() == 2 && left[0].starts_with(".lfc-kbuild-"),
+        "{left:?}"
+    );
+    let (ok, stderr) = env.compile(&out, "");
+    assert!(ok, "{stderr}");
+    assert_eq!(names(&out_dir), ["lf_model_1.ko"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "snapshot module");
+    one_complete_entry(&env);
 }
 
 #[test]
