@@ -745,6 +745,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // `lfc ... | head`: a reader that goes away ends lfc quietly, as it
+    // ends cat (SIGPIPE's default action), not with a panic in println!.
+    // SAFETY: sets a signal disposition before any thread is started.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,

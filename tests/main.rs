@@ -2,6 +2,7 @@
 //! tract), front end, and error handling.
 
 mod bench;
+mod cli;
 mod conformance;
 mod domain;
 mod errors;

@@ -54,6 +54,7 @@ check "bash completion knows the subcommands" bash -c \
 	"source /usr/share/bash-completion/completions/lfc && complete -p lfc >/dev/null &&
 	 grep -q compile /usr/share/bash-completion/completions/lfc"
 check "dkms knows lf-kernel/$version" sh -c "dkms status -m lf-kernel | grep -q '$version'"
+check "installed lfc is stripped" sh -c "! readelf -SW /usr/bin/lfc | grep -qE ' \.(symtab|debug_[a-z]+) '"
 
 # "symbol 0xcrc" for every lf_* symbol module $1 exports with a CRC.
 exported_crcs() {
@@ -108,6 +109,17 @@ for hdr in /usr/src/linux-headers-*-amd64; do
 	check "$kver: modversion CRCs agree" test "$crcs_ok" = 1
 done
 check "at least one Debian kernel with headers" test "$kernels" -gt 0
+
+# The installed example works outside a checkout: a copy of it, with the
+# lfc on PATH (LFC unset) and lf_kernel from the DKMS package's sources.
+hdr=$(ls -d /usr/src/linux-headers-*-amd64 | tail -n 1)
+cp -r "$example" "$work/example"
+if env -u LFC LFC_CACHE="$work/cache" make -C "$work/example" KDIR="$hdr" \
+	lf_model_1.ko lf_tcp.ko >"$work/example.log" 2>&1; then
+	ok "installed example builds lf_model_1.ko and lf_tcp.ko (no checkout)"
+else
+	bad "installed example builds lf_model_1.ko and lf_tcp.ko (no checkout)"; tail -20 "$work/example.log"
+fi
 
 dpkg -P lfc lf-kernel-dkms >"$work/purge.log" 2>&1
 check "packages purge cleanly" test $? -eq 0
