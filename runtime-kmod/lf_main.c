@@ -53,6 +53,9 @@
 #include "lf_compat.h"
 #include "lf_internal.h"
 
+#define CREATE_TRACE_POINTS
+#include "lf_trace.h"
+
 /* Serialises every update of apps, slots and the registry. */
 DEFINE_MUTEX(lf_mutex);
 /* app id -> struct lf_app; loads are lock-free under RCU. */
@@ -99,7 +102,7 @@ int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 {
 	struct lf_recorder *rec;
 	struct lf_app *app;
-	u64 uuid;
+	u64 uuid = 0;
 	int ret;
 
 	rcu_read_lock();
@@ -116,6 +119,7 @@ int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 	}
 unlock:
 	rcu_read_unlock();
+	trace_lf_query(app_id, uuid, ret);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(lf_query_model);
@@ -204,6 +208,8 @@ static void lf_set_active(struct lf_app *app, int idx)
 		RCU_INIT_POINTER(app->active, NULL);
 	else
 		rcu_assign_pointer(app->active, app->slot[idx]);
+	trace_lf_activate(app->id, idx,
+			  idx == LF_NO_SLOT ? 0 : app->slot[idx]->snap->uuid);
 }
 
 /* The slot a new snapshot goes into: the standby one, or an empty one. */
@@ -222,10 +228,11 @@ static int lf_standby_slot(const struct lf_app *app)
  * can be running its code. Holding lf_mutex across the wait keeps the
  * entry from being freed under us by a concurrent unregister.
  */
-static void lf_release(struct lf_app *app, struct lf_entry *e)
+static void lf_release(struct lf_app *app, struct lf_entry *e, int slot)
 {
 	lockdep_assert_held(&lf_mutex);
 	synchronize_rcu();
+	trace_lf_evict(app->id, slot, e->snap->uuid);
 	pr_info("app %u: released model: %llu %s\n", app->id, e->snap->uuid,
 		lf_snap_name(e->snap));
 	module_put(e->snap->owner);
@@ -243,13 +250,14 @@ static void lf_install(struct lf_app *app, struct lf_entry *e)
 
 	lockdep_assert_held(&lf_mutex);
 	app->slot[idx] = e;
+	trace_lf_install(app->id, idx, e->snap->uuid);
 	lf_set_active(app, idx);
 	pr_info("app %u: Current slot %d is registered with model: %llu %s\n",
 		app->id, idx, e->snap->uuid, lf_snap_name(e->snap));
 	pr_info("app %u: Current active slot is: %d\n", app->id, idx);
 
 	if (evicted)
-		lf_release(app, evicted);
+		lf_release(app, evicted, idx);
 }
 
 /* Caller holds lf_mutex. */
@@ -291,6 +299,7 @@ static struct lf_app *__lf_app_create(u32 app_id, const char *name,
 
 	pr_info("app %u (%s) created: %u inputs, %u outputs\n", app_id,
 		app->name, input_len, output_len);
+	trace_lf_app_create(app_id, app->name, input_len, output_len);
 	return app;
 
 free_stats:
@@ -315,11 +324,14 @@ static void __lf_app_destroy(struct lf_app *app)
 
 		if (!e)
 			continue;
+		trace_lf_evict(app->id, i, e->snap->uuid);
 		pr_info("app %u: released model: %llu %s\n", app->id,
 			e->snap->uuid, lf_snap_name(e->snap));
 		module_put(e->snap->owner);
 	}
 	pr_info("app %u (%s) destroyed\n", app->id, app->name);
+	trace_lf_app_destroy(app->id, app->name, app->input_len,
+			     app->output_len);
 	free_percpu(app->stats);
 	kfree(app);
 }
@@ -355,6 +367,7 @@ static void __lf_app_release_slots(struct lf_app *app)
 	for (i = 0; i < LF_NR_SLOTS; i++) {
 		if (!old[i])
 			continue;
+		trace_lf_evict(app->id, i, old[i]->snap->uuid);
 		pr_info("app %u: released model: %llu %s\n", app->id,
 			old[i]->snap->uuid, lf_snap_name(old[i]->snap));
 		module_put(old[i]->snap->owner);
@@ -470,6 +483,7 @@ int lf_rollback(u32 app_id, struct netlink_ext_ack *extack)
 		goto unlock;
 	}
 	lf_set_active(app, idx);
+	trace_lf_rollback(app->id, idx, app->slot[idx]->snap->uuid);
 	pr_info("app %u: rolled back to model: %llu %s\n", app->id,
 		app->slot[idx]->snap->uuid, lf_snap_name(app->slot[idx]->snap));
 	pr_info("app %u: Current active slot is: %d\n", app->id, idx);
@@ -636,6 +650,7 @@ int lf_register_snapshot(const struct lf_snapshot *snap)
 	}
 
 	list_add_tail(&e->node, &lf_registry);
+	trace_lf_register(app->id, snap->uuid, lf_snap_name(snap));
 	lf_install(app, e);
 	mutex_unlock(&lf_mutex);
 	return 0;
@@ -687,7 +702,7 @@ void lf_unregister_snapshot(const struct lf_snapshot *snap)
 		app->slot[i] = NULL;
 		pr_warn("app %u: slot %d emptied, its module is going away\n",
 			app->id, i);
-		lf_release(app, e);
+		lf_release(app, e, i);
 	}
 	list_del(&e->node);
 	mutex_unlock(&lf_mutex);

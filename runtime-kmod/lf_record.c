@@ -61,6 +61,7 @@
 
 #include "lf_compat.h"
 #include "lf_internal.h"
+#include "lf_trace.h"
 
 /* Records per batch (one multicast message), at most. */
 #define LF_REC_BATCH_MAX	64
@@ -129,6 +130,7 @@ void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
 		/* Full since the ring had no room to seal it: is there now? */
 		if (!lf_rec_seal(ring)) {
 			this_cpu_inc(r->stats->dropped);
+			trace_lf_records_dropped(r->app_id, 1, -ENOBUFS);
 			goto unlock;
 		}
 		kick = true;
@@ -161,8 +163,12 @@ static void lf_rec_ship_batch(struct lf_recorder *r,
 					 r->output_len,
 					 lf_rec_at(r, ring, batch, 0),
 					 r->rec_size, n);
-	if (err)
+	if (err) {
 		this_cpu_add(r->stats->dropped, n);
+		trace_lf_records_dropped(r->app_id, n, err);
+	} else {
+		trace_lf_records_shipped(r->app_id, n, 0);
+	}
 }
 
 /*

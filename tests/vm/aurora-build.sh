@@ -19,6 +19,11 @@
 #   lf_model_9.ko, expect_9.csv  the onnxruntime-quantized Aurora (QDQ,
 #                        tests/fixtures/quant/aurora_qdq.onnx), uuid 9,
 #                        app 2, for guest.d/quantized.sh.
+# For a kernel tree with its own module signing key (the debug kernel:
+# certs/signing_key.pem, .x509) the snapshots are signed by lfc with it
+# (--sign-key/--sign-cert), and sig/ holds the refused ones for
+# guest.d/sig.sh: sig/unsigned/lf_model_9.ko (no --sign-key) and
+# sig/wrongkey/lf_model_9.ko (signed with a key the kernel does not trust).
 # <cache dir> becomes lfc's LFC_CACHE, emptied first, so that the one
 # lf_kernel build in it is the one the snapshots were linked against.
 # Exits non-zero, with the reason on stderr, if anything cannot be built.
@@ -46,12 +51,16 @@ flags() {
 	esac
 }
 
+sign=()
+if [ -f "$kdir/certs/signing_key.pem" ] && [ -f "$kdir/certs/signing_key.x509" ]; then
+	sign=(--sign-key "$kdir/certs/signing_key.pem" --sign-cert "$kdir/certs/signing_key.x509")
+fi
 cp "$EX/representative_dataset.csv" "$dest/data.csv"
 : > "$dest/modules"
 for n in 1 2 3; do
 	# shellcheck disable=SC2046
 	"$LFC" compile "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
-		--kdir "$kdir" -o "$dest/lf_model_$n.ko" > /dev/null
+		--kdir "$kdir" "${sign[@]}" -o "$dest/lf_model_$n.ko" > /dev/null
 	# shellcheck disable=SC2046
 	"$LFC" run "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
 		--engine c --input "$dest/data.csv" > "$dest/expect_$n.csv"
@@ -76,3 +85,21 @@ if [ "$#" -ne 1 ] || ! [ -f "$1" ]; then
 	exit 1
 fi
 cp "$1" "$dest/lf_kernel.ko"
+if [ ${#sign[@]} -gt 0 ]; then
+	mkdir -p "$dest/sig/unsigned" "$dest/sig/wrongkey" "$cache/wrong"
+	openssl req -new -nodes -utf8 -sha256 -days 2 -batch -x509 \
+		-subj "/CN=lfc test key the kernel does not trust" \
+		-outform DER -out "$cache/wrong/key.x509" -keyout "$cache/wrong/key.pem" \
+		-newkey rsa:2048 2> /dev/null
+	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 9 --app 1 \
+		--kdir "$kdir" -o "$dest/sig/unsigned/lf_model_9.ko" > /dev/null
+	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 9 --app 1 --kdir "$kdir" \
+		--sign-key "$cache/wrong/key.pem" --sign-cert "$cache/wrong/key.x509" \
+		-o "$dest/sig/wrongkey/lf_model_9.ko" > /dev/null
+	# modinfo names the signer of the good ones.
+	modinfo -F signer "$dest/lf_model_1.ko" > "$dest/sig/signer"
+	[ -s "$dest/sig/signer" ] || {
+		echo "aurora-build: lf_model_1.ko has no signer (modinfo)" >&2
+		exit 1
+	}
+fi

@@ -325,7 +325,22 @@ for extra in /guest.d/*.sh; do
 done
 
 # ---- kernel log ---------------------------------------------------------
+# The whole log (`dmesg -n 1` only keeps it off the console), one check
+# per kind of splat the debug kernel's checkers print, then any oops,
+# BUG or WARNING at all.
 klog
+while IFS='|' read -r kind pattern; do
+	hits=$(grep -E "$pattern" "$KLOG_ALL")
+	[ -z "$hits" ] && pass "dmesg_no_$kind" ||
+		fail "dmesg_no_$kind" "$(echo "$hits" | wc -l) lines: $(echo "$hits" | head -3 | tr '\n' ' ')"
+done <<'KINDS'
+kasan|BUG: KASAN|KASAN: [a-z-]+ in
+lockdep|circular locking dependency|possible recursive locking|inconsistent lock state|irq lock inversion|bad unlock balance|held lock freed|lock held when returning to user|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator
+rcu|suspicious RCU usage|RCU stall|self-detected stall|rcu: INFO
+atomic_sleep|sleeping function called from invalid context|scheduling while atomic
+odebug|ODEBUG:
+kmemleak|kmemleak: [0-9]+ new suspected memory leaks
+KINDS
 bad=$(grep -E "BUG|WARNING|Oops|RCU stall|rcu_sched self-detected stall|self-detected stall|Call Trace|general protection" "$KLOG_ALL")
 if [ -z "$bad" ]; then
 	pass dmesg_clean

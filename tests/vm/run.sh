@@ -191,7 +191,7 @@ make_initrd() {
 		add_bin "$rootfs" "$LF_VM_LFC"
 		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
 			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
-			"$rootfs/guest.d/"
+			"$HERE/guest.d/sig.sh" "$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
@@ -207,9 +207,9 @@ make_initrd() {
 	# missing, and say they did not run elsewhere); see README.md.
 	add_bin "$rootfs" "$OUT/lfdbg"
 	cp "$HERE"/guest.d/nlfuzz.sh "$HERE"/guest.d/fault.sh \
-		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
+		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/trace.sh \
+		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
 	echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
-	if [ "$ver" = "$DEBUG_VER" ]; then echo "$ver" > "$rootfs/lf/debug-kernel"; fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
@@ -217,6 +217,10 @@ make_initrd() {
 	for f in "$dir"/hook-*; do
 		[ -d "$f" ] && cp -r "$f/." "$rootfs/lf/"
 	done
+	if [ "$ver" = "$DEBUG_VER" ]; then
+		echo "$ver" > "$rootfs/lf/debug-kernel"
+		sign_modules "$ver" "$rootfs/lf"
+	fi
 	cat > "$rootfs/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -234,22 +238,45 @@ fi
 echo "LF_VM_BEGIN $(uname -r) cpus=$(nproc)"
 sh /guest.sh
 echo "LF_VM_DONE"
-poweroff -f
+# (reboot, not poweroff: the debug kernel has no ACPI; -no-reboot makes
+# QEMU exit either way.)
+reboot -f
 EOF
 	chmod 0755 "$rootfs/init" "$rootfs/guest.sh"
 	(cd "$rootfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$dir/initrd.gz"
 }
 
+# sign_modules VER DIR: the debug kernel boots with module.sig_enforce=1,
+# so every module the checks load is signed with its tree's own key
+# (scripts/sign-file, CONFIG_MODULE_SIG_HASH): those lfc did not sign
+# already (lf_kernel, the fixtures, the build hooks' modules), except
+# the deliberately unsigned or wrongly signed ones under sig/.
+sign_modules() {
+	local kdir hash f
+	kdir=$(kheaders "$1")
+	hash=$(sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"/\1/p' "$kdir/.config")
+	find "$2" -name '*.ko' -not -path '*/sig/*' | while read -r f; do
+		tail -c 28 "$f" | grep -q '~Module signature appended~' && continue
+		"$kdir/scripts/sign-file" "$hash" "$kdir/certs/signing_key.pem" \
+			"$kdir/certs/signing_key.x509" "$f"
+	done
+}
+
 # boot VER DIR: console output in DIR/console.log
 boot() {
-	local ver=$1 dir=$2 smp=$SMP mem=512 limit=$TIMEOUT
+	local ver=$1 dir=$2 smp=$SMP mem=512 limit=$TIMEOUT extra=
 	if [ "$ver" = "$DEBUG_VER" ]; then
 		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-1024}
 		limit=${LF_VM_DEBUG_TIMEOUT:-$((TIMEOUT * 4))}
+		# Only signed modules load (guest.d/sig.sh); a log that holds
+		# every splat between two reads; no_timer_check: without ACPI
+		# the IO-APIC timer check is timing-based and fails on a loaded
+		# TCG host ("IO-APIC + timer doesn't work", a panic).
+		extra=" module.sig_enforce=1 log_buf_len=4M no_timer_check"
 	fi
 	timeout --foreground "$limit" qemu-system-x86_64 \
 		-kernel "$(kimage "$ver")" -initrd "$dir/initrd.gz" \
-		-append "console=ttyS0 panic=-1 quiet" \
+		-append "console=ttyS0 panic=-1 quiet$extra" \
 		-nographic -m "$mem" -smp "$smp" -no-reboot -nic none \
 		< /dev/null > "$dir/console.log" 2>&1 || true
 	tr -d '\r' < "$dir/console.log" > "$dir/console.txt"
