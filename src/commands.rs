@@ -655,3 +655,22 @@ pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path)
     }
     Ok(Matrix::new(rows.len(), status.output_len as usize, out))
 }
+
+/// `lfc collect -o -`: records streamed to stdout as they arrive (see
+/// [`crate::control::sink`]). A closed stdout ends the collection normally
+/// (recording is turned off again): SIGPIPE is ignored for that, so the
+/// write fails with EPIPE instead of killing lfc.
+pub fn collect_stdout(
+    client: &mut crate::control::Client,
+    stream: &mut crate::control::RecordStream,
+    app: u32,
+    limit: crate::control::CollectLimit,
+    stop: &std::sync::atomic::AtomicBool,
+    format: crate::control::sink::StreamFormat,
+) -> Result<crate::control::Collected> {
+    // SAFETY: changes a signal disposition; lfc starts no threads here.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let stdout = std::io::stdout();
+    let mut sink = crate::control::sink::LineSink::new(stdout.lock(), format);
+    crate::control::collect_to(client, stream, app, limit, Some(stop), Some(&mut sink))
+}

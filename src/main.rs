@@ -234,9 +234,14 @@ enum Cmd {
         #[arg(long)]
         seconds: Option<f64>,
         /// OUT.csv (exact) or OUT.npy (float64, plus OUT.meta.csv with the
-        /// exact uuid,timestamp_ns of each row).
+        /// exact uuid,timestamp_ns of each row), or `-`: stream the records
+        /// to stdout as they arrive (flushed per batch; the summary goes to
+        /// stderr; a reader that goes away ends the collection normally).
         #[arg(short = 'o', long = "output")]
         out: PathBuf,
+        /// The line format of `-o -`.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: control::sink::StreamFormat,
     },
     /// LiteFlow's adaptation loop: compile each new .onnx in DIR, judge it
     /// on recent inputs, install it if it passes. With --once, exits 3 if a
@@ -654,6 +659,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             count,
             seconds: secs,
             out,
+            format,
         } => {
             let limit = control::CollectLimit {
                 count,
@@ -662,24 +668,41 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let stop = control::interrupt_flag();
             let mut c = control::Client::connect()?;
             let mut stream = c.subscribe_records()?;
-            let got = control::collect(&mut c, &mut stream, app, limit, Some(stop))?;
-            got.set.write(&out)?;
+            let streaming = out.as_os_str() == "-";
+            let got = if streaming {
+                commands::collect_stdout(&mut c, &mut stream, app, limit, stop, format)?
+            } else {
+                let got = control::collect(&mut c, &mut stream, app, limit, Some(stop))?;
+                got.set.write(&out)?;
+                got
+            };
+            let (n, dest) = if streaming {
+                (got.streamed as usize, "stdout".to_string())
+            } else {
+                (got.set.rows.len(), out.display().to_string())
+            };
             let dropped = got
                 .dropped
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "unknown".into());
-            println!(
-                "app {app}: {} records in {} batches (largest {}) -> {}; dropped by lf_kernel: {dropped}{}",
-                got.set.rows.len(),
+            let summary = format!(
+                "app {app}: {n} records in {} batches (largest {}) -> {dest}; dropped by lf_kernel: {dropped}{}",
                 got.messages,
                 got.largest_batch,
-                out.display(),
                 if got.interrupted {
                     " (interrupted)"
+                } else if got.reader_gone {
+                    " (the reader went away)"
                 } else {
                     ""
                 }
             );
+            // Streaming: stdout is the records.
+            if streaming {
+                eprintln!("{summary}");
+            } else {
+                println!("{summary}");
+            }
             if got.overruns > 0 {
                 eprintln!(
                     "lfc: warning: {} receive-buffer overruns: records were lost in userspace",
@@ -702,9 +725,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             if let Some(e) = got.failed {
                 // The records received before the failure are in `out`.
                 return Err(lfc::Error::Other(format!(
-                    "collection ended early: {e} ({} records received before it are in {})",
-                    got.set.rows.len(),
-                    out.display()
+                    "collection ended early: {e} ({n} records received before it are in {dest})"
                 )));
             }
         }

@@ -23,6 +23,7 @@ mod client;
 pub mod fuzzing;
 mod proto;
 pub mod records;
+pub mod sink;
 mod status;
 pub mod uapi;
 mod wire;
@@ -32,8 +33,8 @@ mod tests;
 
 pub use client::{NOT_LOADED, REPLY_TIMEOUT};
 pub use records::{
-    collect, interrupt_flag, CollectLimit, Collected, RealRecord, Record, RecordBatch, RecordSet,
-    RecordStream,
+    collect, collect_to, interrupt_flag, CollectLimit, Collected, RealRecord, Record, RecordBatch,
+    RecordSet, RecordStream,
 };
 pub use status::format_status;
 

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use netlink_packet_core::NetlinkPayload;
 
 use super::client::{NlTransport, Transport};
+use super::sink::RecordSink;
 use super::uapi::Cmd;
 use super::{proto, wire, AppStatus, Client};
 use crate::data::{self, Matrix};
@@ -194,6 +195,11 @@ pub struct Collected {
     /// socket failed, recording could not be turned off); `set` holds the
     /// records received before it, for the caller to keep.
     pub failed: Option<String>,
+    /// Records handed to the sink of [`collect_to`] (then `set` stays
+    /// empty), and whether its reader went away (a broken pipe: the
+    /// collection ended normally).
+    pub streamed: u64,
+    pub reader_gone: bool,
 }
 
 fn find_app(client: &mut Client, app: u32) -> Result<AppStatus> {
@@ -229,6 +235,19 @@ pub fn collect(
     limit: CollectLimit,
     stop: Option<&AtomicBool>,
 ) -> Result<Collected> {
+    collect_to(client, stream, app, limit, stop, None)
+}
+
+/// [`collect`], with every record handed to `sink` as it arrives instead
+/// of kept in [`Collected::set`] (`lfc collect -o -`).
+pub fn collect_to(
+    client: &mut Client,
+    stream: &mut RecordStream,
+    app: u32,
+    limit: CollectLimit,
+    stop: Option<&AtomicBool>,
+    sink: Option<&mut dyn RecordSink>,
+) -> Result<Collected> {
     if limit.count.is_none() && limit.duration.is_none() {
         return Err(Error::option(
             "--count/--seconds",
@@ -242,8 +261,10 @@ pub fn collect(
     }
     // From here on an error does not lose what was received: it ends the
     // collection and is reported in `failed`.
-    let mut rx = Receiver::new(&status, limit);
-    let received = rx.receive(client, stream, limit, stop);
+    let mut rx = Receiver::new(&status, limit, sink);
+    let received = rx
+        .start()
+        .and_then(|()| rx.receive(client, stream, limit, stop));
     let off = if was_on {
         Ok(())
     } else {
@@ -284,7 +305,12 @@ pub const LIVENESS_CHECK: Duration = Duration::from_secs(1);
 
 /// The receiving half of [`collect`]: what came so far, and the scales of
 /// every snapshot seen.
-struct Receiver {
+struct Receiver<'s> {
+    sink: Option<&'s mut dyn RecordSink>,
+    /// Records taken (kept in `got.set`, or streamed).
+    taken: usize,
+    /// The sink's first write error, ending the collection.
+    sink_error: Option<io::Error>,
     app: u32,
     ni: usize,
     no: usize,
@@ -295,12 +321,19 @@ struct Receiver {
     got: Collected,
 }
 
-impl Receiver {
-    fn new(status: &AppStatus, limit: CollectLimit) -> Receiver {
+impl<'s> Receiver<'s> {
+    fn new(
+        status: &AppStatus,
+        limit: CollectLimit,
+        sink: Option<&'s mut dyn RecordSink>,
+    ) -> Receiver<'s> {
         let (ni, no) = (status.input_len as usize, status.output_len as usize);
         let mut scales = BTreeMap::new();
         slot_scales(status, &mut scales);
         Receiver {
+            sink,
+            taken: 0,
+            sink_error: None,
             app: status.app,
             ni,
             no,
@@ -318,12 +351,36 @@ impl Receiver {
                 messages: 0,
                 largest_batch: 0,
                 failed: None,
+                streamed: 0,
+                reader_gone: false,
             },
         }
     }
 
     fn full(&self) -> bool {
-        self.got.set.rows.len() >= self.want
+        self.taken >= self.want
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if let Some(sink) = self.sink.as_mut() {
+            if let Err(e) = sink.start(self.ni, self.no) {
+                self.sink_error = Some(e);
+            }
+        }
+        self.sink_failed()
+    }
+
+    /// Ends the collection once the sink failed: normally if its reader
+    /// went away, else with the error.
+    fn sink_failed(&mut self) -> Result<()> {
+        match &self.sink_error {
+            None => Ok(()),
+            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.got.reader_gone = true;
+                Ok(())
+            }
+            Some(e) => Err(Error::Other(format!("writing the records failed: {e}"))),
+        }
     }
 
     /// Until `want` records, the deadline, or `stop`.
@@ -336,7 +393,7 @@ impl Receiver {
     ) -> Result<()> {
         let deadline = limit.duration.map(|d| Instant::now() + d);
         let mut checked = Instant::now();
-        while !self.full() {
+        while !self.full() && !self.got.reader_gone {
             if stop.map(|s| s.load(Ordering::Relaxed)).unwrap_or(false) {
                 self.got.interrupted = true;
                 break;
@@ -354,6 +411,7 @@ impl Receiver {
                 })?;
             }
             self.take(client, polled);
+            self.sink_failed()?;
         }
         Ok(())
     }
@@ -361,12 +419,13 @@ impl Receiver {
     /// What is still queued on the socket (recording is off: nothing new
     /// comes once it has been read), until a poll brings nothing.
     fn drain(&mut self, client: &mut Client, stream: &mut RecordStream) -> Result<()> {
-        while !self.full() {
+        while !self.full() && !self.got.reader_gone {
             let polled = stream.poll()?;
             if !polled.datagram && !polled.overrun {
                 break;
             }
             self.take(client, polled);
+            self.sink_failed()?;
         }
         Ok(())
     }
@@ -401,16 +460,32 @@ impl Receiver {
                     }
                 }
                 match self.scales.get(&r.uuid) {
-                    Some(&(is, os)) if got.set.rows.len() < self.want => {
-                        got.set.rows.push(RealRecord {
+                    Some(&(is, os)) if self.taken < self.want => {
+                        let rec = RealRecord {
                             uuid: r.uuid,
                             timestamp_ns: r.timestamp_ns,
                             input: r.input.iter().map(|&v| v as f64 / is as f64).collect(),
                             output: r.output.iter().map(|&v| v as f64 / os as f64).collect(),
-                        })
+                        };
+                        self.taken += 1;
+                        match self.sink.as_mut() {
+                            None => got.set.rows.push(rec),
+                            Some(_) if self.sink_error.is_some() => {}
+                            Some(sink) => match sink.record(&rec) {
+                                Ok(()) => got.streamed += 1,
+                                Err(e) => self.sink_error = Some(e),
+                            },
+                        }
                     }
                     Some(_) => {}
                     None => got.unscaled += 1,
+                }
+            }
+            if let Some(sink) = self.sink.as_mut() {
+                if self.sink_error.is_none() {
+                    if let Err(e) = sink.batch_end() {
+                        self.sink_error = Some(e);
+                    }
                 }
             }
         }

@@ -1615,3 +1615,93 @@ fn collect_drains_what_recording_off_ships() {
     assert_eq!(got.set.rows.len(), 1);
     assert_eq!(got.overruns, 0);
 }
+
+/// `lfc collect -o -`: every record goes to the sink as it arrives (CSV
+/// and JSON lines, flushed per batch), none is kept in memory.
+#[test]
+fn collect_streams_to_sink_csv_and_jsonl() {
+    use super::sink::{LineSink, StreamFormat};
+    for (format, want) in [
+        (
+            StreamFormat::Csv,
+            "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n0.0,1.0,-1.0,7,103\n",
+        ),
+        (
+            StreamFormat::Jsonl,
+            "{\"input\":[1.5,-0.25],\"output\":[0.42],\"timestamp_ns\":100,\"uuid\":7}\n\
+             {\"input\":[0.0,1.0],\"output\":[-1.0],\"timestamp_ns\":103,\"uuid\":7}\n",
+        ),
+    ] {
+        let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 100)]));
+        let mut stream = RecordStream::over(
+            queued(vec![
+                Ok(records_msg(1, &[record_nest(7, 100, &[1500, -250], &[42])])),
+                Ok(records_msg(1, &[record_nest(7, 103, &[0, 1000], &[-100])])),
+            ]),
+            FAMILY,
+        );
+        let limit = CollectLimit {
+            count: Some(2),
+            duration: None,
+        };
+        let mut sink = LineSink::new(Vec::new(), format);
+        let got =
+            super::collect_to(&mut client, &mut stream, 1, limit, None, Some(&mut sink)).unwrap();
+        assert!(got.failed.is_none(), "{:?}", got.failed);
+        assert_eq!((got.streamed, got.set.rows.len()), (2, 0));
+        assert_eq!(String::from_utf8(sink_bytes(sink)).unwrap(), want);
+        assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+    }
+}
+
+fn sink_bytes(s: super::sink::LineSink<Vec<u8>>) -> Vec<u8> {
+    s.into_inner()
+}
+
+/// The reader of `-o -` goes away (EPIPE): the collection ends normally,
+/// recording is turned off again, and a write error of another kind ends
+/// it with that error.
+#[test]
+fn collect_stream_reader_gone_ends_normally() {
+    use super::sink::{LineSink, StreamFormat};
+    /// Takes `.1` bytes, then fails with `.0`.
+    struct Failing(io::ErrorKind, usize);
+    impl io::Write for Failing {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if b.len() > self.1 {
+                return Err(io::Error::from(self.0));
+            }
+            self.1 -= b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    for (kind, failed) in [
+        (io::ErrorKind::BrokenPipe, false),
+        (io::ErrorKind::StorageFull, true),
+    ] {
+        let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 100)]));
+        let mut stream = RecordStream::over(
+            queued(vec![
+                Ok(records_msg(1, &[record_nest(7, 100, &[1500, -250], &[42])])),
+                Ok(records_msg(1, &[record_nest(7, 103, &[0, 1000], &[-100])])),
+            ]),
+            FAMILY,
+        );
+        let limit = CollectLimit {
+            count: Some(10),
+            duration: None,
+        };
+        // Room for the header and the first record's line.
+        let room = "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n".len();
+        let mut sink = LineSink::new(Failing(kind, room), StreamFormat::Csv);
+        let got =
+            super::collect_to(&mut client, &mut stream, 1, limit, None, Some(&mut sink)).unwrap();
+        assert_eq!(got.reader_gone, !failed, "{kind:?}");
+        assert_eq!(got.failed.is_some(), failed, "{kind:?}: {:?}", got.failed);
+        assert_eq!(got.streamed, 1, "{kind:?}");
+        assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
+    }
+}
