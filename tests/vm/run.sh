@@ -269,9 +269,9 @@ boot() {
 		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-1024}
 		limit=${LF_VM_DEBUG_TIMEOUT:-$((TIMEOUT * 4))}
 		# Only signed modules load (guest.d/sig.sh); a log that holds
-		# every splat between two reads; no_timer_check: without ACPI
-		# the IO-APIC timer check is timing-based and fails on a loaded
-		# TCG host ("IO-APIC + timer doesn't work", a panic).
+		# every splat between two reads; no_timer_check: the IO-APIC
+		# timer check is timing-based and can fail on a loaded TCG host
+		# ("IO-APIC + timer doesn't work", a panic; seen without ACPI).
 		extra=" module.sig_enforce=1 log_buf_len=4M no_timer_check"
 	fi
 	timeout --foreground "$limit" qemu-system-x86_64 \
