@@ -22,8 +22,8 @@
 # For a kernel tree with its own module signing key (the debug kernel:
 # certs/signing_key.pem, .x509) the snapshots are signed by lfc with it
 # (--sign-key/--sign-cert), and sig/ holds the refused ones for
-# guest.d/sig.sh: sig/unsigned/lf_model_9.ko (no --sign-key) and
-# sig/wrongkey/lf_model_9.ko (signed with a key the kernel does not trust).
+# guest.d/sig.sh: sig/unsigned/lf_model_19.ko (no --sign-key) and
+# sig/wrongkey/lf_model_19.ko (signed with a key the kernel does not trust).
 # <cache dir> becomes lfc's LFC_CACHE, emptied first, so that the one
 # lf_kernel build in it is the one the snapshots were linked against.
 # Exits non-zero, with the reason on stderr, if anything cannot be built.
@@ -91,11 +91,11 @@ if [ ${#sign[@]} -gt 0 ]; then
 		-subj "/CN=lfc test key the kernel does not trust" \
 		-outform DER -out "$cache/wrong/key.x509" -keyout "$cache/wrong/key.pem" \
 		-newkey rsa:2048 2> /dev/null
-	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 9 --app 1 \
-		--kdir "$kdir" -o "$dest/sig/unsigned/lf_model_9.ko" > /dev/null
-	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 9 --app 1 --kdir "$kdir" \
+	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 19 --app 1 \
+		--kdir "$kdir" -o "$dest/sig/unsigned/lf_model_19.ko" > /dev/null
+	"$LFC" compile "$EX/aurora.onnx" $(flags 1) --uuid 19 --app 1 --kdir "$kdir" \
 		--sign-key "$cache/wrong/key.pem" --sign-cert "$cache/wrong/key.x509" \
-		-o "$dest/sig/wrongkey/lf_model_9.ko" > /dev/null
+		-o "$dest/sig/wrongkey/lf_model_19.ko" > /dev/null
 	# modinfo names the signer of the good ones.
 	modinfo -F signer "$dest/lf_model_1.ko" > "$dest/sig/signer"
 	[ -s "$dest/sig/signer" ] || {

@@ -23,15 +23,15 @@ else
 	klog
 	run insmod /lf/aurora/lf_kernel.ko
 	lk_rc=$RC
-	run insmod $S/unsigned/lf_model_9.ko
+	run insmod $S/unsigned/lf_model_19.ko
 	klog
-	[ "$RC" -ne 0 ] && ! loaded lf_model_9 &&
+	[ "$RC" -ne 0 ] && ! loaded lf_model_19 &&
 		klog_has "Loading of unsigned module is rejected" &&
 		pass sig_unsigned_snapshot_refused ||
 		fail sig_unsigned_snapshot_refused "rc=$RC $OUT; $(cat $KLOG_NEW)"
-	run insmod $S/wrongkey/lf_model_9.ko
+	run insmod $S/wrongkey/lf_model_19.ko
 	klog
-	[ "$RC" -ne 0 ] && ! loaded lf_model_9 &&
+	[ "$RC" -ne 0 ] && ! loaded lf_model_19 &&
 		klog_has "Loading of module with unavailable key is rejected" &&
 		pass sig_wrong_key_snapshot_refused ||
 		fail sig_wrong_key_snapshot_refused "rc=$RC $OUT; $(cat $KLOG_NEW)"
