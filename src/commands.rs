@@ -62,6 +62,9 @@ pub fn read_inputs(compiled: &Compiled, path: &Path) -> Result<Vec<Vec<i64>>> {
 #[derive(Clone, Debug)]
 pub struct RunOutput {
     pub values: Matrix,
+    /// The same outputs as the `s64` values the engine answered (labels
+    /// at scale 1, the rest at their output scale): `lfc run --raw`.
+    pub fixed: Vec<Vec<i64>>,
     pub columns: Vec<String>,
     /// The model has several outputs: CSV gets a header line of column
     /// names (a one-output model keeps the plain headerless format).
@@ -101,6 +104,7 @@ pub fn run(
     let out = run_fixed(compiled, &rows, engine)?;
     Ok(RunOutput {
         values: pipeline::from_fixed_outputs(&out, &outputs),
+        fixed: pipeline::select_fixed_outputs(&out, &outputs),
         columns: pipeline::output_columns(&outputs),
         several: p.outputs.len() > 1,
         domain,
@@ -607,7 +611,11 @@ fn trunc(s: &str, n: usize) -> String {
 /// `app`'s active snapshot. Real inputs are converted at that snapshot's
 /// input scale, outputs read back at the output scale of the snapshot that
 /// answered (reported per reply, so a switch mid-file is handled).
-pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path) -> Result<Matrix> {
+pub fn infer_kernel(
+    client: &mut crate::control::Client,
+    app: u32,
+    input: &Path,
+) -> Result<InferOutput> {
     let find = |client: &mut crate::control::Client| -> Result<crate::control::AppStatus> {
         client
             .apps()?
@@ -632,6 +640,7 @@ pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path)
     data::check_finite(input, &m)?;
     let rows = pipeline::to_fixed(input, &m, active.input_scale)?;
     let mut out = Vec::with_capacity(m.rows * status.output_len as usize);
+    let mut fixed = Vec::with_capacity(m.rows);
     for row in &rows {
         let reply = client.infer(app, row)?;
         let scale = match status.slots.iter().find(|s| s.uuid == reply.uuid) {
@@ -652,8 +661,21 @@ pub fn infer_kernel(client: &mut crate::control::Client, app: u32, input: &Path)
             }
         };
         out.extend(reply.output.iter().map(|&v| v as f64 / scale as f64));
+        fixed.push(reply.output);
     }
-    Ok(Matrix::new(rows.len(), status.output_len as usize, out))
+    Ok(InferOutput {
+        values: Matrix::new(rows.len(), status.output_len as usize, out),
+        fixed,
+    })
+}
+
+/// What `lfc infer` got: real values (every output at the answering
+/// snapshot's output scale: the kernel ABI carries one scale, so a class
+/// label reads as label / scale here) and the `s64` values as the kernel
+/// answered them (`--raw`, exact for every output).
+pub struct InferOutput {
+    pub values: Matrix,
+    pub fixed: Vec<Vec<i64>>,
 }
 
 /// `lfc collect -o -`: records streamed to stdout as they arrive (see

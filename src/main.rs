@@ -149,6 +149,11 @@ enum Cmd {
         /// Answer only the model output of this ONNX name.
         #[arg(long = "output")]
         output: Option<String>,
+        /// Print the s64 values the engine answered (integers, CSV, no
+        /// header; labels as they are), as `lfc infer --raw` prints the
+        /// kernel's.
+        #[arg(long)]
+        raw: bool,
         #[arg(long, value_enum, default_value = "c")]
         engine: EngineArg,
     },
@@ -209,6 +214,11 @@ enum Cmd {
         /// OUT.npy or OUT.csv (CSV to stdout when absent).
         #[arg(short = 'o', long = "output")]
         out: Option<PathBuf>,
+        /// Print the s64 values the kernel answered (integers, CSV, no
+        /// header): exact for class labels too, which the real-valued
+        /// output divides by the snapshot's one output scale.
+        #[arg(long)]
+        raw: bool,
     },
     /// Make a loaded snapshot the active one.
     Activate {
@@ -556,6 +566,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             input,
             out,
             output,
+            raw,
             engine,
         } => {
             let compiled = args.compile()?;
@@ -570,6 +581,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             }
             let header = r.several.then_some(r.columns.as_slice());
             match out.as_deref() {
+                _ if raw => data::write_fixed(out.as_deref(), &r.fixed)?,
                 Some(p) => data::write_table(p, &r.values, header)?,
                 None => data::write_table_to(&mut std::io::stdout().lock(), &r.values, header)?,
             }
@@ -638,10 +650,19 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 print!("{}", control::format_status(&apps));
             }
         }
-        Cmd::Infer { app, input, out } => {
+        Cmd::Infer {
+            app,
+            input,
+            out,
+            raw,
+        } => {
             let mut c = control::Client::connect()?;
-            let m = commands::infer_kernel(&mut c, app, &input)?;
-            write_out(out.as_deref(), &m)?;
+            let got = commands::infer_kernel(&mut c, app, &input)?;
+            if raw {
+                data::write_fixed(out.as_deref(), &got.fixed)?;
+            } else {
+                write_out(out.as_deref(), &got.values)?;
+            }
         }
         Cmd::Activate { app, uuid } => {
             let mut c = control::Client::connect()?;

@@ -329,6 +329,22 @@ pub fn from_fixed_outputs(rows: &[Vec<i64>], outputs: &[crate::ir::ProgramOutput
     Matrix::new(rows.len(), cols, data)
 }
 
+/// The `s64` values of `outputs` (a selection of the program's, in this
+/// order) from whole output rows, unscaled.
+pub fn select_fixed_outputs(
+    rows: &[Vec<i64>],
+    outputs: &[crate::ir::ProgramOutput],
+) -> Vec<Vec<i64>> {
+    rows.iter()
+        .map(|r| {
+            outputs
+                .iter()
+                .flat_map(|o| r[o.offset..o.offset + o.len].iter().copied())
+                .collect()
+        })
+        .collect()
+}
+
 /// The CSV column names of `outputs`: `NAME` for a one-element output,
 /// `NAME[j]` otherwise.
 pub fn output_columns(outputs: &[crate::ir::ProgramOutput]) -> Vec<String> {

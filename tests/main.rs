@@ -17,3 +17,4 @@ mod regress;
 mod report;
 mod sign;
 mod snapshots;
+mod vmmodels;

@@ -12,7 +12,10 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+pub use fixed::{fixed_csv, write_fixed};
+
 mod csv;
+mod fixed;
 mod npy;
 mod pb;
 

@@ -31,6 +31,8 @@
 #                                     checks of examples/aurora/vm (training
 #                                     records, lf_tcp, lfc collect and adapt;
 #                                     its build-hook.sh, lf_tcp.sh, replay.sh)
+#                                     and guest.d/models.sh (tree ensembles
+#                                     and Conv nets as .ko, models-build.sh)
 #   LF_VM_POST_HOOK=<cmd>             run per kernel after the boot as
 #                                     <cmd> <ver> <dir>; its PASS/FAIL lines
 #                                     count (files the guest printed as
@@ -200,7 +202,7 @@ make_initrd() {
 		for f in "$OUT/lfrec" "$OUT/lf_bulk" "$(find_tool ip)" "$(find_tool tc)"; do
 			[ -f "$f" ] && add_bin "$rootfs" "$f"
 		done
-		cp "$AURORA_VM/lf_tcp.sh" "$rootfs/guest.d/"
+		cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" "$rootfs/guest.d/"
 	fi
 	# The checks for every kernel (netlink fuzzing) and those that need
 	# the debug kernel's checkers (they fail there if a checker is
@@ -382,6 +384,9 @@ for ver in "${kernels[@]}"; do
 		# (lfc's cache holds the lf_kernel aurora-build.sh built: reused.)
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+		log "$ver: building tree ensemble and Conv snapshots (models-build.sh)"
+		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+			run_hook models "$ver" "$dir" bash "$HERE/models-build.sh"
 	fi
 	if [ -n "${LF_VM_BUILD_HOOK:-}" ]; then
 		# shellcheck disable=SC2086
