@@ -50,7 +50,8 @@ aurora: deps lfc
 # The VM stage also checks lfc itself in the guest (its netlink client,
 # real Aurora snapshots it builds per kernel, and issue 4: lf_tcp on
 # Aurora, training records, lfc collect and lfc adapt on a live transfer,
-# the records replayed through lfc run --engine c): a debug build is enough.
+# the records replayed through lfc run --engine c; tree ensemble and Conv
+# snapshots, and the netfilter client lf_nf): a debug build is enough.
 # Then the packages (tests/pkg/run.sh, see pkg-test below) with the same
 # debug build, stripped by mkdeb.
 test: deps

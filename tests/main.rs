@@ -12,6 +12,7 @@ mod front;
 mod json;
 mod ml;
 mod models;
+mod netfilter;
 mod quantized;
 mod regress;
 mod report;

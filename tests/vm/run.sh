@@ -33,6 +33,8 @@
 #                                     its build-hook.sh, lf_tcp.sh, replay.sh)
 #                                     and guest.d/models.sh (tree ensembles
 #                                     and Conv nets as .ko, models-build.sh)
+#                                     and examples/netfilter/vm's lf_nf
+#                                     checks (build-hook.sh, lf_nf.sh)
 #   LF_VM_POST_HOOK=<cmd>             run per kernel after the boot as
 #                                     <cmd> <ver> <dir>; its PASS/FAIL lines
 #                                     count (files the guest printed as
@@ -52,6 +54,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE/out
 TIMEOUT=${LF_VM_TIMEOUT:-900}
 AURORA_VM=$ROOT/examples/aurora/vm
+NF_VM=$ROOT/examples/netfilter/vm
 JOBS=${LF_VM_JOBS:-1}
 SMP=${LF_VM_SMP:-2}
 DEBUG_KERNEL=${LF_VM_DEBUG_KERNEL:-}
@@ -202,7 +205,8 @@ make_initrd() {
 		for f in "$OUT/lfrec" "$OUT/lf_bulk" "$(find_tool ip)" "$(find_tool tc)"; do
 			[ -f "$f" ] && add_bin "$rootfs" "$f"
 		done
-		cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" "$rootfs/guest.d/"
+		cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" \
+			"$NF_VM/lf_nf.sh" "$rootfs/guest.d/"
 	fi
 	# The checks for every kernel (netlink fuzzing) and those that need
 	# the debug kernel's checkers (they fail there if a checker is
@@ -387,6 +391,9 @@ for ver in "${kernels[@]}"; do
 		log "$ver: building tree ensemble and Conv snapshots (models-build.sh)"
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook models "$ver" "$dir" bash "$HERE/models-build.sh"
+		log "$ver: building lf_nf and its snapshots (examples/netfilter/vm)"
+		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+			run_hook lf_nf "$ver" "$dir" bash "$NF_VM/build-hook.sh"
 	fi
 	if [ -n "${LF_VM_BUILD_HOOK:-}" ]; then
 		# shellcheck disable=SC2086

@@ -23,6 +23,7 @@ if [ -n "$why" ]; then
 	fail models_inputs_present "${why#; }; model checks not run"
 else
 	pass models_inputs_present
+	mdl_t0=$(date +%s)
 	insmod $M/lf_kernel.ko
 	for n in $(awk '{ print $1 }' $MD/models); do
 		app=$(mdl_field "$n" 2) mod=$(mdl_field "$n" 3)
@@ -58,6 +59,7 @@ else
 		rmmod "$(mdl_field "$n" 3)"
 	done
 	rmmod lf_kernel
+	echo "info: models: checks took $(($(date +%s) - mdl_t0)) s"
 	! loaded lf_kernel && pass models_teardown ||
 		fail models_teardown "$(cat /proc/modules)"
 fi

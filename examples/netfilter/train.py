@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Trains lf_nf's example packet classifiers on a synthetic rule set and
+writes, into this directory (or OUTDIR):
+
+  lf_nf_v1.onnx, lf_nf_v2.onnx  RandomForestClassifier (skl2onnx,
+                 zipmap=False): outputs `label` (0 accept, 1 drop) and
+                 `probabilities` [2]; v2 is trained on a second rule set so
+                 that the two snapshots decide differently
+  calib.csv      400 of the training rows: `lfc compile --calibration`
+  rows.csv       4000 fresh packets (the VM stream; lf_nf_send sends them)
+  rows.expect.csv  per row: the rule set's label (v1, v2) and each
+                 model's (v1, v2: the argmax of onnxruntime's probabilities,
+                 = sklearn's predict())
+
+Features, in lf_nf's order (lf_nf.c's header): saddr >> 16, saddr & 0xffff,
+daddr >> 16, daddr & 0xffff (host byte order), source port, destination
+port, IP protocol (6 TCP, 17 UDP), IP total length in bytes. All integers;
+lf_nf hands them to the snapshot at scale 1000 (lfc's default input scale).
+
+Rules v1 (drop when any holds):
+  a. UDP to destination ports 5000..5999
+  b. from 10.66.0.0/16 to a port below 1024
+  c. TCP longer than 1400 bytes to 10.11.0.0/16
+Rules v2: a and c, plus d. any protocol to destination ports 8000..8999.
+
+Usage: python3 examples/netfilter/train.py [OUTDIR]  (numpy, scikit-learn,
+skl2onnx, onnxruntime; seeded, deterministic). Dev only: the tests read the
+files it wrote, checked in.
+"""
+import os
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.ensemble import RandomForestClassifier
+
+COLS = ["saddr_hi", "saddr_lo", "daddr_hi", "daddr_lo", "sport", "dport", "proto", "len"]
+TCP, UDP = 6, 17
+
+
+def packets(rng, n):
+    """n packets: sources 10.64-71.x.x, destinations 10.8-11.x.x, half the
+    destination ports well known, a quarter in 5000..9999, a quarter random."""
+    saddr_hi = 10 * 256 + rng.integers(64, 72, n)
+    saddr_lo = rng.integers(0, 65536, n)
+    daddr_hi = 10 * 256 + rng.integers(8, 12, n)
+    daddr_lo = rng.integers(0, 65536, n)
+    sport = rng.integers(1024, 65536, n)
+    kind = rng.integers(0, 4, n)
+    dport = np.where(kind < 2, rng.integers(0, 1024, n),
+                     np.where(kind == 2, rng.integers(5000, 10000, n),
+                              rng.integers(0, 65536, n)))
+    proto = np.where(rng.integers(0, 2, n) == 0, TCP, UDP)
+    lo = np.where(proto == TCP, 40, 28)
+    length = lo + (rng.integers(0, 1501, n) % (1501 - lo))
+    return np.stack([saddr_hi, saddr_lo, daddr_hi, daddr_lo, sport, dport, proto, length], 1)
+
+
+def rules(x, version):
+    saddr_hi, dport, proto, length, daddr_hi = x[:, 0], x[:, 5], x[:, 6], x[:, 7], x[:, 2]
+    a = (proto == UDP) & (dport >= 5000) & (dport <= 5999)
+    b = (saddr_hi == 10 * 256 + 66) & (dport < 1024)
+    c = (proto == TCP) & (length > 1400) & (daddr_hi == 10 * 256 + 11)
+    d = (dport >= 8000) & (dport <= 8999)
+    return (a | b | c) if version == 1 else (a | c | d)
+
+
+def two_score_columns(onx, n_trees):
+    """skl2onnx exports a binary forest with one score column (class 1's
+    probability; ONNX defines class 0's as 1 - it). lfc takes one score
+    per class, so every leaf also gets its class-0 weight 1/n_trees - w
+    (the forest's weights are already divided by n_trees, aggregate SUM):
+    the same model, which main() checks with onnxruntime."""
+    from onnx import helper
+    node = onx.graph.node[0]
+    assert node.op_type == "TreeEnsembleClassifier"
+    at = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    assert set(at["class_ids"]) == {0} and list(at["classlabels_int64s"]) == [0, 1]
+    tree, nid, w = at["class_treeids"], at["class_nodeids"], at["class_weights"]
+    new = {"class_treeids": list(tree) * 2, "class_nodeids": list(nid) * 2,
+           "class_ids": [0] * len(w) + [1] * len(w),
+           "class_weights": [1.0 / n_trees - x for x in w] + list(w)}
+    keep = [a for a in node.attribute if a.name not in new]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    for k, v in new.items():
+        node.attribute.append(helper.make_attribute(k, v))
+    return onx
+
+
+def write_csv(path, rows, header):
+    with open(path, "w") as f:
+        f.write(",".join(header) + "\n")
+        for r in rows:
+            f.write(",".join(str(int(v)) for v in r) + "\n")
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    rng = np.random.default_rng(2026)
+    train = packets(rng, 20000)
+    rows = packets(rng, 4000)
+    write_csv(os.path.join(out, "calib.csv"), train[:400], COLS)
+    write_csv(os.path.join(out, "rows.csv"), rows, COLS)
+    expect = [rules(rows, 1).astype(int), rules(rows, 2).astype(int)]
+    for v in (1, 2):
+        y = rules(train, v).astype(int)
+        clf = RandomForestClassifier(n_estimators=8, max_depth=10, random_state=v)
+        clf.fit(train.astype(np.float32), y)
+        onx = convert_sklearn(clf, f"lf_nf_v{v}",
+                              [("features", FloatTensorType([None, len(COLS)]))],
+                              target_opset={"": 15, "ai.onnx.ml": 3},
+                              options={id(clf): {"zipmap": False}})
+        x = {"features": rows.astype(np.float32)}
+        one = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
+        onx = two_score_columns(onx, clf.n_estimators)
+        path = os.path.join(out, f"lf_nf_v{v}.onnx")
+        with open(path, "wb") as f:
+            f.write(onx.SerializeToString())
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        label, prob = sess.run(None, x)
+        # Same probabilities; the label is their argmax, as sklearn's
+        # predict(). (onnxruntime's own label output of the two-column
+        # form follows its binary heuristics instead and is not used.)
+        assert np.abs(prob - one[1]).max() < 1e-6 and (one[0] == clf.predict(x["features"])).all()
+        label = np.argmax(prob, 1)
+        assert (label == one[0]).all()
+        expect.append(label.astype(int))
+        print(f"v{v}: {int(y.sum())} of {len(y)} training packets dropped by the rules; "
+              f"held-out agreement with the rules {np.mean(label == expect[v - 1]) * 100:.2f} %")
+    write_csv(os.path.join(out, "rows.expect.csv"), np.stack(expect, 1),
+              ["rules_v1", "rules_v2", "ort_v1", "ort_v2"])
+
+
+if __name__ == "__main__":
+    main()
