@@ -79,9 +79,11 @@ def two_score_columns(onx, n_trees):
     at = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     assert set(at["class_ids"]) == {0} and list(at["classlabels_int64s"]) == [0, 1]
     tree, nid, w = at["class_treeids"], at["class_nodeids"], at["class_weights"]
-    new = {"class_treeids": list(tree) * 2, "class_nodeids": list(nid) * 2,
-           "class_ids": [0] * len(w) + [1] * len(w),
-           "class_weights": [1.0 / n_trees - x for x in w] + list(w)}
+    # Entry by entry (class 0, then 1), so tree ids stay in order.
+    new = {"class_treeids": [t for t in tree for _ in (0, 1)],
+           "class_nodeids": [n for n in nid for _ in (0, 1)],
+           "class_ids": [0, 1] * len(w),
+           "class_weights": [x for v in w for x in (1.0 / n_trees - v, v)]}
     keep = [a for a in node.attribute if a.name not in new]
     del node.attribute[:]
     node.attribute.extend(keep)
