@@ -458,6 +458,33 @@ pub fn propagate(
                 widest_bits: 64 - (*axis_len as u64).leading_zeros() + 1,
             })
         }
+        InstrKind::GroupMax { src, dst, axis_len } => {
+            let s = get(*src)?;
+            if *axis_len == 0 || s.len() % axis_len != 0 {
+                return Err(format!(
+                    "{what}: {} elements in groups of {axis_len}",
+                    s.len()
+                ));
+            }
+            if tq(*dst) != tq(*src) {
+                return Err(format!(
+                    "{what}: a group maximum keeps its source's quantization"
+                ));
+            }
+            let out: Vec<(i64, i64)> = s
+                .chunks(*axis_len)
+                .map(|g| {
+                    let lo = g.iter().map(|b| b.0).max().unwrap();
+                    let hi = g.iter().map(|b| b.1).max().unwrap();
+                    (lo, hi)
+                })
+                .collect();
+            check_range(what, tq(*dst), &out, None)?;
+            Ok(Facts {
+                out,
+                widest_bits: tq(*src).bits,
+            })
+        }
         InstrKind::Lookup { src, dst, table } => {
             let s = get(*src)?;
             let mut out = Vec::with_capacity(s.len());

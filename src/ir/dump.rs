@@ -89,6 +89,8 @@ pub fn graph(g: &Graph) -> String {
                 ),
             ),
             OpKind::ArgMax { axis_len } => ("argmax".to_string(), format!(" axis_len {axis_len}")),
+            OpKind::PRelu { slope } => ("prelu".to_string(), format!(" slope {slope:?}")),
+            OpKind::GroupMax { axis_len } => ("max".to_string(), format!(" axis_len {axis_len}")),
             OpKind::Lookup { table } => ("lookup".to_string(), format!(" table {table:?}")),
         };
         let _ = writeln!(
@@ -232,6 +234,9 @@ pub fn program(p: &Program) -> String {
             ),
             InstrKind::ArgMax { src, dst, axis_len } => {
                 format!("{dst} = argmax({src}) axis {axis_len}")
+            }
+            InstrKind::GroupMax { src, dst, axis_len } => {
+                format!("{dst} = max({src}) per group of {axis_len}")
             }
             InstrKind::Lookup { src, dst, table } => {
                 format!("{dst} = lookup({src}) table {table:?}")

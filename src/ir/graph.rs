@@ -153,6 +153,16 @@ pub enum OpKind {
     ArgMax {
         axis_len: usize,
     },
+    /// Element-wise `out[i] = in[i] >= 0 ? in[i] : slope[i] * in[i]`
+    /// (PRelu with a constant slope, broadcast to the full length).
+    PRelu {
+        slope: Vec<f32>,
+    },
+    /// Per group of `axis_len` consecutive elements, the maximum (ReduceMax
+    /// and MaxPool, after an index map puts each group together).
+    GroupMax {
+        axis_len: usize,
+    },
     /// Integer `out[i] = table[in[i]]` (a class index to its label).
     Lookup {
         table: Vec<i64>,
@@ -261,6 +271,15 @@ impl Graph {
                 OpKind::ArgMax { axis_len } => x
                     .chunks(*axis_len)
                     .map(|g| crate::ir::tree::first_argmax(g) as f64)
+                    .collect(),
+                OpKind::PRelu { slope } => x
+                    .iter()
+                    .zip(slope)
+                    .map(|(&v, &s)| if v >= 0.0 { v } else { v * s as f64 })
+                    .collect(),
+                OpKind::GroupMax { axis_len } => x
+                    .chunks(*axis_len)
+                    .map(|g| g.iter().copied().fold(f64::NEG_INFINITY, f64::max))
                     .collect(),
                 OpKind::Lookup { table } => x
                     .iter()

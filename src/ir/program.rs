@@ -378,6 +378,14 @@ pub enum InstrKind {
         dst: TensorId,
         axis_len: usize,
     },
+    /// Per group of `axis_len`, the maximum: `dst[g] = max(src[g * axis_len
+    /// .. (g + 1) * axis_len])`. `dst` holds `src`'s quantization, so the
+    /// result is exact (ReduceMax, MaxPool over a window map).
+    GroupMax {
+        src: TensorId,
+        dst: TensorId,
+        axis_len: usize,
+    },
     /// Integer: `dst[i] = table[src[i]]` (the validator proves every index
     /// in range).
     Lookup {
@@ -409,6 +417,7 @@ impl InstrKind {
             | InstrKind::Softmax { dst, .. }
             | InstrKind::Trees { dst, .. }
             | InstrKind::ArgMax { dst, .. }
+            | InstrKind::GroupMax { dst, .. }
             | InstrKind::Lookup { dst, .. } => Some(*dst),
             InstrKind::Dequantize { .. } => None,
         }
@@ -425,6 +434,7 @@ impl InstrKind {
             | InstrKind::Softmax { src, .. }
             | InstrKind::Trees { src, .. }
             | InstrKind::ArgMax { src, .. }
+            | InstrKind::GroupMax { src, .. }
             | InstrKind::Lookup { src, .. }
             | InstrKind::Dequantize { src, .. } => vec![*src],
             InstrKind::Binary { a, b, .. } => vec![*a, *b],

@@ -144,9 +144,15 @@ fn table_on(
     let width = (hi - lo) as u64;
     let bits = 64 - width.leading_zeros();
     let step_shift = bits.saturating_sub(steps_log2);
-    // Anchor the grid at `hi` (exp(0) must be an entry: Softmax relies on it).
+    // Anchor the grid at `hi` (exp(0) must be an entry: Softmax relies on
+    // it), except for Log: it is undefined below the lowest reachable input
+    // (proven positive), so its grid starts there and ends above `hi`.
     let steps = (width + (1u64 << step_shift) - 1) >> step_shift;
-    let lo = hi - ((steps as i64) << step_shift);
+    let (lo, hi) = if func == LutFunc::Log {
+        (lo, lo + ((steps as i64) << step_shift))
+    } else {
+        (hi - ((steps as i64) << step_shift), hi)
+    };
     let n = steps as usize + 2;
     let table: Vec<i64> = (0..n)
         .map(|k| f_q(lo + ((k as i64) << step_shift)))

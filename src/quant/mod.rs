@@ -815,6 +815,24 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The maximum of each group: in the source's quantization (the maximum
+    /// of quantized values is the quantized maximum, exactly).
+    fn group_max(&mut self, op_index: usize, axis_len: usize) -> Result<()> {
+        let x = self.unary_source(op_index)?;
+        let op = &self.graph.ops[op_index];
+        let len = self.graph.value(op.output).len;
+        let name = self.graph.value(op.output).name.clone();
+        let doc = format!(
+            "{name}[g] = max of {} over group g of {axis_len} (exact: the source's quantization)",
+            self.tensors[x.id.index()].name
+        );
+        self.finish(op_index, x.q.clone(), len, doc, |dst| InstrKind::GroupMax {
+            src: x.id,
+            dst,
+            axis_len,
+        })
+    }
+
     /// ArgMax, Lookup: integers at scale 1, zero point 0.
     fn integer_op(
         &mut self,
@@ -978,6 +996,22 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             OpKind::ArgMax { axis_len } => {
                 let axis_len = *axis_len;
                 b.integer_op(i, move |src, dst| InstrKind::ArgMax { src, dst, axis_len })?
+            }
+            OpKind::GroupMax { axis_len } => b.group_max(i, *axis_len)?,
+            OpKind::PRelu { slope } => {
+                let neg: Vec<f64> = slope.iter().map(|&v| v as f64).collect();
+                let name = graph.value(op.output).name.clone();
+                b.scale_op(
+                    i,
+                    &vec![1.0; neg.len()],
+                    &neg,
+                    &vec![0.0; neg.len()],
+                    None,
+                    format!(
+                        "{name}[i] = x[i] >= 0 ? x[i] : slope[i] * x[i] (slopes of node {})",
+                        op.node
+                    ),
+                )?;
             }
             OpKind::Lookup { table } => {
                 let table = table.clone();

@@ -22,6 +22,33 @@ pub const STACK_BUDGET_BYTES: usize = 768;
 /// and one `add`).
 pub const ELEM_BYTES: usize = 8;
 
+/// Longest input or output vector lf_kernel accepts (`LF_MAX_IO_LEN`).
+pub const MAX_IO_LEN: usize = crate::control::uapi::MAX_IO_LEN as usize;
+
+/// Static per-CPU bytes a module may define (`PERCPU_MODULE_RESERVE`,
+/// 8 KiB on x86-64 with SMP, shared by every loaded module).
+pub const PERCPU_RESERVE_BYTES: usize = 8 << 10;
+
+/// Why a program cannot become a kernel module, if it cannot: its input or
+/// output is longer than lf_kernel's ABI takes, or its per-CPU scratch is
+/// larger than a module may reserve. (The interpreter runs it regardless.)
+pub fn kernel_limits(program: &Program, info: &ModuleInfo) -> Option<String> {
+    for (what, len) in [("input", program.input_len), ("output", program.output_len)] {
+        if len > MAX_IO_LEN {
+            return Some(format!(
+                "the model's {what} has {len} values; lf_kernel takes at most {MAX_IO_LEN} (LF_MAX_IO_LEN)"
+            ));
+        }
+    }
+    if info.scratch_bytes > PERCPU_RESERVE_BYTES {
+        return Some(format!(
+            "its activations need {} bytes of per-CPU scratch; a module may reserve at most {PERCPU_RESERVE_BYTES} (PERCPU_MODULE_RESERVE)",
+            info.scratch_bytes
+        ));
+    }
+    None
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModuleInfo {
     pub macs: usize,

@@ -350,6 +350,14 @@ pub struct ArgMaxL {
 }
 construct!(ArgMaxL, ArgMaxDecls, ArgMaxBody, "c/argmax.c");
 
+pub struct GroupMaxL {
+    pub src: String,
+    pub dst: String,
+    pub len: String,
+    pub axis: String,
+}
+construct!(GroupMaxL, GroupMaxDecls, GroupMaxBody, "c/group_max.c");
+
 pub struct LookupL {
     pub src: String,
     pub dst: String,

@@ -444,7 +444,10 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                     .map(|&v| resc(*rescale, v - zp(*src)))
                     .collect();
             }
-            InstrKind::Trees { .. } | InstrKind::ArgMax { .. } | InstrKind::Lookup { .. } => {
+            InstrKind::Trees { .. }
+            | InstrKind::ArgMax { .. }
+            | InstrKind::GroupMax { .. }
+            | InstrKind::Lookup { .. } => {
                 unimplemented!()
             }
         }

@@ -103,6 +103,12 @@ pub(crate) fn check_info(program: &Program, info: &ModuleInfo) -> Result<()> {
     if !info.tensor_bounds.is_empty() && info.tensor_bounds.len() != program.tensors.len() {
         return bad("tensor_bounds does not match the tensors".into());
     }
+    if let Some(why) = crate::valid::kernel_limits(program, info) {
+        return Err(Error::Other(format!(
+            "{}: no kernel module can be emitted: {why} (`lfc run --engine interp` still runs it)",
+            program.model_name
+        )));
+    }
     Ok(())
 }
 

@@ -155,6 +155,13 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                     .collect();
                 t[dst.index()] = y;
             }
+            InstrKind::GroupMax { src, dst, axis_len } => {
+                let y: Vec<i64> = t[src.index()]
+                    .chunks(*axis_len)
+                    .map(|g| g.iter().copied().max().unwrap_or(0))
+                    .collect();
+                t[dst.index()] = y;
+            }
             InstrKind::Lookup { src, dst, table } => {
                 let y: Vec<i64> = t[src.index()].iter().map(|&i| table[i as usize]).collect();
                 t[dst.index()] = y;

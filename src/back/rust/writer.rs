@@ -517,7 +517,10 @@ impl Writer<'_> {
                 offset,
             } => self.dequantize(&ident, *src, *rescale, *offset)?,
             // Not printed yet: refused with the op named, never skipped.
-            InstrKind::Trees { .. } | InstrKind::ArgMax { .. } | InstrKind::Lookup { .. } => {
+            InstrKind::Trees { .. }
+            | InstrKind::ArgMax { .. }
+            | InstrKind::GroupMax { .. }
+            | InstrKind::Lookup { .. } => {
                 return fail(format!(
                     "the Rust back end does not emit {} yet (use the C back end)",
                     instr.onnx_op

@@ -53,9 +53,10 @@ pub(super) fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
         InstrKind::Lut { .. } => lut::SUFFIXES,
         InstrKind::Softmax { .. } => softmax::SUFFIXES,
         InstrKind::Dequantize { .. } => dequantize::SUFFIXES,
-        InstrKind::Trees { .. } | InstrKind::ArgMax { .. } | InstrKind::Lookup { .. } => {
-            trees::SUFFIXES
-        }
+        InstrKind::Trees { .. }
+        | InstrKind::ArgMax { .. }
+        | InstrKind::GroupMax { .. }
+        | InstrKind::Lookup { .. } => trees::SUFFIXES,
     }
 }
 
@@ -81,6 +82,7 @@ pub(super) fn instr(w: &mut Writer, k: usize, instr: &Instr) -> Result<(String, 
         InstrKind::Dequantize { .. } => dequantize::emit(w, cx),
         InstrKind::Trees { .. } => trees::emit(w, cx),
         InstrKind::ArgMax { .. } => trees::emit_argmax(w, cx),
+        InstrKind::GroupMax { .. } => trees::emit_group_max(w, cx),
         InstrKind::Lookup { .. } => trees::emit_lookup(w, cx),
     }
 }

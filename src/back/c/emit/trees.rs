@@ -9,7 +9,7 @@
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::{ArgMaxL, Array, LookupL, TreesL};
+use crate::back::c::templates::{ArgMaxL, Array, GroupMaxL, LookupL, TreesL};
 use crate::back::c::writer::{c_int, ctype_for, fail, min_max, wrap, Decls, Writer};
 use crate::ir::InstrKind;
 use crate::Result;
@@ -141,6 +141,32 @@ pub(super) fn emit_argmax(w: &mut Writer, mut cx: Cx) -> Result<(String, String)
     let notes = [vec![w.note("x", *src)], cx.acc_note].concat();
     let c = w.common(ident, cx.instr, notes, cx.decls);
     let l = ArgMaxL {
+        src: x.to_string(),
+        dst: y.to_string(),
+        len: len.to_string(),
+        axis: axis.to_string(),
+    };
+    w.construct(&(&c, &l))
+}
+
+/// ReduceMax / MaxPool: the maximum of each group, in the source's own
+/// quantization (exact).
+pub(super) fn emit_group_max(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
+    let InstrKind::GroupMax { src, dst, axis_len } = &cx.instr.kind else {
+        return wrong_kind(&cx, "GroupMax");
+    };
+    let (s, d) = (w.tensor(*src)?, w.tensor(*dst)?);
+    if *axis_len == 0 || s.len != d.len * axis_len || w.same_buffer(*src, *dst) {
+        return fail("GroupMax: lengths or buffers do not match");
+    }
+    w.uses_g = true;
+    let (decls, ident) = (&mut cx.decls, cx.ident.as_str());
+    let (x, y) = (w.buf(*src)?, w.buf(*dst)?);
+    let len = decls.define(macro_name(ident, "len"), d.len.to_string(), None)?;
+    let axis = decls.define(macro_name(ident, "axis"), axis_len.to_string(), None)?;
+    let notes = [vec![w.note("x", *src)], cx.acc_note].concat();
+    let c = w.common(ident, cx.instr, notes, cx.decls);
+    let l = GroupMaxL {
         src: x.to_string(),
         dst: y.to_string(),
         len: len.to_string(),

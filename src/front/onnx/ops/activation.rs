@@ -32,6 +32,25 @@ pub fn leaky_relu(ctx: &mut Ctx, node: &Node) -> Result<()> {
     activation(ctx, node, Activation::LeakyRelu { alpha })
 }
 
+/// PRelu with a constant slope (broadcast to the input, per element).
+pub fn prelu(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let name = node.required_input(1)?;
+    let Operand::Const(name, t) = ctx.operand(node, name)? else {
+        return Err(node.err(format!("slope `{name}` must be a constant")));
+    };
+    let c = ctx.to_f32(node, name, &t, false)?;
+    let slope = super::arith::broadcast_to(&c, &shape).ok_or_else(|| {
+        node.err(format!(
+            "slope `{name}` of shape {:?} does not broadcast to the input {shape:?}",
+            c.shape
+        ))
+    })?;
+    let len = slope.len();
+    ctx.emit(node, OpKind::PRelu { slope }, vec![x], len)?;
+    Ok(())
+}
+
 pub fn hard_sigmoid(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let alpha = node.attr_f32_or("alpha", 0.2)?;
     let beta = node.attr_f32_or("beta", 0.5)?;
@@ -95,17 +114,35 @@ pub fn softmax(ctx: &mut Ctx, node: &Node) -> Result<()> {
         return Err(node.err(format!("axis {axis} is out of range for shape {shape:?}")));
     }
     let norm = norm as usize;
-    let axis_len = if legacy {
-        shape[norm..].iter().product()
-    } else {
-        if shape[norm + 1..].iter().product::<usize>() != 1 {
-            return Err(node.err(format!(
-                "softmax over axis {axis} of shape {shape:?} is not supported; only the last axis (opset >= 13) is"
-            )));
-        }
-        shape.get(norm).copied().unwrap_or(1)
-    };
     let len = shape.iter().product();
-    ctx.emit(node, OpKind::Softmax { axis_len }, vec![x], len)?;
+    if legacy || shape[norm + 1..].iter().product::<usize>() == 1 {
+        let axis_len = if legacy {
+            shape[norm..].iter().product()
+        } else {
+            shape.get(norm).copied().unwrap_or(1)
+        };
+        ctx.emit(node, OpKind::Softmax { axis_len }, vec![x], len)?;
+        return Ok(());
+    }
+    // Another axis: moved innermost by an index map, and back after.
+    let map = super::index::group_map(&shape, &[norm]);
+    let name = node.output()?;
+    let g = ctx.emit_internal(
+        node,
+        &format!("{name}_grouped"),
+        OpKind::Gather { map: map.clone() },
+        vec![x],
+        len,
+    );
+    let axis_len = shape[norm];
+    let p = ctx.emit_internal(
+        node,
+        &format!("{name}_grouped_softmax"),
+        OpKind::Softmax { axis_len },
+        vec![g],
+        len,
+    );
+    let back = super::index::inverse(&map);
+    ctx.emit(node, OpKind::Gather { map: back }, vec![p], len)?;
     Ok(())
 }

@@ -86,6 +86,13 @@ impl Window {
             }
             other => return Err(node.err(format!("auto_pad `{other}` is not an ONNX value"))),
         };
+        // ceil_mode (pools): a last, partial window is kept unless it
+        // would start in the end padding (ONNX's rule).
+        let ceil = match node.attr_i64_or("ceil_mode", 0)? {
+            0 => false,
+            1 => true,
+            v => return Err(node.err(format!("ceil_mode = {v}; expected 0 or 1"))),
+        };
         let mut output = Vec::with_capacity(n);
         for a in 0..n {
             let padded = input[a] + pad_begin[a] + pad_end[a];
@@ -95,7 +102,15 @@ impl Window {
                     span[a]
                 )));
             }
-            output.push((padded - span[a]) / strides[a] + 1);
+            let mut out = if ceil {
+                (padded - span[a]).div_ceil(strides[a]) + 1
+            } else {
+                (padded - span[a]) / strides[a] + 1
+            };
+            if ceil && (out - 1) * strides[a] >= input[a] + pad_begin[a] {
+                out -= 1;
+            }
+            output.push(out);
         }
         Ok(Window {
             input: input.to_vec(),
@@ -135,9 +150,9 @@ impl Window {
 /// The runtime input `[1, C, spatial...]` with 1 or 2 spatial axes.
 fn image(ctx: &mut Ctx, node: &Node) -> Result<(crate::ir::ValueId, usize, Vec<usize>)> {
     let (x, shape) = ctx.runtime(node, 0)?;
-    if !(3..=4).contains(&shape.len()) || shape[0] != 1 {
+    if !(3..=5).contains(&shape.len()) || shape[0] != 1 {
         return Err(node.err(format!(
-            "input of shape {shape:?}: lfc takes [1, C, L] or [1, C, H, W]"
+            "input of shape {shape:?}: lfc takes [1, C, L], [1, C, H, W] or [1, C, D, H, W]"
         )));
     }
     Ok((x, shape[1], shape[2..].to_vec()))
@@ -245,9 +260,6 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
 /// The mean of each window; padding counts only with `count_include_pad`.
 pub fn average_pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (x, c, spatial) = image(ctx, node)?;
-    if node.attr_i64_or("ceil_mode", 0)? != 0 {
-        return Err(node.err("ceil_mode=1 is not supported"));
-    }
     let kernel: Vec<usize> = match node.attr_ints("kernel_shape")? {
         Some(k) if k.len() == spatial.len() && k.iter().all(|&v| v >= 1) => {
             k.iter().map(|&v| v as usize).collect()
@@ -284,6 +296,50 @@ pub fn average_pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
         vec![x],
         c * out_sp,
     )?;
+    Ok(())
+}
+
+/// MaxPool: a compile-time index map lays out each window's taps together
+/// (a padded tap repeats a real tap of its window, which cannot change the
+/// maximum), then the maximum of each group of `prod(kernel)` values, in
+/// the source's own quantization.
+pub fn max_pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, c, spatial) = image(ctx, node)?;
+    if let Some(extra) = node.extra_outputs().first() {
+        return Err(node.err(format!(
+            "output `{extra}` (the Indices of the maxima) is used; lfc answers the values only"
+        )));
+    }
+    let kernel: Vec<usize> = match node.attr_ints("kernel_shape")? {
+        Some(k) if k.len() == spatial.len() && k.iter().all(|&v| v >= 1) => {
+            k.iter().map(|&v| v as usize).collect()
+        }
+        k => {
+            return Err(node.err(format!(
+                "attribute `kernel_shape` is {k:?}; expected {} values >= 1",
+                spatial.len()
+            )))
+        }
+    };
+    let win = Window::read(node, &spatial, kernel)?;
+    check_output(ctx, node, c, &win)?;
+    let (in_sp, out_sp) = (win.in_len(), win.out_len());
+    let kidx = indices(&win.kernel);
+    let mut map = Vec::with_capacity(c * out_sp * kidx.len());
+    for ch in 0..c {
+        for o in indices(&win.output) {
+            let taps: Vec<Option<usize>> = kidx.iter().map(|k| win.tap(&o, k)).collect();
+            let Some(first) = taps.iter().flatten().next().copied() else {
+                return Err(node.err(format!("the window at {o:?} covers only padding")));
+            };
+            map.extend(taps.iter().map(|t| ch * in_sp + t.unwrap_or(first)));
+        }
+    }
+    let axis_len = kidx.len();
+    let name = format!("{}_windows", node.output()?);
+    let len = map.len();
+    let w = ctx.emit_internal(node, &name, OpKind::Gather { map }, vec![x], len);
+    ctx.emit(node, OpKind::GroupMax { axis_len }, vec![w], c * out_sp)?;
     Ok(())
 }
 

@@ -43,6 +43,56 @@ pub(super) fn axis(node: &Node, a: i64, rank: usize, what: &str) -> Result<usize
     Ok(if a < 0 { (a + r) as usize } else { a as usize })
 }
 
+/// The index map that moves the axes `grouped` (sorted) of `shape` to the
+/// end, the others keeping their order: `map[k]` is the source element of
+/// position `k`, so consecutive runs of `prod(shape[grouped])` elements are
+/// the groups an op over those axes works on, in the order of the result.
+pub(super) fn group_map(shape: &[usize], grouped: &[usize]) -> Vec<usize> {
+    let st = strides(shape);
+    let order: Vec<usize> = (0..shape.len())
+        .filter(|a| !grouped.contains(a))
+        .chain(grouped.iter().copied())
+        .collect();
+    let out_shape: Vec<usize> = order.iter().map(|&a| shape[a]).collect();
+    indices(&out_shape)
+        .iter()
+        .map(|o| o.iter().zip(&order).map(|(&i, &a)| i * st[a]).sum())
+        .collect()
+}
+
+/// `x` laid out so the axes `grouped` are innermost ([`group_map`]): `x`
+/// itself when they already are, else a compile-time [`OpKind::Gather`]
+/// (folded into a neighbouring Dense where it can be).
+pub(super) fn grouped(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: crate::ir::ValueId,
+    shape: &[usize],
+    grouped: &[usize],
+    reverse_groups: bool,
+) -> crate::ir::ValueId {
+    let mut map = group_map(shape, grouped);
+    if reverse_groups {
+        let g: usize = grouped.iter().map(|&a| shape[a]).product();
+        map.chunks_mut(g.max(1)).for_each(|c| c.reverse());
+    }
+    if map.iter().enumerate().all(|(k, &i)| k == i) {
+        return x;
+    }
+    let name = format!("{}_grouped", node.output().unwrap_or("x"));
+    let len = map.len();
+    ctx.emit_internal(node, &name, OpKind::Gather { map }, vec![x], len)
+}
+
+/// The inverse permutation of a [`group_map`].
+pub(super) fn inverse(map: &[usize]) -> Vec<usize> {
+    let mut inv = vec![0; map.len()];
+    for (k, &i) in map.iter().enumerate() {
+        inv[i] = k;
+    }
+    inv
+}
+
 fn emit_map(
     ctx: &mut Ctx,
     node: &Node,
@@ -239,6 +289,16 @@ mod tests {
         assert_eq!(slice_axis(10, -1, i64::MIN, -1), (9, -1, 10));
         assert_eq!(slice_axis(10, 8, 2, -2), (8, -2, 3));
         assert_eq!(slice_axis(4, 5, 9, 1), (4, 1, 0));
+    }
+
+    #[test]
+    fn group_map_moves_axes_last() {
+        // [2, 3] grouped on axis 0: the columns become the groups
+        assert_eq!(group_map(&[2, 3], &[0]), vec![0, 3, 1, 4, 2, 5]);
+        assert_eq!(group_map(&[2, 3], &[1]), vec![0, 1, 2, 3, 4, 5]);
+        let m = group_map(&[2, 3, 4], &[0, 2]);
+        assert_eq!(&m[..8], &[0, 1, 2, 3, 12, 13, 14, 15]);
+        assert_eq!(inverse(&m)[12], 4);
     }
 
     #[test]

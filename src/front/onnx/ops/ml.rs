@@ -458,24 +458,50 @@ pub fn normalizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
 }
 
 /// ONNX `ArgMax` over the last axis: an integer index (ties: lowest).
+/// ArgMax over any one axis: the axis is moved innermost by a compile-time
+/// index map; `select_last_index` reverses each group in that map and turns
+/// the first maximum's position `p` back into `len - 1 - p` by a table.
 pub fn argmax(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (x, shape) = ctx.runtime(node, 0)?;
-    let rank = shape.len() as i64;
-    let axis = node.attr_i64_or("axis", 0)?;
-    let norm = if axis < 0 { axis + rank } else { axis };
-    if norm != rank - 1 {
-        return Err(node.err(format!(
-            "ArgMax over axis {axis} of shape {shape:?}: only the last axis is supported"
-        )));
+    let rank = shape.len().max(1);
+    let a = super::index::axis(node, node.attr_i64_or("axis", 0)?, rank, "axis")?;
+    let last = match node.attr_i64_or("select_last_index", 0)? {
+        0 => false,
+        1 => true,
+        v => return Err(node.err(format!("select_last_index = {v}; expected 0 or 1"))),
+    };
+    let axis_len = shape.get(a).copied().unwrap_or(1);
+    if axis_len == 0 {
+        return Err(node.err(format!("ArgMax over the empty axis {a} of shape {shape:?}")));
     }
-    if node.attr_i64_or("select_last_index", 0)? != 0 {
-        return Err(
-            node.err("select_last_index = 1 is not supported (ties go to the lowest index)")
-        );
-    }
-    let axis_len = shape.last().copied().unwrap_or(1);
-    let len = shape.iter().product::<usize>() / axis_len.max(1);
+    let src = if shape.is_empty() {
+        x
+    } else {
+        super::index::grouped(ctx, node, x, &shape, &[a], last)
+    };
+    let len = shape.iter().product::<usize>() / axis_len;
     let out = node.output()?.to_owned();
-    ctx.push_op(node, OpKind::ArgMax { axis_len }, vec![x], len, &out, true);
+    if !last {
+        ctx.push_op(
+            node,
+            OpKind::ArgMax { axis_len },
+            vec![src],
+            len,
+            &out,
+            true,
+        );
+        return Ok(());
+    }
+    let rev = format!("{out}_from_last");
+    let p = ctx.push_op(
+        node,
+        OpKind::ArgMax { axis_len },
+        vec![src],
+        len,
+        &rev,
+        true,
+    );
+    let table = (0..axis_len as i64).rev().collect();
+    ctx.push_op(node, OpKind::Lookup { table }, vec![p], len, &out, true);
     Ok(())
 }

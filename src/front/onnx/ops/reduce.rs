@@ -1,5 +1,6 @@
 //! ReduceMean and ReduceSum over constant axes: linear maps, one
-//! [`OpKind::Dense`] of 0 and 1/n (or 1) weights.
+//! [`OpKind::Dense`] of 0 and 1/n (or 1) weights; ReduceMax: an index map
+//! and [`OpKind::GroupMax`].
 
 use crate::front::onnx::lower::{Ctx, Node};
 use crate::ir::OpKind;
@@ -72,6 +73,23 @@ fn reduce(ctx: &mut Ctx, node: &Node, mean: bool, input_from: i64) -> Result<()>
         vec![x],
         n_out,
     )?;
+    Ok(())
+}
+
+/// ReduceMax: the reduced axes moved innermost by an index map, then the
+/// maximum of each group, in the source's own quantization (exact).
+pub fn reduce_max(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let Some(axes) = reduced_axes(ctx, node, shape.len(), 18)? else {
+        return ctx.alias(node, x);
+    };
+    let axis_len: usize = axes.iter().map(|&a| shape[a]).product();
+    if axis_len == 0 {
+        return Err(node.err(format!("ReduceMax over an empty axis of shape {shape:?}")));
+    }
+    let g = super::index::grouped(ctx, node, x, &shape, &axes, false);
+    let n_out = shape.iter().product::<usize>() / axis_len;
+    ctx.emit(node, OpKind::GroupMax { axis_len }, vec![g], n_out)?;
     Ok(())
 }
 
