@@ -103,8 +103,10 @@ pub fn build(func: LutFunc, src: &QParams, l: i64, h: i64, dst: &QParams) -> Lut
     if lo > hi {
         lo = hi;
     }
-    let cut = table_on(func, l, h, lo, hi, LUT_STEPS_LOG2, &f_q);
-    let full = table_on(func, l, h, l, h, LUT_FULL_STEPS_LOG2, &f_q);
+    // the lowest source value where the function is defined, if it has one
+    let min_defined = (func == LutFunc::Log).then_some(zp_in + 1);
+    let cut = table_on(func, l, h, lo, hi, LUT_STEPS_LOG2, min_defined, &f_q);
+    let full = table_on(func, l, h, l, h, LUT_FULL_STEPS_LOG2, min_defined, &f_q);
     let measure = |lut: &mut Lut| {
         let out_real = |v: i64| match func {
             LutFunc::Exp => v as f64 * out_step,
@@ -139,19 +141,21 @@ fn table_on(
     lo: i64,
     hi: i64,
     steps_log2: u32,
+    min_defined: Option<i64>,
     f_q: &dyn Fn(i64) -> i64,
 ) -> Lut {
     let width = (hi - lo) as u64;
     let bits = 64 - width.leading_zeros();
     let step_shift = bits.saturating_sub(steps_log2);
     // Anchor the grid at `hi` (exp(0) must be an entry: Softmax relies on
-    // it), except for Log: it is undefined below the lowest reachable input
-    // (proven positive), so its grid starts there and ends above `hi`.
+    // it), unless its first entry would fall where the function is
+    // undefined (Log at or below 0): then the grid starts at `lo` and ends
+    // above `hi`.
     let steps = (width + (1u64 << step_shift) - 1) >> step_shift;
-    let (lo, hi) = if func == LutFunc::Log {
-        (lo, lo + ((steps as i64) << step_shift))
-    } else {
-        (hi - ((steps as i64) << step_shift), hi)
+    let below = hi - ((steps as i64) << step_shift);
+    let (lo, hi) = match min_defined {
+        Some(m) if below < m => (lo, lo + ((steps as i64) << step_shift)),
+        _ => (below, hi),
     };
     let n = steps as usize + 2;
     let table: Vec<i64> = (0..n)
