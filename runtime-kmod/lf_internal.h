@@ -54,6 +54,28 @@ struct lf_record {
 };
 
 struct lf_recorder;	/* lf_record.c */
+struct lf_shadow;	/* lf_shadow.c */
+
+/* Shadow evaluation counters, per CPU (lf_shadow.c). */
+struct lf_shadow_stats {
+	u64 sampled;		/* queries copied for the candidate */
+	u64 dropped;		/* samples dropped: the CPU's ring was full */
+	u64 run;		/* samples the candidate answered */
+	u64 errors;		/* ... with a negative errno */
+	u64 unsent;		/* results that reached no listener */
+};
+
+/*
+ * One shadow result as the worker ships it: the active snapshot that
+ * answered, when, its input_len inputs, its output_len outputs, then the
+ * candidate's output_len outputs and return value.
+ */
+struct lf_shadow_result {
+	u64 uuid;
+	u64 timestamp;
+	s32 err;
+	s64 values[];
+};
 
 /*
  * One registered snapshot, from lf_register_snapshot() until
@@ -85,6 +107,14 @@ struct lf_app {
 	struct lf_app_stats __percpu *stats;
 	/* Non-NULL while training records are collected; under lf_mutex. */
 	struct lf_recorder __rcu *rec;
+	/* Non-NULL while a candidate shadows the active snapshot. */
+	struct lf_shadow __rcu *shadow;
+	/* Totals of the last shadow that ended, for status; under lf_mutex. */
+	struct lf_shadow_stats shadow_last;
+	u64 shadow_last_uuid;
+	s64 shadow_last_scale;
+	/* New snapshots of this app only enter the registry; under lf_mutex. */
+	bool staging;
 };
 
 extern struct mutex lf_mutex;
@@ -97,6 +127,10 @@ int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack);
 int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack);
 int lf_rollback(u32 app_id, struct netlink_ext_ack *extack);
 int lf_set_recording(u32 app_id, bool on, struct netlink_ext_ack *extack);
+/* @every 0 stops the app's shadow. */
+int lf_set_shadow(u32 app_id, u64 uuid, u32 every,
+		  struct netlink_ext_ack *extack);
+int lf_set_staging(u32 app_id, bool on, struct netlink_ext_ack *extack);
 
 /* Lock-free, like lf_query_model(), but length-checked and says who answered. */
 int lf_infer(u32 app_id, const s64 *in, u32 input_len, s64 *out,
@@ -114,6 +148,19 @@ void lf_rec_stop(struct lf_app *app, bool ship);
 void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
 		   const s64 *out);
 
+/* Shadow evaluation (lf_shadow.c). Start/stop: caller holds lf_mutex. */
+int lf_shadow_start(struct lf_app *app, struct lf_entry *cand, u32 every,
+		    struct netlink_ext_ack *extack);
+void lf_shadow_stop(struct lf_app *app);
+void lf_shadow_stats_sum(const struct lf_shadow *sh,
+			 struct lf_shadow_stats *sum);
+const struct lf_snapshot *lf_shadow_snap(const struct lf_shadow *sh,
+					 u32 *every);
+bool lf_shadow_runs(const struct lf_shadow *sh, const struct lf_entry *e);
+/* The query path: caller holds rcu_read_lock(); any context but NMI. */
+void lf_shadow_offer(struct lf_shadow *sh, u64 uuid, const s64 *in,
+		     const s64 *out);
+
 int lf_netlink_init(void);
 void lf_netlink_exit(void);
 
@@ -122,5 +169,7 @@ size_t lf_nl_record_size(u32 input_len, u32 output_len);
 bool lf_nl_records_listened(void);
 int lf_nl_send_records(u32 app_id, u32 input_len, u32 output_len,
 		       const void *recs, size_t stride, u32 n);
+int lf_nl_send_shadow(u32 app_id, u64 cand_uuid, u32 input_len,
+		      u32 output_len, const void *res, size_t stride, u32 n);
 
 #endif /* _LF_INTERNAL_H */

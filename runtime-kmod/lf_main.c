@@ -43,6 +43,14 @@
  * successful lf_query_model() also appends (uuid, time, input, output) to
  * a per-CPU buffer that a workqueue ships as netlink multicast; see
  * lf_record.c.
+ *
+ * Shadow evaluation: while a candidate (a registered snapshot that is not
+ * active) shadows an app (LF_CMD_SHADOW), every K-th successful query per
+ * CPU is also copied to a per-CPU ring; a workqueue runs the candidate on
+ * it in process context and ships both answers; see lf_shadow.c. While an
+ * app is staging (LF_CMD_STAGING), a snapshot registering for it only
+ * enters the registry: it is loaded but answers nothing until shadowed or
+ * activated by uuid.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -101,6 +109,7 @@ static __always_inline int lf_run(struct lf_app *app, const s64 *in, s64 *out,
 int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 {
 	struct lf_recorder *rec;
+	struct lf_shadow *sh;
 	struct lf_app *app;
 	u64 uuid = 0;
 	int ret;
@@ -116,6 +125,9 @@ int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 		rec = rcu_dereference(app->rec);
 		if (unlikely(rec))
 			lf_rec_append(rec, uuid, in, out);
+		sh = rcu_dereference(app->shadow);
+		if (unlikely(sh))
+			lf_shadow_offer(sh, uuid, in, out);
 	}
 unlock:
 	rcu_read_unlock();
@@ -197,6 +209,16 @@ static struct lf_entry *lf_find_uuid(u64 uuid)
 		if (e->snap->uuid == uuid)
 			return e;
 	return NULL;
+}
+
+/* Stop the app's shadow if @e is its candidate; lf_mutex held. */
+static void lf_shadow_stop_for(struct lf_app *app, const struct lf_entry *e)
+{
+	struct lf_shadow *sh;
+
+	sh = rcu_dereference_protected(app->shadow, lockdep_is_held(&lf_mutex));
+	if (sh && lf_shadow_runs(sh, e))
+		lf_shadow_stop(app);
 }
 
 /* Make slot @idx (or LF_NO_SLOT) the active one; caller holds lf_mutex. */
@@ -316,6 +338,7 @@ static void __lf_app_destroy(struct lf_app *app)
 
 	lockdep_assert_held(&lf_mutex);
 	lf_rec_stop(app, !lf_exiting);
+	lf_shadow_stop(app);
 	xa_erase(&lf_apps, app->id);
 	synchronize_rcu();
 
@@ -358,6 +381,7 @@ static void __lf_app_release_slots(struct lf_app *app)
 	int i;
 
 	lockdep_assert_held(&lf_mutex);
+	lf_shadow_stop(app);
 	lf_set_active(app, LF_NO_SLOT);
 	for (i = 0; i < LF_NR_SLOTS; i++) {
 		old[i] = app->slot[i];
@@ -427,6 +451,8 @@ int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack)
 		err = -EINVAL;
 		goto unlock;
 	}
+	/* Promotion of the candidate: its shadow has done its work. */
+	lf_shadow_stop_for(app, e);
 
 	/* Already in a slot: just switch to it. */
 	for (i = 0; i < LF_NR_SLOTS; i++) {
@@ -510,6 +536,51 @@ int lf_set_recording(u32 app_id, bool on, struct netlink_ext_ack *extack)
 		err = lf_rec_start(app);
 		if (err)
 			NL_SET_ERR_MSG_MOD(extack, "cannot allocate record buffers");
+	}
+	mutex_unlock(&lf_mutex);
+	return err;
+}
+
+int lf_set_shadow(u32 app_id, u64 uuid, u32 every,
+		  struct netlink_ext_ack *extack)
+{
+	struct lf_entry *e;
+	struct lf_app *app;
+	int err = 0;
+
+	mutex_lock(&lf_mutex);
+	app = xa_load(&lf_apps, app_id);
+	e = every ? lf_find_uuid(uuid) : NULL;
+	if (!app) {
+		NL_SET_ERR_MSG_MOD(extack, "unknown app");
+		err = -ENOENT;
+	} else if (!every) {
+		lf_shadow_stop(app);
+	} else if (lf_exiting) {
+		err = -ESHUTDOWN;
+	} else if (!e) {
+		NL_SET_ERR_MSG_MOD(extack, "no loaded snapshot has this uuid");
+		err = -ENOENT;
+	} else {
+		err = lf_shadow_start(app, e, every, extack);
+	}
+	mutex_unlock(&lf_mutex);
+	return err;
+}
+
+int lf_set_staging(u32 app_id, bool on, struct netlink_ext_ack *extack)
+{
+	struct lf_app *app;
+	int err = 0;
+
+	mutex_lock(&lf_mutex);
+	app = xa_load(&lf_apps, app_id);
+	if (app) {
+		app->staging = on;
+		pr_info("app %u: staging %s\n", app->id, on ? "on" : "off");
+	} else {
+		NL_SET_ERR_MSG_MOD(extack, "unknown app");
+		err = -ENOENT;
 	}
 	mutex_unlock(&lf_mutex);
 	return err;
@@ -633,6 +704,15 @@ int lf_register_snapshot(const struct lf_snapshot *snap)
 		goto unlock;
 	}
 
+	if (app && app->staging) {
+		/* Staged: loaded, not pinned, answering nothing. */
+		list_add_tail(&e->node, &lf_registry);
+		pr_info("app %u: staged model: %llu %s (not in a slot)\n",
+			app->id, snap->uuid, lf_snap_name(snap));
+		mutex_unlock(&lf_mutex);
+		return 0;
+	}
+
 	/* Pinned from here until it leaves its slot. */
 	if (!try_module_get(snap->owner)) {
 		err = -ENODEV;
@@ -694,6 +774,8 @@ void lf_unregister_snapshot(const struct lf_snapshot *snap)
 	}
 
 	app = xa_load(&lf_apps, snap->app_id);
+	if (app)
+		lf_shadow_stop_for(app, e);
 	for (i = 0; app && i < LF_NR_SLOTS; i++) {
 		if (app->slot[i] != e)
 			continue;
@@ -734,8 +816,10 @@ static void __exit lf_kernel_exit(void)
 	/* Ship what recorders hold while the family is still there. */
 	mutex_lock(&lf_mutex);
 	lf_exiting = true;
-	xa_for_each(&lf_apps, id, app)
+	xa_for_each(&lf_apps, id, app) {
 		lf_rec_stop(app, true);
+		lf_shadow_stop(app);
+	}
 	mutex_unlock(&lf_mutex);
 
 	lf_netlink_exit();

@@ -4,7 +4,9 @@
  * slots, create/destroy apps, activate by uuid, roll back, run one
  * inference from userspace (so snapshots can be tested without a datapath
  * client), switch training records on and off, and the "records"
- * multicast group that carries them (lf_record.c collects them). The
+ * multicast group that carries them (lf_record.c collects them), shadow
+ * a candidate on live queries and stage new snapshots (lf_shadow.c; the
+ * candidate's answers go out on the same group). The
  * protocol is in include/uapi/lf_netlink.h.
  *
  * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM) and every attribute
@@ -56,6 +58,8 @@ static const struct nla_policy lf_nl_policy[LF_ATTR_MAX + 1] = {
 	[LF_ATTR_VECTOR]	= { .type = NLA_BINARY,
 				    .len = LF_VECTOR_MAX_BYTES },
 	[LF_ATTR_RECORDING]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[LF_ATTR_SHADOW_EVERY]	= { .type = NLA_U32 },
+	[LF_ATTR_STAGING]	= NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 static struct genl_family lf_genl_family;
@@ -113,6 +117,60 @@ cancel_nest:
 	return -EMSGSIZE;
 }
 
+static int lf_nl_put_shadow_stats(struct sk_buff *skb, u64 uuid, u32 every,
+				  s64 output_scale,
+				  const struct lf_shadow_stats *st,
+				  bool running)
+{
+	struct nlattr *nest = nla_nest_start(skb, LF_ATTR_SHADOW);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, LF_SHADOW_ATTR_UUID, uuid,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_u32(skb, LF_SHADOW_ATTR_EVERY, every) ||
+	    nla_put_u64_64bit(skb, LF_SHADOW_ATTR_SAMPLED, st->sampled,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SHADOW_ATTR_DROPPED, st->dropped,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SHADOW_ATTR_RUN, st->run,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SHADOW_ATTR_ERRORS, st->errors,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SHADOW_ATTR_UNSENT, st->unsent,
+			      LF_SHADOW_ATTR_PAD) ||
+	    nla_put_s64(skb, LF_SHADOW_ATTR_OUTPUT_SCALE, output_scale,
+			LF_SHADOW_ATTR_PAD) ||
+	    (running && nla_put_flag(skb, LF_SHADOW_ATTR_RUNNING))) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* The running shadow, else the last one, else nothing; lf_mutex held. */
+static int lf_nl_put_shadow(struct sk_buff *skb, const struct lf_app *app)
+{
+	const struct lf_shadow *sh;
+	struct lf_shadow_stats st;
+	const struct lf_snapshot *snap;
+	u32 every;
+
+	sh = rcu_dereference_protected(app->shadow, lockdep_is_held(&lf_mutex));
+	if (sh) {
+		lf_shadow_stats_sum(sh, &st);
+		snap = lf_shadow_snap(sh, &every);
+		return lf_nl_put_shadow_stats(skb, snap->uuid, every,
+					      snap->output_scale, &st, true);
+	}
+	if (!app->shadow_last_uuid)
+		return 0;
+	return lf_nl_put_shadow_stats(skb, app->shadow_last_uuid, 0,
+				      app->shadow_last_scale,
+				      &app->shadow_last, false);
+}
+
 /* One GET_APP message; caller holds lf_mutex. */
 static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 			  u32 portid, u32 seq, int flags)
@@ -139,7 +197,9 @@ static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 	    nla_put_u8(skb, LF_ATTR_RECORDING,
 		       rcu_access_pointer(app->rec) ? 1 : 0) ||
 	    nla_put_u64_64bit(skb, LF_ATTR_DROPPED, stats.dropped,
-			      LF_ATTR_PAD))
+			      LF_ATTR_PAD) ||
+	    nla_put_u8(skb, LF_ATTR_STAGING, app->staging) ||
+	    lf_nl_put_shadow(skb, app))
 		goto cancel_msg;
 	if (app->active_slot != LF_NO_SLOT &&
 	    nla_put_u32(skb, LF_ATTR_ACTIVE_SLOT, app->active_slot))
@@ -325,6 +385,36 @@ static int lf_nl_set_recording(struct sk_buff *skb, struct genl_info *info)
 				info->extack);
 }
 
+static int lf_nl_shadow(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	u32 every = 0;
+
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID))
+		return -EINVAL;
+	if (attrs[LF_ATTR_SHADOW_EVERY])
+		every = nla_get_u32(attrs[LF_ATTR_SHADOW_EVERY]);
+	if (every && !attrs[LF_ATTR_UUID]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "starting a shadow needs the candidate's UUID");
+		return -EINVAL;
+	}
+	return lf_set_shadow(nla_get_u32(attrs[LF_ATTR_APP_ID]),
+			     every ? nla_get_u64(attrs[LF_ATTR_UUID]) : 0,
+			     every, info->extack);
+}
+
+static int lf_nl_staging(struct sk_buff *skb, struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_STAGING))
+		return -EINVAL;
+
+	return lf_set_staging(nla_get_u32(info->attrs[LF_ATTR_APP_ID]),
+			      nla_get_u8(info->attrs[LF_ATTR_STAGING]),
+			      info->extack);
+}
+
 /* Wire bytes of one LF_ATTR_RECORD nest; see the table at the top. */
 size_t lf_nl_record_size(u32 input_len, u32 output_len)
 {
@@ -388,6 +478,68 @@ free_msg:
 	return -EMSGSIZE;
 }
 
+/* Wire bytes of one shadow result: a record with the candidate's answer. */
+static size_t lf_nl_shadow_size(u32 input_len, u32 output_len)
+{
+	return lf_nl_record_size(input_len, output_len) +
+	       nla_total_size(output_len * sizeof(s64)) +
+	       nla_total_size(sizeof(s32));
+}
+
+/*
+ * Multicast @n shadow results (struct lf_shadow_result, @stride bytes
+ * apart) of candidate @cand_uuid as one LF_CMD_SHADOW_RECORDS message.
+ * Process context.
+ */
+int lf_nl_send_shadow(u32 app_id, u64 cand_uuid, u32 input_len,
+		      u32 output_len, const void *res, size_t stride, u32 n)
+{
+	size_t in_bytes = input_len * sizeof(s64);
+	size_t out_bytes = output_len * sizeof(s64);
+	struct sk_buff *msg;
+	void *hdr;
+	u32 i;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) +
+			  nla_total_size_64bit(sizeof(u64)) +
+			  n * lf_nl_shadow_size(input_len, output_len),
+			  GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put(msg, 0, 0, &lf_genl_family, 0,
+			  LF_CMD_SHADOW_RECORDS);
+	if (!hdr || nla_put_u32(msg, LF_ATTR_APP_ID, app_id) ||
+	    nla_put_u64_64bit(msg, LF_ATTR_UUID, cand_uuid, LF_ATTR_PAD))
+		goto free_msg;
+
+	for (i = 0; i < n; i++) {
+		const struct lf_shadow_result *r = res + i * stride;
+		const s64 *out = r->values + input_len;
+		struct nlattr *nest;
+
+		nest = nla_nest_start(msg, LF_ATTR_RECORD);
+		if (!nest ||
+		    nla_put_u64_64bit(msg, LF_REC_ATTR_UUID, r->uuid,
+				      LF_REC_ATTR_PAD) ||
+		    nla_put_u64_64bit(msg, LF_REC_ATTR_TIMESTAMP,
+				      r->timestamp, LF_REC_ATTR_PAD) ||
+		    nla_put(msg, LF_REC_ATTR_INPUT, in_bytes, r->values) ||
+		    nla_put(msg, LF_REC_ATTR_OUTPUT, out_bytes, out) ||
+		    nla_put(msg, LF_REC_ATTR_SHADOW_OUTPUT, out_bytes,
+			    out + output_len) ||
+		    nla_put_s32(msg, LF_REC_ATTR_SHADOW_ERROR, r->err))
+			goto free_msg;
+		nla_nest_end(msg, nest);
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_multicast(&lf_genl_family, msg, 0, LF_MCGRP_RECORDS,
+				 GFP_KERNEL);
+
+free_msg:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
 static const struct genl_ops lf_genl_ops[] = {
 	{
 		.cmd	= LF_CMD_GET_APP,
@@ -422,6 +574,16 @@ static const struct genl_ops lf_genl_ops[] = {
 	{
 		.cmd	= LF_CMD_SET_RECORDING,
 		.doit	= lf_nl_set_recording,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_SHADOW,
+		.doit	= lf_nl_shadow,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= LF_CMD_STAGING,
+		.doit	= lf_nl_staging,
 		.flags	= GENL_ADMIN_PERM,
 	},
 };

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod cli_shadow;
+
 use lfc::commands::{self, Engine};
 use lfc::ir::Precision;
 use lfc::pipeline::{self, CompileOptions, InputRange};
@@ -253,6 +255,12 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "csv")]
         format: control::sink::StreamFormat,
     },
+    /// Shadow evaluation: a loaded, non-active snapshot answers a sample of
+    /// the app's live queries in the kernel, off the datapath.
+    Shadow {
+        #[command(flatten)]
+        args: cli_shadow::ShadowArgs,
+    },
     /// LiteFlow's adaptation loop: compile each new .onnx in DIR, judge it
     /// on recent inputs, install it if it passes. With --once, exits 3 if a
     /// candidate was rejected.
@@ -340,7 +348,7 @@ struct AdaptArgs {
     domain_margin: f64,
     /// Recent inputs to judge candidates on: `lfc collect` output, or a
     /// plain input matrix.
-    #[arg(long, conflicts_with = "samples", required_unless_present = "samples")]
+    #[arg(long, conflicts_with = "samples", required_unless_present_any = ["samples", "shadow"])]
     data: Option<PathBuf>,
     /// Collect this many live records before judging each candidate.
     #[arg(long)]
@@ -378,6 +386,8 @@ struct AdaptArgs {
     /// Log lines as text, or as JSON lines (steps and decisions).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    #[command(flatten)]
+    shadow: cli_shadow::AdaptShadowArgs,
 }
 
 fn seconds(option: &str, s: f64) -> Result<std::time::Duration> {
@@ -420,21 +430,28 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         samples: match (a.data, a.samples) {
             (Some(f), _) => SampleSource::File(f),
             (None, Some(k)) => SampleSource::Live(k),
+            (None, None) if a.shadow.enabled() => SampleSource::None,
             (None, None) => return Err(Error::option("--data/--samples", "give one")),
         },
         ko_dir: a.ko_dir,
+        shadow: a.shadow.options()?,
     };
-    let stop = control::interrupt_flag();
-    let mut sys = adapt::system::RealSystem {
-        client: control::Client::connect()?,
-        kdir: a.kdir,
-        prebuilt: a.prebuilt,
-        samples_timeout: seconds("--samples-timeout", a.samples_timeout)?,
-        stop: Some(stop),
-        sign: match (a.sign_key, a.sign_cert) {
-            (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
-            _ => None,
-        },
+    let stop = adapt::watch::stop_flag();
+    let samples_timeout = seconds("--samples-timeout", a.samples_timeout)?;
+    let sign = match (a.sign_key, a.sign_cert) {
+        (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
+        _ => None,
+    };
+    let (kdir, prebuilt) = (a.kdir, a.prebuilt);
+    let mut connect = || -> Result<Box<dyn adapt::System>> {
+        Ok(Box::new(adapt::system::RealSystem {
+            client: control::Client::connect()?,
+            kdir: kdir.clone(),
+            prebuilt: prebuilt.clone(),
+            samples_timeout,
+            stop: Some(stop),
+            sign: sign.clone(),
+        }))
     };
     let mut adapter = Adapter::new(opts)?;
     let json = a.log_format == LogFormat::Json;
@@ -456,7 +473,8 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         }
     };
     if a.once {
-        let out = adapter.poll(&mut sys, false, &mut log)?;
+        let mut sys = connect()?;
+        let out = adapter.poll(sys.as_mut(), false, &mut log)?;
         if out.is_empty() {
             notice(
                 "idle",
@@ -477,16 +495,24 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             a.app
         ),
     );
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        adapter.poll(&mut sys, true, &mut log)?;
-        for _ in 0..10 {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut notices = |event: &str, text: String| {
+        if json {
+            println!(
+                "{}",
+                lfc::report::json::adapt_watch_notice(event, a.app, &a.watch, &text)
+            );
+        } else {
+            println!("{text}");
         }
-    }
-    notice("stopped", "adapt: stopped".into());
+    };
+    adapt::watch::run(
+        &mut adapter,
+        &mut connect,
+        adapt::watch::WatchOptions::default(),
+        stop,
+        &mut log,
+        &mut notices,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -751,6 +777,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Adapt { args } => return adapt(args),
+        Cmd::Shadow { args } => cli_shadow::shadow(args)?,
         Cmd::Gen { what } => match what {
             GenCmd::Man { dir } => gen_man(&dir)?,
             GenCmd::Completions { shell } => {

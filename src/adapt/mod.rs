@@ -29,9 +29,11 @@
 //! `--once` runs (cron) neither redo a model nor forget what to unload. A
 //! file is processed again when its mtime or size changes.
 
+pub mod shadow;
 pub mod system;
 #[cfg(test)]
 mod tests;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -40,7 +42,7 @@ use std::time::UNIX_EPOCH;
 
 use crate::back::c;
 use crate::commands::{self, Engine};
-use crate::control::{AppStatus, InferReply, RecordSet};
+use crate::control::{AppStatus, InferReply, RecordSet, ShadowTake, SlotStatus};
 use crate::data::{self, Matrix};
 use crate::error::Error;
 use crate::front::onnx::FloatModel;
@@ -63,6 +65,40 @@ pub trait System {
     fn load(&mut self, ko: &Path) -> Result<()>;
     /// Unloads a module by name.
     fn unload(&mut self, module: &str) -> Result<()>;
+    /// LF_CMD_STAGING: while on, snapshots of `app` load into no slot.
+    fn set_staging(&mut self, app: u32, on: bool) -> Result<()>;
+    /// Shadows the loaded snapshot `uuid` on one query in `every` per CPU
+    /// of `app` until `count` results arrived or `timeout` passed, then
+    /// stops the shadow (also on error).
+    fn shadow(
+        &mut self,
+        app: u32,
+        uuid: u64,
+        every: u32,
+        count: usize,
+        timeout: std::time::Duration,
+    ) -> Result<ShadowTake>;
+    /// LF_CMD_ACTIVATE by uuid.
+    fn activate(&mut self, app: u32, uuid: u64) -> Result<()>;
+    /// LF_CMD_ROLLBACK.
+    fn rollback(&mut self, app: u32) -> Result<()>;
+    /// Waits (the canary's clock).
+    fn sleep(&mut self, d: std::time::Duration);
+    /// A stop was asked for (SIGTERM): long steps end early.
+    fn stopping(&self) -> bool {
+        false
+    }
+}
+
+/// Guardrail hits of a slot's snapshot, once lf_kernel reports them.
+pub(crate) fn slot_guard(_s: &SlotStatus) -> Option<u64> {
+    None
+}
+
+/// Drift (queries with an input outside the domain) of a slot's snapshot,
+/// once lf_kernel reports it.
+pub(crate) fn slot_drift(_s: &SlotStatus) -> Option<u64> {
+    None
 }
 
 /// Acceptance thresholds, in real output units.
@@ -92,6 +128,8 @@ pub enum SampleSource {
     File(PathBuf),
     /// This many live records, collected before each candidate.
     Live(usize),
+    /// None: only shadow evaluation judges candidates.
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +143,9 @@ pub struct AdaptOptions {
     pub samples: SampleSource,
     /// Where `.ko` files are written (default: the watched directory).
     pub ko_dir: Option<PathBuf>,
+    /// Judge candidates in the kernel on live queries (`--shadow`) instead
+    /// of on `samples`, and watch each promotion through a canary window.
+    pub shadow: Option<shadow::ShadowOptions>,
 }
 
 /// The inputs a candidate is judged on, with the active snapshot's outputs
@@ -461,6 +502,10 @@ pub struct Adapter {
     /// Seen at the previous poll, not yet taken (size must stay stable).
     pending: BTreeMap<String, Stamp>,
     loaded_by_us: BTreeSet<String>,
+    /// Kernel errors met per file (see [`watch::MAX_KERNEL_TRIES`]).
+    failures: BTreeMap<String, u32>,
+    /// How the state file is written (tests inject a full disk).
+    write_state: fn(&Path, &[u8]) -> Result<()>,
 }
 
 impl Adapter {
@@ -476,6 +521,8 @@ impl Adapter {
             processed: BTreeMap::new(),
             pending: BTreeMap::new(),
             loaded_by_us: BTreeSet::new(),
+            failures: BTreeMap::new(),
+            write_state: pipeline::write_atomic,
         };
         a.load_state()?;
         Ok(a)
@@ -528,7 +575,25 @@ impl Adapter {
         Ok(())
     }
 
-    fn save_state(&self) -> Result<()> {
+    /// Replaces the state writer (tests: a disk that is full).
+    #[cfg(test)]
+    pub(crate) fn set_state_writer(&mut self, w: fn(&Path, &[u8]) -> Result<()>) {
+        self.write_state = w;
+    }
+
+    /// Saves the state; a failure (a full disk) is logged, not fatal: the
+    /// previous file stays whole and the next change writes it again.
+    fn save_state_or_warn(&self, name: &str, log: &mut dyn FnMut(&Event<'_>)) {
+        if let Err(e) = self.save_state() {
+            log(&Event::step(
+                name,
+                format!("warning: state file not written (kept in memory, retried at the next change): {e}"),
+            ));
+        }
+    }
+
+    /// Writes the state file atomically.
+    pub fn save_state(&self) -> Result<()> {
         let mut s = String::new();
         for (name, (mtime, size)) in &self.processed {
             s.push_str(&format!("file\t{mtime}\t{size}\t{name}\n"));
@@ -537,7 +602,7 @@ impl Adapter {
             s.push_str(&format!("module\t{m}\n"));
         }
         let p = self.state_path();
-        pipeline::write_atomic(&p, s.as_bytes())
+        (self.write_state)(&p, s.as_bytes())
     }
 
     /// The `.onnx` files to process now, oldest first. With `settle`, a new
@@ -602,6 +667,48 @@ impl Adapter {
         Ok(outcomes)
     }
 
+    /// [`Adapter::poll`] for the daemon: a kernel error on a file is
+    /// returned (the caller reconnects, the file is tried again) until it
+    /// happened [`watch::MAX_KERNEL_TRIES`] times, then the file is rejected
+    /// with it; a state file that cannot be written is logged, not fatal.
+    /// An error while `sys` is stopping never counts against the file.
+    pub fn poll_resilient(
+        &mut self,
+        sys: &mut dyn System,
+        settle: bool,
+        log: &mut dyn FnMut(&Event<'_>),
+    ) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::new();
+        for (name, st) in self.scan(settle)? {
+            let o = match self.process(sys, &name, log) {
+                Ok(o) => o,
+                Err(e) if sys.stopping() => return Err(e),
+                Err(e) => {
+                    let n = self.failures.entry(name.clone()).or_insert(0);
+                    *n += 1;
+                    if *n < watch::MAX_KERNEL_TRIES {
+                        return Err(e);
+                    }
+                    Outcome {
+                        file: name.clone(),
+                        uuid: None,
+                        fidelity: None,
+                        stability: None,
+                        verdict: Verdict::Rejected(format!(
+                            "{n} attempts failed on kernel errors, the last: {e}"
+                        )),
+                    }
+                }
+            };
+            self.failures.remove(&name);
+            log(&Event::Decision(&o));
+            self.processed.insert(name.clone(), st);
+            self.save_state_or_warn(&name, log);
+            outcomes.push(o);
+        }
+        Ok(outcomes)
+    }
+
     /// Judges and (if it passes) installs one candidate. `Err` only for
     /// trouble with the kernel or the state, not with the candidate.
     pub fn process(
@@ -657,6 +764,15 @@ impl Adapter {
                 );
             }
         }
+        if let Some(so) = self.opts.shadow.clone() {
+            match status.as_ref().filter(|s| s.slots.iter().any(|x| x.active)) {
+                Some(st) => return self.process_shadow(sys, &so, &compiled, st, out, log),
+                None => log(&Event::step(
+                    name,
+                    format!("shadow n/a: app {app} has no active snapshot to shadow against"),
+                )),
+            }
+        }
         let samples = match &self.opts.samples {
             SampleSource::File(f) => match Samples::read(f, p.input_len) {
                 Ok(s) => s,
@@ -672,6 +788,11 @@ impl Adapter {
                 }
                 Samples::from_records(&set)
             }
+            SampleSource::None => return reject(
+                out,
+                "no samples to judge it on (no active snapshot to shadow, no --data or --samples)"
+                    .into(),
+            ),
         };
         let float = match FloatModel::load(&path) {
             Ok(f) => f,
@@ -733,21 +854,15 @@ impl Adapter {
             }
         }
         let module = c::stem(uuid);
-        let ko_dir = self
-            .opts
-            .ko_dir
-            .clone()
-            .unwrap_or_else(|| self.opts.watch.clone());
-        let ko = match sys.build_ko(&compiled, &ko_dir.join(format!("{module}.ko"))) {
+        let ko = match self.build(sys, &compiled, name, log) {
             Ok(k) => k,
-            Err(e) => return reject(out, format!("building the module: {e}")),
+            Err(why) => return reject(out, why),
         };
-        log(&Event::step(name, format!("built {}", ko.display())));
         if let Err(e) = sys.load(&ko) {
             return reject(out, format!("loading {}: {e}", ko.display()));
         }
         self.loaded_by_us.insert(module.clone());
-        self.save_state()?;
+        self.save_state_or_warn(name, log);
         let apps = sys.apps()?;
         let now = apps.iter().find(|a| a.app == app);
         let active_now = now
@@ -764,6 +879,47 @@ impl Adapter {
         let standby = now
             .and_then(|a| a.slots.iter().find(|s| !s.active))
             .map(|s| s.uuid);
+        let unloaded = self.unload_unslotted(sys, name, log)?;
+        out.verdict = Verdict::Installed {
+            module,
+            ko,
+            standby,
+            unloaded,
+        };
+        Ok(out)
+    }
+
+    /// Builds (or takes the prebuilt) `.ko` of a candidate; the reason when
+    /// that fails.
+    fn build(
+        &self,
+        sys: &mut dyn System,
+        compiled: &Compiled,
+        name: &str,
+        log: &mut dyn FnMut(&Event<'_>),
+    ) -> std::result::Result<PathBuf, String> {
+        let module = c::stem(compiled.meta.uuid);
+        let ko_dir = self
+            .opts
+            .ko_dir
+            .clone()
+            .unwrap_or_else(|| self.opts.watch.clone());
+        let ko = sys
+            .build_ko(compiled, &ko_dir.join(format!("{module}.ko")))
+            .map_err(|e| format!("building the module: {e}"))?;
+        log(&Event::step(name, format!("built {}", ko.display())));
+        Ok(ko)
+    }
+
+    /// Unloads the modules this loop loaded that sit in no slot (and are
+    /// not being shadowed); the ones unloaded.
+    fn unload_unslotted(
+        &mut self,
+        sys: &mut dyn System,
+        name: &str,
+        log: &mut dyn FnMut(&Event<'_>),
+    ) -> Result<Vec<String>> {
+        let apps = sys.apps()?;
         let loaded_now = sys.loaded_modules()?;
         // Forget what someone else already unloaded.
         self.loaded_by_us.retain(|m| loaded_now.contains(m));
@@ -780,12 +936,79 @@ impl Adapter {
                 )),
             }
         }
-        out.verdict = Verdict::Installed {
-            module,
-            ko,
-            standby,
-            unloaded,
+        self.save_state_or_warn(name, log);
+        Ok(unloaded)
+    }
+
+    /// `--shadow`: stage, shadow on live queries, judge, promote (or
+    /// unload), canary. See [`shadow`].
+    fn process_shadow(
+        &mut self,
+        sys: &mut dyn System,
+        so: &shadow::ShadowOptions,
+        compiled: &Compiled,
+        status: &AppStatus,
+        mut out: Outcome,
+        log: &mut dyn FnMut(&Event<'_>),
+    ) -> Result<Outcome> {
+        let name = out.file.clone();
+        let uuid = compiled.meta.uuid;
+        let module = c::stem(uuid);
+        let reject = |mut o: Outcome, why: String| {
+            o.verdict = Verdict::Rejected(why);
+            Ok(o)
         };
+        let active = status.slots.iter().find(|s| s.active);
+        let active_scale = active.map_or(0, |s| s.input_scale);
+        if active_scale != compiled.program.input_scale {
+            return reject(
+                out,
+                format!(
+                    "input scale {} differs from the active snapshot's {active_scale}: both must read the same queries",
+                    compiled.program.input_scale
+                ),
+            );
+        }
+        let ko = match self.build(sys, compiled, &name, log) {
+            Ok(k) => k,
+            Err(why) => return reject(out, why),
+        };
+        self.loaded_by_us.insert(module.clone());
+        self.save_state_or_warn(&name, log);
+        let path = self.opts.watch.join(&name);
+        let judged = shadow::stage_and_judge(
+            sys,
+            so,
+            compiled,
+            &path,
+            &ko,
+            self.opts.engine,
+            &mut out,
+            &self.opts.criteria,
+            log,
+        );
+        if sys.stopping() {
+            // Interrupted (SIGTERM): no verdict; judged again next time.
+            let unloaded = self.unload_unslotted(sys, &name, log)?;
+            return Err(Error::Other(format!(
+                "{name}: interrupted before a verdict (unloaded: {})",
+                unloaded.join(" ")
+            )));
+        }
+        if let Err(why) = judged? {
+            let unloaded = self.unload_unslotted(sys, &name, log)?;
+            let why = if unloaded.contains(&module) {
+                format!("{why}; unloaded {module}")
+            } else {
+                why
+            };
+            return reject(out, why);
+        }
+        out.verdict = shadow::promote(sys, so, compiled.meta.app, uuid, module, ko, &name, log)?;
+        let unloaded = self.unload_unslotted(sys, &name, log)?;
+        if let Verdict::Installed { unloaded: u, .. } = &mut out.verdict {
+            *u = unloaded;
+        }
         Ok(out)
     }
 }

@@ -5,12 +5,12 @@
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::System;
 use crate::back::c;
-use crate::control::{self, AppStatus, Client, CollectLimit, InferReply, RecordSet};
+use crate::control::{self, AppStatus, Client, CollectLimit, InferReply, RecordSet, ShadowTake};
 use crate::error::Error;
 use crate::pipeline::Compiled;
 use crate::Result;
@@ -113,6 +113,51 @@ impl System for RealSystem {
             ));
         }
         Ok(())
+    }
+
+    fn set_staging(&mut self, app: u32, on: bool) -> Result<()> {
+        self.client.set_staging(app, on)
+    }
+
+    fn shadow(
+        &mut self,
+        app: u32,
+        uuid: u64,
+        every: u32,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<ShadowTake> {
+        // Subscribed before the shadow starts, so no result is missed.
+        let mut stream = self.client.subscribe_shadow()?;
+        self.client.shadow_start(app, uuid, every)?;
+        let got = stream.take(app, uuid, count, timeout, self.stop);
+        let stopped = self.client.shadow_stop(app);
+        let got = got?;
+        stopped?;
+        Ok(got)
+    }
+
+    fn activate(&mut self, app: u32, uuid: u64) -> Result<()> {
+        self.client.activate(app, uuid)
+    }
+
+    fn rollback(&mut self, app: u32) -> Result<()> {
+        self.client.rollback(app)
+    }
+
+    fn sleep(&mut self, d: Duration) {
+        // In short steps, so SIGTERM/Ctrl-C is seen.
+        let end = std::time::Instant::now() + d;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            if left.is_zero() || self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     fn unload(&mut self, module: &str) -> Result<()> {

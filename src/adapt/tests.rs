@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::control::{RealRecord, SlotStatus};
+use crate::control::{RealRecord, ShadowRecord, ShadowStatus, SlotStatus};
+
+mod shadow;
+mod watch;
 
 const AURORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/aurora");
 
@@ -40,6 +43,8 @@ fn app1(slots: Vec<SlotStatus>) -> AppStatus {
         no_active: 0,
         dropped: Some(0),
         recording: Some(false),
+        staging: None,
+        shadow: None,
         slots,
     }
 }
@@ -55,6 +60,23 @@ struct Fake {
     unloads: Vec<String>,
     infers: usize,
     fail_load: bool,
+    /// Shadow support: staging on, staged uuids, the programs built.
+    staging: bool,
+    staged: Vec<u64>,
+    programs: BTreeMap<u64, Compiled>,
+    /// Added to the active snapshot's shadowed answers (real units).
+    active_offset: f64,
+    /// Shadow results to deliver at most (None: as many as asked).
+    shadow_results: Option<usize>,
+    /// Per canary sleep: queries answered, refused, and drift of the
+    /// active snapshot.
+    per_sleep: (u64, u64),
+    slept: std::time::Duration,
+    rollbacks: usize,
+    activations: Vec<u64>,
+    /// Calls of apps() that fail before the next ones work.
+    fail_apps: usize,
+    stop: bool,
 }
 
 impl Fake {
@@ -74,12 +96,55 @@ impl Fake {
             unloads: vec![],
             infers: 0,
             fail_load: false,
+            staging: false,
+            staged: vec![],
+            programs: BTreeMap::new(),
+            active_offset: 0.0,
+            shadow_results: None,
+            per_sleep: (100, 0),
+            slept: std::time::Duration::ZERO,
+            rollbacks: 0,
+            activations: vec![],
+            fail_apps: 0,
+            stop: false,
         }
+    }
+
+    fn active(&self) -> Option<u64> {
+        self.apps[0].slots.iter().find(|s| s.active).map(|s| s.uuid)
+    }
+
+    /// lf_kernel's lf_install: `uuid` into the standby slot, made active;
+    /// the previous standby evicted.
+    fn install(&mut self, uuid: u64) {
+        let old = self.active();
+        let mut slots = vec![slot(0, uuid, true)];
+        if let Some(o) = old {
+            slots.push(slot(1, o, false));
+        }
+        let keep = self.apps[0].clone();
+        self.apps[0] = AppStatus {
+            slots,
+            active_slot: Some(0),
+            ..keep
+        };
+    }
+
+    /// The Aurora calibration rows at the input scale.
+    fn rows() -> Vec<Vec<i64>> {
+        let m = crate::data::read_matrix(&aurora("representative_dataset.npy")).unwrap();
+        pipeline::to_fixed(Path::new("rows"), &m, 1000).unwrap()
     }
 }
 
 impl System for Fake {
     fn apps(&mut self) -> Result<Vec<AppStatus>> {
+        if self.fail_apps > 0 {
+            self.fail_apps -= 1;
+            return Err(Error::Other(
+                "lf_kernel is not loaded (no generic netlink family `liteflow`)".into(),
+            ));
+        }
         Ok(self.apps.clone())
     }
     fn loaded_modules(&mut self) -> Result<Vec<String>> {
@@ -99,11 +164,90 @@ impl System for Fake {
                 .collect(),
         })
     }
+    fn set_staging(&mut self, app: u32, on: bool) -> Result<()> {
+        assert_eq!(app, 1);
+        self.staging = on;
+        Ok(())
+    }
+    fn shadow(
+        &mut self,
+        app: u32,
+        uuid: u64,
+        every: u32,
+        count: usize,
+        _timeout: std::time::Duration,
+    ) -> Result<ShadowTake> {
+        assert_eq!(app, 1);
+        assert!(
+            self.staged.contains(&uuid),
+            "shadowing unstaged uuid {uuid}"
+        );
+        assert_ne!(self.active(), Some(uuid), "shadowing the active snapshot");
+        let p = &self.programs[&uuid].program;
+        let active = self.active().unwrap();
+        let n = self.shadow_results.unwrap_or(count).min(count);
+        let mut records = Vec::new();
+        for (k, input) in Fake::rows().into_iter().cycle().take(n).enumerate() {
+            let x: Vec<f32> = input.iter().map(|&v| v as f32 / 1000.0).collect();
+            let y = self.float.run(&x)?;
+            records.push(ShadowRecord {
+                uuid: active,
+                timestamp_ns: k as u64,
+                output: y
+                    .iter()
+                    .map(|v| ((*v as f64 + self.active_offset) * 1000.0).round() as i64)
+                    .collect(),
+                shadow_output: crate::back::interp::run(p, &input),
+                shadow_error: 0,
+                input,
+            });
+        }
+        let a = &mut self.apps[0];
+        a.queries += n as u64 * every as u64;
+        a.shadow = Some(ShadowStatus {
+            uuid,
+            every: 0,
+            sampled: n as u64,
+            run: n as u64,
+            output_scale: 1000,
+            ..ShadowStatus::default()
+        });
+        Ok(ShadowTake {
+            records,
+            ..ShadowTake::default()
+        })
+    }
+    fn activate(&mut self, app: u32, uuid: u64) -> Result<()> {
+        assert_eq!(app, 1);
+        self.activations.push(uuid);
+        self.staged.retain(|&u| u != uuid);
+        self.install(uuid);
+        Ok(())
+    }
+    fn rollback(&mut self, _app: u32) -> Result<()> {
+        self.rollbacks += 1;
+        let a = &mut self.apps[0];
+        for s in &mut a.slots {
+            s.active = !s.active;
+        }
+        a.active_slot = a.slots.iter().find(|s| s.active).map(|s| s.index);
+        Ok(())
+    }
+    fn sleep(&mut self, d: std::time::Duration) {
+        self.slept += d;
+        let a = &mut self.apps[0];
+        a.queries += self.per_sleep.0;
+        a.no_active += self.per_sleep.1;
+    }
+    fn stopping(&self) -> bool {
+        self.stop
+    }
     fn collect(&mut self, _app: u32, _count: usize) -> Result<RecordSet> {
         Ok(RecordSet::new(30, 1))
     }
     fn build_ko(&mut self, compiled: &Compiled, out: &Path) -> Result<PathBuf> {
         self.built.push(compiled.meta.uuid);
+        self.programs.insert(compiled.meta.uuid, compiled.clone());
         std::fs::write(out, b"fake ko").unwrap();
         Ok(out.to_path_buf())
     }
@@ -120,6 +264,10 @@ impl System for Fake {
         if self.apps.is_empty() {
             self.apps.push(app1(vec![])); // a snapshot for an unknown app creates it
         }
+        if self.staging {
+            self.staged.push(uuid);
+            return Ok(());
+        }
         let old = self.apps[0].slots.iter().find(|s| s.active).map(|s| s.uuid);
         let mut slots = vec![slot(0, uuid, true)];
         if let Some(o) = old {
@@ -133,6 +281,9 @@ impl System for Fake {
             !self.apps[0].slots.iter().any(|s| s.module == module),
             "unloading a slotted snapshot {module}"
         );
+        if let Some(u) = uuid_of_module(module) {
+            self.staged.retain(|&s| s != u);
+        }
         self.unloads.push(module.to_string());
         self.modules.retain(|m| m != module);
         Ok(())
@@ -173,6 +324,7 @@ fn options(watch: &Path, samples: SampleSource, engine: Engine) -> AdaptOptions 
         engine,
         samples,
         ko_dir: None,
+        shadow: None,
     }
 }
 

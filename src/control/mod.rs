@@ -23,6 +23,7 @@ mod client;
 pub mod fuzzing;
 mod proto;
 pub mod records;
+pub mod shadow;
 pub mod sink;
 mod status;
 pub mod uapi;
@@ -36,6 +37,7 @@ pub use records::{
     collect, collect_to, interrupt_flag, CollectLimit, Collected, RealRecord, Record, RecordBatch,
     RecordSet, RecordStream,
 };
+pub use shadow::{ShadowRecord, ShadowStatus, ShadowStream, ShadowTake};
 pub use status::format_status;
 
 use client::{Conn, Mode, NlTransport, Transport};
@@ -57,6 +59,10 @@ pub struct AppStatus {
     pub dropped: Option<u64>,
     /// Training-record collection on/off, when the kernel reports it.
     pub recording: Option<bool>,
+    /// New snapshots are staged (registry only), when the kernel reports it.
+    pub staging: Option<bool>,
+    /// The running shadow, or the last one.
+    pub shadow: Option<ShadowStatus>,
     /// Occupied slots, by index.
     pub slots: Vec<SlotStatus>,
 }

@@ -142,6 +142,8 @@ pub fn decode_app(attrs: &[u8]) -> Result<AppStatus, String> {
         no_active: a.req_u64(Attr::NoActive).map_err(in_app)?,
         dropped: a.u64(Attr::Dropped).map_err(in_app)?,
         recording: a.u8(Attr::Recording).map_err(in_app)?.map(|v| v != 0),
+        staging: a.u8(Attr::Staging).map_err(in_app)?.map(|v| v != 0),
+        shadow: super::shadow::decode_status(&a).map_err(in_app)?,
         slots,
     })
 }

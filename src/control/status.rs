@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use super::{AppStatus, SlotStatus};
+use super::{AppStatus, ShadowStatus, SlotStatus};
 
 /// Hex characters of the digest shown (the whole one is in the module).
 const DIGEST_PREFIX: usize = 16;
@@ -43,6 +43,9 @@ fn format_app(out: &mut String, app: &AppStatus) {
     if let Some(r) = app.recording {
         let _ = write!(out, "  recording {}", if r { "on" } else { "off" });
     }
+    if app.staging == Some(true) {
+        out.push_str("  staging on");
+    }
     out.push('\n');
     let _ = write!(
         out,
@@ -53,12 +56,29 @@ fn format_app(out: &mut String, app: &AppStatus) {
         let _ = write!(out, "  dropped {d}");
     }
     out.push('\n');
+    if let Some(s) = &app.shadow {
+        format_shadow(out, s);
+    }
     if app.slots.is_empty() {
         out.push_str("    (no snapshot loaded)\n");
     }
     for slot in &app.slots {
         format_slot(out, slot);
     }
+}
+
+/// `    shadow uuid 7 (1 in 4)  sampled 120  run 120  errors 0  dropped 0  unsent 0`
+fn format_shadow(out: &mut String, s: &ShadowStatus) {
+    let state = if s.running {
+        format!("(1 in {} per CPU)", s.every)
+    } else {
+        "(stopped)".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "    shadow uuid {} {state}  sampled {}  run {}  errors {}  dropped {}  unsent {}",
+        s.uuid, s.sampled, s.run, s.errors, s.dropped, s.unsent
+    );
 }
 
 fn format_slot(out: &mut String, s: &SlotStatus) {

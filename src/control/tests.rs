@@ -904,6 +904,8 @@ fn status_report_layout() {
         no_active: 17,
         dropped: None,
         recording: None,
+        staging: None,
+        shadow: None,
         slots: vec![],
     };
     let text = format_status(&[with_slots, empty]);

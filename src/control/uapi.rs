@@ -82,6 +82,12 @@ uapi_enum! {
         Infer = 6 => "LF_CMD_INFER",
         SetRecording = 7 => "LF_CMD_SET_RECORDING",
         Records = 8 => "LF_CMD_RECORDS",
+        /// Start (APP_ID, UUID, SHADOW_EVERY > 0) or stop a shadow.
+        Shadow = 9 => "LF_CMD_SHADOW",
+        /// APP_ID, STAGING: new snapshots enter the registry only.
+        Staging = 10 => "LF_CMD_STAGING",
+        /// Multicast on "records": a candidate's answers beside the active's.
+        ShadowRecords = 11 => "LF_CMD_SHADOW_RECORDS",
     }
 }
 
@@ -126,6 +132,12 @@ uapi_enum! {
         /// u64
         Dropped = 13 => "LF_ATTR_DROPPED",
         Pad = 14 => "LF_ATTR_PAD",
+        /// u32: 1 query in N per CPU, 0 stops
+        ShadowEvery = 15 => "LF_ATTR_SHADOW_EVERY",
+        /// u8
+        Staging = 16 => "LF_ATTR_STAGING",
+        /// nested `ShadowAttr`
+        Shadow = 17 => "LF_ATTR_SHADOW",
     }
 }
 
@@ -170,6 +182,36 @@ uapi_enum! {
         /// s64 array
         Output = 4 => "LF_REC_ATTR_OUTPUT",
         Pad = 5 => "LF_REC_ATTR_PAD",
+        /// s64 array: the candidate's outputs (shadow records)
+        ShadowOutput = 6 => "LF_REC_ATTR_SHADOW_OUTPUT",
+        /// s32: the candidate's infer() return value
+        ShadowError = 7 => "LF_REC_ATTR_SHADOW_ERROR",
+    }
+}
+
+uapi_enum! {
+    /// Attributes nested in `LF_ATTR_SHADOW` (`enum lf_shadow_attr`).
+    pub enum ShadowAttr: u16 = "lf_shadow_attr" {
+        Unspec = 0 => "LF_SHADOW_ATTR_UNSPEC",
+        /// u64: the candidate
+        Uuid = 1 => "LF_SHADOW_ATTR_UUID",
+        /// u32
+        Every = 2 => "LF_SHADOW_ATTR_EVERY",
+        /// u64
+        Sampled = 3 => "LF_SHADOW_ATTR_SAMPLED",
+        /// u64
+        Dropped = 4 => "LF_SHADOW_ATTR_DROPPED",
+        /// u64
+        Run = 5 => "LF_SHADOW_ATTR_RUN",
+        /// u64
+        Errors = 6 => "LF_SHADOW_ATTR_ERRORS",
+        /// u64
+        Unsent = 7 => "LF_SHADOW_ATTR_UNSENT",
+        /// flag
+        Running = 8 => "LF_SHADOW_ATTR_RUNNING",
+        Pad = 9 => "LF_SHADOW_ATTR_PAD",
+        /// s64: the candidate's output scale
+        OutputScale = 10 => "LF_SHADOW_ATTR_OUTPUT_SCALE",
     }
 }
 
@@ -273,6 +315,7 @@ mod tests {
         check_enum::<Attr>();
         check_enum::<SlotAttr>();
         check_enum::<RecAttr>();
+        check_enum::<ShadowAttr>();
     }
 
     #[test]

@@ -34,6 +34,17 @@ fn app(a: &AppStatus) -> Value {
         "no_active": a.no_active,
         "dropped": a.dropped,
         "recording": a.recording,
+        "staging": a.staging,
+        "shadow": a.shadow.as_ref().map(|s| json!({
+            "uuid": s.uuid,
+            "every": s.every,
+            "running": s.running,
+            "sampled": s.sampled,
+            "run": s.run,
+            "errors": s.errors,
+            "dropped": s.dropped,
+            "unsent": s.unsent,
+        })),
         "slots": a.slots.iter().map(slot).collect::<Vec<_>>(),
     })
 }
@@ -206,6 +217,17 @@ fn decision(o: &Outcome) -> Value {
         d.extend(x);
     }
     d
+}
+
+/// The daemon's notices (`kernel-lost`, `kernel-back`, `error`, `stopped`)
+/// with their text.
+pub fn adapt_watch_notice(event: &str, app: u32, watch: &std::path::Path, text: &str) -> Value {
+    json!({
+        "event": event,
+        "app": app,
+        "watch": watch.display().to_string(),
+        "message": text,
+    })
 }
 
 /// `lfc adapt --log-format json`'s own lines (start, idle, stop).

@@ -20,6 +20,8 @@ fn app() -> AppStatus {
         no_active: 3,
         dropped: None,
         recording: Some(false),
+        staging: None,
+        shadow: None,
         slots: vec![SlotStatus {
             index: 0,
             uuid: u64::MAX,

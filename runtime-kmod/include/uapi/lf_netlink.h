@@ -25,6 +25,15 @@ enum lf_cmd {
 	LF_CMD_INFER,		/* APP_ID, VECTOR -> APP_ID, UUID, VECTOR */
 	LF_CMD_SET_RECORDING,	/* APP_ID, RECORDING (u8 0/1) */
 	LF_CMD_RECORDS,		/* multicast on "records": APP_ID, RECORD... */
+	LF_CMD_SHADOW,		/* APP_ID, UUID, SHADOW_EVERY (> 0): the loaded,
+				 * non-active snapshot UUID answers 1 query in
+				 * SHADOW_EVERY per CPU, off the datapath;
+				 * APP_ID alone or SHADOW_EVERY 0: stop */
+	LF_CMD_STAGING,		/* APP_ID, STAGING (u8 0/1): while on, snapshots
+				 * registering for the app only enter the
+				 * registry (loaded, in no slot) */
+	LF_CMD_SHADOW_RECORDS,	/* multicast on "records": APP_ID, UUID (the
+				 * candidate), RECORD... with SHADOW_OUTPUT */
 	__LF_CMD_MAX,
 };
 #define LF_CMD_MAX (__LF_CMD_MAX - 1)
@@ -45,6 +54,10 @@ enum lf_attr {
 	LF_ATTR_RECORD,		/* nested LF_REC_ATTR_* (issue: records) */
 	LF_ATTR_DROPPED,	/* u64: records dropped (buffers full) */
 	LF_ATTR_PAD,
+	LF_ATTR_SHADOW_EVERY,	/* u32: sample 1 query in N per CPU, 0: stop */
+	LF_ATTR_STAGING,	/* u8: new snapshots are staged, not installed */
+	LF_ATTR_SHADOW,		/* nested LF_SHADOW_ATTR_*: the running shadow,
+				 * or the last one (no LF_SHADOW_ATTR_RUNNING) */
 	__LF_ATTR_MAX,
 };
 #define LF_ATTR_MAX (__LF_ATTR_MAX - 1)
@@ -73,8 +86,26 @@ enum lf_rec_attr {
 	LF_REC_ATTR_INPUT,	/* binary s64 array */
 	LF_REC_ATTR_OUTPUT,	/* binary s64 array */
 	LF_REC_ATTR_PAD,
+	LF_REC_ATTR_SHADOW_OUTPUT,	/* binary s64 array: the candidate's */
+	LF_REC_ATTR_SHADOW_ERROR,	/* s32: the candidate's infer() return */
 	__LF_REC_ATTR_MAX,
 };
 #define LF_REC_ATTR_MAX (__LF_REC_ATTR_MAX - 1)
+
+enum lf_shadow_attr {
+	LF_SHADOW_ATTR_UNSPEC,
+	LF_SHADOW_ATTR_UUID,	/* u64: the candidate */
+	LF_SHADOW_ATTR_EVERY,	/* u32 */
+	LF_SHADOW_ATTR_SAMPLED,	/* u64: queries copied for the candidate */
+	LF_SHADOW_ATTR_DROPPED,	/* u64: samples dropped, ring full */
+	LF_SHADOW_ATTR_RUN,	/* u64: samples the candidate answered */
+	LF_SHADOW_ATTR_ERRORS,	/* u64: ... with an error */
+	LF_SHADOW_ATTR_UNSENT,	/* u64: results that reached no listener */
+	LF_SHADOW_ATTR_RUNNING,	/* flag: this shadow is on */
+	LF_SHADOW_ATTR_PAD,
+	LF_SHADOW_ATTR_OUTPUT_SCALE,	/* s64: the candidate's */
+	__LF_SHADOW_ATTR_MAX,
+};
+#define LF_SHADOW_ATTR_MAX (__LF_SHADOW_ATTR_MAX - 1)
 
 #endif /* _UAPI_LF_NETLINK_H */
