@@ -54,7 +54,7 @@ struct lf_record {
 };
 
 struct lf_recorder;	/* lf_record.c */
-struct lf_shadow;	/* lf_shadow.c */
+struct lf_shadow_ring;	/* lf_shadow.c */
 
 /* Shadow evaluation counters, per CPU (lf_shadow.c). */
 struct lf_shadow_stats {
@@ -148,6 +148,26 @@ void lf_rec_stop(struct lf_app *app, bool ship);
 void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
 		   const s64 *out);
 
+/*
+ * A candidate shadowing an app (lf_shadow.c), from lf_shadow_start() until
+ * lf_shadow_stop(); the query path finds it with rcu_dereference().
+ */
+struct lf_shadow {
+	/* Queries this CPU lets pass before it samples one: the hot path. */
+	long __percpu *skip;
+	u32 app_id;
+	u32 input_len;
+	u32 output_len;
+	u32 every;			/* sample one query in @every per CPU */
+	struct lf_entry *cand;		/* pinned: its module is held */
+	size_t sample_size;		/* a copied query with its values */
+	size_t result_size;		/* struct lf_shadow_result + values */
+	struct lf_shadow_stats __percpu *stats;
+	struct lf_shadow_ring __percpu *ring;
+	struct work_struct work;
+	void *results;			/* LF_SHADOW_BATCH results, worker's */
+};
+
 /* Shadow evaluation (lf_shadow.c). Start/stop: caller holds lf_mutex. */
 int lf_shadow_start(struct lf_app *app, struct lf_entry *cand, u32 every,
 		    struct netlink_ext_ack *extack);
@@ -157,9 +177,21 @@ void lf_shadow_stats_sum(const struct lf_shadow *sh,
 const struct lf_snapshot *lf_shadow_snap(const struct lf_shadow *sh,
 					 u32 *every);
 bool lf_shadow_runs(const struct lf_shadow *sh, const struct lf_entry *e);
-/* The query path: caller holds rcu_read_lock(); any context but NMI. */
-void lf_shadow_offer(struct lf_shadow *sh, u64 uuid, const s64 *in,
-		     const s64 *out);
+void lf_shadow_sample(struct lf_shadow *sh, u64 uuid, const s64 *in,
+		      const s64 *out);
+
+/*
+ * The query path, after the active snapshot answered; caller holds
+ * rcu_read_lock(); any context but NMI. One per-CPU decrement (irq-safe
+ * on its own) unless this query is the one in @every to sample.
+ */
+static __always_inline void lf_shadow_offer(struct lf_shadow *sh, u64 uuid,
+					    const s64 *in, const s64 *out)
+{
+	if (likely(this_cpu_dec_return(*sh->skip) > 0))
+		return;
+	lf_shadow_sample(sh, uuid, in, out);
+}
 
 int lf_netlink_init(void);
 void lf_netlink_exit(void);

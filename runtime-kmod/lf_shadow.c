@@ -20,7 +20,8 @@
  *        LF_CMD_SHADOW_RECORDS message on the "records" group.
  *
  * Cost on the query path when shadowing is on: one per-CPU decrement and
- * a branch for a query that is not sampled; a sampled one also takes its
+ * a branch for a query that is not sampled (lf_shadow_offer(), inline in
+ * lf_query_model); a sampled one calls lf_shadow_sample(), which takes its
  * CPU's ring lock (uncontended: the worker takes it once per sample to
  * move the head), copies input_len + output_len values and queues the
  * work (a test_and_set_bit when it is already pending). With shadowing
@@ -59,22 +60,7 @@ struct lf_shadow_ring {
 	raw_spinlock_t lock;
 	u32 head;		/* oldest sample not yet taken by the worker */
 	u32 tail;		/* next free slot; [head, tail) are filled */
-	long skip;		/* queries to let pass before the next sample */
 	void *mem;		/* LF_SHADOW_RING samples of sample_size bytes */
-};
-
-struct lf_shadow {
-	u32 app_id;
-	u32 input_len;
-	u32 output_len;
-	u32 every;			/* sample one query in @every per CPU */
-	struct lf_entry *cand;		/* pinned: its module is held */
-	size_t sample_size;		/* struct lf_shadow_sample + values */
-	size_t result_size;		/* struct lf_shadow_result + values */
-	struct lf_shadow_stats __percpu *stats;
-	struct lf_shadow_ring __percpu *ring;
-	struct work_struct work;
-	void *results;			/* LF_SHADOW_BATCH results, worker's */
 };
 
 /* What the query path copies: inputs then the active snapshot's outputs. */
@@ -90,22 +76,19 @@ static void *lf_shadow_at(const struct lf_shadow *sh,
 	return ring->mem + (size_t)(i % LF_SHADOW_RING) * sh->sample_size;
 }
 
-void lf_shadow_offer(struct lf_shadow *sh, u64 uuid, const s64 *in,
-		     const s64 *out)
+/* lf_shadow_offer() found this query due; any context but NMI. */
+void lf_shadow_sample(struct lf_shadow *sh, u64 uuid, const s64 *in,
+		      const s64 *out)
 {
 	struct lf_shadow_sample *s;
 	struct lf_shadow_ring *ring;
 	unsigned long flags;
 	bool kick = false;
 
-	/* The common case: one per-CPU decrement, irq-safe on its own. */
-	if (likely(this_cpu_dec_return(sh->ring->skip) > 0))
-		return;
-
 	local_irq_save(flags);
 	ring = this_cpu_ptr(sh->ring);
 	raw_spin_lock(&ring->lock);
-	ring->skip = sh->every;
+	this_cpu_write(*sh->skip, sh->every);
 	if (ring->tail - ring->head >= LF_SHADOW_RING) {
 		this_cpu_inc(sh->stats->dropped);
 		goto unlock;
@@ -205,6 +188,7 @@ static void lf_shadow_free(struct lf_shadow *sh)
 		for_each_possible_cpu(cpu)
 			kvfree(per_cpu_ptr(sh->ring, cpu)->mem);
 	free_percpu(sh->ring);
+	free_percpu(sh->skip);
 	free_percpu(sh->stats);
 	kvfree(sh->results);
 	kfree(sh);
@@ -232,15 +216,16 @@ static struct lf_shadow *lf_shadow_alloc(const struct lf_app *app,
 	INIT_WORK(&sh->work, lf_shadow_work);
 	sh->stats = alloc_percpu(struct lf_shadow_stats);
 	sh->ring = alloc_percpu(struct lf_shadow_ring);
+	sh->skip = alloc_percpu(long);
 	sh->results = kvmalloc_array(LF_SHADOW_BATCH, sh->result_size,
 				     GFP_KERNEL);
-	if (!sh->stats || !sh->ring || !sh->results)
+	if (!sh->stats || !sh->ring || !sh->skip || !sh->results)
 		goto fail;
 	for_each_possible_cpu(cpu) {
 		struct lf_shadow_ring *ring = per_cpu_ptr(sh->ring, cpu);
 
 		raw_spin_lock_init(&ring->lock);
-		ring->skip = every;
+		*per_cpu_ptr(sh->skip, cpu) = every;
 		ring->mem = kvmalloc_node(LF_SHADOW_RING * sh->sample_size,
 					  GFP_KERNEL, cpu_to_node(cpu));
 		if (!ring->mem)

@@ -347,6 +347,51 @@ pub fn next_uuid(apps: &[AppStatus], app: u32, loaded_modules: &[String]) -> Res
     }
 }
 
+/// A status of `app` with nothing in it.
+fn empty_app(app: u32) -> AppStatus {
+    AppStatus {
+        app,
+        name: String::new(),
+        input_len: 0,
+        output_len: 0,
+        active_slot: None,
+        queries: 0,
+        no_active: 0,
+        dropped: None,
+        recording: None,
+        staging: None,
+        shadow: None,
+        slots: vec![],
+    }
+}
+
+/// The first uuid above `floor` that no slot and no loaded `lf_model_*`
+/// module holds (`app` names the app only).
+fn next_uuid_above(
+    apps: &[AppStatus],
+    app: &AppStatus,
+    floor: u64,
+    loaded_modules: &[String],
+) -> Result<u64> {
+    let taken: BTreeSet<u64> = apps
+        .iter()
+        .flat_map(|a| a.slots.iter().map(|s| s.uuid))
+        .chain(loaded_modules.iter().filter_map(|m| uuid_of_module(m)))
+        .collect();
+    let mut u = floor;
+    loop {
+        u = u.checked_add(1).ok_or_else(|| {
+            Error::Other(format!(
+                "app {}: no snapshot uuid left above {floor}",
+                app.app
+            ))
+        })?;
+        if !taken.contains(&u) {
+            return Ok(u);
+        }
+    }
+}
+
 /// Modules this loop loaded that are still loaded but in no slot of any
 /// app: the ones to unload. Never a module in a slot.
 pub fn to_unload(
@@ -449,6 +494,10 @@ impl fmt::Display for Outcome {
                 }
                 Ok(())
             }
+            // After a canary rollback the running snapshot is the previous one.
+            Verdict::Rejected(why) if why.starts_with("promoted, then ") => {
+                write!(f, " -> rejected: {why}")
+            }
             Verdict::Rejected(why) => write!(f, " -> rejected: {why}; running snapshot untouched"),
         }
     }
@@ -502,6 +551,8 @@ pub struct Adapter {
     /// Seen at the previous poll, not yet taken (size must stay stable).
     pending: BTreeMap<String, Stamp>,
     loaded_by_us: BTreeSet<String>,
+    /// The last uuid given to a candidate (state file: `uuid N`).
+    last_uuid: u64,
     /// Kernel errors met per file (see [`watch::MAX_KERNEL_TRIES`]).
     failures: BTreeMap<String, u32>,
     /// How the state file is written (tests inject a full disk).
@@ -521,6 +572,7 @@ impl Adapter {
             processed: BTreeMap::new(),
             pending: BTreeMap::new(),
             loaded_by_us: BTreeSet::new(),
+            last_uuid: 0,
             failures: BTreeMap::new(),
             write_state: pipeline::write_atomic,
         };
@@ -568,6 +620,7 @@ impl Adapter {
                 ["module", name] => {
                     self.loaded_by_us.insert(name.to_string());
                 }
+                ["uuid", n] => self.last_uuid = n.parse().map_err(|_| bad())?,
                 [""] => {}
                 _ => return Err(bad()),
             }
@@ -600,6 +653,9 @@ impl Adapter {
         }
         for m in &self.loaded_by_us {
             s.push_str(&format!("module\t{m}\n"));
+        }
+        if self.last_uuid > 0 {
+            s.push_str(&format!("uuid\t{}\n", self.last_uuid));
         }
         let p = self.state_path();
         (self.write_state)(&p, s.as_bytes())
@@ -732,7 +788,19 @@ impl Adapter {
         let path = self.opts.watch.join(name);
         let apps = sys.apps()?;
         let status = apps.iter().find(|a| a.app == app).cloned();
+        // Never a uuid this loop gave an earlier candidate: one uuid, one
+        // model, in the logs and in the records.
         let uuid = next_uuid(&apps, app, &sys.loaded_modules()?)?;
+        let uuid = if uuid <= self.last_uuid {
+            let floor = AppStatus {
+                slots: vec![],
+                ..status.clone().unwrap_or_else(|| empty_app(app))
+            };
+            next_uuid_above(&apps, &floor, self.last_uuid, &sys.loaded_modules()?)?
+        } else {
+            uuid
+        };
+        self.last_uuid = uuid;
         out.uuid = Some(uuid);
         let opts = CompileOptions {
             uuid,

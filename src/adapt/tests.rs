@@ -504,8 +504,13 @@ fn rejects_what_does_not_parse_and_goes_on() {
         "{why}"
     );
     assert!(out[0].fidelity.is_none());
-    // the next one still gets uuid 4: the rejected one loaded nothing
-    assert_eq!(out[1].uuid, Some(4));
+    // uuid 4 named the broken one (in the log): the next gets 5, also
+    // from a fresh process (the state file keeps the last uuid given)
+    assert_eq!(out[0].uuid, Some(4));
+    assert_eq!(out[1].uuid, Some(5));
+    assert!(std::fs::read_to_string(a.state_path())
+        .unwrap()
+        .contains("uuid\t5\n"));
     assert!(!out[1].rejected());
     assert_eq!(fake.loads.len(), 1);
 }

@@ -14,6 +14,10 @@
 #                    candidate), representative_dataset.npy (its
 #                    calibration rows) and lf_model_2.ko (the candidate
 #                    prebuilt for this kernel, uuid 2; snapshots.sh)
+#                    and, for shadow.sh (issue 11), the candidates
+#                    aurora_good.onnx and aurora_unstable.onnx prebuilt
+#                    as lf_model_{3,5}.ko
+#   shadow.sh        the guest checks of lfc adapt --watch --shadow
 #   lf_rec_load.ko   a softirq load generator for app 1 (records at rate)
 #   veth.ko sch_netem.ko sch_tbf.ko
 #                    from /lib/modules/<ver> (or $LF_VM_MODULES, the debug
@@ -46,9 +50,12 @@ make -s -C "$kdir" M="$work/kbuild" LF_KMOD="$kmod" \
 cp "$work/kbuild/lf_tcp.ko" "$work/kbuild/lf_rec_load.ko" "$dest/"
 
 cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_v2.onnx"
+cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_good.onnx"
+cp "$HERE/aurora_unstable.onnx" "$ADAPT_SRC/"
 cp "$EX/representative_dataset.npy" "$ADAPT_SRC/"
-for n in 1 2; do
-	case $n in 1) out=$dest/lf_model_1.ko ;; 2) out=$ADAPT_SRC/lf_model_2.ko ;; esac
+cp "$HERE/shadow.sh" "$dest/"
+for n in 1 2 3 5; do
+	case $n in 1) out=$dest/lf_model_1.ko ;; *) out=$ADAPT_SRC/lf_model_$n.ko ;; esac
 	# shellcheck disable=SC2046
 	"$LFC" compile $(snap_args $n) --app 1 --uuid $n --kdir "$kdir" \
 		-o "$out" > "$work/lfc-$n.log"

@@ -398,6 +398,14 @@ else
 	echo "LF_VM_FILE records.csv.gz"
 	gzip -c /tmp/rec.csv | base64
 	echo "LF_VM_FILE_END"
+	# Issue 11: lfc adapt --watch --shadow on one more transfer
+	# (build-hook.sh puts shadow.sh in /lf).
+	# shellcheck source=shadow.sh
+	if [ -f $M/shadow.sh ]; then
+		. $M/shadow.sh
+	else
+		fail shadow_setup "no $M/shadow.sh"
+	fi
 fi
 
 # ---- teardown ----------------------------------------------------------------
@@ -408,9 +416,12 @@ for i in $(seq 1 50); do
 done
 lfnl destroy 1
 rmmod $AUR
-loaded lf_model_2 && rmmod lf_model_2
+for m in lf_model_2 lf_model_3 lf_model_5 lf_model_6; do
+	loaded $m && rmmod $m
+done
 rmmod lf_kernel
 rmmod sch_netem sch_tbf veth
 klog
 ! loaded lf_tcp && ! loaded lf_kernel && ! loaded $AUR && ! loaded lf_model_2 &&
+	! loaded lf_model_3 && ! loaded lf_model_6 &&
 	pass lf_tcp_teardown || fail lf_tcp_teardown "$(cat /proc/modules)"

@@ -19,6 +19,11 @@
 #           (lf_tcp.sh); adapt refuses the prebuilt module unless its
 #           digest (model bytes, options, input domain) matches, so the two
 #           cannot drift apart silently.
+#   uuid 3, 5  the candidates of shadow.sh (`lfc adapt --watch
+#           --shadow`, issue 11), with uuid 2's options: aurora_good
+#           (Aurora itself), aurora_unstable (Aurora's action + 2.0,
+#           gen-unstable.py). uuid 4 is the corrupt file's, which never
+#           gets a module.
 
 ADAPT_RANGE=-2:12
 
@@ -27,6 +32,8 @@ snap_args() {
 	case $1 in
 	1) echo "$EX/aurora.onnx --calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv" ;;
 	2) echo "$ADAPT_SRC/aurora_v2.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
+	3) echo "$ADAPT_SRC/aurora_good.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
+	5) echo "$ADAPT_SRC/aurora_unstable.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
 	*) return 1 ;;
 	esac
 }
