@@ -927,6 +927,34 @@ app 2: cubic  inputs 8  outputs 2  no active snapshot
 }
 
 #[test]
+fn status_report_shows_staging_and_the_shadow() {
+    let mut app = proto::decode_app(&app_attrs(1).concat()).unwrap();
+    app.staging = Some(true);
+    app.shadow = Some(crate::control::ShadowStatus {
+        uuid: 7,
+        every: 4,
+        sampled: 120,
+        dropped: 1,
+        run: 119,
+        errors: 0,
+        unsent: 0,
+        running: true,
+        output_scale: 1000,
+    });
+    let text = format_status(std::slice::from_ref(&app));
+    assert!(
+        text.starts_with("app 1: aurora  inputs 30  outputs 1  active slot 1  staging on\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n    shadow uuid 7 (1 in 4 per CPU)  sampled 120  run 119  errors 0  dropped 1  unsent 0\n"),
+        "{text}"
+    );
+    app.shadow.as_mut().unwrap().running = false;
+    assert!(format_status(&[app]).contains("shadow uuid 7 (stopped)  sampled 120"));
+}
+
+#[test]
 fn uuid_syntax() {
     assert_eq!(parse_uuid("0x00000000c0ffee01").unwrap(), 0xc0ffee01);
     assert_eq!(parse_uuid("0XFF").unwrap(), 255);

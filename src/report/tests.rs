@@ -20,8 +20,18 @@ fn app() -> AppStatus {
         no_active: 3,
         dropped: None,
         recording: Some(false),
-        staging: None,
-        shadow: None,
+        staging: Some(false),
+        shadow: Some(crate::control::ShadowStatus {
+            uuid: 7,
+            every: 4,
+            sampled: 10,
+            dropped: 1,
+            run: 9,
+            errors: 0,
+            unsent: 2,
+            running: true,
+            output_scale: 1000,
+        }),
         slots: vec![SlotStatus {
             index: 0,
             uuid: u64::MAX,
@@ -47,7 +57,11 @@ fn json_status_field_names() {
             "apps": [{
                 "app": 1, "name": "aurora", "input_len": 30, "output_len": 1,
                 "active_slot": 0, "queries": 1200, "no_active": 3,
-                "dropped": null, "recording": false,
+                "dropped": null, "recording": false, "staging": false,
+                "shadow": {
+                    "uuid": 7, "every": 4, "running": true, "sampled": 10,
+                    "run": 9, "errors": 0, "dropped": 1, "unsent": 2,
+                },
                 "slots": [{
                     "index": 0, "uuid": 18446744073709551615u64, "active": true,
                     "model": "aurora", "digest": "3f2a", "module": "lf_model_1",
