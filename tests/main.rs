@@ -18,4 +18,5 @@ mod regress;
 mod report;
 mod sign;
 mod snapshots;
+mod systemd_unit;
 mod vmmodels;

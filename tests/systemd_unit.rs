@@ -5,7 +5,7 @@
 use std::process::Command;
 
 #[test]
-fn adapt_unit_exec_start_parses() {
+fn systemd_adapt_unit_exec_start_parses() {
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/systemd/lfc-adapt@.service"
