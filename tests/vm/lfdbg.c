@@ -835,8 +835,17 @@ static bool check_attrs(const struct nlmsghdr *h, bool infer,
 			if (l != 8)
 				return false;
 			break;
-		case LF_ATTR_RECORDING:
+		case LF_ATTR_RECORDING: case LF_ATTR_STAGING:
 			if (l != 1 || *(const uint8_t *)attr_data(a) > 1)
+				return false;
+			break;
+		case LF_ATTR_SHADOW:
+			if (!(a->nla_type & NLA_F_NESTED))
+				return false;
+			for_each_attr(s, attr_data(a), l, srem)
+				if (s->nla_type > LF_SHADOW_ATTR_MAX)
+					return false;
+			if (srem)
 				return false;
 			break;
 		case LF_ATTR_APP_NAME:
