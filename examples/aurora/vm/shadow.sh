@@ -16,7 +16,7 @@
 # daemon exits 0 with a consistent state file, the kernel log is clean.
 # The candidates are prebuilt on the host (build-hook.sh, snapshots.sh).
 
-SH_BYTES=$((32 * 1024 * 1024))
+SH_BYTES=$((96 * 1024 * 1024))
 SW=/tmp/watch_shadow
 SH_LOG=/tmp/adapt_shadow.log
 SH_BAD='BUG|WARNING|Oops|RCU stall|Call Trace|general protection|KASAN|UBSAN'
