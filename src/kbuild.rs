@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::fsutil::OwnedTempDir;
 use crate::Result;
 
+pub mod rust;
 pub mod sign;
 
 include!(concat!(env!("OUT_DIR"), "/runtime_files.rs"));
@@ -61,7 +62,8 @@ fn cache_root() -> PathBuf {
     }
 }
 
-fn run_make(dir: &Path, args: &[String]) -> Result<()> {
+/// Runs make; on success, its stdout and stderr (kbuild's warnings).
+fn run_make(dir: &Path, args: &[String]) -> Result<String> {
     let out = Command::new("make")
         .args(args)
         .current_dir(dir)
@@ -70,9 +72,9 @@ fn run_make(dir: &Path, args: &[String]) -> Result<()> {
             tool: "make".into(),
             output: format!("cannot run make: {e} (apt-get install build-essential)"),
         })?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
         // "exit status: 2", or "signal: 9 (SIGKILL)" when make was killed.
         text.push_str(&format!("make ended with {}\n", out.status));
         return Err(Error::Build {
@@ -80,7 +82,7 @@ fn run_make(dir: &Path, args: &[String]) -> Result<()> {
             output: text,
         });
     }
-    Ok(())
+    Ok(text)
 }
 
 /// Builds lf_kernel for `kdir` (or reuses a cached build) and returns its
@@ -202,6 +204,27 @@ pub fn build_ko_signed(
     kdir: Option<&Path>,
     sign: Option<&sign::SigningKey>,
 ) -> Result<PathBuf> {
+    let files = vec![
+        (
+            format!("{}.c", module.stem),
+            module.source.as_bytes().to_vec(),
+        ),
+        ("Kbuild".to_string(), module.kbuild.as_bytes().to_vec()),
+        ("Makefile".to_string(), module.makefile.as_bytes().to_vec()),
+    ];
+    build_tree(&module.stem, &files, out, kdir, sign).map(|(ko, _)| ko)
+}
+
+/// Writes `files` into a temporary directory beside `out`, runs kbuild
+/// there for `kdir` against lf_kernel's build, signs `<stem>.ko` (with
+/// `sign`) and moves it to `out`. Returns `out` and kbuild's output.
+fn build_tree(
+    stem: &str,
+    files: &[(String, Vec<u8>)],
+    out: &Path,
+    kdir: Option<&Path>,
+    sign: Option<&sign::SigningKey>,
+) -> Result<(PathBuf, String)> {
     if let Some(key) = sign {
         key.check()?;
     }
@@ -212,17 +235,12 @@ pub fn build_ko_signed(
         _ => PathBuf::from("."),
     };
     let tmp = OwnedTempDir::new_in(&parent, ".lfc-kbuild-")?;
-    let files = [
-        (format!("{}.c", module.stem), &module.source),
-        ("Kbuild".to_string(), &module.kbuild),
-        ("Makefile".to_string(), &module.makefile),
-    ];
-    for (name, text) in &files {
+    for (name, bytes) in files {
         let p = tmp.path().join(name);
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
     }
     let kdir = kdir.canonicalize().map_err(|e| Error::io(&kdir, e))?;
-    run_make(
+    let log = run_make(
         tmp.path(),
         &[
             "-C".into(),
@@ -233,7 +251,7 @@ pub fn build_ko_signed(
             "modules".into(),
         ],
     )?;
-    let ko = tmp.path().join(format!("{}.ko", module.stem));
+    let ko = tmp.path().join(format!("{stem}.ko"));
     if !ko.is_file() {
         return Err(Error::Build {
             tool: "kbuild".into(),
@@ -244,5 +262,5 @@ pub fn build_ko_signed(
         sign::sign_module(&kdir, key, &ko)?;
     }
     std::fs::rename(&ko, out).map_err(|e| Error::io(out, e))?;
-    Ok(out.to_path_buf())
+    Ok((out.to_path_buf(), log))
 }

@@ -37,6 +37,14 @@ enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    C,
+    /// no_std Rust; for a `.ko`, compiled by rustc with the kernel's code
+    /// generation and linked with a C shell.
+    Rust,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
     C,
@@ -130,6 +138,10 @@ enum Cmd {
         /// Kernel build directory for `.ko` output.
         #[arg(long)]
         kdir: Option<PathBuf>,
+        /// What the snapshot is written in: c (default) or rust (`-o X.rs`
+        /// is always Rust).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Sign the `.ko` with this private key (PEM, or a PKCS#11 URI) using
         /// the kernel tree's scripts/sign-file and its CONFIG_MODULE_SIG_HASH.
         #[arg(long, requires = "sign_cert")]
@@ -556,11 +568,25 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             args,
             out,
             kdir,
+            backend,
             sign_key,
             sign_cert,
         } => {
-            let compiled = compile_warn(&args.model, &args.options_for(Some(&out))?)?;
             let is_ko = out.extension().map(|e| e == "ko").unwrap_or(false);
+            let is_rs = out.extension().map(|e| e == "rs").unwrap_or(false);
+            if backend == Some(BackendArg::Rust) && !is_ko && !is_rs {
+                return Err(Error::option(
+                    "--backend",
+                    "the Rust back end writes OUT.rs or OUT.ko",
+                ));
+            }
+            if backend == Some(BackendArg::C) && is_rs {
+                return Err(Error::option(
+                    "--backend",
+                    "-o OUT.rs is Rust source: drop --backend c",
+                ));
+            }
+            let compiled = compile_warn(&args.model, &args.options_for(Some(&out))?)?;
             let signing = match (sign_key, sign_cert) {
                 (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
                 _ => None,
@@ -571,12 +597,26 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     "only a kernel module (-o NAME.ko) can be signed",
                 ));
             }
-            if is_ko {
+            if is_ko && backend == Some(BackendArg::Rust) {
+                let module = compiled.emit_rust()?;
+                let ko = lfc::kbuild::rust::build_ko(
+                    &compiled.program,
+                    &module,
+                    &compiled.meta,
+                    &out,
+                    kdir.as_deref(),
+                    signing.as_ref(),
+                )?;
+                for w in &ko.warnings {
+                    eprintln!("lfc: kbuild: {w}");
+                }
+                println!("{}", ko.path.display());
+            } else if is_ko {
                 let module = compiled.emit_c()?;
                 let ko =
                     lfc::kbuild::build_ko_signed(&module, &out, kdir.as_deref(), signing.as_ref())?;
                 println!("{}", ko.display());
-            } else if out.extension().map(|e| e == "rs").unwrap_or(false) {
+            } else if is_rs {
                 let module = compiled.emit_rust()?;
                 pipeline::write_atomic(&out, module.source.as_bytes())?;
                 println!("{}", out.display());

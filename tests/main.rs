@@ -16,6 +16,7 @@ mod netfilter;
 mod quantized;
 mod regress;
 mod report;
+mod rust_kernel;
 mod sign;
 mod snapshots;
 mod systemd_unit;

@@ -4,9 +4,13 @@
 //! names, same buffers), so the two compute the same integers.
 //!
 //! - [`writer`] prints the file (the module skeleton is `templates/rust/`);
+//! - [`kernel`] prints the kernel entry point (a `#[no_mangle] extern "C"`
+//!   function in its own crate root), the C shell that registers it with
+//!   lf_kernel, and their Kbuild (`lfc compile --backend rust -o X.ko`);
 //! - [`userspace`] builds it with rustc and runs it (`--engine rust`,
 //!   tests, benchmarks), and checks the object for panic paths.
 
+pub mod kernel;
 pub mod userspace;
 mod writer;
 
@@ -24,6 +28,9 @@ pub struct RustModule {
     pub source: String,
     /// Per-CPU scratch: `infer` takes a third argument `&mut Scratch`.
     pub scratch: bool,
+    /// `i64` words of `Scratch` (0 without scratch): the C shell of a
+    /// kernel module keeps one per CPU.
+    pub scratch_words: usize,
     pub input_len: usize,
     pub output_len: usize,
 }

@@ -111,6 +111,11 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         locals,
         bodies,
     };
+    let scratch_words = module
+        .scratch
+        .as_ref()
+        .map(|f| f.iter().map(|(_, n)| n).sum())
+        .unwrap_or(0);
     let mut source = ModuleT { m: &module }
         .render()
         .map_err(|e| Error::Other(format!("back::rust: template: {e}")))?;
@@ -121,6 +126,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         stem,
         source,
         scratch: info.scratch,
+        scratch_words,
         input_len: program.input_len,
         output_len: program.output_len,
     })
