@@ -117,7 +117,8 @@ fn rust_ko_builds_for_each_kernel_with_c_modinfo_plus_backend() {
     }
 }
 
-/// The kernel object of every fixture, int16 and int8, for each kernel's
+/// The kernel object of every fixture (the ONNX-ML ones included), int16
+/// and int8, for each kernel's
 /// code generation: only kernel-exported undefined symbols, no SSE/x87 or
 /// division instruction, and the entry point the C shell calls is defined.
 #[test]
@@ -133,7 +134,9 @@ fn rust_kernel_objects_of_every_fixture_are_kernel_code() {
         .collect();
     let mut built = 0;
     for precision in [lfc::ir::Precision::Int16, lfc::ir::Precision::Int8] {
-        for (name, path, mut opts) in cases(dir.path()) {
+        let mut all = cases(dir.path());
+        all.extend(crate::ml::ml_cases());
+        for (name, path, mut opts) in all {
             opts.precision = precision;
             let what = format!("{name} ({})", precision.name());
             let c = pipeline::compile(&path, &opts).unwrap_or_else(|e| panic!("{what}: {e}"));

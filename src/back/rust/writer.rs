@@ -523,15 +523,17 @@ impl Writer<'_> {
                 offset,
             } => self.dequantize(&ident, *src, *rescale, *offset)?,
             // Not printed yet: refused with the op named, never skipped.
-            InstrKind::Trees { .. }
-            | InstrKind::ArgMax { .. }
-            | InstrKind::GroupMax { .. }
-            | InstrKind::Lookup { .. } => {
+            InstrKind::GroupMax { .. } => {
                 return fail(format!(
                     "the Rust back end does not emit {} yet (use the C back end)",
                     instr.onnx_op
                 ))
             }
+            InstrKind::Trees { .. } => self.trees(&ident, &instr.kind)?,
+            InstrKind::ArgMax { src, dst, axis_len } => {
+                self.argmax(&ident, *src, *dst, *axis_len)?
+            }
+            InstrKind::Lookup { src, dst, table } => self.lookup(&ident, *src, *dst, table)?,
         };
         lines.extend(code);
         Ok(lines
@@ -545,6 +547,193 @@ impl Writer<'_> {
             })
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+
+    /// A static array of the narrowest type holding `values` (and 0).
+    fn index_array(&mut self, name: String, values: &[i64], doc: Option<String>) -> String {
+        let (lo, hi) = min_max(values);
+        let ty = rtype(lo.min(0), hi);
+        let items: Vec<String> = values.iter().map(|&v| lit(v)).collect();
+        let doc = doc.map(|d| format!("/// {d}\n")).unwrap_or_default();
+        self.items.push(format!(
+            "{doc}static {name}: [{ty}; {}] = [\n{}\n];",
+            values.len(),
+            wrap(&items, "    ").join("\n")
+        ));
+        name
+    }
+
+    /// The ensemble as a node table walk (as the C): branch `b` goes to
+    /// `yes[b]` when `x[feature[b]] <= threshold[b]`, else to `no[b]`; a
+    /// child at or past `BRANCHES` is a leaf. Feature and leaf indices are
+    /// clamped to their arrays (the validator proved them in range, so the
+    /// clamp changes nothing and leaves no bounds check to panic).
+    fn trees(&mut self, ident: &str, kind: &InstrKind) -> Result<Vec<String>> {
+        let InstrKind::Trees {
+            src,
+            dst,
+            table: t,
+            rescale,
+        } = kind
+        else {
+            return fail("internal: not a Trees");
+        };
+        if self.len(*dst) != t.n_targets || t.n_branches() == 0 && t.n_leaves() == 0 {
+            return fail("Trees: node table does not match its destination");
+        }
+        if self.info.tensor_buffer[src.index()] == self.info.tensor_buffer[dst.index()] {
+            return fail("Trees src and dst share a buffer");
+        }
+        let n_src = self.len(*src);
+        let n_leaves = t.n_leaves();
+        if n_src == 0 || n_leaves == 0 || t.leaf_w.len() != n_leaves * t.n_targets {
+            return fail("Trees: empty input or leaf table");
+        }
+        self.helpers.rescale = true;
+        let (x, y) = (self.buf(*src)?, self.buf(*dst)?);
+        let name = |s: &str| c::namer::macro_name(ident, s);
+        let u = |v: &[u32]| v.iter().map(|&x| x as i64).collect::<Vec<i64>>();
+        // A one-leaf ensemble has no branches: one dummy entry keeps the
+        // arrays (never read: every root is a leaf).
+        let pad = |v: Vec<i64>| if v.is_empty() { vec![0] } else { v };
+        let trees = self.konst(name("trees"), "usize", t.roots.len().to_string(), None);
+        let branches = self.konst(
+            name("branches"),
+            "usize",
+            t.n_branches().to_string(),
+            Some("children at or past this index are leaves".into()),
+        );
+        let targets = self.konst(name("targets"), "usize", t.n_targets.to_string(), None);
+        let leaves = self.konst(name("leaves"), "usize", n_leaves.to_string(), None);
+        let roots = self.index_array(name("roots"), &u(&t.roots), None);
+        let feature = self.index_array(name("feature"), &pad(u(&t.feature)), None);
+        let threshold = self.index_array(
+            name("threshold"),
+            &pad(t.threshold.clone()),
+            Some("in the integers of x".into()),
+        );
+        let yes = self.index_array(name("yes"), &pad(u(&t.yes)), None);
+        let no = self.index_array(name("no"), &pad(u(&t.no)), None);
+        let leaf = self.index_array(
+            name("leaf"),
+            &t.leaf_w,
+            Some(format!("leaf[k * {targets} + i]: what leaf k adds to y[i]")),
+        );
+        let base = self.index_array(name("base"), &t.base, None);
+        let m = self.muls(ident, "", &[*rescale], "2^-TREE_ACC_SHIFT")?;
+        let zp = self.zp(ident, "zp", self.program.tensor(*dst).q.zero_point);
+        let value = m.apply(&format!("{y}[i]"), "i");
+        let value = match zp {
+            Some(z) => format!("{value} + {z}"),
+            None => value,
+        };
+        Ok(vec![
+            format!(
+                "// {} trees, at most {} comparisons (depths {:?}).",
+                t.roots.len(),
+                t.worst_comparisons(),
+                t.depths,
+            ),
+            "// Leaves add to y at 2^-TREE_ACC_SHIFT of its step; one rounding at the end.".into(),
+            format!("for i in 0..{targets} {{"),
+            format!("    {y}[i] = {base}[i] as i64;"),
+            "}".into(),
+            format!("for g in 0..{trees} {{"),
+            format!("    let mut j = {roots}[g] as usize;"),
+            format!("    while j < {branches} {{"),
+            format!(
+                "        let f = ({feature}[j] as usize).min({});",
+                n_src - 1
+            ),
+            format!("        j = if {x}[f] <= {threshold}[j] as i64 {{"),
+            format!("            {yes}[j] as usize"),
+            "        } else {".into(),
+            format!("            {no}[j] as usize"),
+            "        };".into(),
+            "    }".into(),
+            format!("    let k = (j - {branches}).min({leaves} - 1);"),
+            format!("    for i in 0..{targets} {{"),
+            format!("        {y}[i] += {leaf}[k * {targets} + i] as i64;"),
+            "    }".into(),
+            "}".into(),
+            format!("for i in 0..{targets} {{"),
+            format!("    {y}[i] = {value};"),
+            "}".into(),
+        ])
+    }
+
+    /// Per group of `axis_len`, the index of the first maximum.
+    fn argmax(
+        &mut self,
+        ident: &str,
+        src: TensorId,
+        dst: TensorId,
+        axis_len: usize,
+    ) -> Result<Vec<String>> {
+        let n = self.len(dst);
+        if axis_len == 0
+            || self.len(src) != n * axis_len
+            || self.info.tensor_buffer[src.index()] == self.info.tensor_buffer[dst.index()]
+        {
+            return fail("ArgMax: lengths or buffers do not match");
+        }
+        let (x, y) = (self.buf(src)?, self.buf(dst)?);
+        let len = self.konst(
+            c::namer::macro_name(ident, "len"),
+            "usize",
+            n.to_string(),
+            None,
+        );
+        let axis = self.konst(
+            c::namer::macro_name(ident, "axis"),
+            "usize",
+            axis_len.to_string(),
+            None,
+        );
+        Ok(vec![
+            format!("let groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
+            format!("for (y, x) in {y}[..{len}].iter_mut().zip(groups) {{"),
+            "    let (mut best, mut max) = (0usize, x[0]);".into(),
+            "    for (i, &v) in x.iter().enumerate().skip(1) {".into(),
+            "        if v > max {".into(),
+            "            best = i;".into(),
+            "            max = v;".into(),
+            "        }".into(),
+            "    }".into(),
+            "    *y = best as i64;".into(),
+            "}".into(),
+        ])
+    }
+
+    /// `y[i] = table[x[i]]`; the index is clamped to the table (the
+    /// validator proved it in range: no effect, no bounds check left).
+    fn lookup(
+        &mut self,
+        ident: &str,
+        src: TensorId,
+        dst: TensorId,
+        table: &[i64],
+    ) -> Result<Vec<String>> {
+        let n = self.len(dst);
+        if self.len(src) != n || table.is_empty() {
+            return fail("Lookup: lengths do not match");
+        }
+        let (x, y) = (self.buf(src)?, self.buf(dst)?);
+        let len = self.konst(
+            c::namer::macro_name(ident, "len"),
+            "usize",
+            n.to_string(),
+            None,
+        );
+        let tab = self.index_array(c::namer::macro_name(ident, "table"), table, None);
+        Ok(vec![
+            format!("for i in 0..{len} {{"),
+            format!(
+                "    {y}[i] = {tab}[({x}[i].max(0) as usize).min({})] as i64;",
+                table.len() - 1
+            ),
+            "}".into(),
+        ])
     }
 
     fn quantize(

@@ -24,6 +24,7 @@ pub(super) const SUFFIXES: &[&str] = &[
     "yes",
     "no",
     "leaf",
+    "leaves",
     "base",
     "shift",
     "mul",
