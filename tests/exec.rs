@@ -409,7 +409,7 @@ fn exec_pytorch_models_with_calibration_only() {
 
 /// The emitted Rust, built with rustc, against the emitted C and the
 /// interpreter, bit for bit, on every fixture in both precisions (and
-/// Aurora's loop form); its object, built alone with `-C panic=abort`,
+/// Aurora's loop form, and the speed fixtures); its object, built alone with `-C panic=abort`,
 /// references no panic symbol.
 #[test]
 fn exec_rust_matches_c_and_interpreter_bit_for_bit() {
@@ -425,6 +425,17 @@ fn exec_rust_matches_c_and_interpreter_bit_for_bit() {
             ..opts
         },
     ));
+    // The speed fixtures (LinnOS-shaped 31-256-2, 64-256-256-8).
+    for name in ["linnos", "mlp4"] {
+        all.push((
+            name.into(),
+            manifest(&format!("tests/fixtures/speed/{name}.onnx")),
+            CompileOptions {
+                calibration: Some(manifest(&format!("tests/fixtures/speed/{name}_calib.csv"))),
+                ..Default::default()
+            },
+        ));
+    }
     for precision in [Precision::Int16, Precision::Int8] {
         for (name, path, mut opts) in all.clone() {
             opts.precision = precision;
