@@ -14,6 +14,11 @@
 #                        embedded in it) and linked the snapshots against;
 #   expect_{1,2,3}.csv   `lfc run --engine c` of each on the data rows:
 #                        the exact text `lfc infer` must print in the guest;
+#   lf_model_{4,5}.ko    Rust snapshots (`--backend rust`) with the
+#                        options of 2 and 3 (uuids 4, 5), for
+#                        guest.d/rust.sh; expect_{4,5}.csv as above, which
+#                        must equal expect_{2,3}.csv and `lfc run --engine
+#                        rust` (checked here);
 #   modules              "<uuid> <module name>" lines (modinfo -F name);
 #   data.csv             the input rows (representative_dataset.csv);
 #   lf_model_9.ko, expect_9.csv  the onnxruntime-quantized Aurora (QDQ,
@@ -47,7 +52,8 @@ flags() {
 	case $1 in
 	1) echo "--calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv" ;;
 	2) echo "--calibration $EX/representative_dataset.npy" ;;
-	3) echo "--calibration $EX/representative_dataset.npy --precision int8" ;;
+	3 | 5) echo "--calibration $EX/representative_dataset.npy --precision int8" ;;
+	4) echo "--calibration $EX/representative_dataset.npy" ;;
 	esac
 }
 
@@ -57,14 +63,29 @@ if [ -f "$kdir/certs/signing_key.pem" ] && [ -f "$kdir/certs/signing_key.x509" ]
 fi
 cp "$EX/representative_dataset.csv" "$dest/data.csv"
 : > "$dest/modules"
-for n in 1 2 3; do
+backend() { case $1 in 4 | 5) echo rust ;; *) echo c ;; esac; }
+for n in 1 2 3 4 5; do
 	# shellcheck disable=SC2046
 	"$LFC" compile "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
-		--kdir "$kdir" "${sign[@]}" -o "$dest/lf_model_$n.ko" > /dev/null
+		--backend "$(backend $n)" --kdir "$kdir" "${sign[@]}" -o "$dest/lf_model_$n.ko" > /dev/null
 	# shellcheck disable=SC2046
 	"$LFC" run "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
 		--engine c --input "$dest/data.csv" > "$dest/expect_$n.csv"
 	echo "$n $(modinfo -F name "$dest/lf_model_$n.ko")" >> "$dest/modules"
+	if [ "$(backend $n)" = rust ]; then
+		[ "$(modinfo -F backend "$dest/lf_model_$n.ko")" = rust ] || {
+			echo "aurora-build: lf_model_$n.ko has no backend: rust" >&2
+			exit 1
+		}
+		# shellcheck disable=SC2046
+		"$LFC" run "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
+			--engine rust --input "$dest/data.csv" > "$dest/rust_$n.csv"
+		cmp "$dest/rust_$n.csv" "$dest/expect_$n.csv" &&
+			cmp "$dest/expect_$n.csv" "$dest/expect_$((n - 2)).csv" || {
+			echo "aurora-build: snapshot $n: --engine rust, --engine c and snapshot $((n - 2)) differ" >&2
+			exit 1
+		}
+	fi
 	[ "$(modinfo -F vermagic "$dest/lf_model_$n.ko" | cut -d' ' -f1)" = "$ver" ] || {
 		echo "aurora-build: lf_model_$n.ko is not for $ver" >&2
 		exit 1

@@ -27,7 +27,8 @@
 #                                     guest.d/lfc.sh (lfc's netlink client),
 #                                     guest.d/aurora.sh (real Aurora
 #                                     snapshots that this lfc builds per
-#                                     kernel with aurora-build.sh) and the
+#                                     kernel with aurora-build.sh, C and
+#                                     Rust: guest.d/rust.sh) and the
 #                                     checks of examples/aurora/vm (training
 #                                     records, lf_tcp, lfc collect and adapt;
 #                                     its build-hook.sh, lf_tcp.sh, replay.sh)
@@ -196,7 +197,7 @@ make_initrd() {
 		add_bin "$rootfs" "$LF_VM_LFC"
 		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
 			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
-			"$HERE/guest.d/sig.sh" "$rootfs/guest.d/"
+			"$HERE/guest.d/sig.sh" "$HERE/guest.d/rust.sh" "$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
