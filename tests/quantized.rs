@@ -141,7 +141,7 @@ fn quantized_saturating_rows_leave_the_input_range_or_saturate_inside() {
 /// on at least 99.9 % of rows, never more than one quantum apart.
 #[test]
 fn quantized_program_matches_the_qdq_simulation() {
-    for name in MODELS {
+    for name in MODELS.iter().chain(&["conv_qdq"]) {
         let c = compile(name, 1_000_000);
         let q = c.imported.as_ref().unwrap();
         for set in ["calib", "sat"] {
@@ -346,34 +346,77 @@ fn quantized_eval_and_inspect() {
     );
 }
 
-/// The known gap (README, "Quantized models"): a 2x2 AveragePool between
-/// equal scales in the QDQ image model puts a quarter of its sums exactly
-/// on half a quantum, where lfc rounds up and onnxruntime to even. The
-/// compile names the node; the shares are measured, not hidden (the
-/// QOperator form of the same model has no such node and is exact:
-/// `conv_qop` above).
+/// A 2x2 AveragePool between equal scales (the QDQ image model) puts a
+/// quarter of its sums exactly on half a quantum. onnxruntime runs it as
+/// QLinearAveragePool, which averages in float32 and rounds `y / y_scale +
+/// y_zero_point` half to even: the stored integer, zero point included. lfc
+/// lowers that op, and only that op, with the rescale that rounds ties to
+/// odd before the odd zero point 21 (the QOperator form pools between
+/// different scales, where no tie is reachable, and keeps half up). The
+/// shares are measured: onnxruntime's float32 sum of four dequantized
+/// values is off the exact half on a few ties (59 of 1,867 pool ties on
+/// these 200 rows), and there it rounds the other way; integer code cannot
+/// reproduce that float noise. Half up there was 13 % / 32 % exact.
 #[test]
-fn quantized_exact_ties_are_reported() {
-    let c = compile("conv_qdq", 1_000_000);
-    assert!(
-        c.warnings
+fn quantized_exact_ties_round_as_onnxruntime() {
+    use lfc::ir::{InstrKind, Round};
+    let rounds = |name: &str| -> Vec<(String, Option<Round>)> {
+        let c = compile(name, 1_000_000);
+        assert!(c.warnings.is_empty(), "{name}: {:?}", c.warnings);
+        c.program
+            .instrs
             .iter()
-            .any(|w| w.node == "pool" && w.message.contains("half a quantum")),
-        "{:?}",
-        c.warnings
-    );
+            .filter(|i| matches!(i.kind, InstrKind::Dense { .. }))
+            .map(|i| (i.node.clone(), i.kind.tie_rounding()))
+            .collect()
+    };
+    let qdq = rounds("conv_qdq");
+    let odd: Vec<&str> = qdq
+        .iter()
+        .filter(|(_, r)| r.is_some())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(odd, ["pool"], "{qdq:?}");
+    assert!(qdq.contains(&("pool".to_string(), Some(Round::HalfOdd))));
+    for name in MODELS {
+        assert!(rounds(name).iter().all(|(_, r)| r.is_none()), "{name}");
+    }
+    let c = compile("conv_qdq", 1_000_000);
     for set in ["calib", "sat"] {
-        let d = quantum_diffs(&c, set, Engine::Interp);
+        let d = quantum_diffs(&c, set, Engine::C);
         eprintln!(
             "conv_qdq {set}: {:.2} % exact quantum, worst {} quanta",
             100.0 * share_exact(&d),
             d.iter().max().unwrap()
         );
+        // Measured: 92 % (calib), 86 % (sat); every row within one quantum.
+        assert!(share_exact(&d) >= 0.85, "{set}");
+        assert!(*d.iter().max().unwrap() <= 1, "{set}");
     }
-    // No such node in the other fixtures.
-    for name in MODELS {
-        let c = compile(name, 1_000_000);
-        assert!(c.warnings.is_empty(), "{name}: {:?}", c.warnings);
+    assert_eq!(
+        quantum_diffs(&c, "sat", Engine::Rust),
+        quantum_diffs(&c, "sat", Engine::Interp)
+    );
+    // The half-up form of the same program is measurably further off.
+    let mut up = compile("conv_qdq", 1_000_000);
+    for i in &mut up.program.instrs {
+        if let InstrKind::Dense { rescale, .. } = &mut i.kind {
+            for r in rescale.iter_mut() {
+                *r = r.with_round(Round::HalfUp);
+            }
+        }
+    }
+    for set in ["calib", "sat"] {
+        let (d, u) = (
+            quantum_diffs(&c, set, Engine::Interp),
+            quantum_diffs(&up, set, Engine::Interp),
+        );
+        eprintln!(
+            "conv_qdq {set} rounding half up: {:.2} % exact, worst {}",
+            100.0 * share_exact(&u),
+            u.iter().max().unwrap()
+        );
+        assert!(share_exact(&d) > share_exact(&u), "{set}");
     }
 }
 

@@ -187,7 +187,7 @@ fn common_shift(p: &Program, info: &ModuleInfo, kind: &InstrKind) -> Option<u32>
 pub fn at_shift(r: Rescale, shift: u32) -> Option<Rescale> {
     let d = shift.checked_sub(r.shift)?;
     let mul = r.mul.checked_mul(1i64.checked_shl(d)?)?;
-    (mul.unsigned_abs() < 1 << 62).then_some(Rescale { mul, shift })
+    (mul.unsigned_abs() < 1 << 62).then_some(Rescale { mul, shift, ..r })
 }
 
 /// The rescales a Dense layer's code uses: its own, or all at the
@@ -208,10 +208,7 @@ mod tests {
 
     #[test]
     fn a_larger_shift_gives_the_same_result() {
-        let r = Rescale {
-            mul: 12345,
-            shift: 17,
-        };
+        let r = Rescale::new(12345, 17);
         let w = at_shift(r, 21).unwrap();
         assert_eq!(w.mul, 12345 << 4);
         for x in [
@@ -228,14 +225,7 @@ mod tests {
             assert_eq!(r.apply(x), w.apply(x), "{x}");
         }
         assert!(at_shift(r, 16).is_none());
-        assert!(at_shift(
-            Rescale {
-                mul: 1 << 40,
-                shift: 1
-            },
-            40
-        )
-        .is_none());
+        assert!(at_shift(Rescale::new(1 << 40, 1), 40).is_none());
     }
 
     #[test]

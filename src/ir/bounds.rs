@@ -15,7 +15,7 @@
 use crate::ir::program::softmax_consts::{
     EXP_FRAC, NEWTON_STEPS, NORM_BITS, RECIP_FRAC, SEED_C1, SEED_C2,
 };
-use crate::ir::{AccWidth, BinaryOp, InstrKind, Lut, QParams, Rescale, Tensor};
+use crate::ir::{AccWidth, BinaryOp, InstrKind, Lut, QParams, Rescale, Round, Tensor};
 
 /// Per-element `[min, max]`.
 pub type Bounds = Vec<(i64, i64)>;
@@ -374,6 +374,11 @@ pub fn propagate(
             if rescale_a.shift == 0 || rescale_a.shift > 62 {
                 return Err(format!("{what}: shift {} outside 1..=62", rescale_a.shift));
             }
+            if *op != BinaryOp::Mul && rescale_a.round != Round::HalfUp {
+                return Err(format!(
+                    "{what}: Add/Sub round half up only (one shared rounding of the sum)"
+                ));
+            }
             let half = 1i128 << (rescale_a.shift - 1);
             let mut out = Vec::new();
             let mut bits = 1;
@@ -402,7 +407,12 @@ pub fn propagate(
                         check64(what, db as i128 * *mul_b as i128)?;
                         check64(what, pre)?;
                         bits = bits.max(signed_bits(pre));
-                        vals.push(((pre >> rescale_a.shift) as i64) + q.zero_point);
+                        let v = match op {
+                            // pre fits s64, so the product does.
+                            BinaryOp::Mul => rescale_a.apply(da * db),
+                            _ => (pre >> rescale_a.shift) as i64,
+                        };
+                        vals.push(v + q.zero_point);
                     }
                 }
                 out.push((*vals.iter().min().unwrap(), *vals.iter().max().unwrap()));

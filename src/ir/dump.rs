@@ -257,7 +257,16 @@ pub fn program(p: &Program) -> String {
                 )
             }
         };
-        let _ = writeln!(s, "  {k}: {body}  # `{}` ({})", instr.node, instr.onnx_op);
+        let even = match instr.kind.tie_rounding() {
+            Some(crate::ir::Round::HalfEven) => " ties to even",
+            Some(crate::ir::Round::HalfOdd) => " ties to odd",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "  {k}: {body}{even}  # `{}` ({})",
+            instr.node, instr.onnx_op
+        );
     }
     s
 }

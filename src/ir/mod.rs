@@ -12,5 +12,5 @@ pub mod tree;
 pub use graph::{Activation, BinaryOp, Graph, Op, OpKind, Value, ValueId};
 pub use program::{
     AccWidth, Instr, InstrKind, Lut, LutFunc, Precision, Program, ProgramOutput, QParams, Rescale,
-    Tensor, TensorId,
+    Round, Tensor, TensorId,
 };

@@ -11,6 +11,9 @@
 //!   architecture the kernel supports;
 //! - [`Rescale::apply`] is the single rounding step: `(x * mul + 2^(shift-1)) >> shift`,
 //!   i.e. round half towards +infinity, once (not TFLite's double rounding);
+//!   a rescale marked [`Round::HalfEven`] rounds an exact half to the even
+//!   neighbour instead (an imported model's requantization where
+//!   onnxruntime's ties are reachable), still in integers only;
 //! - a quantized tensor holds `q` with `real = (q - zero_point) * scale`.
 
 use std::fmt;
@@ -75,18 +78,55 @@ pub struct Tensor {
     pub q: QParams,
 }
 
+/// How a [`Rescale`] rounds a product that lies exactly half-way between
+/// two integers (every other product rounds to the nearest either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Round {
+    /// `(y + 2^(shift-1)) >> shift`: lfc's own rounding.
+    #[default]
+    HalfUp,
+    /// `(y + 2^(shift-1) - 1 + ((y >> shift) & 1)) >> shift`: a tie goes to
+    /// the even neighbour, as onnxruntime's float requantization rounds.
+    /// Chosen for an imported model's op only where its multiplier is a
+    /// short binary fraction, so that ties are reachable (a shift,
+    /// an and and an add more per element).
+    HalfEven,
+    /// `(y + 2^(shift-1) - ((y >> shift) & 1)) >> shift`: a tie goes to the
+    /// odd neighbour. With an odd zero point added after it, that is
+    /// round half to even of the stored integer, as onnxruntime's kernels
+    /// that add the zero point before rounding.
+    HalfOdd,
+}
+
 /// A fixed-point multiplier: `apply(x) = (x * mul + 2^(shift-1)) >> shift`
-/// in 64-bit arithmetic, approximating `x * mul / 2^shift` rounded half up.
-/// `shift >= 1`. The validator proves `x * mul` cannot overflow.
+/// in 64-bit arithmetic, approximating `x * mul / 2^shift` rounded half up
+/// (or half to even: [`Round`]). `shift >= 1`. The validator proves
+/// `x * mul + 2^(shift-1)` cannot overflow (the half-even form adds at
+/// most that much).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rescale {
     pub mul: i64,
     pub shift: u32,
+    pub round: Round,
 }
 
 impl Rescale {
     /// `apply(x) == x` for every x (`mul == 2^shift`).
-    pub const IDENTITY: Rescale = Rescale { mul: 2, shift: 1 };
+    pub const IDENTITY: Rescale = Rescale::new(2, 1);
+
+    /// `x * mul / 2^shift` rounded half up.
+    pub const fn new(mul: i64, shift: u32) -> Rescale {
+        Rescale {
+            mul,
+            shift,
+            round: Round::HalfUp,
+        }
+    }
+
+    /// The same multiplier, rounding ties as `round`.
+    pub fn with_round(self, round: Round) -> Rescale {
+        Rescale { round, ..self }
+    }
 
     pub fn is_identity(self) -> bool {
         self.shift < 63 && self.mul == 1i64 << self.shift
@@ -94,7 +134,14 @@ impl Rescale {
 
     #[inline]
     pub fn apply(self, x: i64) -> i64 {
-        (x * self.mul + (1i64 << (self.shift - 1))) >> self.shift
+        let y = x * self.mul;
+        let half = 1i64 << (self.shift - 1);
+        match self.round {
+            Round::HalfUp => (y + half) >> self.shift,
+            // The bias is at most half: never larger than half up's.
+            Round::HalfEven => (y + (half - 1) + ((y >> self.shift) & 1)) >> self.shift,
+            Round::HalfOdd => (y + half - ((y >> self.shift) & 1)) >> self.shift,
+        }
     }
 
     /// The real factor this represents (documentation and tests only).
@@ -441,6 +488,25 @@ impl InstrKind {
         }
     }
 
+    /// The rounding of ties of this instruction's rescales when one is not
+    /// [`Round::HalfUp`] (`None` when all round half up).
+    pub fn tie_rounding(&self) -> Option<Round> {
+        let rs: Vec<Rescale> = match self {
+            InstrKind::Quantize { rescale, .. }
+            | InstrKind::Trees { rescale, .. }
+            | InstrKind::Dequantize { rescale, .. } => vec![*rescale],
+            InstrKind::Dense { rescale, .. } => rescale.clone(),
+            InstrKind::Scale { pos, neg, .. } => [&pos[..], &neg[..]].concat(),
+            InstrKind::Binary { rescale_a, .. } => vec![*rescale_a],
+            InstrKind::Lut { .. }
+            | InstrKind::Softmax { .. }
+            | InstrKind::ArgMax { .. }
+            | InstrKind::GroupMax { .. }
+            | InstrKind::Lookup { .. } => vec![],
+        };
+        rs.iter().map(|r| r.round).find(|&r| r != Round::HalfUp)
+    }
+
     /// Element-wise: element `i` of the result reads only element `i` of
     /// each source, so it may be written in place over a source.
     pub fn is_elementwise(&self) -> bool {
@@ -572,4 +638,48 @@ pub fn softmax_group(x: &[i64], exp_lut: &Lut, out_frac: u32, zp: i64, qmax: i64
         .map(|&v| (((v * r) + (1i64 << (shift - 1))) >> shift) + zp)
         .map(|v| v.min(qmax))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rounding against the exact quotient `x * mul / 2^shift`
+    /// (rationals in i128): nearest always, ties as named.
+    #[test]
+    fn rescale_rounds_ties_as_told() {
+        for (mul, shift) in [(1i64, 2u32), (3, 3), (12345, 17), (-5, 4)] {
+            for x in -300i64..=300 {
+                let num = x as i128 * mul as i128;
+                let den = 1i128 << shift;
+                let floor = num.div_euclid(den);
+                let rem = num.rem_euclid(den);
+                for round in [Round::HalfUp, Round::HalfEven, Round::HalfOdd] {
+                    let want = if 2 * rem < den {
+                        floor
+                    } else if 2 * rem > den {
+                        floor + 1
+                    } else {
+                        match round {
+                            Round::HalfUp => floor + 1,
+                            Round::HalfEven => floor + (floor & 1),
+                            Round::HalfOdd => floor + 1 - (floor & 1),
+                        }
+                    };
+                    let r = Rescale::new(mul, shift).with_round(round);
+                    assert_eq!(
+                        r.apply(x) as i128,
+                        want,
+                        "{x} * {mul} / 2^{shift} {round:?}"
+                    );
+                }
+            }
+        }
+        // 2x2 average: 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, -1.5 -> -2 (even);
+        // 0.5 -> 1, 1.5 -> 1, -0.5 -> -1 (odd).
+        let even = Rescale::new(1, 2).with_round(Round::HalfEven);
+        let odd = Rescale::new(1, 2).with_round(Round::HalfOdd);
+        assert_eq!([2, 6, -2, -6].map(|x| even.apply(x)), [0, 2, 0, -2]);
+        assert_eq!([2, 6, -2, -6].map(|x| odd.apply(x)), [1, 1, -1, -1]);
+    }
 }

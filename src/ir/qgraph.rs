@@ -57,6 +57,18 @@ impl QType {
         v.clamp(self.qmin as f64, self.qmax as f64) as i64
     }
 
+    /// `sat(round_half_even(x / scale + zero_point))`: the zero point added
+    /// before the rounding, so an exact half goes to the even stored
+    /// integer (onnxruntime's QLinearAveragePool kernel:
+    /// `nearbyintf(y / y_scale + y_zero_point)`).
+    pub fn quantize_zp_first(&self, x: f64) -> i64 {
+        if x.is_nan() {
+            return self.zero_point.clamp(self.qmin, self.qmax);
+        }
+        let v = (x / self.scale + self.zero_point as f64).round_ties_even();
+        v.clamp(self.qmin as f64, self.qmax as f64) as i64
+    }
+
     /// QuantizeLinear as onnxruntime computes it on a float32 input: the
     /// quotient `x / scale` in float32, then rounded half to even.
     pub fn quantize_f32(&self, x: f32) -> i64 {
@@ -116,6 +128,19 @@ pub struct QOp {
     pub kind: QOpKind,
     pub inputs: Vec<QId>,
     pub output: QId,
+}
+
+impl QOp {
+    /// onnxruntime rounds this op's result with the zero point already
+    /// added ([`QType::quantize_zp_first`]): an AveragePool, QDQ (which
+    /// onnxruntime fuses into QLinearAveragePool) or QOperator. Its kernel
+    /// averages in float32 and computes `nearbyintf(y / y_scale +
+    /// y_zero_point)`; every other op rounds `y / y_scale` and then adds the
+    /// zero point, as QuantizeLinear. The two differ only on an exact half
+    /// with an odd zero point.
+    pub fn rounds_with_zero_point(&self) -> bool {
+        matches!(self.onnx_op.as_str(), "AveragePool" | "QLinearAveragePool")
+    }
 }
 
 /// One model output: `tensor`, dequantized (`real`) or answered as the
@@ -218,9 +243,16 @@ impl QGraph {
 
     fn eval_op(&self, op: &QOp, t: &[Vec<i64>]) -> Vec<i64> {
         let dst = &self.tensor(op.output).ty;
+        let zp_first = op.rounds_with_zero_point();
         self.op_reals(op, t)
             .into_iter()
-            .map(|v| dst.quantize(v))
+            .map(|v| {
+                if zp_first {
+                    dst.quantize_zp_first(v)
+                } else {
+                    dst.quantize(v)
+                }
+            })
             .collect()
     }
 
@@ -343,5 +375,10 @@ mod tests {
         assert_eq!(q.quantize(1e9), 127);
         assert_eq!(q.quantize(-1e9), -128);
         assert_eq!(q.quantize(f64::NAN), 3);
+        // With the zero point first, the tie goes to the even stored value.
+        assert_eq!(q.quantize_zp_first(0.25), 4); // 3.5 -> 4
+        assert_eq!(q.quantize_zp_first(0.75), 4); // 4.5 -> 4
+        assert_eq!(q.quantize_zp_first(-0.25), 2); // 2.5 -> 2
+        assert_eq!(q.quantize_zp_first(1e9), 127);
     }
 }

@@ -19,7 +19,7 @@ pub fn rescale_for(factor: f64, max_abs_in: i64) -> Result<Rescale, String> {
         return Err(format!("scale factor {factor} is not finite"));
     }
     if factor == 0.0 {
-        return Ok(Rescale { mul: 0, shift: 1 });
+        return Ok(Rescale::new(0, 1));
     }
     let in_bits = bit_len(max_abs_in.max(1));
     if in_bits >= 62 {
@@ -46,10 +46,10 @@ pub fn rescale_for(factor: f64, max_abs_in: i64) -> Result<Rescale, String> {
         }
         mul = (factor.abs() * (shift as f64).exp2()).round() as i64;
     }
-    Ok(Rescale {
-        mul: if factor < 0.0 { -mul } else { mul },
-        shift: shift as u32,
-    })
+    Ok(Rescale::new(
+        if factor < 0.0 { -mul } else { mul },
+        shift as u32,
+    ))
 }
 
 /// Headroom, in quantization steps, left below the top of the range so

@@ -17,11 +17,13 @@
 //! - each output: dequantized to `s64` at `--output-scale` (or, for an
 //!   integer output, the integers themselves).
 //!
-//! The rounding is the program's one rounding step ([`Rescale::apply`],
-//! half up), where onnxruntime rounds half to even: results differ only
-//! when the exact real value lies within 2^-31 (relative) of a half-integer
-//! quantum, or exactly on one (which needs a multiplier that is a short
-//! binary fraction, as a pool over 2^k positions between equal scales).
+//! The rounding is the program's one rounding step ([`Rescale::apply`]).
+//! onnxruntime rounds half to even; lfc rounds half up, except in a Linear
+//! op whose multiplier is a short binary fraction (a pool over 2^k
+//! positions between equal scales), where exact half quanta are reachable:
+//! that op rounds half to even ([`Round::HalfEven`], still integers only)
+//! and gives onnxruntime's quanta. Elsewhere results differ only when the
+//! exact real value lies within 2^-31 (relative) of a half-integer quantum.
 
 use std::collections::HashMap;
 
@@ -30,7 +32,7 @@ use crate::ir::bounds::{self, Bounds};
 use crate::ir::qgraph::{QGraph, QId, QOp, QOpKind, QType};
 use crate::ir::{
     AccWidth, BinaryOp, Instr, InstrKind, Lut, LutFunc, Precision, Program, ProgramOutput, QParams,
-    Rescale, Tensor, TensorId,
+    Rescale, Round, Tensor, TensorId,
 };
 use crate::quant::fixed::rescale_for;
 use crate::Result;
@@ -252,9 +254,14 @@ impl Builder<'_> {
             .max()
             .unwrap_or(1)
             .clamp(1, i64::MAX as i128) as i64;
+        let round = tie_rounding(g, op);
         let rescale = acc_scale
             .iter()
-            .map(|s| rescale_for(s / dq.scale, max_acc).map_err(|e| qerr(&op.node, e)))
+            .map(|s| {
+                rescale_for(s / dq.scale, max_acc)
+                    .map(|r| r.with_round(round))
+                    .map_err(|e| qerr(&op.node, e))
+            })
             .collect::<Result<Vec<_>>>()?;
         let (mut lo, mut hi) = (dq.qmin, dq.qmax);
         if let Some((a, c)) = clamp {
@@ -286,6 +293,17 @@ impl Builder<'_> {
                 },
                 op.fused.join(", ")
             )
+        };
+        let doc = match round {
+            Round::HalfUp => doc,
+            _ => format!(
+                "{doc}; exact half quanta are reachable (the multiplier is a short binary fraction): {}, as onnxruntime",
+                if op.rounds_with_zero_point() {
+                    "the stored integer (zero point included) rounded half to even"
+                } else {
+                    "rounded half to even"
+                }
+            ),
         };
         self.push(
             &op.node,
@@ -371,10 +389,7 @@ impl Builder<'_> {
                 let r = rescale_for(fa.max(fb), ma.max(mb) * 2).map_err(|e| qerr(&op.node, e))?;
                 let k = (r.shift as f64).exp2();
                 (
-                    Rescale {
-                        mul: (fa * k).round() as i64,
-                        shift: r.shift,
-                    },
+                    Rescale::new((fa * k).round() as i64, r.shift),
                     (fb * k).round() as i64,
                 )
             }
@@ -508,7 +523,7 @@ impl Builder<'_> {
 /// Reported when that makes more than 1 % of rows hold a different input
 /// integer (expected count `input_len * step / quantum > 0.01`).
 pub fn warnings(g: &QGraph, input_scale: i64) -> Vec<crate::quant::warn::Warning> {
-    let mut out = tie_warnings(g);
+    let mut out = Vec::new();
     let t = g.tensor(g.input);
     let step = 1.0 / input_scale as f64;
     let per_row = t.len as f64 * step / t.ty.scale;
@@ -531,48 +546,49 @@ pub fn warnings(g: &QGraph, input_scale: i64) -> Vec<crate::quant::warn::Warning
     out
 }
 
-/// Linear ops whose multiplier `acc_scale / dst_scale` is a short binary
-/// fraction `m / 2^e`: an accumulator that is an odd multiple of
-/// `2^(e-1)` lands exactly on a half quantum, where lfc rounds up and
-/// onnxruntime to even (a 2x2 average pool between equal scales: every
-/// sum that is 2 mod 4). Calibrated scales make `e` far too large for any
-/// reachable accumulator; this names the nodes where it is not.
-fn tie_warnings(g: &QGraph) -> Vec<crate::quant::warn::Warning> {
-    let mut out = Vec::new();
-    for op in &g.ops {
-        let QOpKind::Linear {
-            weight, acc_scale, ..
-        } = &op.kind
-        else {
-            continue;
-        };
-        let src = &g.tensor(op.inputs[0]).ty;
-        let dst = &g.tensor(op.output).ty;
-        let n = g.tensor(op.inputs[0]).len.max(1);
-        let span = (src.qmax - src.qmin) as f64;
-        let ties = acc_scale.iter().enumerate().any(|(j, s)| {
-            let max_acc: f64 = weight[j * n..(j + 1) * n]
-                .iter()
-                .map(|w| w.abs() as f64 * span)
-                .sum();
-            let e = binary_denominator(s / dst.scale);
-            (1..62).contains(&e) && ((1u64 << (e - 1)) as f64) <= max_acc
-        });
-        if ties {
-            out.push(crate::quant::warn::Warning {
-                node: op.node.clone(),
-                max_error: dst.scale,
-                message: format!(
-                    "node `{}` ({}): its requantization factor is a short binary fraction, so some results fall exactly on half a quantum of `{}`; lfc rounds those up, onnxruntime to even: up to one quantum ({:.4e}) apart there",
-                    op.node,
-                    op.onnx_op,
-                    g.tensor(op.output).name,
-                    dst.scale
-                ),
-            });
-        }
+/// A Linear op whose multiplier `acc_scale / dst_scale` is a short binary
+/// fraction `m / 2^e` for some channel: an accumulator that is an odd
+/// multiple of `2^(e-1)` lands exactly on a half quantum, where
+/// onnxruntime rounds to even (a 2x2 average pool between equal scales:
+/// every sum that is 2 mod 4). Such an op is lowered with
+/// [`Round::HalfEven`]; calibrated scales make `e` far too large for any
+/// reachable accumulator, and those ops keep the cheaper half-up rounding
+/// (their exact halves in integers are not onnxruntime's).
+/// How `op`'s rescale rounds ties: half up unless exact halves are
+/// reachable; then to even, of the rescaled value or (an op onnxruntime
+/// rounds with the zero point added, [`QOp::rounds_with_zero_point`]) of
+/// the stored integer: to odd before an odd zero point.
+fn tie_rounding(g: &QGraph, op: &QOp) -> Round {
+    if !exact_halves_reachable(g, op) {
+        return Round::HalfUp;
     }
-    out
+    let zp = g.tensor(op.output).ty.zero_point;
+    if op.rounds_with_zero_point() && zp % 2 != 0 {
+        Round::HalfOdd
+    } else {
+        Round::HalfEven
+    }
+}
+
+fn exact_halves_reachable(g: &QGraph, op: &QOp) -> bool {
+    let QOpKind::Linear {
+        weight, acc_scale, ..
+    } = &op.kind
+    else {
+        return false;
+    };
+    let src = &g.tensor(op.inputs[0]).ty;
+    let dst = &g.tensor(op.output).ty;
+    let n = g.tensor(op.inputs[0]).len.max(1);
+    let span = (src.qmax - src.qmin) as f64;
+    acc_scale.iter().enumerate().any(|(j, s)| {
+        let max_acc: f64 = weight[j * n..(j + 1) * n]
+            .iter()
+            .map(|w| w.abs() as f64 * span)
+            .sum();
+        let e = binary_denominator(s / dst.scale);
+        (1..62).contains(&e) && ((1u64 << (e - 1)) as f64) <= max_acc
+    })
 }
 
 /// The `e` of `x = m / 2^e` with `m` an odd integer (0 for an integer,

@@ -450,10 +450,7 @@ impl<'a> Builder<'a> {
                     && pow2 == pow2.round()
                     && (-62.0..=-1.0).contains(&pow2)
                 {
-                    Rescale {
-                        mul: 1,
-                        shift: (-pow2) as u32,
-                    }
+                    Rescale::new(1, (-pow2) as u32)
                 } else {
                     rescale_for(f, max_abs).map_err(|r| qerr(&node, r))?
                 },
@@ -655,13 +652,7 @@ impl<'a> Builder<'a> {
                     rescale_for(fa.max(fb), ma.max(mb).max(1) * 2).map_err(|r| qerr(&node, r))?;
                 let k = (r.shift as f64).exp2();
                 let (mul_a, mul_b) = ((fa * k).round() as i64, (fb * k).round() as i64);
-                (
-                    Rescale {
-                        mul: mul_a,
-                        shift: r.shift,
-                    },
-                    mul_b,
-                )
+                (Rescale::new(mul_a, r.shift), mul_b)
             }
         };
         let clamp = match self.opts.precision {
@@ -808,10 +799,7 @@ impl<'a> Builder<'a> {
             src: x.id,
             dst,
             table: Box::new(table),
-            rescale: Rescale {
-                mul: 1,
-                shift: tree_quant::TREE_ACC_SHIFT,
-            },
+            rescale: Rescale::new(1, tree_quant::TREE_ACC_SHIFT),
         })
     }
 

@@ -303,10 +303,7 @@ mod tests {
     fn rejects_a_product_beyond_64_bits() {
         let mut p = program(Precision::Int16);
         if let InstrKind::Dense { rescale, .. } = dense_mut(&mut p, 1) {
-            rescale[1] = crate::ir::Rescale {
-                mul: i64::MAX / 2,
-                shift: 62,
-            };
+            rescale[1] = crate::ir::Rescale::new(i64::MAX / 2, 62);
         }
         let e = validate(&p).unwrap_err().to_string();
         assert!(e.contains("beyond 64 bits"), "{e}");

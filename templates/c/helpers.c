@@ -18,6 +18,38 @@ static inline s64 lf_rescale(s64 x, s64 mul, unsigned int shift)
 	return (x * mul + ((s64)1 << (shift - 1))) >> shift;
 }
 {% endif %}
+{%- if h.rescale_even %}
+/*
+ * x * mul / 2^shift, rounded half to even (onnxruntime's requantization,
+ * where a model's multiplier makes exact halves reachable). With
+ * y = x * mul and q = y >> shift (floor), adding 2^(shift - 1) - 1 + (q & 1)
+ * before the shift carries an exact half into q + 1 only when q is odd;
+ * every other y rounds to the nearest as in lf_rescale. The bias is at
+ * most 2^(shift - 1), so the validator's bound for lf_rescale holds.
+ */
+static inline s64 lf_rescale_even(s64 x, s64 mul, unsigned int shift)
+{
+	s64 y = x * mul;
+	s64 bias = ((s64)1 << (shift - 1)) - 1 + ((y >> shift) & 1);
+
+	return (y + bias) >> shift;
+}
+{% endif %}
+{%- if h.rescale_odd %}
+/*
+ * x * mul / 2^shift, an exact half rounded to the odd neighbour: with an
+ * odd zero point added after it, the stored integer is rounded half to
+ * even (onnxruntime adds the zero point before rounding there). The bias
+ * 2^(shift - 1) - (q & 1) is at most lf_rescale's.
+ */
+static inline s64 lf_rescale_odd(s64 x, s64 mul, unsigned int shift)
+{
+	s64 y = x * mul;
+	s64 bias = ((s64)1 << (shift - 1)) - ((y >> shift) & 1);
+
+	return (y + bias) >> shift;
+}
+{% endif %}
 {%- if h.rescale_sum %}
 /*
  * (x * mx + y * my) / 2^shift with one rounding, half up: the sum of two

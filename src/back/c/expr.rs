@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::writer::c_int;
+use crate::ir::Round;
 
 /// Binary operators, in C precedence order (`*` binds tighter than `+`/`-`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +99,17 @@ impl Expr {
     }
     /// `lf_rescale(self, mul, shift)`
     pub fn rescale(self, mul: Expr, shift: Expr) -> Expr {
-        Expr::call("lf_rescale", vec![self, mul, shift])
+        self.rescale_as(mul, shift, Round::HalfUp)
+    }
+    /// `lf_rescale(self, mul, shift)`, or `lf_rescale_even` for a rescale
+    /// rounding ties to even.
+    pub fn rescale_as(self, mul: Expr, shift: Expr, round: Round) -> Expr {
+        let f = match round {
+            Round::HalfUp => "lf_rescale",
+            Round::HalfEven => "lf_rescale_even",
+            Round::HalfOdd => "lf_rescale_odd",
+        };
+        Expr::call(f, vec![self, mul, shift])
     }
 
     fn fmt_operand(&self, f: &mut fmt::Formatter<'_>, parent: BinOp, right: bool) -> fmt::Result {
@@ -173,28 +184,36 @@ impl PerElem {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Multipliers {
     /// Multipliers and shifts each as [`PerElem`].
-    Split { mul: PerElem, shift: PerElem },
+    Split {
+        mul: PerElem,
+        shift: PerElem,
+        round: Round,
+    },
     /// An array of `struct lf_fixmul`.
-    Structs(Expr),
+    Structs(Expr, Round),
 }
 
 impl Multipliers {
     pub fn mul(&self, i: Expr) -> Expr {
         match self {
             Multipliers::Split { mul, .. } => mul.at(i),
-            Multipliers::Structs(a) => a.clone().index(i).field("mul"),
+            Multipliers::Structs(a, _) => a.clone().index(i).field("mul"),
         }
     }
     pub fn shift(&self, i: Expr) -> Expr {
         match self {
             Multipliers::Split { shift, .. } => shift.at(i),
-            Multipliers::Structs(a) => a.clone().index(i).field("shift"),
+            Multipliers::Structs(a, _) => a.clone().index(i).field("shift"),
         }
     }
-    /// `lf_rescale(x, mul[i], shift[i])`
+    /// `lf_rescale(x, mul[i], shift[i])` (`lf_rescale_even` for ties to
+    /// even)
     pub fn apply(&self, x: Expr, i: Expr) -> Expr {
         let (m, s) = (self.mul(i.clone()), self.shift(i));
-        x.rescale(m, s)
+        let round = match self {
+            Multipliers::Split { round, .. } | Multipliers::Structs(_, round) => *round,
+        };
+        x.rescale_as(m, s, round)
     }
 }
 
@@ -226,10 +245,15 @@ mod tests {
             "(-9223372036854775807LL - 1)"
         );
         assert_eq!(Expr::name("M").neg().to_string(), "-M");
-        let m = Multipliers::Structs(Expr::name("lf_d_rescale"));
+        let m = Multipliers::Structs(Expr::name("lf_d_rescale"), Round::HalfUp);
         assert_eq!(
             m.apply(Expr::var("acc"), Expr::var("j")).to_string(),
             "lf_rescale(acc, lf_d_rescale[j].mul, lf_d_rescale[j].shift)"
+        );
+        let m = Multipliers::Structs(Expr::name("lf_d_rescale"), Round::HalfEven);
+        assert_eq!(
+            m.apply(Expr::var("acc"), Expr::var("j")).to_string(),
+            "lf_rescale_even(acc, lf_d_rescale[j].mul, lf_d_rescale[j].shift)"
         );
     }
 }

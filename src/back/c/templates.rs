@@ -42,8 +42,21 @@ pub struct Helpers {
     pub clamp: bool,
     pub rescale: bool,
     pub rescale_sum: bool,
+    pub rescale_even: bool,
+    pub rescale_odd: bool,
     pub fixmul: bool,
     pub softmax: Option<SoftmaxConsts>,
+}
+
+impl Helpers {
+    /// The helper a rescale rounding ties as `round` calls.
+    pub fn note_round(&mut self, round: crate::ir::Round) {
+        match round {
+            crate::ir::Round::HalfUp => self.rescale = true,
+            crate::ir::Round::HalfEven => self.rescale_even = true,
+            crate::ir::Round::HalfOdd => self.rescale_odd = true,
+        }
+    }
 }
 
 /// The constants of `ir::program::softmax_group`, for the helper.

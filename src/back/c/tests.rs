@@ -38,7 +38,7 @@ fn instr(node: &str, op: &str, doc: &str, kind: InstrKind) -> Instr {
 }
 
 fn r(mul: i64, shift: u32) -> Rescale {
-    Rescale { mul, shift }
+    Rescale::new(mul, shift)
 }
 
 fn tanh_lut(lo: i64, hi: i64, step_shift: u32) -> Lut {

@@ -10,7 +10,7 @@ use super::namer::{macro_name, Namer};
 use super::templates::*;
 use super::{CModule, ModuleMeta};
 use crate::back::lower::{self, Plan};
-use crate::ir::{Instr, Lut, Program, Rescale, Tensor, TensorId};
+use crate::ir::{Instr, Lut, Program, Rescale, Round, Tensor, TensorId};
 use crate::valid::{ModuleInfo, ELEM_BYTES};
 use crate::{Error, Result};
 
@@ -213,6 +213,16 @@ pub(super) fn wrap(items: &[String], indent: &str) -> Vec<String> {
     lines
 }
 
+/// The one rounding of `rs` (the helpers print one per instruction;
+/// lowering never mixes them).
+pub(super) fn uniform_round(rs: &[Rescale], what: &str) -> Result<Round> {
+    let round = rs.first().map_or(Round::HalfUp, |r| r.round);
+    if rs.iter().any(|r| r.round != round) {
+        return fail(format!("{what}: rescales with mixed rounding"));
+    }
+    Ok(round)
+}
+
 pub(super) fn check_rescale(r: Rescale, what: &str) -> Result<()> {
     if !(1..=63).contains(&r.shift) {
         return fail(format!("{what}: rescale shift {} outside 1..=63", r.shift));
@@ -353,6 +363,8 @@ impl<'a> Writer<'a> {
             "lf_clamp",
             "lf_rescale",
             "lf_rescale_sum",
+            "lf_rescale_even",
+            "lf_rescale_odd",
             "lf_lerp",
             "lf_fixmul",
             "lf_softmax_recip",
@@ -558,6 +570,8 @@ impl<'a> Writer<'a> {
         for r in rs {
             check_rescale(*r, what)?;
         }
+        let round = uniform_round(rs, what)?;
+        self.helpers.note_round(round);
         let sfx = |s: &str| {
             if prefix.is_empty() {
                 s.to_string()
@@ -594,6 +608,7 @@ impl<'a> Writer<'a> {
             Ok(Multipliers::Split {
                 mul,
                 shift: PerElem::Uniform(shift),
+                round,
             })
         } else {
             self.helpers.fixmul = true;
@@ -613,7 +628,7 @@ impl<'a> Writer<'a> {
                 },
                 rs.len(),
             )?;
-            Ok(Multipliers::Structs(name))
+            Ok(Multipliers::Structs(name, round))
         }
     }
 

@@ -14,7 +14,7 @@ use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
 use crate::back::lower::{self, Form, Plan};
 use crate::ir::program::softmax_consts as sm;
-use crate::ir::{AccWidth, BinaryOp, Instr, InstrKind, Lut, Program, Rescale, TensorId};
+use crate::ir::{AccWidth, BinaryOp, Instr, InstrKind, Lut, Program, Rescale, Round, TensorId};
 use crate::valid::ModuleInfo;
 use crate::{Error, Result};
 
@@ -234,11 +234,30 @@ fn wrap(items: &[String], indent: &str) -> Vec<String> {
 struct Helpers {
     clamp: bool,
     rescale: bool,
+    rescale_even: bool,
+    rescale_odd: bool,
     rescale_sum: bool,
     softmax: bool,
 }
 
+/// The helper a rescale rounding ties as `round` calls.
+fn rescale_fn(round: Round) -> &'static str {
+    match round {
+        Round::HalfUp => "lf_rescale",
+        Round::HalfEven => "lf_rescale_even",
+        Round::HalfOdd => "lf_rescale_odd",
+    }
+}
+
 impl Helpers {
+    fn note_round(&mut self, round: Round) {
+        match round {
+            Round::HalfUp => self.rescale = true,
+            Round::HalfEven => self.rescale_even = true,
+            Round::HalfOdd => self.rescale_odd = true,
+        }
+    }
+
     fn render(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.clamp {
@@ -265,6 +284,31 @@ fn lf_clamp(x: i64, lo: i64, hi: i64) -> i64 {
 #[inline(always)]
 fn lf_rescale(x: i64, mul: i64, shift: u32) -> i64 {
     (x * mul + (1i64 << (shift - 1))) >> shift
+}"
+                .to_string(),
+            );
+        }
+        if self.rescale_even {
+            out.push(
+                "/// x * mul / 2^shift, an exact half rounded to even (as onnxruntime's
+/// requantization): 2^(shift - 1) - 1 + (q & 1) with q = y >> shift is added,
+/// at most lf_rescale's 2^(shift - 1).
+#[inline(always)]
+fn lf_rescale_even(x: i64, mul: i64, shift: u32) -> i64 {
+    let y = x * mul;
+    (y + ((1i64 << (shift - 1)) - 1) + ((y >> shift) & 1)) >> shift
+}"
+                .to_string(),
+            );
+        }
+        if self.rescale_odd {
+            out.push(
+                "/// x * mul / 2^shift, an exact half rounded to odd: before an odd zero
+/// point, the stored integer rounded half to even. Adds 2^(shift - 1) - (q & 1).
+#[inline(always)]
+fn lf_rescale_odd(x: i64, mul: i64, shift: u32) -> i64 {
+    let y = x * mul;
+    (y + (1i64 << (shift - 1)) - ((y >> shift) & 1)) >> shift
 }"
                 .to_string(),
             );
@@ -334,16 +378,21 @@ enum Muls {
     Split {
         mul: PerElem,
         shift: String,
+        round: Round,
     },
     /// `static NAME: [(i64, u32); N]`
-    Pairs(String),
+    Pairs(String, Round),
 }
 
 impl Muls {
     fn apply(&self, x: &str, i: &str) -> String {
         match self {
-            Muls::Split { mul, shift } => format!("lf_rescale({x}, {}, {shift})", mul.at(i)),
-            Muls::Pairs(a) => format!("lf_rescale({x}, {a}[{i}].0, {a}[{i}].1)"),
+            Muls::Split { mul, shift, round } => {
+                format!("{}({x}, {}, {shift})", rescale_fn(*round), mul.at(i))
+            }
+            Muls::Pairs(a, round) => {
+                format!("{}({x}, {a}[{i}].0, {a}[{i}].1)", rescale_fn(*round))
+            }
         }
     }
 }
@@ -418,6 +467,11 @@ impl Writer<'_> {
         for r in rs {
             check_rescale(*r)?;
         }
+        let round = rs.first().map_or(Round::HalfUp, |r| r.round);
+        if rs.iter().any(|r| r.round != round) {
+            return fail(format!("{what}: rescales with mixed rounding"));
+        }
+        self.helpers.note_round(round);
         let sfx = |s: &str| {
             if prefix.is_empty() {
                 s.to_string()
@@ -437,7 +491,7 @@ impl Writer<'_> {
             );
             let muls: Vec<i64> = rs.iter().map(|r| r.mul).collect();
             let mul = self.per_elem(ident, &sfx("mul"), &muls, &format!("{what}, times 2^{slo}"));
-            Ok(Muls::Split { mul, shift })
+            Ok(Muls::Split { mul, shift, round })
         } else {
             let name = c::namer::macro_name(ident, &sfx("rescale"));
             let items: Vec<String> = rs
@@ -449,7 +503,7 @@ impl Writer<'_> {
                 rs.len(),
                 wrap(&items, "    ").join("\n")
             ));
-            Ok(Muls::Pairs(name))
+            Ok(Muls::Pairs(name, round))
         }
     }
 
@@ -1040,6 +1094,9 @@ impl Writer<'_> {
         );
         let value = match op {
             BinaryOp::Add | BinaryOp::Sub => {
+                if rescale_a.round != Round::HalfUp {
+                    return fail("Add/Sub: lf_rescale_sum rounds half up only");
+                }
                 self.helpers.rescale_sum = true;
                 let ma = self.konst(
                     c::namer::macro_name(ident, "mul_a"),
@@ -1068,7 +1125,8 @@ impl Writer<'_> {
                     lit(rescale_a.mul),
                     Some("s_a * s_b / s_y * 2^shift".into()),
                 );
-                format!("lf_rescale(a * b, {m}, {shift})")
+                self.helpers.note_round(rescale_a.round);
+                format!("{}(a * b, {m}, {shift})", rescale_fn(rescale_a.round))
             }
         };
         let zp = self.zp(ident, "zp", self.program.tensor(*dst).q.zero_point);

@@ -6,7 +6,7 @@ use crate::back::c::expr::Expr;
 use crate::back::c::namer::macro_name;
 use crate::back::c::templates::BinaryL;
 use crate::back::c::writer::{c_define_int, check_rescale, comment, fail, Clamp, Writer};
-use crate::ir::{BinaryOp, InstrKind};
+use crate::ir::{BinaryOp, InstrKind, Round};
 use crate::Result;
 
 pub(super) const SUFFIXES: &[&str] = &[
@@ -49,6 +49,9 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let (va, vb) = (Expr::var("a"), Expr::var("b"));
     let value = match op {
         BinaryOp::Add | BinaryOp::Sub => {
+            if rescale_a.round != Round::HalfUp {
+                return fail("Add/Sub: lf_rescale_sum rounds half up only");
+            }
             w.helpers.rescale_sum = true;
             let ma = decls.define(
                 macro_name(ident, "mul_a"),
@@ -75,7 +78,8 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
                     scale_of(td)
                 )),
             )?;
-            va.mul(vb).rescale(m, shift)
+            w.helpers.note_round(rescale_a.round);
+            va.mul(vb).rescale_as(m, shift, rescale_a.round)
         }
     };
     let zp = w.zp_term(decls, ident, "zp", td.q.zero_point, td)?;

@@ -8,10 +8,10 @@ use crate::back::c::expr::{BinOp, Expr, Multipliers};
 use crate::back::c::namer::macro_name;
 use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, InnerLoop, Term};
 use crate::back::c::writer::{
-    c_int, check_rescale, comment, ctype_for, fail, min_max, wrap, Clamp, Writer,
+    c_int, check_rescale, comment, ctype_for, fail, min_max, uniform_round, wrap, Clamp, Writer,
 };
 use crate::back::lower::{dense_rescales, Form};
-use crate::ir::{AccWidth, InstrKind, Rescale, Tensor};
+use crate::ir::{AccWidth, InstrKind, Rescale, Round, Tensor};
 use crate::Result;
 
 pub(super) const SUFFIXES: &[&str] = &[
@@ -227,10 +227,13 @@ fn straight_line(
     // One shift: the multipliers are immediates too.
     let mul: Option<Multipliers>;
     let shift: Expr;
+    let round: Round;
     if !shifts.is_empty() && shifts.iter().all(|&sh| sh == shifts[0]) {
         for r in rescale {
             check_rescale(*r, "Dense")?;
         }
+        round = uniform_round(rescale, "Dense")?;
+        w.helpers.note_round(round);
         shift = decls.define(
             macro_name(&cx.ident, "shift"),
             shifts[0].to_string(),
@@ -240,6 +243,7 @@ fn straight_line(
     } else {
         let m = w.rescales(decls, &cx.ident, "", rescale, &parts.what)?;
         shift = Expr::Int(0); // unused: `m` has the shifts
+        round = Round::HalfUp; // unused: `m` has the rounding
         mul = Some(m);
     }
     parts.zp = w.zp_term(decls, &cx.ident, "zp", zp_dst.0, zp_dst.1)?;
@@ -284,7 +288,7 @@ fn straight_line(
         let je = Expr::Int(j as i64);
         let rescaled = match &mul {
             Some(m) => m.apply(Expr::var(accv), je),
-            None => Expr::var(accv).rescale(Expr::Int(rescale[j].mul), shift.clone()),
+            None => Expr::var(accv).rescale_as(Expr::Int(rescale[j].mul), shift.clone(), round),
         };
         channels.push(Channel {
             bias: c_int(b),
