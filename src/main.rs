@@ -10,7 +10,7 @@ mod cli_shadow;
 
 use lfc::commands::{self, Engine};
 use lfc::ir::Precision;
-use lfc::pipeline::{self, CompileOptions, InputRange};
+use lfc::pipeline::{self, CompileOptions, InputRange, Simd};
 use lfc::{control, data, Error, Result};
 
 #[derive(Parser)]
@@ -28,6 +28,12 @@ struct Cli {
 enum PrecisionArg {
     Int16,
     Int8,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SimdArg {
+    None,
+    Avx2,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +95,11 @@ struct CompileArgs {
     /// both sides (0: the calibration rows' [min, max] exactly).
     #[arg(long, value_name = "F", default_value_t = pipeline::DEFAULT_DOMAIN_MARGIN)]
     domain_margin: f64,
+    /// Vector instructions for large Dense layers (C back end, x86-64):
+    /// avx2 runs them inside kernel_fpu_begin()/kernel_fpu_end() where the
+    /// kernel allows it, the scalar code elsewhere (the same results).
+    #[arg(long, value_enum, default_value = "none")]
+    simd: SimdArg,
 }
 
 impl CompileArgs {
@@ -119,6 +130,10 @@ impl CompileArgs {
             output_scale: self.output_scale,
             unroll_limit: self.unroll_limit,
             domain_margin: self.domain_margin,
+            simd: match self.simd {
+                SimdArg::None => Simd::None,
+                SimdArg::Avx2 => Simd::Avx2,
+            },
         })
     }
     fn compile(&self) -> Result<pipeline::Compiled> {
@@ -429,6 +444,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             output_scale: a.output_scale,
             unroll_limit: a.unroll_limit,
             domain_margin: a.domain_margin,
+            simd: Simd::None,
         },
         criteria: Criteria {
             max_fidelity_error: a.max_fidelity_error,
@@ -558,6 +574,9 @@ fn compile_warn(model: &Path, opts: &CompileOptions) -> Result<pipeline::Compile
     let compiled = pipeline::compile(model, opts)?;
     for w in &compiled.warnings {
         eprintln!("lfc: warning: {w}");
+    }
+    for n in lfc::back::lower_simd::notes(&compiled.program, &compiled.info, opts.simd) {
+        eprintln!("lfc: {n}");
     }
     Ok(compiled)
 }

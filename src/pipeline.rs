@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::back::c::{self, CModule, ModuleMeta};
+pub use crate::back::lower_simd::Simd;
 use crate::data::{self, Matrix};
 use crate::error::Error;
 use crate::front::onnx;
@@ -72,6 +73,8 @@ pub struct CompileOptions {
     /// Widening of the calibration rows' per-feature ranges (fraction of
     /// the width, each side); 0 takes them as they are.
     pub domain_margin: f64,
+    /// `--simd avx2`: vector forms for large Dense layers (C back end).
+    pub simd: Simd,
 }
 
 impl Default for CompileOptions {
@@ -86,6 +89,7 @@ impl Default for CompileOptions {
             output_scale: DEFAULT_SCALE,
             unroll_limit: DEFAULT_UNROLL_LIMIT,
             domain_margin: DEFAULT_DOMAIN_MARGIN,
+            simd: Simd::None,
         }
     }
 }
@@ -217,6 +221,10 @@ pub fn digest(model_bytes: &[u8], opts: &CompileOptions, domain: &Domain) -> Str
         )
         .as_bytes(),
     );
+    // Only when on, so that scalar digests stay what they were.
+    if opts.simd != Simd::None {
+        h.update(format!(" simd={}", opts.simd.name()).as_bytes());
+    }
     for (a, b) in domain.lo.iter().zip(&domain.hi) {
         h.update(a.to_le_bytes());
         h.update(b.to_le_bytes());
@@ -276,6 +284,7 @@ fn compile_graph(
         name,
         digest: digest(bytes, opts, &domain),
         unroll_limit: opts.unroll_limit,
+        simd: opts.simd,
     };
     Ok(Compiled {
         model_path: model.to_path_buf(),

@@ -87,7 +87,7 @@ pub fn cases(dir: &Path) -> Vec<(String, PathBuf, CompileOptions)> {
 
 /// `n` random rows (s64 at the input scale) inside the domain, plus the
 /// domain's corners and s64 extremes (which the input clamp must absorb).
-fn random_rows(c: &pipeline::Compiled, n: usize, seed: u64) -> Vec<Vec<i64>> {
+pub fn random_rows(c: &pipeline::Compiled, n: usize, seed: u64) -> Vec<Vec<i64>> {
     let mut rng = Rng::new(seed);
     let is = c.program.input_scale as f64;
     let d = &c.domain;

@@ -18,6 +18,7 @@ mod regress;
 mod report;
 mod rust_kernel;
 mod sign;
+mod simd;
 mod snapshots;
 mod systemd_unit;
 mod vmmodels;

@@ -3,6 +3,7 @@
 //! straight-line code and which are loops. The C and Rust writers print
 //! this [`Plan`]; neither decides it.
 
+use crate::back::lower_simd::{self, Simd, SimdDense};
 use crate::ir::bounds::{dense_acc_bounds, rescale_bounds};
 use crate::ir::{InstrKind, Program, Rescale, TensorId};
 use crate::valid::ModuleInfo;
@@ -73,6 +74,11 @@ pub struct Step {
     /// the bounds prove the larger products still fit in s64. One shift is
     /// an immediate; per-channel shifts are a table and a variable shift.
     pub common_shift: Option<u32>,
+    /// `--simd avx2`: this Dense layer's AVX2 form (its `form` is then the
+    /// scalar fallback, looped; see [`lower_simd`]).
+    pub simd: Option<SimdDense>,
+    /// `--simd avx2`: why this Dense layer stays scalar.
+    pub simd_refused: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +91,12 @@ pub struct Plan {
 /// multiply-adds are loops, the Quantize is straight-line up to
 /// [`QUANTIZE_UNROLL`] inputs, every other kind is a loop.
 pub fn plan(p: &Program, info: &ModuleInfo, unroll_limit: usize) -> Plan {
+    plan_simd(p, info, unroll_limit, Simd::None)
+}
+
+/// [`plan`], with the Dense layers `simd` allows in their vector form
+/// (see [`lower_simd::dense`]); their scalar fallback is looped.
+pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd) -> Plan {
     let fused = fusions(p, info);
     let mut steps = p
         .instrs
@@ -105,8 +117,22 @@ pub fn plan(p: &Program, info: &ModuleInfo, unroll_limit: usize) -> Plan {
                 _ => 1,
             },
             common_shift: None,
+            simd: None,
+            simd_refused: None,
         })
         .collect::<Vec<Step>>();
+    if simd == Simd::Avx2 {
+        for (step, i) in steps.iter_mut().zip(&p.instrs) {
+            match lower_simd::dense(p, info, &i.kind) {
+                Some(Ok(d)) => {
+                    step.form = Form::Loop;
+                    step.simd = Some(d);
+                }
+                Some(Err(why)) => step.simd_refused = Some(why),
+                None => {}
+            }
+        }
+    }
     // Straight-line code has its multipliers and shifts as immediates:
     // there, one shift saves nothing (and `mul = 2` costs an add).
     for (step, i) in steps.iter_mut().zip(&p.instrs) {

@@ -4,4 +4,5 @@
 pub mod c;
 pub mod interp;
 pub mod lower;
+pub mod lower_simd;
 pub mod rust;

@@ -62,6 +62,8 @@ pub struct LayerCount {
     pub op: String,
     pub macs: usize,
     pub form: Option<Form>,
+    /// `--simd avx2` form (its scalar `form` is the fallback).
+    pub simd: bool,
     pub instructions: f64,
 }
 
@@ -235,7 +237,12 @@ fn layer_counts(compiled: &Compiled, source: &str, c: &callgrind::Counts) -> Vec
         *by_name.entry(s).or_insert(0.0) += ir;
     }
     let p = &compiled.program;
-    let plan = lower::plan(p, &compiled.info, compiled.meta.unroll_limit);
+    let plan = lower::plan_simd(
+        p,
+        &compiled.info,
+        compiled.meta.unroll_limit,
+        compiled.meta.simd,
+    );
     let idents = crate::back::c::layer_idents(p, &compiled.info, &compiled.meta);
     let mut out = Vec::new();
     for (k, instr) in p.instrs.iter().enumerate() {
@@ -253,6 +260,7 @@ fn layer_counts(compiled: &Compiled, source: &str, c: &callgrind::Counts) -> Vec
             op: instr.onnx_op.clone(),
             macs,
             form: Some(plan.steps[k].form),
+            simd: plan.steps[k].simd.is_some(),
         });
     }
     by_name.insert("(outside the snapshot)".into(), c.elsewhere);
@@ -262,6 +270,7 @@ fn layer_counts(compiled: &Compiled, source: &str, c: &callgrind::Counts) -> Vec
             op: String::new(),
             macs: 0,
             form: None,
+            simd: false,
             instructions,
         });
     }
@@ -295,6 +304,7 @@ impl fmt::Display for Report {
         }
         for l in self.layers.iter().filter(|l| l.instructions >= 0.5) {
             let form = match l.form {
+                _ if l.simd => "avx2",
                 Some(Form::StraightLine) => "straight-line",
                 Some(Form::Loop) => "loop",
                 None => "",

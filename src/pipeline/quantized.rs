@@ -70,6 +70,7 @@ pub(super) fn compile(
         name,
         digest: digest(bytes, opts, &domain),
         unroll_limit: opts.unroll_limit,
+        simd: opts.simd,
     };
     Ok(Compiled {
         model_path: model.to_path_buf(),

@@ -8,6 +8,8 @@
 //! tensor to a storage buffer (in place where the op allows) and decides
 //! whether the buffers fit the stack budget or go to per-CPU scratch.
 
+pub mod lanes;
+
 use crate::error::Error;
 use crate::ir::bounds;
 use crate::ir::{InstrKind, Program};

@@ -11,6 +11,10 @@
 #include <linux/percpu.h>
 #include <linux/bottom_half.h>
 {%- endif %}
+{%- if m.simd %}
+#include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
+{%- endif %}
 
 #include "lf_kernel.h"
 
@@ -71,10 +75,21 @@ static int {{ m.infer }}(const s64 *in, s64 *out)
 {%- endfor %}
 {%- endif %}
 
+{%- if m.simd %}
+
+	/* AVX2 layers run in vectors only inside kernel_fpu_begin()/_end(). */
+	lf_simd = lf_simd_begin();
+{%- endif %}
+
 {%- for b in m.bodies %}
 
 {{ b }}
 {%- endfor %}
+{%- if m.simd %}
+
+	if (lf_simd)
+		kernel_fpu_end();
+{%- endif %}
 {%- if m.scratch.is_some() %}
 
 	local_bh_enable();

@@ -12,6 +12,7 @@
 #ifndef _LF_KERNEL_SHIM_H
 #define _LF_KERNEL_SHIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -52,5 +53,27 @@ void lf_shim_module_exit(void);
 #define this_cpu_ptr(ptr)	(ptr)
 #define local_bh_disable()	do { } while (0)
 #define local_bh_enable()	do { } while (0)
+
+/*
+ * --simd avx2 modules: the CPU is asked (never SIGILL on a CPU without
+ * AVX2: the module runs its scalar code). irq_fpu_usable() is false when
+ * LF_SHIM_NO_FPU is set in the environment: the scalar fallback runs.
+ * kernel_fpu_begin()/_end() save nothing in userspace (the kernel's
+ * cost of them is measured separately, see README "Speed").
+ */
+#define X86_FEATURE_AVX2	"avx2"
+#define boot_cpu_has(f)		(__builtin_cpu_supports(f))
+#include <stdlib.h>
+static inline bool lf_shim_fpu_usable(void)
+{
+	static int usable = -1;
+
+	if (usable < 0)
+		usable = getenv("LF_SHIM_NO_FPU") == NULL;
+	return usable;
+}
+#define irq_fpu_usable()	lf_shim_fpu_usable()
+#define kernel_fpu_begin()	do { } while (0)
+#define kernel_fpu_end()	do { } while (0)
 
 #endif /* _LF_KERNEL_SHIM_H */

@@ -44,6 +44,9 @@ pub struct ModuleMeta {
     /// Dense layers with more MACs than this are emitted as loops over
     /// `static const` arrays instead of straight-line code.
     pub unroll_limit: usize,
+    /// `--simd avx2`: Dense layers with a vector form (see
+    /// [`crate::back::lower_simd`]).
+    pub simd: crate::back::lower_simd::Simd,
 }
 
 /// The emitted module source tree.

@@ -300,6 +300,8 @@ pub struct Module {
     pub input_scale: String,
     pub output_scale: String,
     pub helpers: String,
+    /// AVX2 layers: `lf_simd_begin()` / `kernel_fpu_end()` around the body.
+    pub simd: bool,
     pub decls: Vec<String>,
     pub scratch: Option<Scratch>,
     pub locals: Vec<String>,
@@ -378,3 +380,50 @@ pub struct LookupL {
     pub table: String,
 }
 construct!(LookupL, LookupDecls, LookupBody, "c/lookup.c");
+
+/// The AVX2 helpers (`--simd avx2`), once per module that uses them.
+#[derive(Template)]
+#[template(path = "c/simd.c", escape = "none")]
+pub struct SimdHelpersT;
+
+/// One row of a [`DenseAvx2`] pass.
+pub struct Avx2Row {
+    /// Its s32 lane vector (`a0`).
+    pub lanes: String,
+    /// Its s64 sum vector (`s0`), when lanes are widened per block.
+    pub sum: String,
+    /// `lf_fc0_weight[j + 1]`
+    pub weight: String,
+    /// `y[j + 1]`
+    pub y: String,
+}
+
+/// Dense, AVX2 form with its scalar fallback (`--simd avx2`).
+pub struct DenseAvx2 {
+    pub func: String,
+    pub in_len: String,
+    pub out_len: String,
+    pub in_pad: String,
+    pub in_pad_value: usize,
+    pub padded: bool,
+    pub x_lo: i64,
+    pub x_hi: i64,
+    pub chunks: String,
+    pub block: String,
+    /// `k < c + BLOCK`, and `k < CHUNKS` when the last block is short.
+    pub block_cond: String,
+    /// Every chunk in one block: no per-block widening.
+    pub one_block: bool,
+    pub block_note: String,
+    pub rows: Vec<Avx2Row>,
+    /// The layer's input and output buffers.
+    pub x: String,
+    pub y: String,
+    pub acc_type: String,
+    pub bias: String,
+    pub dst: String,
+    pub value: String,
+    /// The scalar form's body, indented one more level.
+    pub fallback: String,
+}
+construct!(DenseAvx2, DenseAvx2Decls, DenseAvx2Body, "c/dense_avx2.c");

@@ -332,6 +332,7 @@ fn meta(uuid: u64, unroll_limit: usize) -> ModuleMeta {
         name: "test \"model\" */ x".into(),
         digest: "ab".repeat(32),
         unroll_limit,
+        simd: Default::default(),
     }
 }
 

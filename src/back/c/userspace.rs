@@ -33,6 +33,9 @@ const LINUX_STUBS: &[&str] = &[
     "bottom_half.h",
 ];
 
+/// `<asm/...>` headers of `--simd` modules, stubs likewise.
+const ASM_STUBS: &[&str] = &["cpufeature.h", "fpu/api.h"];
+
 /// The x86-64 kernel's code-generation flags that matter for the emitted
 /// code (design.md): optimisation, no FPU/SIMD registers, no red zone.
 pub const KERNEL_CFLAGS: &[&str] = &[
@@ -110,6 +113,12 @@ pub fn write_tree(module: &CModule, dir: &Path) -> Result<PathBuf> {
         write(
             inc.join("linux").join(stub),
             "/* userspace stub: see lf_kernel_shim.h */\n#include \"../lf_kernel_shim.h\"\n",
+        )?;
+    }
+    for stub in ASM_STUBS {
+        write(
+            inc.join("asm").join(stub),
+            "/* userspace stub: see lf_kernel_shim.h */\n#include <lf_kernel_shim.h>\n",
         )?;
     }
     Ok(source)
@@ -199,6 +208,13 @@ impl Runner {
     pub fn run(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
         run_driver(&self.exe, self.info.input_len, self.info.output_len, rows)
     }
+
+    /// [`Runner::run`] with `irq_fpu_usable()` false: a `--simd` module
+    /// runs its scalar fallback (`LF_SHIM_NO_FPU`, see the shim).
+    pub fn run_without_fpu(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
+        let (ilen, olen) = (self.info.input_len, self.info.output_len);
+        run_driver_env(&self.exe, ilen, olen, rows, &[("LF_SHIM_NO_FPU", "1")])
+    }
 }
 
 /// Runs a snapshot driver executable: rows in as little-endian `i64` on
@@ -209,6 +225,16 @@ pub fn run_driver(
     ilen: usize,
     olen: usize,
     rows: &[Vec<i64>],
+) -> Result<Vec<Vec<i64>>> {
+    run_driver_env(exe, ilen, olen, rows, &[])
+}
+
+fn run_driver_env(
+    exe: &Path,
+    ilen: usize,
+    olen: usize,
+    rows: &[Vec<i64>],
+    env: &[(&str, &str)],
 ) -> Result<Vec<Vec<i64>>> {
     {
         let mut input = Vec::with_capacity(rows.len() * ilen * 8);
@@ -224,6 +250,7 @@ pub fn run_driver(
             }
         }
         let mut child = Command::new(exe)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

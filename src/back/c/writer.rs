@@ -334,6 +334,8 @@ pub(super) struct Writer<'a> {
     pub uses_g: bool,
     pub uses_acc: bool,
     pub uses_acc32: bool,
+    /// A layer has an AVX2 form (`--simd avx2`).
+    pub uses_simd: bool,
     /// Bytes of every `static const` table emitted so far.
     pub rodata_bytes: usize,
 }
@@ -374,6 +376,19 @@ impl<'a> Writer<'a> {
             "lf_softmax_seed_c2",
             "lf_softmax_newton_steps",
             "lf_softmax_q",
+            "lf_simd",
+            "lf_simd_begin",
+            "lf_avx2",
+            "lf_v16hi",
+            "lf_v16hi_u",
+            "lf_v8si",
+            "lf_v4si",
+            "lf_v4di",
+            "lf_v2di",
+            "lf_load16",
+            "lf_madd",
+            "lf_widen",
+            "lf_hsum",
         ] {
             namer.reserve(name);
         }
@@ -387,7 +402,7 @@ impl<'a> Writer<'a> {
             program,
             info,
             meta,
-            plan: lower::plan(program, info, meta.unroll_limit),
+            plan: lower::plan_simd(program, info, meta.unroll_limit, meta.simd),
             namer,
             infer: format!("{stem}_infer"),
             stem,
@@ -399,6 +414,7 @@ impl<'a> Writer<'a> {
             uses_g: false,
             uses_acc: false,
             uses_acc32: false,
+            uses_simd: false,
             rodata_bytes: 0,
         }
     }
@@ -690,6 +706,9 @@ impl<'a> Writer<'a> {
             ints.push("g");
         }
         locals.push(format!("int {}", ints.join(", ")));
+        if self.uses_simd {
+            locals.push("bool lf_simd".into());
+        }
 
         let name = comment(&self.meta.name);
         let mut h: Vec<String> = vec![
@@ -763,7 +782,10 @@ impl<'a> Writer<'a> {
             ));
         }
         // Tensor names can be long: nothing else to wrap here.
-        let helpers = format!("\n{}", render(HelpersT { h: &self.helpers })?.trim());
+        let mut helpers = format!("\n{}", render(HelpersT { h: &self.helpers })?.trim());
+        if self.uses_simd {
+            helpers.push_str(&format!("\n{}", render(SimdHelpersT)?.trim_end()));
+        }
         Ok(Module {
             stem: self.stem.clone(),
             infer: self.infer.clone(),
@@ -776,6 +798,7 @@ impl<'a> Writer<'a> {
             input_scale: c_int(p.input_scale),
             output_scale: c_int(p.output_scale),
             helpers,
+            simd: self.uses_simd,
             decls: decls
                 .into_iter()
                 .map(|d| format!("\n{}", d.trim_end()))

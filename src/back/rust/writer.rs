@@ -48,6 +48,13 @@ struct Module {
 
 pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> Result<RustModule> {
     c::writer_check_info(program, info)?;
+    if meta.simd != crate::back::lower_simd::Simd::None {
+        return Err(Error::Other(format!(
+            "the Rust back end has no --simd {} form: {}",
+            meta.simd.name(),
+            crate::back::lower_simd::RUST_REFUSAL
+        )));
+    }
     let mut w = Writer {
         program,
         info,

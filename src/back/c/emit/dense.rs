@@ -3,7 +3,7 @@
 //! [`crate::back::lower`]). Straight-line (weights as immediates) or loops
 //! over `static const` arrays, as the plan says.
 
-use super::{wrong_kind, Cx};
+use super::{dense_avx2, wrong_kind, Cx};
 use crate::back::c::expr::{BinOp, Expr, Multipliers};
 use crate::back::c::namer::macro_name;
 use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, InnerLoop, Term};
@@ -15,7 +15,8 @@ use crate::ir::{AccWidth, InstrKind, Rescale, Round, Tensor};
 use crate::Result;
 
 pub(super) const SUFFIXES: &[&str] = &[
-    "in", "out", "weight", "bias", "shift", "mul", "rescale", "zp", "qmin", "qmax",
+    "in", "out", "weight", "bias", "shift", "mul", "rescale", "zp", "qmin", "qmax", "in_pad",
+    "chunks", "block", "avx2",
 ];
 
 /// What the two forms share: operands, output and the per-channel value.
@@ -107,6 +108,9 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         weight.len(),
     ));
     notes.extend(std::mem::take(&mut cx.acc_note));
+    if let Some(why) = &w.plan.steps[k].simd_refused {
+        notes.push(format!("--simd avx2 not used here: {why}"));
+    }
     if let Some(f) = &lut {
         notes.push(format!(
             "y is not stored: {y}[j] = {f}(y[j]) does the {} after this layer",
@@ -134,7 +138,21 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             w.uses_j = true;
             let in_len = decls.define(macro_name(&cx.ident, "in"), s_len.to_string(), None)?;
             let out_len = decls.define(macro_name(&cx.ident, "out"), d_len.to_string(), None)?;
+            // --simd avx2: rows padded to whole vectors (lower_simd).
+            let avx2 = match w.plan.steps[k].simd {
+                Some(sd) => Some(dense_avx2::declare(
+                    decls,
+                    &cx.ident,
+                    sd,
+                    (s_len, in_len.to_string()),
+                    out_len.to_string(),
+                )?),
+                None => None,
+            };
+            let row_len = avx2.as_ref().map_or(s_len, |a| 16 * a.d.chunks);
             let wtype = match weight_bits {
+                // vpmaddwd reads s16 (the plan proved the weights fit).
+                _ if avx2.is_some() => "s16",
                 0..=8 => "s8",
                 9..=16 => "s16",
                 17..=32 => "s32",
@@ -142,7 +160,8 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             };
             let mut lines = Vec::new();
             for row in weight.chunks(s_len.max(1)) {
-                let items: Vec<String> = row.iter().map(|&v| c_int(v)).collect();
+                let mut items: Vec<String> = row.iter().map(|&v| c_int(v)).collect();
+                items.resize(row_len, "0".into());
                 lines.push("\t{".to_string());
                 lines.extend(wrap(&items, "\t\t"));
                 lines.push("\t},".to_string());
@@ -151,10 +170,13 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
                 Array {
                     ctype: wtype.into(),
                     name: format!("{}_weight", cx.ident),
-                    dims: format!("[{out_len}][{in_len}]"),
+                    dims: match &avx2 {
+                        Some(a) => format!("[{out_len}][{}]", a.in_pad),
+                        None => format!("[{out_len}][{in_len}]"),
+                    },
                     lines,
                 },
-                weight.len(),
+                d_len * row_len,
             )?;
             let (blo, bhi) = min_max(bias);
             let items: Vec<String> = bias.iter().map(|&b| c_int(b)).collect();
@@ -203,7 +225,15 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
                 dst: parts.y.clone().index(j).to_string(),
                 value: value.to_string(),
             };
-            w.construct(&(&c, &l))
+            match avx2 {
+                Some(a) => {
+                    let xb = w.info.tensor_bounds[src.index()];
+                    let (xs, ys) = (parts.x.to_string(), parts.y.to_string());
+                    let wn = wname.to_string();
+                    dense_avx2::construct(w, &cx.ident, &c, &l, a, &wn, (xs, ys), xb)
+                }
+                None => w.construct(&(&c, &l)),
+            }
         }
     }
 }

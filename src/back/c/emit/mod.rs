@@ -19,6 +19,7 @@
 
 mod binary;
 mod dense;
+mod dense_avx2;
 mod dequantize;
 pub(super) mod lut;
 mod quantize;

@@ -1,0 +1,153 @@
+//! `Dense`, AVX2 form (`--simd avx2`, decided in
+//! [`crate::back::lower_simd`]): an `LF_AVX2` function computes the row
+//! sums `W x` with `vpmaddwd`, the body finishes each row (bias, rescale,
+//! clamp, table) as the scalar form does, and runs the scalar loop instead
+//! when `lf_simd` is false (no AVX2, or the FPU not usable here).
+
+use crate::back::c::namer::macro_name;
+use crate::back::c::templates::{Avx2Row, Common, DenseAvx2, DenseLoop, DenseLoopBody};
+use crate::back::c::writer::{render, Decls, Writer};
+use crate::back::lower_simd::SimdDense;
+use crate::Result;
+
+/// Names of the AVX2 form, declared before the layer's tables.
+pub(super) struct Avx2Names {
+    pub d: SimdDense,
+    pub in_len: String,
+    pub out_len: String,
+    pub in_pad: String,
+    n: usize,
+    chunks: String,
+    block: String,
+}
+
+/// Declares the padded row length, chunks and block of `ident`.
+pub(super) fn declare(
+    decls: &mut Decls,
+    ident: &str,
+    d: SimdDense,
+    (n, in_len): (usize, String),
+    out_len: String,
+) -> Result<Avx2Names> {
+    let in_pad = decls.define(
+        macro_name(ident, "in_pad"),
+        (16 * d.chunks).to_string(),
+        Some("row length: inputs padded to whole 16-lane vectors".into()),
+    )?;
+    let chunks = decls.define(
+        macro_name(ident, "chunks"),
+        d.chunks.to_string(),
+        Some("vectors of 16 inputs per row".into()),
+    )?;
+    let block = decls.define(
+        macro_name(ident, "block"),
+        d.proof.block.to_string(),
+        Some(format!(
+            "vectors summed in s32 lanes before widening: |lane| <= {} < 2^31 (proven)",
+            d.proof.lane_bound
+        )),
+    )?;
+    Ok(Avx2Names {
+        d,
+        in_len,
+        out_len,
+        in_pad: in_pad.to_string(),
+        n,
+        chunks: chunks.to_string(),
+        block: block.to_string(),
+    })
+}
+
+/// Renders the layer: the AVX2 function, its call and the fallback `l`.
+pub(super) fn construct(
+    w: &mut Writer,
+    ident: &str,
+    c: &Common,
+    l: &DenseLoop,
+    names: Avx2Names,
+    weight: &str,
+    (x, y): (String, String),
+    (x_lo, x_hi): (i64, i64),
+) -> Result<(String, String)> {
+    w.uses_simd = true;
+    let d = names.d;
+    let fallback = render(DenseLoopBody { c, l })?;
+    // The scalar loop, one level deeper and without its comment block
+    // (the AVX2 form's comment above says the same).
+    let fallback = strip_comment(&fallback)
+        .lines()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("\t{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let rows = (0..d.rows)
+        .map(|r| {
+            let j = if r == 0 {
+                "j".to_string()
+            } else {
+                format!("j + {r}")
+            };
+            Avx2Row {
+                lanes: format!("a{r}"),
+                sum: format!("s{r}"),
+                weight: format!("{weight}[{j}]"),
+                y: format!("y[{j}]"),
+            }
+        })
+        .collect();
+    let one_block = d.proof.block >= d.chunks;
+    let block_note = if one_block {
+        format!(
+            "All {} chunks are summed in s32 lanes: every partial lane sum is within +/-{} < 2^31 (proven), then widened to s64 once.",
+            d.chunks, d.proof.lane_bound
+        )
+    } else {
+        format!(
+            "Lanes are summed in s32 over {} chunks (every partial lane sum within +/-{} < 2^31, proven), then widened to s64 and added.",
+            d.proof.block, d.proof.lane_bound
+        )
+    };
+    let block_cond = if d.chunks % d.proof.block.max(1) == 0 {
+        format!("k < c + {}", names.block)
+    } else {
+        format!("k < c + {} && k < {}", names.block, names.chunks)
+    };
+    let a = DenseAvx2 {
+        func: format!("{ident}_avx2"),
+        in_len: names.in_len,
+        out_len: names.out_len,
+        in_pad: names.in_pad,
+        in_pad_value: 16 * d.chunks,
+        padded: 16 * d.chunks != names.n,
+        x_lo,
+        x_hi,
+        chunks: names.chunks,
+        block: names.block,
+        block_cond,
+        one_block,
+        block_note,
+        rows,
+        x,
+        y,
+        acc_type: l.acc_type.clone(),
+        bias: l.bias.clone(),
+        dst: l.dst.clone(),
+        value: l.value.clone(),
+        fallback,
+    };
+    w.construct(&(c, &a))
+}
+
+/// `body` without its leading `/* ... */` block.
+fn strip_comment(body: &str) -> &str {
+    let t = body.trim_start_matches('\n');
+    match (t.trim_start().starts_with("/*"), t.find("*/\n")) {
+        (true, Some(end)) => &t[end + 3..],
+        _ => t,
+    }
+}

@@ -1,0 +1,158 @@
+//! `--simd avx2`: which Dense layers get an AVX2 form (decided once, for
+//! every back end; see [`crate::back::lower`]).
+//!
+//! The AVX2 form computes `sum_i W[j][i] * x[i]` with `vpmaddwd` (16 s16
+//! products per instruction, neighbours summed into 8 s32 lanes), sums
+//! [`crate::valid::lanes::LaneProof::block`] chunks in s32 lanes, widens
+//! them to s64 and finishes each row in scalar code (bias, rescale, clamp,
+//! table), exactly as the scalar form does. It is bit-exact with the
+//! scalar form because every lane sum is proven to stay in s32 and all
+//! other arithmetic is the same integer arithmetic.
+//!
+//! In the kernel it runs only between `kernel_fpu_begin()` and
+//! `kernel_fpu_end()` when `irq_fpu_usable()`; otherwise the layer's
+//! scalar form (looped) runs, so a SIMD layer carries both.
+
+use crate::ir::{InstrKind, Program};
+use crate::valid::lanes::{max_block, LaneProof};
+use crate::valid::ModuleInfo;
+
+/// The vector instruction set a module may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Simd {
+    /// Scalar code only (the default).
+    #[default]
+    None,
+    /// x86-64 AVX2 for Dense layers above [`MIN_MACS`].
+    Avx2,
+}
+
+impl Simd {
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::None => "none",
+            Simd::Avx2 => "avx2",
+        }
+    }
+}
+
+/// Dense layers with fewer multiply-adds stay scalar: measured with `lfc
+/// bench` (callgrind) on Aurora's 16 -> 1 output layer, the vector set-up
+/// and the horizontal sum cost more than the 16 scalar products.
+pub const MIN_MACS: usize = 64;
+
+/// Layers need at least one full vector of inputs.
+pub const MIN_INPUTS: usize = 16;
+
+/// At most this many inputs: the s16 copy of x lives on the stack of the
+/// AVX2 function (2 bytes each, the frame must stay under 1 KiB).
+pub const MAX_INPUTS: usize = 256;
+
+/// The AVX2 form of one Dense layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimdDense {
+    /// Rows computed together (they share each load of x): 4, 2 or 1.
+    pub rows: usize,
+    /// Chunks of 16 inputs per row (x and the weights padded with zeros).
+    pub chunks: usize,
+    pub proof: LaneProof,
+}
+
+/// The AVX2 form of instruction `k`, or why it stays scalar (`None` for
+/// every kind but Dense).
+pub fn dense(
+    p: &Program,
+    info: &ModuleInfo,
+    kind: &InstrKind,
+) -> Option<Result<SimdDense, String>> {
+    let InstrKind::Dense {
+        src, dst, weight, ..
+    } = kind
+    else {
+        return None;
+    };
+    let (n, m) = (p.tensor(*src).len, p.tensor(*dst).len);
+    if n * m < MIN_MACS || n < MIN_INPUTS {
+        return Some(Err(format!(
+            "{m} x {n}: fewer than {MIN_INPUTS} inputs or {MIN_MACS} multiply-adds (scalar is cheaper)"
+        )));
+    }
+    if n > MAX_INPUTS {
+        return Some(Err(format!(
+            "{n} inputs: the s16 copy of x would take {} bytes of stack (at most {MAX_INPUTS} inputs)",
+            2 * n.div_ceil(16) * 16
+        )));
+    }
+    let Some(&(lo, hi)) = info.tensor_bounds.get(src.index()) else {
+        return Some(Err("no proven bounds for x".into()));
+    };
+    let Some(proof) = max_block(weight, n, lo, hi) else {
+        return Some(Err(format!(
+            "x in [{lo}, {hi}] with these weights: s16 operands not proven, or one vpmaddwd pair sum may leave s32"
+        )));
+    };
+    let rows = [4, 2, 1].into_iter().find(|r| m % r == 0).unwrap_or(1);
+    Some(Ok(SimdDense {
+        rows,
+        chunks: n.div_ceil(16),
+        proof,
+    }))
+}
+
+/// Why the Rust back end refuses `--simd`.
+pub const RUST_REFUSAL: &str = "Rust snapshots are built for a soft-float target without \
+     rust-src, so core::arch's AVX2 intrinsics cannot be compiled for the kernel \
+     (use the C back end)";
+
+/// One line per Dense layer under `simd`: its vector form, or why it stays
+/// scalar; and a line when this machine cannot run the vector form (the
+/// userspace build then runs the scalar fallback; it never faults).
+pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
+    if simd == Simd::None {
+        return vec![];
+    }
+    let mut out: Vec<String> = p
+        .instrs
+        .iter()
+        .filter_map(|i| {
+            let r = dense(p, info, &i.kind)?;
+            Some(match r {
+                Ok(d) if d.proof.block >= d.chunks => format!(
+                    "--simd {}: {}: vpmaddwd, {} chunks of 16 inputs in s32 lanes (proven), {} rows at a time",
+                    simd.name(),
+                    i.node,
+                    d.chunks,
+                    d.rows
+                ),
+                Ok(d) => format!(
+                    "--simd {}: {}: vpmaddwd, lanes widened to s64 every {} of {} chunks (proven), {} rows at a time",
+                    simd.name(),
+                    i.node,
+                    d.proof.block,
+                    d.chunks,
+                    d.rows
+                ),
+                Err(why) => format!("--simd {}: {}: scalar: {why}", simd.name(), i.node),
+            })
+        })
+        .collect();
+    if !host_has(simd) {
+        out.push(format!(
+            "--simd {}: this CPU has no {}: code run here (lfc run/eval/bench) takes the scalar fallback",
+            simd.name(),
+            simd.name().to_uppercase()
+        ));
+    }
+    out
+}
+
+/// Whether this machine executes `simd` code.
+pub fn host_has(simd: Simd) -> bool {
+    match simd {
+        Simd::None => true,
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+        #[cfg(not(target_arch = "x86_64"))]
+        Simd::Avx2 => false,
+    }
+}

@@ -1,0 +1,96 @@
+{% block decls -%}
+/*
+ * {{ c.title }}: weight[j][i], row j computes output j; rows padded
+ * with zeros to {{ l.in_pad_value }} inputs (whole 16-lane vectors).
+ */
+{{ c.decls }}
+/*
+ * {{ l.func }}() - y[j] = sum_i W[j][i] * x[i] for every row j, in AVX2
+ * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
+ * @y: {{ l.out_len }} sums (s64)
+ *
+ * Chunks of 16 inputs: vpmaddwd adds each two neighbouring products into
+ * one of 8 s32 lanes. {{ l.block_note }}
+ * {{ l.rows.len() }} rows at a time share each load of x.
+ * Call only between kernel_fpu_begin() and kernel_fpu_end().
+ */
+static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
+{
+	s16 xs[{{ l.in_pad }}];
+	lf_v16hi v;
+{%- for r in l.rows %}
+	lf_v8si {{ r.lanes }};
+{%- endfor %}
+{%- if !l.one_block %}
+{%- for r in l.rows %}
+	lf_v4di {{ r.sum }};
+{%- endfor %}
+	int c;
+{%- endif %}
+	int i, j, k;
+
+	for (i = 0; i < {{ l.in_len }}; i++)
+		xs[i] = x[i];
+{%- if l.padded %}
+	for (; i < {{ l.in_pad }}; i++)
+		xs[i] = 0;
+{%- endif %}
+	for (j = 0; j < {{ l.out_len }}; j += {{ l.rows.len() }}) {
+{%- if l.one_block %}
+{%- for r in l.rows %}
+		{{ r.lanes }} = (lf_v8si){ 0 };
+{%- endfor %}
+		for (k = 0; k < {{ l.chunks }}; k++) {
+			v = lf_load16(&xs[16 * k]);
+{%- for r in l.rows %}
+			{{ r.lanes }} += lf_madd(v, &{{ r.weight }}[16 * k]);
+{%- endfor %}
+		}
+{%- for r in l.rows %}
+		{{ r.y }} = lf_hsum(lf_widen({{ r.lanes }}));
+{%- endfor %}
+{%- else %}
+{%- for r in l.rows %}
+		{{ r.sum }} = (lf_v4di){ 0 };
+{%- endfor %}
+		for (c = 0; c < {{ l.chunks }}; c += {{ l.block }}) {
+{%- for r in l.rows %}
+			{{ r.lanes }} = (lf_v8si){ 0 };
+{%- endfor %}
+			for (k = c; {{ l.block_cond }}; k++) {
+				v = lf_load16(&xs[16 * k]);
+{%- for r in l.rows %}
+				{{ r.lanes }} += lf_madd(v, &{{ r.weight }}[16 * k]);
+{%- endfor %}
+			}
+{%- for r in l.rows %}
+			{{ r.sum }} += lf_widen({{ r.lanes }});
+{%- endfor %}
+		}
+{%- for r in l.rows %}
+		{{ r.y }} = lf_hsum({{ r.sum }});
+{%- endfor %}
+{%- endif %}
+	}
+}
+{%- endblock %}
+{% block body %}
+	/*
+	 * {{ c.title }}
+	 *	{{ c.doc }}
+{%- for n in c.notes %}
+	 * {{ n }}
+{%- endfor %}
+	 * AVX2 when the FPU is usable, else the scalar loop: the same sums.
+	 */
+	if (lf_simd) {
+		{{ l.func }}({{ l.x }}, {{ l.y }});
+		for (j = 0; j < {{ l.out_len }}; j++) {
+			{{ l.acc_type }} acc = {{ l.bias }} + {{ l.y }}[j];
+{{ "" }}
+			{{ l.dst }} = {{ l.value }};
+		}
+	} else {
+{{ l.fallback }}
+	}
+{% endblock %}

@@ -1,0 +1,134 @@
+//! `--simd avx2` (issue 10 item 3): the AVX2 build answers byte for byte
+//! what the scalar build and the interpreter answer, on the vector path
+//! and on its scalar fallback (`irq_fpu_usable()` false), built with the
+//! kernel's code-generation flags; the Rust back end refuses the option.
+
+use std::path::Path;
+use std::process::Command;
+
+use lfc::back::c::userspace::{Runner, KERNEL_CFLAGS};
+use lfc::back::interp;
+use lfc::back::lower_simd;
+use lfc::ir::Precision;
+use lfc::pipeline::{self, CompileOptions, Simd};
+
+use crate::exec::{cases, manifest, random_rows};
+
+fn cflags() -> Vec<&'static str> {
+    let mut f = KERNEL_CFLAGS.to_vec();
+    f.extend([
+        "-Wall",
+        "-Werror",
+        "-Wdeclaration-after-statement",
+        "-Wframe-larger-than=1024",
+    ]);
+    f
+}
+
+/// Builds `opts` scalar and AVX2 and checks both paths of the AVX2 build
+/// against the scalar build and the interpreter; returns how many Dense
+/// layers took the AVX2 form.
+fn check(name: &str, path: &Path, opts: &CompileOptions, rows: Option<Vec<Vec<i64>>>) -> usize {
+    let scalar = pipeline::compile(path, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let simd_opts = CompileOptions {
+        simd: Simd::Avx2,
+        ..opts.clone()
+    };
+    let simd = pipeline::compile(path, &simd_opts).unwrap();
+    assert_ne!(
+        scalar.meta.digest, simd.meta.digest,
+        "{name}: --simd is in the digest"
+    );
+    let rows = rows.unwrap_or_else(|| random_rows(&scalar, 300, 11));
+    let s = Runner::build(&scalar.emit_c().unwrap(), &cflags()).unwrap();
+    let module = simd.emit_c().unwrap();
+    let v = Runner::build(&module, &cflags()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let want = s.run(&rows).unwrap();
+    let got = v.run(&rows).unwrap();
+    let fallback = v.run_without_fpu(&rows).unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        assert_eq!(got[r], want[r], "{name}: row {r}: AVX2 != scalar");
+        assert_eq!(fallback[r], want[r], "{name}: row {r}: fallback != scalar");
+        assert_eq!(want[r], interp::run(&simd.program, row), "{name}: row {r}");
+    }
+    module.source.matches("static LF_AVX2 void ").count()
+}
+
+fn speed_fixture(name: &str) -> (std::path::PathBuf, CompileOptions) {
+    let dir = manifest("tests/fixtures/speed");
+    (
+        dir.join(format!("{name}.onnx")),
+        CompileOptions {
+            calibration: Some(dir.join(format!("{name}_calib.csv"))),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn simd_avx2_is_bit_exact_on_the_speed_models() {
+    assert!(
+        lower_simd::host_has(Simd::Avx2),
+        "this test machine has no AVX2: only the fallback would be checked"
+    );
+    // Every layer the plan makes AVX2 is counted: Aurora's two hidden
+    // layers (its 16 -> 1 output stays scalar), LinnOS's two, all three of
+    // 64-256-256-8 (one of them with lanes widened per chunk).
+    for (name, layers) in [("linnos", 2), ("mlp4", 3)] {
+        let (path, opts) = speed_fixture(name);
+        assert_eq!(check(name, &path, &opts, None), layers, "{name}");
+    }
+    let aurora = manifest("examples/aurora/aurora.onnx");
+    let opts = CompileOptions {
+        calibration: Some(manifest("examples/aurora/representative_dataset.npy")),
+        ..Default::default()
+    };
+    assert_eq!(check("aurora", &aurora, &opts, None), 2);
+}
+
+#[test]
+fn simd_avx2_is_bit_exact_on_the_exec_models() {
+    let dir = tempfile::tempdir().unwrap();
+    for precision in [Precision::Int16, Precision::Int8] {
+        for (name, path, mut opts) in cases(dir.path()) {
+            opts.precision = precision;
+            check(&format!("{name} {}", precision.name()), &path, &opts, None);
+        }
+    }
+}
+
+#[test]
+fn simd_rust_back_end_refuses_with_the_reason() {
+    let (path, opts) = speed_fixture("linnos");
+    let c = pipeline::compile(
+        &path,
+        &CompileOptions {
+            simd: Simd::Avx2,
+            ..opts
+        },
+    )
+    .unwrap();
+    let e = c.emit_rust().err().expect("refused").to_string();
+    assert!(e.contains("--simd avx2") && e.contains("core::arch"), "{e}");
+}
+
+#[test]
+fn simd_cli_reports_each_layer() {
+    let (path, _) = speed_fixture("linnos");
+    let calib = manifest("tests/fixtures/speed/linnos_calib.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lfc"))
+        .arg("compile")
+        .arg(&path)
+        .arg("--calibration")
+        .arg(&calib)
+        .args(["--simd", "avx2", "-o"])
+        .arg(dir.path().join("lf_model_3.c"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("--simd avx2: fc0: vpmaddwd"), "{err}");
+    let c = std::fs::read_to_string(dir.path().join("lf_model_3.c")).unwrap();
+    assert!(c.contains("kernel_fpu_begin();") && c.contains("irq_fpu_usable()"));
+}
