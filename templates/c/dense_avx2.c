@@ -10,7 +10,10 @@
  * @y: {{ l.out_len }} sums (s64)
  *
  * Chunks of 16 inputs: vpmaddwd adds each two neighbouring products into
- * one of 8 s32 lanes. {{ l.block_note }}
+ * one of 8 s32 lanes.
+{%- for n in l.block_note %}
+ * {{ n }}
+{%- endfor %}
  * {{ l.rows.len() }} rows at a time share each load of x.
  * Call only between kernel_fpu_begin() and kernel_fpu_end().
  */

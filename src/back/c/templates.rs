@@ -414,7 +414,8 @@ pub struct DenseAvx2 {
     pub block_cond: String,
     /// Every chunk in one block: no per-block widening.
     pub one_block: bool,
-    pub block_note: String,
+    /// Comment lines: how the lanes are summed, and the proof.
+    pub block_note: Vec<String>,
     pub rows: Vec<Avx2Row>,
     /// The layer's input and output buffers.
     pub x: String,

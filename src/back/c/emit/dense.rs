@@ -227,10 +227,13 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             };
             match avx2 {
                 Some(a) => {
-                    let xb = w.info.tensor_bounds[src.index()];
-                    let (xs, ys) = (parts.x.to_string(), parts.y.to_string());
-                    let wn = wname.to_string();
-                    dense_avx2::construct(w, &cx.ident, &c, &l, a, &wn, (xs, ys), xb)
+                    let ops = dense_avx2::Operands {
+                        x: parts.x.to_string(),
+                        y: parts.y.to_string(),
+                        weight: wname.to_string(),
+                        x_bounds: w.info.tensor_bounds[src.index()],
+                    };
+                    dense_avx2::construct(w, &cx.ident, (&c, &l), a, ops)
                 }
                 None => w.construct(&(&c, &l)),
             }

@@ -58,17 +58,31 @@ pub(super) fn declare(
     })
 }
 
+/// The C names a layer's AVX2 form reads and writes.
+pub(super) struct Operands {
+    /// Input and output buffers.
+    pub x: String,
+    pub y: String,
+    /// The (padded) weight table.
+    pub weight: String,
+    /// The proven range of x.
+    pub x_bounds: (i64, i64),
+}
+
 /// Renders the layer: the AVX2 function, its call and the fallback `l`.
 pub(super) fn construct(
     w: &mut Writer,
     ident: &str,
-    c: &Common,
-    l: &DenseLoop,
+    (c, l): (&Common, &DenseLoop),
     names: Avx2Names,
-    weight: &str,
-    (x, y): (String, String),
-    (x_lo, x_hi): (i64, i64),
+    ops: Operands,
 ) -> Result<(String, String)> {
+    let Operands {
+        x,
+        y,
+        weight,
+        x_bounds: (x_lo, x_hi),
+    } = ops;
     w.uses_simd = true;
     let d = names.d;
     let fallback = render(DenseLoopBody { c, l })?;
@@ -130,7 +144,7 @@ pub(super) fn construct(
         block: names.block,
         block_cond,
         one_block,
-        block_note,
+        block_note: words(&block_note, 72),
         rows,
         x,
         y,
@@ -141,6 +155,21 @@ pub(super) fn construct(
         fallback,
     };
     w.construct(&(c, &a))
+}
+
+/// `text` in lines of at most `width` characters (at spaces).
+fn words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![];
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(l) if l.len() + 1 + word.len() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 /// `body` without its leading `/* ... */` block.
