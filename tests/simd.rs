@@ -73,7 +73,7 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
     );
     // Every layer the plan makes AVX2 is counted: Aurora's two hidden
     // layers (its 16 -> 1 output stays scalar), LinnOS's two, all three of
-    // 64-256-256-8 (one of them with lanes widened per chunk).
+    // 64-256-256-8.
     for (name, layers) in [("linnos", 2), ("mlp4", 3)] {
         let (path, opts) = speed_fixture(name);
         assert_eq!(check(name, &path, &opts, None), layers, "{name}");
@@ -84,6 +84,30 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
         ..Default::default()
     };
     assert_eq!(check("aurora", &aurora, &opts, None), 2);
+    // The three ways a row group ends, each run above: Aurora's fc0 adds
+    // its 8 rows' s32 lanes with vphaddd (row totals proven in s32),
+    // LinnOS's fc0 transposes 4 rows of s64 lanes, its 256 -> 2 output
+    // layer sums each row alone.
+    let src = |path: &Path, opts: &CompileOptions| {
+        let o = CompileOptions {
+            simd: Simd::Avx2,
+            ..opts.clone()
+        };
+        pipeline::compile(path, &o)
+            .unwrap()
+            .emit_c()
+            .unwrap()
+            .source
+    };
+    assert!(src(&aurora, &opts).contains("lf_sum8(&y[j], a0, a1, a2, a3, a4, a5, a6, a7);"));
+    let (linnos, lopts) = speed_fixture("linnos");
+    let l = src(&linnos, &lopts);
+    assert!(l.contains("lf_sum4q(&y[j], lf_widen(a0), lf_widen(a1), lf_widen(a2), lf_widen(a3));"));
+    assert!(l.contains("y[j + 1] = lf_hsum(s1);"), "{l}");
+    // 64-256-256-8's 256 -> 256 layer may sum one chunk per s32 lane only:
+    // its lanes add wrapping with their high halves apart (lf_join()).
+    let (mlp4, mopts) = speed_fixture("mlp4");
+    assert!(src(&mlp4, &mopts).contains("s3 = lf_join(a3, h3);"));
 }
 
 #[test]

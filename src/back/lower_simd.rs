@@ -48,11 +48,31 @@ pub const MIN_INPUTS: usize = 16;
 /// AVX2 function (2 bytes each, the frame must stay under 1 KiB).
 pub const MAX_INPUTS: usize = 256;
 
+/// How a group of rows turns its lanes into one s64 sum per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// 8 or 4 rows: their s32 lanes added across rows with `vphaddd` (the
+    /// row totals proven in s32), widened once, stored together.
+    Hadd,
+    /// 4 rows: s64 lanes transposed and added, stored together.
+    Quad,
+    /// Each row on its own: widened, halves added, two scalar adds.
+    Row,
+}
+
+/// Chunks written out instead of looped, up to this many.
+pub const UNROLL_CHUNKS: usize = 4;
+
 /// The AVX2 form of one Dense layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SimdDense {
-    /// Rows computed together (they share each load of x): 4, 2 or 1.
+    /// Rows computed together (they share each load of x): 8, 4, 2 or 1.
     pub rows: usize,
+    pub reduce: Reduce,
+    /// Lanes widened after every chunk would cost more than summing them
+    /// wrapping in s32 with their high halves apart and joining them
+    /// once, exactly, at the end (`lf_join()`: block 1, 4 or more chunks).
+    pub split: bool,
     /// Chunks of 16 inputs per row (x and the weights padded with zeros).
     pub chunks: usize,
     pub proof: LaneProof,
@@ -91,18 +111,32 @@ pub fn dense(
             "x in [{lo}, {hi}] with these weights: s16 operands not proven, or one vpmaddwd pair sum may leave s32"
         )));
     };
-    let rows = [4, 2, 1].into_iter().find(|r| m % r == 0).unwrap_or(1);
+    let (rows, reduce) = match proof.row_total {
+        Some(_) if m % 8 == 0 => (8, Reduce::Hadd),
+        Some(_) if m % 4 == 0 => (4, Reduce::Hadd),
+        _ if m % 4 == 0 => (4, Reduce::Quad),
+        _ if m % 2 == 0 => (2, Reduce::Row),
+        _ => (1, Reduce::Row),
+    };
+    let chunks = n.div_ceil(16);
     Some(Ok(SimdDense {
         rows,
-        chunks: n.div_ceil(16),
+        reduce,
+        split: proof.block == 1 && (4..=1 << 16).contains(&chunks),
+        chunks,
         proof,
     }))
 }
 
-/// Why the Rust back end refuses `--simd`.
-pub const RUST_REFUSAL: &str = "Rust snapshots are built for a soft-float target without \
-     rust-src, so core::arch's AVX2 intrinsics cannot be compiled for the kernel \
-     (use the C back end)";
+/// Why the Rust back end refuses `--simd`. Checked with rustc 1.95 and the
+/// flags of `kbuild::rust::codegen`: a `#[target_feature(enable = "avx2")]`
+/// function using core::arch intrinsics in the `+soft-float` object stops
+/// LLVM ("Do not know how to split the result of this operator"); `asm!`
+/// naming ymm registers explicitly does assemble there, so a Rust form
+/// would have to be hand-written assembly (not done).
+pub const RUST_REFUSAL: &str = "a kernel Rust object is built +soft-float, and core::arch's \
+     AVX2 intrinsics (#[target_feature(enable = \"avx2\")]) do not compile there \
+     (LLVM: \"Do not know how to split the result of this operator\"); use the C back end";
 
 /// One line per Dense layer under `simd`: its vector form, or why it stays
 /// scalar; and a line when this machine cannot run the vector form (the
@@ -118,11 +152,16 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
             let r = dense(p, info, &i.kind)?;
             Some(match r {
                 Ok(d) if d.proof.block >= d.chunks => format!(
-                    "--simd {}: {}: vpmaddwd, {} chunks of 16 inputs in s32 lanes (proven), {} rows at a time",
+                    "--simd {}: {}: vpmaddwd, {} chunks of 16 inputs in s32 lanes (proven), {} rows at a time{}",
                     simd.name(),
                     i.node,
                     d.chunks,
-                    d.rows
+                    d.rows,
+                    if d.reduce == Reduce::Hadd {
+                        ", row totals in s32 (proven, vphaddd)"
+                    } else {
+                        ""
+                    }
                 ),
                 Ok(d) => format!(
                     "--simd {}: {}: vpmaddwd, lanes widened to s64 every {} of {} chunks (proven), {} rows at a time",

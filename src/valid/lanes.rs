@@ -18,6 +18,10 @@ pub struct LaneProof {
     pub block: usize,
     /// The largest |partial lane sum| the bounds allow at that block.
     pub lane_bound: i64,
+    /// When one block holds every chunk: the largest |sum of any subset
+    /// of a row's 8 lanes|, if it is in s32 (the lanes of a row may then
+    /// be added to each other in s32, `vphaddd`).
+    pub row_total: Option<i64>,
 }
 
 const LANE_MIN: i64 = i32::MIN as i64;
@@ -68,9 +72,36 @@ pub fn max_block(weight: &[i64], n: usize, lo: i64, hi: i64) -> Option<LaneProof
         }
         b /= 2;
     }
-    candidates.into_iter().find_map(|block| {
-        lanes_fit(&pairs, block).map(|lane_bound| LaneProof { block, lane_bound })
+    let (block, lane_bound) = candidates
+        .into_iter()
+        .find_map(|block| lanes_fit(&pairs, block).map(|b| (block, b)))?;
+    let row_total = (block >= chunks).then(|| row_totals(&pairs)).flatten();
+    Some(LaneProof {
+        block,
+        lane_bound,
+        row_total,
     })
+}
+
+/// The largest |sum of a subset of one row's lanes| over every row (each
+/// lane over all its chunks), if within s32: a subset sum lies between
+/// the sum of the negative lane minima and that of the positive maxima.
+fn row_totals(pairs: &[Vec<(i64, i64)>]) -> Option<i64> {
+    let mut worst = 0i64;
+    for row in pairs.chunks(8) {
+        let (mut neg, mut pos) = (0i64, 0i64);
+        for lane in row {
+            let lo: i64 = lane.iter().map(|p| p.0).sum();
+            let hi: i64 = lane.iter().map(|p| p.1).sum();
+            neg += lo.min(0);
+            pos += hi.max(0);
+        }
+        if neg < LANE_MIN || pos > LANE_MAX {
+            return None;
+        }
+        worst = worst.max(-neg).max(pos);
+    }
+    Some(worst)
 }
 
 /// The largest |partial sum| of every lane over blocks of `block` chunks,
@@ -104,6 +135,8 @@ mod tests {
         let p = max_block(&[-32768, 32767], 2, -32768, 0).unwrap();
         assert_eq!(p.block, 1);
         assert_eq!(p.lane_bound, 1 << 30);
+        // One chunk is every chunk: the lanes' total is bounded too.
+        assert_eq!(p.row_total, Some(1 << 30));
     }
 
     #[test]
@@ -114,10 +147,16 @@ mod tests {
         let p = max_block(&w, 64, 0, 30000).unwrap();
         assert_eq!(p.block, 1);
         assert_eq!(p.lane_bound, 1_200_000_000);
-        // Small inputs: all four chunks in s32.
+        // Small inputs: all four chunks in s32, and the row's 8 lanes
+        // summed too (64 * 20000 * 100 = 1.28e8).
         let p = max_block(&w, 64, -100, 100).unwrap();
         assert_eq!(p.block, 4);
         assert_eq!(p.lane_bound, 4 * 2 * 20000 * 100);
+        assert_eq!(p.row_total, Some(64 * 20000 * 100));
+        // Every lane fits but not their total: 8 lanes of 2.72e8.
+        let p = max_block(&w, 64, 0, 1700).unwrap();
+        assert_eq!((p.block, p.row_total), (4, None));
+        assert_eq!(p.lane_bound, 8 * 20000 * 1700);
     }
 
     #[test]

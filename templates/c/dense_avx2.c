@@ -24,13 +24,18 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- for r in l.rows %}
 	lf_v8si {{ r.lanes }};
 {%- endfor %}
+{%- if l.split %}
+	lf_v8si p;
+{%- for r in l.rows %}
+	lf_v8si {{ r.high }};
+{%- endfor %}
+{%- endif %}
 {%- if !l.one_block %}
 {%- for r in l.rows %}
 	lf_v4di {{ r.sum }};
 {%- endfor %}
-	int c;
 {%- endif %}
-	int i, j, k;
+	int {{ l.ints }};
 
 	for (i = 0; i < {{ l.in_len }}; i++)
 		xs[i] = x[i];
@@ -41,24 +46,52 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 	for (j = 0; j < {{ l.out_len }}; j += {{ l.rows.len() }}) {
 {%- if l.one_block %}
 {%- for r in l.rows %}
-		{{ r.lanes }} = (lf_v8si){ 0 };
+		{{ r.lanes }} = lf_zero8();
 {%- endfor %}
+{%- if l.unrolled.is_empty() %}
 		for (k = 0; k < {{ l.chunks }}; k++) {
 			v = lf_load16(&xs[16 * k]);
 {%- for r in l.rows %}
 			{{ r.lanes }} += lf_madd(v, &{{ r.weight }}[16 * k]);
 {%- endfor %}
 		}
+{%- else %}
+{%- for off in l.unrolled %}
+		v = lf_load16(&xs[{{ off }}]);
 {%- for r in l.rows %}
-		{{ r.y }} = lf_hsum(lf_widen({{ r.lanes }}));
+		{{ r.lanes }} += lf_madd(v, &{{ r.weight }}[{{ off }}]);
+{%- endfor %}
+{%- endfor %}
+{%- endif %}
+{%- for f in l.finish %}
+		{{ f }}
+{%- endfor %}
+{%- else if l.split %}
+{%- for r in l.rows %}
+		{{ r.lanes }} = lf_zero8();
+		{{ r.high }} = lf_zero8();
+{%- endfor %}
+		for (k = 0; k < {{ l.chunks }}; k++) {
+			v = lf_load16(&xs[16 * k]);
+{%- for r in l.rows %}
+			p = lf_madd(v, &{{ r.weight }}[16 * k]);
+			{{ r.lanes }} = lf_add_wrap({{ r.lanes }}, p);
+			{{ r.high }} += p >> 16;
+{%- endfor %}
+		}
+{%- for r in l.rows %}
+		{{ r.sum }} = lf_join({{ r.lanes }}, {{ r.high }});
+{%- endfor %}
+{%- for f in l.finish %}
+		{{ f }}
 {%- endfor %}
 {%- else %}
 {%- for r in l.rows %}
-		{{ r.sum }} = (lf_v4di){ 0 };
+		{{ r.sum }} = lf_zero4();
 {%- endfor %}
 		for (c = 0; c < {{ l.chunks }}; c += {{ l.block }}) {
 {%- for r in l.rows %}
-			{{ r.lanes }} = (lf_v8si){ 0 };
+			{{ r.lanes }} = lf_zero8();
 {%- endfor %}
 			for (k = c; {{ l.block_cond }}; k++) {
 				v = lf_load16(&xs[16 * k]);
@@ -70,8 +103,8 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 			{{ r.sum }} += lf_widen({{ r.lanes }});
 {%- endfor %}
 		}
-{%- for r in l.rows %}
-		{{ r.y }} = lf_hsum({{ r.sum }});
+{%- for f in l.finish %}
+		{{ f }}
 {%- endfor %}
 {%- endif %}
 	}

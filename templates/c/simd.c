@@ -10,11 +10,29 @@
 #define LF_AVX2	__attribute__((target("avx2")))
 
 typedef s16 lf_v16hi __attribute__((vector_size(32)));
-typedef s16 lf_v16hi_u __attribute__((vector_size(32), may_alias, aligned(2)));
+typedef s16 lf_v16hi_u __attribute__((vector_size(32), may_alias)) __aligned(2);
 typedef s32 lf_v8si __attribute__((vector_size(32)));
 typedef s32 lf_v4si __attribute__((vector_size(16)));
 typedef s64 lf_v4di __attribute__((vector_size(32)));
 typedef s64 lf_v2di __attribute__((vector_size(16)));
+typedef u32 lf_v8su __attribute__((vector_size(32)));
+typedef u64 lf_v4du __attribute__((vector_size(32)));
+typedef s64 lf_v4di_u __attribute__((vector_size(32), may_alias)) __aligned(8);
+
+/* All lanes 0. */
+static inline LF_AVX2 lf_v8si lf_zero8(void)
+{
+	lf_v8si z = { 0 };
+
+	return z;
+}
+
+static inline LF_AVX2 lf_v4di lf_zero4(void)
+{
+	lf_v4di z = { 0 };
+
+	return z;
+}
 
 /* 16 s16 from p (any alignment). */
 static inline LF_AVX2 lf_v16hi lf_load16(const s16 *p)
@@ -37,6 +55,32 @@ static inline LF_AVX2 lf_v4di lf_widen(lf_v8si a)
 	return __builtin_ia32_pmovsxdq256(lo) + __builtin_ia32_pmovsxdq256(hi);
 }
 
+/* a + p in s32 lanes, wrapping: the low 32 bits of sums (see lf_join()). */
+static inline LF_AVX2 lf_v8si lf_add_wrap(lf_v8si a, lf_v8si p)
+{
+	return (lf_v8si)((lf_v8su)a + (lf_v8su)p);
+}
+
+/*
+ * The exact sum of the pair sums r that went into each lane (4 s64 lanes,
+ * two s32 lanes each), from a = sum r mod 2^32 (lf_add_wrap()) and h = sum
+ * (r >> 16): sum r = 2^16 * h + l, where l = sum (r & 0xffff) is in
+ * [0, 2^32) for at most 2^16 terms, so l = (a - 2^16 * h) mod 2^32.
+ * |h| <= 2^15 per term: it cannot wrap either.
+ */
+static inline LF_AVX2 lf_v4di lf_join(lf_v8si a, lf_v8si h)
+{
+	lf_v8su l = (lf_v8su)a - ((lf_v8su)h << 16);
+	lf_v4du hs = (lf_v4du)__builtin_ia32_pmovsxdq256(__builtin_ia32_si_si256(h)) +
+		     (lf_v4du)__builtin_ia32_pmovsxdq256((lf_v4si)
+			__builtin_ia32_extract128i256((lf_v4di)h, 1));
+	lf_v4di ls = __builtin_ia32_pmovzxdq256(__builtin_ia32_si_si256((lf_v8si)l)) +
+		     __builtin_ia32_pmovzxdq256((lf_v4si)
+			__builtin_ia32_extract128i256((lf_v4di)l, 1));
+
+	return (lf_v4di)(hs << 16) + ls;
+}
+
 /* The sum of the 4 s64 lanes of a. */
 static inline LF_AVX2 s64 lf_hsum(lf_v4di a)
 {
@@ -44,6 +88,50 @@ static inline LF_AVX2 s64 lf_hsum(lf_v4di a)
 		    __builtin_ia32_extract128i256(a, 1);
 
 	return s[0] + s[1];
+}
+
+/* y[0..7] = the lane sums of a0..a7 (their s32 totals proven), in s64. */
+static inline LF_AVX2 void lf_sum8(s64 *y, lf_v8si a0, lf_v8si a1, lf_v8si a2,
+				   lf_v8si a3, lf_v8si a4, lf_v8si a5,
+				   lf_v8si a6, lf_v8si a7)
+{
+	lf_v8si lo = __builtin_ia32_phaddd256(__builtin_ia32_phaddd256(a0, a1),
+					      __builtin_ia32_phaddd256(a2, a3));
+	lf_v8si hi = __builtin_ia32_phaddd256(__builtin_ia32_phaddd256(a4, a5),
+					      __builtin_ia32_phaddd256(a6, a7));
+	/* lo: rows 0-3 of lanes 0-3, then of lanes 4-7; hi: rows 4-7. */
+	lf_v8si t = (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x20) +
+		    (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x31);
+
+	*(lf_v4di_u *)y = __builtin_ia32_pmovsxdq256(__builtin_ia32_si_si256(t));
+	*(lf_v4di_u *)(y + 4) = __builtin_ia32_pmovsxdq256((lf_v4si)
+		__builtin_ia32_extract128i256((lf_v4di)t, 1));
+}
+
+/* y[0..3] = the lane sums of a0..a3 (their s32 totals proven), in s64. */
+static inline LF_AVX2 void lf_sum4(s64 *y, lf_v8si a0, lf_v8si a1, lf_v8si a2,
+				   lf_v8si a3)
+{
+	lf_v8si h = __builtin_ia32_phaddd256(__builtin_ia32_phaddd256(a0, a1),
+					     __builtin_ia32_phaddd256(a2, a3));
+	lf_v4si t = __builtin_ia32_si_si256(h) +
+		    (lf_v4si)__builtin_ia32_extract128i256((lf_v4di)h, 1);
+
+	*(lf_v4di_u *)y = __builtin_ia32_pmovsxdq256(t);
+}
+
+/* y[0..3] = the sums of the s64 lanes of s0..s3. */
+static inline LF_AVX2 void lf_sum4q(s64 *y, lf_v4di s0, lf_v4di s1, lf_v4di s2,
+				    lf_v4di s3)
+{
+	/* [s0 lanes 0+1, s1 lanes 0+1 | s0 lanes 2+3, s1 lanes 2+3] */
+	lf_v4di u01 = __builtin_ia32_punpcklqdq256(s0, s1) +
+		      __builtin_ia32_punpckhqdq256(s0, s1);
+	lf_v4di u23 = __builtin_ia32_punpcklqdq256(s2, s3) +
+		      __builtin_ia32_punpckhqdq256(s2, s3);
+
+	*(lf_v4di_u *)y = __builtin_ia32_permti256(u01, u23, 0x20) +
+			  __builtin_ia32_permti256(u01, u23, 0x31);
 }
 
 /*

@@ -31,6 +31,7 @@ struct module;
 #define __init
 #define __exit
 #define __percpu
+#define __aligned(x)	__attribute__((aligned(x)))
 
 /* A declaration that may be repeated: swallows the statement's semicolon. */
 #define LF_SHIM_DECL		extern int lf_shim_unused

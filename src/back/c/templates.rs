@@ -392,6 +392,8 @@ pub struct Avx2Row {
     pub lanes: String,
     /// Its s64 sum vector (`s0`), when lanes are widened per block.
     pub sum: String,
+    /// Its sum of pair sums >> 16 (`h0`), split form.
+    pub high: String,
     /// `lf_fc0_weight[j + 1]`
     pub weight: String,
     /// `y[j + 1]`
@@ -414,9 +416,18 @@ pub struct DenseAvx2 {
     pub block_cond: String,
     /// Every chunk in one block: no per-block widening.
     pub one_block: bool,
+    /// Lanes summed wrapping, with their high halves apart (`lf_join()`).
+    pub split: bool,
     /// Comment lines: how the lanes are summed, and the proof.
     pub block_note: Vec<String>,
     pub rows: Vec<Avx2Row>,
+    /// One block of at most 4 chunks: the chunks written out, at these
+    /// offsets into x (else a loop).
+    pub unrolled: Vec<String>,
+    /// Statements storing a row group's sums into y.
+    pub finish: Vec<String>,
+    /// The function's int locals (`i, j, k`).
+    pub ints: String,
     /// The layer's input and output buffers.
     pub x: String,
     pub y: String,

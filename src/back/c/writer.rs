@@ -389,6 +389,12 @@ impl<'a> Writer<'a> {
             "lf_madd",
             "lf_widen",
             "lf_hsum",
+            "lf_zero8",
+            "lf_zero4",
+            "lf_sum8",
+            "lf_sum4",
+            "lf_sum4q",
+            "lf_v4di_u",
         ] {
             namer.reserve(name);
         }

@@ -7,7 +7,7 @@
 use crate::back::c::namer::macro_name;
 use crate::back::c::templates::{Avx2Row, Common, DenseAvx2, DenseLoop, DenseLoopBody};
 use crate::back::c::writer::{render, Decls, Writer};
-use crate::back::lower_simd::SimdDense;
+use crate::back::lower_simd::{Reduce, SimdDense, UNROLL_CHUNKS};
 use crate::Result;
 
 /// Names of the AVX2 form, declared before the layer's tables.
@@ -109,13 +109,30 @@ pub(super) fn construct(
             Avx2Row {
                 lanes: format!("a{r}"),
                 sum: format!("s{r}"),
+                high: format!("h{r}"),
                 weight: format!("{weight}[{j}]"),
                 y: format!("y[{j}]"),
             }
         })
         .collect();
     let one_block = d.proof.block >= d.chunks;
-    let block_note = if one_block {
+    let unrolled: Vec<String> = if one_block && d.chunks <= UNROLL_CHUNKS {
+        (0..d.chunks).map(|c| (16 * c).to_string()).collect()
+    } else {
+        vec![]
+    };
+    let finish = finish(d, one_block);
+    let ints = match (one_block, unrolled.is_empty(), d.split) {
+        (true, false, _) => "i, j",
+        (false, _, false) => "i, j, c, k",
+        _ => "i, j, k",
+    };
+    let block_note = if d.split {
+        format!(
+            "Every vpmaddwd pair sum is within +/-{} < 2^31 (proven); the lanes add them wrapping in s32 and their >> 16 apart, and lf_join() rebuilds the exact s64 sums once ({} chunks, at most 2^16).",
+            d.proof.lane_bound, d.chunks
+        )
+    } else if one_block {
         format!(
             "All {} chunks are summed in s32 lanes: every partial lane sum is within +/-{} < 2^31 (proven), then widened to s64 once.",
             d.chunks, d.proof.lane_bound
@@ -144,7 +161,11 @@ pub(super) fn construct(
         block: names.block,
         block_cond,
         one_block,
+        split: d.split,
         block_note: words(&block_note, 72),
+        unrolled,
+        finish,
+        ints: ints.into(),
         rows,
         x,
         y,
@@ -155,6 +176,37 @@ pub(super) fn construct(
         fallback,
     };
     w.construct(&(c, &a))
+}
+
+/// The statements storing a group's row sums: `a<r>` are the s32 lanes
+/// (one block), `s<r>` the s64 sums (several blocks).
+fn finish(d: SimdDense, one_block: bool) -> Vec<String> {
+    let lanes = |r: usize| {
+        if one_block {
+            format!("lf_widen(a{r})")
+        } else {
+            format!("s{r}")
+        }
+    };
+    let all = |f: &dyn Fn(usize) -> String| (0..d.rows).map(f).collect::<Vec<_>>().join(", ");
+    match d.reduce {
+        Reduce::Hadd => vec![format!(
+            "lf_sum{}(&y[j], {});",
+            d.rows,
+            all(&|r| format!("a{r}"))
+        )],
+        Reduce::Quad => vec![format!("lf_sum4q(&y[j], {});", all(&lanes))],
+        Reduce::Row => (0..d.rows)
+            .map(|r| {
+                let y = if r == 0 {
+                    "y[j]".to_string()
+                } else {
+                    format!("y[j + {r}]")
+                };
+                format!("{y} = lf_hsum({});", lanes(r))
+            })
+            .collect(),
+    }
 }
 
 /// `text` in lines of at most `width` characters (at spaces).
