@@ -396,8 +396,6 @@ pub struct Avx2Row {
     pub high: String,
     /// `lf_fc0_weight[j + 1]`
     pub weight: String,
-    /// `y[j + 1]`
-    pub y: String,
 }
 
 /// Dense, AVX2 form with its scalar fallback (`--simd avx2`).

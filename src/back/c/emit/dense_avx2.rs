@@ -111,7 +111,6 @@ pub(super) fn construct(
                 sum: format!("s{r}"),
                 high: format!("h{r}"),
                 weight: format!("{weight}[{j}]"),
-                y: format!("y[{j}]"),
             }
         })
         .collect();
