@@ -15,7 +15,9 @@ use crate::quant::{self, Domain, QuantOptions};
 use crate::valid::{self, ModuleInfo};
 use crate::Result;
 
+mod fidelity;
 mod quantized;
+pub use fidelity::tolerance;
 pub use quantized::check_precision_option;
 
 /// LiteFlow's INPUT_SCALE / OUTPUT_SCALE.
@@ -277,7 +279,13 @@ fn compile_graph(
         .unwrap_or_else(|| "model".into());
     program.model_name = name.clone();
     let info = valid::validate(&program)?;
-    let warnings = quant::warn::warnings(&program);
+    let mut warnings = quant::warn::warnings(&program);
+    warnings.extend(fidelity::warnings(
+        &graph,
+        &program,
+        &domain,
+        calibration.as_ref(),
+    ));
     let meta = ModuleMeta {
         uuid: opts.uuid,
         app: opts.app,

@@ -75,6 +75,11 @@ impl Ensemble {
         }
     }
 
+    /// The leaf each tree reaches on `x` (in tree order).
+    pub fn leaves_reached(&self, x: &[f64]) -> Vec<usize> {
+        self.roots.iter().map(|&r| self.leaf_of(r, x)).collect()
+    }
+
     /// The real-valued ensemble on one row (f64 sums of f32 leaves).
     pub fn eval(&self, x: &[f64]) -> Vec<f64> {
         let mut out: Vec<f64> = self.base.iter().map(|&b| b as f64).collect();
