@@ -9,6 +9,10 @@ wider than the training box, so some lie slightly outside it), and
 NAME.ort.csv: onnxruntime's outputs on the held-out rows, one column per
 output element, headed `output[index]`.
 
+The second set (second_set()): binary classifiers with one score column,
+a Binarizer pipeline, LightGBM categorical splits (BRANCH_EQ; and the
+same model rewritten to BRANCH_NEQ), with calib_cat.csv/heldout_cat.csv.
+
 Usage: python3 scripts/ml_fixtures.py [OUTDIR]   (needs numpy, scikit-learn,
 skl2onnx, onnxmltools, lightgbm, xgboost, onnxruntime; seeded, deterministic)
 """
@@ -80,9 +84,101 @@ def strip_zipmap(onx):
     return onx
 
 
+def categorical_data(rng):
+    """Feature 0 a category 0..5 (LightGBM's categorical splits: onnxmltools
+    exports them as BRANCH_EQ), the others as data()'s."""
+    span = np.array([1.0, 10.0, 100.0, 0.5])
+    x = rng.uniform(-1, 1, size=(400, N_FEAT)) * span
+    x[:, 0] = rng.integers(0, 6, 400)
+    y = np.where(np.isin(x[:, 0], [1, 4]), 3.0, 0.0) + 0.1 * x[:, 1] + x[:, 3]
+    held = rng.uniform(-1.1, 1.1, size=(300, N_FEAT)) * span
+    held[:, 0] = rng.integers(0, 6, 300)
+    return x.astype(np.float32), y.astype(np.float32), held.astype(np.float32)
+
+
+def eq_to_neq(onx):
+    """BRANCH_EQ -> BRANCH_NEQ, children kept: another model (the category
+    tests inverted), exercising BRANCH_NEQ, which no exporter writes.
+    (Swapping the children too would give the same model, but onnxruntime
+    requires a node's false child to be the next node.)"""
+    from onnx import helper
+    node = onx.graph.node[0]
+    at = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    modes = [m.decode() for m in at["nodes_modes"]]
+    modes = ["BRANCH_NEQ" if m == "BRANCH_EQ" else m for m in modes]
+    keep = [a for a in node.attribute if a.name != "nodes_modes"]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    node.attribute.append(helper.make_attribute("nodes_modes", modes))
+    return onx
+
+
+def write_rows(out, name, rows):
+    fmt = lambda a: ",".join(repr(float(v)) for v in a)
+    with open(os.path.join(out, name), "w") as f:
+        f.write(",".join(f"x{i}" for i in range(N_FEAT)) + "\n")
+        f.writelines(fmt(r) + "\n" for r in rows)
+
+
+def write_ort(out, name, onx, held):
+    """NAME.onnx and onnxruntime's outputs on the held-out rows."""
+    fmt = lambda a: ",".join(repr(float(v)) for v in a)
+    path = os.path.join(out, name + ".onnx")
+    with open(path, "wb") as f:
+        f.write(onx.SerializeToString())
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    res = sess.run(None, {"x": held})
+    names = [o.name for o in sess.get_outputs()]
+    cols, head = [], []
+    for n, r in zip(names, res):
+        r = np.asarray(r).reshape(len(held), -1)
+        cols.append(r.astype(np.float64))
+        head += [f"{n}[{j}]" for j in range(r.shape[1])]
+    table = np.concatenate(cols, axis=1)
+    with open(os.path.join(out, name + ".ort.csv"), "w") as f:
+        f.write(",".join(head) + "\n")
+        f.writelines(fmt(r) + "\n" for r in table)
+    ops = sorted({(n.domain or "ai.onnx") + ":" + n.op_type for n in onx.graph.node})
+    print(f"{name}: {os.path.getsize(path)} bytes, outputs {names}, ops {ops}")
+
+
+def second_set(out):
+    """Binary classifiers with one score column (skl2onnx, onnxmltools),
+    a Binarizer pipeline (on the clf/reg rows), and LightGBM categorical
+    splits (BRANCH_EQ, and the same model as BRANCH_NEQ) on calib_cat.csv."""
+    import lightgbm
+    import xgboost
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.preprocessing import Binarizer
+    rng = np.random.default_rng(7)
+    x, y, _, held = data(rng)
+    binary = (y > np.median(y)).astype(int)
+    models = {
+        "skl_rf_bin": (skl, RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0), binary),
+        "skl_gb_bin": (skl, GradientBoostingClassifier(n_estimators=8, max_depth=3, random_state=0), binary),
+        "skl_logreg_bin": (skl, LogisticRegression(max_iter=1000), binary),
+        "lgbm_bin": (lgbm, lightgbm.LGBMClassifier(n_estimators=8, num_leaves=8, min_child_samples=5, verbose=-1), binary),
+        "xgb_bin": (xgb, xgboost.XGBClassifier(n_estimators=8, max_depth=3), binary),
+        "skl_binarizer_linreg": (skl, Pipeline([("b", Binarizer(threshold=0.0)), ("m", LinearRegression())]), y),
+    }
+    for name, (conv, model, target) in models.items():
+        model.fit(x, target)
+        write_ort(out, name, strip_zipmap(conv(model, name)), held)
+    rng = np.random.default_rng(11)
+    xc, yc, heldc = categorical_data(rng)
+    write_rows(out, "calib_cat.csv", xc)
+    write_rows(out, "heldout_cat.csv", heldc)
+    m = lightgbm.LGBMRegressor(n_estimators=8, num_leaves=6, min_child_samples=5,
+                               min_data_per_group=5, cat_smooth=1, verbose=-1)
+    m.fit(xc, yc, categorical_feature=[0])
+    write_ort(out, "lgbm_cat_reg", lgbm(m, "lgbm_cat_reg"), heldc)
+    write_ort(out, "lgbm_cat_neq_reg", eq_to_neq(lgbm(m, "lgbm_cat_neq_reg")), heldc)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/ml"
     os.makedirs(out, exist_ok=True)
+    second_set(out)
     rng = np.random.default_rng(7)
     x, y, cls, held = data(rng)
     import lightgbm

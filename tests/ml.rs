@@ -91,6 +91,16 @@ pub const ML_MODELS: &[(&str, &str, bool)] = &[
     ("lgbm_clf", "clf", true),
     ("xgb_reg", "reg", true),
     ("xgb_clf", "clf", true),
+    // binary classifiers with one score column
+    ("skl_rf_bin", "clf", true),
+    ("skl_gb_bin", "clf", true),
+    ("skl_logreg_bin", "clf", false),
+    ("lgbm_bin", "clf", true),
+    ("xgb_bin", "clf", true),
+    // Binarizer (one-branch trees), BRANCH_EQ and BRANCH_NEQ
+    ("skl_binarizer_linreg", "reg", true),
+    ("lgbm_cat_reg", "cat", true),
+    ("lgbm_cat_neq_reg", "cat", true),
 ];
 
 /// The fixtures with the options `ml_compiled_matches_onnxruntime_and_interpreter`

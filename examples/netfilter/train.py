@@ -9,8 +9,7 @@ writes, into this directory (or OUTDIR):
   calib.csv      400 of the training rows: `lfc compile --calibration`
   rows.csv       4000 fresh packets (the VM stream; lf_nf_send sends them)
   rows.expect.csv  per row: the rule set's label (v1, v2) and each
-                 model's (v1, v2: the argmax of onnxruntime's probabilities,
-                 = sklearn's predict())
+                 model's (v1, v2: onnxruntime's label, = sklearn's predict())
 
 Features, in lf_nf's order (lf_nf.c's header): saddr >> 16, saddr & 0xffff,
 daddr >> 16, daddr & 0xffff (host byte order), source port, destination
@@ -67,31 +66,6 @@ def rules(x, version):
     return (a | b | c) if version == 1 else (a | c | d)
 
 
-def two_score_columns(onx, n_trees):
-    """skl2onnx exports a binary forest with one score column (class 1's
-    probability; ONNX defines class 0's as 1 - it). lfc takes one score
-    per class, so every leaf also gets its class-0 weight 1/n_trees - w
-    (the forest's weights are already divided by n_trees, aggregate SUM):
-    the same model, which main() checks with onnxruntime."""
-    from onnx import helper
-    node = onx.graph.node[0]
-    assert node.op_type == "TreeEnsembleClassifier"
-    at = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    assert set(at["class_ids"]) == {0} and list(at["classlabels_int64s"]) == [0, 1]
-    tree, nid, w = at["class_treeids"], at["class_nodeids"], at["class_weights"]
-    # Entry by entry (class 0, then 1), so tree ids stay in order.
-    new = {"class_treeids": [t for t in tree for _ in (0, 1)],
-           "class_nodeids": [n for n in nid for _ in (0, 1)],
-           "class_ids": [0, 1] * len(w),
-           "class_weights": [x for v in w for x in (1.0 / n_trees - v, v)]}
-    keep = [a for a in node.attribute if a.name not in new]
-    del node.attribute[:]
-    node.attribute.extend(keep)
-    for k, v in new.items():
-        node.attribute.append(helper.make_attribute(k, v))
-    return onx
-
-
 def write_csv(path, rows, header):
     with open(path, "w") as f:
         f.write(",".join(header) + "\n")
@@ -116,19 +90,16 @@ def main():
                               target_opset={"": 15, "ai.onnx.ml": 3},
                               options={id(clf): {"zipmap": False}})
         x = {"features": rows.astype(np.float32)}
-        one = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
-        onx = two_score_columns(onx, clf.n_estimators)
         path = os.path.join(out, f"lf_nf_v{v}.onnx")
         with open(path, "wb") as f:
             f.write(onx.SerializeToString())
+        # skl2onnx writes a binary forest with one score column (class 1's
+        # probability s; onnxruntime answers [1 - s, s] and label s > 0.5),
+        # which lfc compiles as it is.
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         label, prob = sess.run(None, x)
-        # Same probabilities; the label is their argmax, as sklearn's
-        # predict(). (onnxruntime's own label output of the two-column
-        # form follows its binary heuristics instead and is not used.)
-        assert np.abs(prob - one[1]).max() < 1e-6 and (one[0] == clf.predict(x["features"])).all()
-        label = np.argmax(prob, 1)
-        assert (label == one[0]).all()
+        assert (label == clf.predict(x["features"])).all()
+        assert np.abs(prob[:, 1] - clf.predict_proba(x["features"])[:, 1]).max() < 1e-6
         expect.append(label.astype(int))
         print(f"v{v}: {int(y.sum())} of {len(y)} training packets dropped by the rules; "
               f"held-out agreement with the rules {np.mean(label == expect[v - 1]) * 100:.2f} %")

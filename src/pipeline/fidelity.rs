@@ -410,3 +410,83 @@ fn quantization_warnings(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::tree::{Branch, Cmp, Ensemble, NodeRef};
+    use crate::ir::Op;
+    use crate::quant::{quantize, QuantOptions};
+
+    /// One stump `x <= 0.0002 ? 0 : 1` on one feature.
+    fn stump() -> Graph {
+        let mut g = Graph::default();
+        g.input = g.add_value("x", 1);
+        let y = g.add_value("y", 1);
+        g.ops.push(Op {
+            node: "stump".into(),
+            onnx_op: "TreeEnsembleRegressor".into(),
+            kind: OpKind::Trees(Box::new(Ensemble {
+                n_targets: 1,
+                branches: vec![Branch {
+                    feature: 0,
+                    threshold: 0.0002,
+                    cmp: Cmp::Leq,
+                    yes: NodeRef::Leaf(0),
+                    no: NodeRef::Leaf(1),
+                }],
+                leaves: vec![vec![0.0], vec![1.0]],
+                roots: vec![NodeRef::Branch(0)],
+                base: vec![0.0],
+            })),
+            inputs: vec![g.input],
+            output: y,
+        });
+        g.outputs = vec![y];
+        g
+    }
+
+    fn compile(g: &Graph, input_scale: i64) -> Program {
+        let opts = QuantOptions {
+            precision: Precision::Int16,
+            input_scale,
+            output_scale: 1000,
+            observed: None,
+        };
+        let d = Domain {
+            lo: vec![-0.01],
+            hi: vec![0.01],
+        };
+        quantize(g, &d, &opts).unwrap()
+    }
+
+    /// A threshold between the quanta 0.000 and 0.001: the calibration
+    /// values 0.0004 and 0.0003 (above it) round to 0 (below it); 0.0007
+    /// and -0.002 keep their side. Warned at scale 1000 with the node, the
+    /// rows, and 10^4; silent at 10^4. On the input grid the program is
+    /// exact (no quantization warning).
+    #[test]
+    fn threshold_between_input_quanta_is_warned_with_the_scale() {
+        let g = stump();
+        let rows = Matrix::new(4, 1, vec![0.0004, 0.0003, -0.002, 0.0007]);
+        let d = Domain {
+            lo: vec![-0.01],
+            hi: vec![0.01],
+        };
+        let w = warnings(&g, &compile(&g, 1000), &d, Some(&rows));
+        assert_eq!(w.len(), 1, "{w:?}");
+        let m = &w[0].message;
+        assert_eq!(w[0].node, "stump");
+        for part in [
+            "finer than the input step 1/1000",
+            "node `stump` (TreeEnsembleRegressor): 2 of the 4 rows reach another leaf (1 of its 1 thresholds",
+            "output `y` is off by up to 1.000e0",
+            "with --input-scale 10000 every calibration row is within it and on its leaves",
+        ] {
+            assert!(m.contains(part), "{part}: {m}");
+        }
+        assert!(warnings(&g, &compile(&g, 10_000), &d, Some(&rows)).is_empty());
+        // no calibration rows: nothing to tell the features' resolution by
+        assert!(warnings(&g, &compile(&g, 1000), &d, None).is_empty());
+    }
+}

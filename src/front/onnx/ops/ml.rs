@@ -267,22 +267,18 @@ impl Builder<'_> {
             "BRANCH_LT" => (Cmp::Lt, false),
             "BRANCH_GT" => (Cmp::Leq, true),
             "BRANCH_GTE" => (Cmp::Lt, true),
+            "BRANCH_EQ" => return self.equal(tree, id, k, depth, false),
+            "BRANCH_NEQ" => return self.equal(tree, id, k, depth, true),
             other => {
                 return Err(node.err(format!(
-                    "tree {tree} node {id}: mode `{other}` is not supported (BRANCH_LEQ, BRANCH_LT, BRANCH_GT, BRANCH_GTE, LEAF are)"
+                    "tree {tree} node {id}: mode `{other}` is not supported (BRANCH_LEQ, BRANCH_LT, BRANCH_GT, BRANCH_GTE, BRANCH_EQ, BRANCH_NEQ, LEAF are)"
                 )))
             }
         };
-        let feature = self.a.feature[k];
-        if feature < 0 || feature as usize >= self.f {
-            return Err(node.err(format!(
-                "tree {tree} node {id} tests feature {feature} of {}",
-                self.f
-            )));
-        }
+        let feature = self.feature(tree, id, k)?;
         let b = self.e.branches.len();
         self.e.branches.push(Branch {
-            feature: feature as usize,
+            feature,
             threshold: self.a.value[k],
             cmp,
             yes: NodeRef::Leaf(0),
@@ -294,6 +290,57 @@ impl Builder<'_> {
         self.e.branches[b].yes = yes;
         self.e.branches[b].no = no;
         Ok(NodeRef::Branch(b as u32))
+    }
+
+    fn feature(&self, tree: i64, id: i64, k: usize) -> Result<usize> {
+        let feature = self.a.feature[k];
+        if feature < 0 || feature as usize >= self.f {
+            return Err(self.node.err(format!(
+                "tree {tree} node {id} tests feature {feature} of {}",
+                self.f
+            )));
+        }
+        Ok(feature as usize)
+    }
+
+    fn branch(&mut self, feature: usize, threshold: f32, cmp: Cmp) -> usize {
+        self.e.branches.push(Branch {
+            feature,
+            threshold,
+            cmp,
+            yes: NodeRef::Leaf(0),
+            no: NodeRef::Leaf(0),
+        });
+        self.e.branches.len() - 1
+    }
+
+    /// `BRANCH_EQ` (`x == t`; `negate`: `BRANCH_NEQ`, `x != t`) as two
+    /// exact tests: `x <= t`, then `x < t`. `x == t` holds exactly when the
+    /// first holds and the second does not; both move into the integers
+    /// exactly, so a feature equal to the threshold (only possible when `t`
+    /// is a value of the tested tensor's grid) takes the `==` side. The
+    /// `!=` child is shared by both tests (a child still follows its
+    /// parents in the table, so walks stay within the depth).
+    fn equal(
+        &mut self,
+        tree: i64,
+        id: i64,
+        k: usize,
+        depth: usize,
+        negate: bool,
+    ) -> Result<NodeRef> {
+        let feature = self.feature(tree, id, k)?;
+        let t = self.a.value[k];
+        let leq = self.branch(feature, t, Cmp::Leq);
+        let lt = self.branch(feature, t, Cmp::Lt);
+        let yes = self.build(tree, self.a.yes[k], depth + 2)?;
+        let no = self.build(tree, self.a.no[k], depth + 2)?;
+        let (eq, ne) = if negate { (no, yes) } else { (yes, no) };
+        self.e.branches[leq].yes = NodeRef::Branch(lt as u32);
+        self.e.branches[leq].no = ne;
+        self.e.branches[lt].yes = ne;
+        self.e.branches[lt].no = eq;
+        Ok(NodeRef::Branch(leq as u32))
     }
 }
 
@@ -394,10 +441,8 @@ pub fn tree_classifier(ctx: &mut Ctx, node: &Node) -> Result<()> {
         .attr_ints_list("classlabels_int64s")?
         .len()
         .max(node.attr_strings("classlabels_strings")?.len());
-    if c == 2 && ids.iter().all(|&i| i == ids[0]) {
-        return Err(node.err(
-            "a binary classifier with one score column is not supported; export it with one score per class",
-        ));
+    if c == 2 && !ids.is_empty() && ids.iter().all(|&i| i == ids[0]) {
+        return binary_one_column(ctx, node, x, f, &post, ids[0]);
     }
     let labels = labels(node, "classlabels_int64s", c)?;
     let e = ensemble(node, f, c, "class")?;
@@ -410,6 +455,105 @@ pub fn tree_classifier(ctx: &mut Ctx, node: &Node) -> Result<()> {
         false,
     );
     classifier_outputs(ctx, node, scores, labels, &post)
+}
+
+/// A binary classifier with one score column `s` (every weight names
+/// class 0), as skl2onnx and onnxmltools export binary forests and boosted
+/// trees; its two scores are onnxruntime's:
+/// - `NONE`, all weights >= 0 (a forest's class-1 probability):
+///   `[1 - s, s]`, label 1 when `s > 0.5`;
+/// - `NONE` with negative weights: `[-s, s]`, label 1 when `s > 0`;
+/// - `LOGISTIC` with negative weights (boosted trees: `s` is a margin):
+///   `[sigmoid(-s), sigmoid(s)]`, label 1 when `s > 0`.
+///
+/// Both are a Dense of `s` (weights -1 and 1) before the post-transform,
+/// and the label is the first maximum of the two scores, which is the same
+/// decision (a tie, `s = 0.5` or `s = 0`, gives class 0 in both). A tie is
+/// exact in the integers: the ensemble answers `s - 0.5` (or `s`), so the
+/// tie is its zero, held exactly (zero point), and the Dense's two rows
+/// (weights -1 and 1, equal biases) give equal integers there. (A forest
+/// of 4 of 8 trees voting class 1 is such a tie; leaf rounding moves the
+/// accumulator by at most half a unit per tree, less than the half output
+/// step that would move the zero, below 256 trees.)
+fn binary_one_column(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: ValueId,
+    f: usize,
+    post: &str,
+    id: i64,
+) -> Result<()> {
+    if id != 0 {
+        return Err(node.err(format!(
+            "a binary classifier whose one score column is class {id}: only class 0's (the skl2onnx and onnxmltools form) is supported"
+        )));
+    }
+    let labels = labels(node, "classlabels_int64s", 2)?;
+    let positive = node.attr_floats("class_weights")?.iter().all(|&w| w >= 0.0);
+    let centre = match (post, positive) {
+        ("NONE", true) => 0.5,
+        ("NONE", false) | ("LOGISTIC", false) => 0.0,
+        _ => {
+            return Err(node.err(format!(
+                "a binary classifier with one score column and post_transform `{post}`{}: not supported (NONE, or LOGISTIC with signed weights, are)",
+                if positive { " on non-negative weights" } else { "" }
+            )))
+        }
+    };
+    let mut e = ensemble(node, f, 1, "class")?;
+    e.base[0] -= centre;
+    let s = ctx.push_op(
+        node,
+        OpKind::Trees(Box::new(e)),
+        vec![x],
+        1,
+        &format!("{}#centred_score", node.name),
+        false,
+    );
+    let scores = ctx.push_op(
+        node,
+        OpKind::Dense {
+            weight: vec![-1.0, 1.0],
+            bias: vec![centre, centre],
+        },
+        vec![s],
+        2,
+        &format!("{}#scores", node.name),
+        false,
+    );
+    classifier_outputs(ctx, node, scores, labels, post)
+}
+
+/// `Binarizer`: `y = x > threshold ? 1 : 0` per element, as a tree
+/// ensemble of one-branch trees (target `i` is 1 when element `i` exceeds
+/// the threshold), so the comparison is exact in the integers of `x`.
+pub fn binarizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let n: usize = shape.iter().product();
+    let t = node.attr_f32_or("threshold", 0.0)?;
+    let mut leaves = vec![vec![0.0; n]];
+    let mut branches = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut one = vec![0.0; n];
+        one[i] = 1.0;
+        leaves.push(one);
+        branches.push(Branch {
+            feature: i,
+            threshold: t,
+            cmp: Cmp::Leq,
+            yes: NodeRef::Leaf(0),
+            no: NodeRef::Leaf(i as u32 + 1),
+        });
+    }
+    let e = Ensemble {
+        n_targets: n,
+        roots: (0..n as u32).map(NodeRef::Branch).collect(),
+        branches,
+        leaves,
+        base: vec![0.0; n],
+    };
+    ctx.emit(node, OpKind::Trees(Box::new(e)), vec![x], n)?;
+    Ok(())
 }
 
 /// `ArrayFeatureExtractor(classes, index)`: a constant integer table read

@@ -74,6 +74,7 @@ const OPS: &[(&str, LowerFn)] = &[
 /// The `ai.onnx.ml` ops, sorted.
 const ML_OPS: &[(&str, LowerFn)] = &[
     ("ArrayFeatureExtractor", ml::array_feature_extractor),
+    ("Binarizer", ml::binarizer),
     ("LinearClassifier", ml::linear_classifier),
     ("LinearRegressor", ml::linear_regressor),
     ("Normalizer", ml::normalizer),
