@@ -17,7 +17,7 @@ use crate::Result;
 
 mod fidelity;
 mod quantized;
-pub use fidelity::tolerance;
+pub use fidelity::{suggested_scale, tolerance};
 pub use quantized::check_precision_option;
 
 /// LiteFlow's INPUT_SCALE / OUTPUT_SCALE.

@@ -55,7 +55,16 @@ pub fn warnings(
     let calib_rows: Vec<Vec<f64>> = calib.map(subsample).unwrap_or_default();
     let mut out = Vec::new();
     if !calib_rows.is_empty() {
-        out.extend(input_scale_warning(graph, program, domain, &calib_rows));
+        let n = random_rows(graph, program);
+        let mut rows = calib_rows.clone();
+        rows.extend(resolution_rows(domain, &calib_rows, program.input_scale, n));
+        out.extend(input_scale_warning(
+            graph,
+            program,
+            domain,
+            &rows,
+            calib_rows.len(),
+        ));
     }
     out.extend(quantization_warnings(graph, program, domain, &calib_rows));
     out
@@ -205,7 +214,7 @@ fn tree_flips(e: &crate::ir::tree::Ensemble, rows: &[Vec<f64>], scale: i64) -> F
                 crate::ir::tree::Cmp::Lt => u < t,
             };
             between[b] |= side(v) != side(w);
-            on |= v == t && side(v) != side(w);
+            on |= v == t && side(v) != side(w) && !on_grid(v, scale);
         }
         if e.leaves_reached(x) != e.leaves_reached(&g) {
             f.rows += 1;
@@ -232,11 +241,53 @@ fn rounding_errors(
     compare(program, want, &got)
 }
 
+/// Whether `v` lies on the grid of `1/scale` (within f32 rounding).
+fn on_grid(v: f64, scale: i64) -> bool {
+    let x = v * scale as f64;
+    (x - x.round()).abs() <= 4e-7 * x.abs().max(1.0)
+}
+
+/// `n` random rows of the domain at the calibration rows' resolution: a
+/// feature whose calibration values all lie on the input grid (integers
+/// such as ports) stays on it; the others are drawn continuous. None when
+/// every feature is on the grid (then rounding changes nothing).
+fn resolution_rows(domain: &Domain, calib: &[Vec<f64>], scale: i64, n: usize) -> Vec<Vec<f64>> {
+    let fine: Vec<bool> = (0..domain.lo.len())
+        .map(|i| calib.iter().any(|r| !on_grid(r[i], scale)))
+        .collect();
+    if !fine.iter().any(|f| *f) {
+        return Vec::new();
+    }
+    let mut rng = Rng(0x6c66_6301 ^ domain.lo.len() as u64);
+    (0..n)
+        .map(|_| {
+            (0..domain.lo.len())
+                .map(|i| {
+                    let (lo, hi) = (domain.lo[i], domain.hi[i]);
+                    let v = (lo + rng.uniform() * (hi - lo)) as f32 as f64;
+                    if fine[i] {
+                        v
+                    } else {
+                        (v * scale as f64).round() / scale as f64
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The `--input-scale` an input-scale warning's message suggests.
+pub fn suggested_scale(message: &str) -> Option<i64> {
+    let rest = message.split("with --input-scale ").nth(1)?;
+    rest.split(' ').next()?.parse().ok()
+}
+
 fn input_scale_warning(
     graph: &Graph,
     program: &Program,
     domain: &Domain,
     rows: &[Vec<f64>],
+    n_calib: usize,
 ) -> Option<Warning> {
     let s = program.input_scale;
     let want: Vec<Vec<f64>> = rows.iter().map(|x| graph.eval(x)).collect();
@@ -258,7 +309,7 @@ fn input_scale_warning(
                 String::new()
             };
             nodes.push(format!(
-                "node `{node}` ({op}): {} of the {} rows reach another leaf ({} of its {} thresholds lie between a calibration value and its rounding{exact})",
+                "node `{node}` ({op}): {} of the {} rows reach another leaf ({} of its {} thresholds lie between a row's value and its rounding{exact})",
                 f.rows,
                 rows.len(),
                 f.between,
@@ -278,9 +329,10 @@ fn input_scale_warning(
     // (counted in the advice): no decimal step keeps them where they were.
     let on_threshold = |x: &Vec<f64>| {
         trees.iter().any(|&(_, _, e)| {
-            e.branches
-                .iter()
-                .any(|br| x[br.feature] == br.threshold as f64)
+            e.branches.iter().any(|br| {
+                let v = x[br.feature];
+                v == br.threshold as f64 && !on_grid(v, s)
+            })
         })
     };
     let (exact, rest): (Vec<Vec<f64>>, Vec<Vec<f64>>) =
@@ -304,12 +356,12 @@ fn input_scale_warning(
     }
     let advice = match better {
         Some((v, 0)) => format!(
-            "with --input-scale {v} every calibration row is within it and on its leaves"
+            "with --input-scale {v} every one of these rows is within it and on its leaves"
         ),
         Some((v, k)) => format!(
-            "with --input-scale {v} every calibration row is within it and on its leaves, but the {k} with a feature exactly on a threshold"
+            "with --input-scale {v} every one of these rows is within it and on its leaves, but the {k} with a feature exactly on a threshold"
         ),
-        None => "no --input-scale up to 10^12 keeps every calibration row within it".into(),
+        None => "no --input-scale up to 10^12 keeps every one of these rows within it".into(),
     };
     let tol = 100.0 * tolerance(program.precision);
     let what = if nodes.is_empty() {
@@ -327,9 +379,11 @@ fn input_scale_warning(
         message: format!(
             "the calibration rows' features are finer than the input step 1/{s} (--input-scale {s}); \
              rounded to it as a datapath hands them over, {what}{} (tolerance {tol} % of the range; \
-             measured by lfc's float graph on the {} calibration rows and on them rounded); {advice}",
+             measured by lfc's float graph on {} rows, the {n_calib} calibration rows and {} random rows of the domain \
+             at their resolution, and on them rounded); {advice}",
             describe(program, &errs, rows.len()),
             rows.len(),
+            rows.len() - n_calib,
         ),
     })
 }
@@ -353,6 +407,11 @@ fn row_work(graph: &Graph, program: &Program) -> usize {
     program.macs() + graph.macs() + values + 1
 }
 
+/// How many random rows the work budget allows.
+fn random_rows(graph: &Graph, program: &Program) -> usize {
+    (WORK_BUDGET / row_work(graph, program)).clamp(MIN_RANDOM_ROWS, MAX_RANDOM_ROWS)
+}
+
 fn quantization_warnings(
     graph: &Graph,
     program: &Program,
@@ -360,7 +419,7 @@ fn quantization_warnings(
     calib_rows: &[Vec<f64>],
 ) -> Option<Warning> {
     let s = program.input_scale;
-    let n_random = (WORK_BUDGET / row_work(graph, program)).clamp(MIN_RANDOM_ROWS, MAX_RANDOM_ROWS);
+    let n_random = random_rows(graph, program);
     let mut rng = Rng(0x6c66_6300 ^ program.input_len as u64);
     let mut grid: Vec<Vec<i64>> = calib_rows.iter().map(|x| to_grid(x, s)).collect();
     for _ in 0..n_random {
@@ -479,13 +538,19 @@ mod tests {
         assert_eq!(w[0].node, "stump");
         for part in [
             "finer than the input step 1/1000",
-            "node `stump` (TreeEnsembleRegressor): 2 of the 4 rows reach another leaf (1 of its 1 thresholds",
-            "output `y` is off by up to 1.000e0",
-            "with --input-scale 10000 every calibration row is within it and on its leaves",
+            "node `stump` (TreeEnsembleRegressor): ",
+            " rows reach another leaf (1 of its 1 thresholds",
+            "on 1004 rows, the 4 calibration rows and 1000 random rows of the domain",
+            "every one of these rows is within it and on its leaves",
         ] {
             assert!(m.contains(part), "{part}: {m}");
         }
-        assert!(warnings(&g, &compile(&g, 10_000), &d, Some(&rows)).is_empty());
+        let better = suggested_scale(m).unwrap();
+        assert!(better > 1000, "{m}");
+        assert!(warnings(&g, &compile(&g, better), &d, Some(&rows)).is_empty());
+        // features on the grid (integers): rounding changes nothing
+        let ints = Matrix::new(3, 1, vec![0.0, 0.001, -0.002]);
+        assert!(warnings(&g, &compile(&g, 1000), &d, Some(&ints)).is_empty());
         // no calibration rows: nothing to tell the features' resolution by
         assert!(warnings(&g, &compile(&g, 1000), &d, None).is_empty());
     }
