@@ -25,6 +25,14 @@ const MODELS: &[(&str, &str, bool)] = &[
     ("lgbm_clf", "clf", true),
     ("xgb_reg", "reg", true),
     ("xgb_clf", "clf", true),
+    ("skl_rf_bin", "clf", true),
+    ("skl_gb_bin", "clf", true),
+    ("skl_logreg_bin", "clf", false),
+    ("lgbm_bin", "clf", true),
+    ("xgb_bin", "clf", true),
+    ("skl_binarizer_linreg", "reg", true),
+    ("lgbm_cat_reg", "cat", true),
+    ("lgbm_cat_neq_reg", "cat", true),
 ];
 
 fn fixture(p: &str) -> PathBuf {
