@@ -505,3 +505,64 @@ fn conformance_log_table_near_zero_warns() {
         .unwrap_or_else(|| panic!("{:?}", c.warnings));
     assert!(table.max_error > 0.05, "{:?}", c.warnings);
 }
+
+/// Concat of runtime tensors (issue 7): blocks of one quantization are
+/// plain copies (exact, no arithmetic in any back end); blocks of other
+/// scales are requantized once into the destination's. Both forms run in
+/// the emitted C, the Rust and the interpreter bit for bit
+/// (`exec_rust_matches_c_and_interpreter_bit_for_bit`, fixture
+/// `concat_blocks`).
+#[test]
+fn conformance_concat_copies_are_exact() {
+    use lfc::ir::concat::PieceSrc;
+    let dir = tempfile::tempdir().unwrap();
+    let path =
+        crate::models::write_model(dir.path(), "concat_blocks", &crate::models::concat_blocks());
+    for precision in [Precision::Int16, Precision::Int8] {
+        let opts = CompileOptions {
+            input_range: Some(InputRange::All(-2.0, 2.0)),
+            precision,
+            ..Default::default()
+        };
+        let c = pipeline::compile(&path, &opts).unwrap();
+        let concat = |node: &str| {
+            c.program
+                .instrs
+                .iter()
+                .find(|i| i.node == node)
+                .map(|i| match &i.kind {
+                    lfc::ir::InstrKind::Concat { dst, pieces, .. } => (*dst, pieces.clone()),
+                    k => panic!("{node}: {k:?}"),
+                })
+                .unwrap()
+        };
+        let zp = |t: lfc::ir::TensorId| c.program.tensor(t).q.zero_point;
+        let (dst, twice) = concat("twice");
+        assert_eq!(twice.len(), 4, "{twice:?}");
+        for p in &twice {
+            let PieceSrc::Tensor { id, .. } = p.src else {
+                panic!("{p:?}")
+            };
+            assert!(p.is_copy(zp(id), zp(dst)), "{}: {p:?}", precision.name());
+        }
+        // join: d (other scale) requantized, r and the constants copied.
+        let (dst, join) = concat("join");
+        assert_eq!(join.len(), 6);
+        let copies = join
+            .iter()
+            .filter(|p| match p.src {
+                PieceSrc::Tensor { id, .. } => p.is_copy(zp(id), zp(dst)),
+                PieceSrc::Const => false,
+            })
+            .count();
+        assert!(copies < 6, "{}: {join:?}", precision.name());
+        // The copies hold their source's integers unchanged: x[0..3] twice
+        // then x[3..6] twice.
+        let (d, _) = concat("twice");
+        let row: Vec<i64> = vec![-2000, -500, 0, 250, 1000, 2000];
+        let (t, _) = interp::run_all(&c.program, &row);
+        let x = &t[0];
+        let want: Vec<i64> = [&x[0..3], &x[0..3], &x[3..6], &x[3..6]].concat();
+        assert_eq!(t[d.index()], want, "{}", precision.name());
+    }
+}

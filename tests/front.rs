@@ -296,7 +296,7 @@ fn front_refuses_unsupported_ops() {
         &[
             "node `hardmax_node` (Hardmax)",
             "unsupported op",
-            "supported: Add, ArgMax, AveragePool, BatchNormalization, Cast, Clip, Conv",
+            "supported: Add, ArgMax, AveragePool, BatchNormalization, Cast, Clip, Concat, Conv",
         ],
     );
     let msg = refused(&models::unsupported_conv(), "conv.onnx");

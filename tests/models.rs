@@ -43,6 +43,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("matmul_rows", matmul_rows()),
         ("unary_tables", unary_tables()),
         ("gelu_opset20", gelu_opset20()),
+        ("concat_blocks", concat_blocks()),
     ]
 }
 
@@ -764,6 +765,43 @@ pub fn index_maps() -> Vec<u8> {
         .node("MatMul", "mix", &["mt", "W"], &["mm"], vec![])
         .node("Squeeze", "e1", &["e", "axes1"], &["es"], vec![])
         .node("Sub", "out", &["mm", "es"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(3)]);
+    b.build()
+}
+
+/// Concat of runtime tensors and constants: x[1,6] viewed [2,3] twice
+/// along axis 1 (exact copies, rows interleaved), then that, Relu(x)
+/// viewed [2,3] and a constant column along axis 1 (requantized into one
+/// scale) -> [2,10] -> Gemm -> y[1,3].
+pub fn concat_blocks() -> Vec<u8> {
+    let mut b = Builder::new("concat_blocks", 41, 13);
+    b.input("x", &[D::N(1), D::N(6)])
+        .init("col", &[2, 1], &[0.75, -1.25])
+        .weight("W", &[20, 3], 20);
+    for (name, v) in [("rows", vec![2, 3]), ("flat", vec![1, 20])] {
+        b.graph
+            .initializer
+            .push(int64_tensor(name, &[v.len() as i64], &v));
+    }
+    b.node("Reshape", "view", &["x", "rows"], &["x2"], vec![])
+        .node(
+            "Concat",
+            "twice",
+            &["x2", "x2"],
+            &["d"],
+            vec![attr_i("axis", 1)],
+        )
+        .node("Relu", "relu", &["x"], &["r"], vec![])
+        .node("Reshape", "rview", &["r", "rows"], &["r2"], vec![])
+        .node(
+            "Concat",
+            "join",
+            &["d", "r2", "col"],
+            &["e"],
+            vec![attr_i("axis", -1)],
+        )
+        .node("Reshape", "flatten", &["e", "flat"], &["f"], vec![])
+        .node("MatMul", "mix", &["f", "W"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(3)]);
     b.build()
 }

@@ -560,6 +560,12 @@ pub fn propagate(
                 widest_bits: bits,
             })
         }
+        InstrKind::Concat {
+            dst,
+            pieces,
+            consts,
+            clamp,
+        } => concat_bounds(tensors, *dst, pieces, consts, *clamp, env, what),
         InstrKind::Dequantize { src, rescale, .. } => {
             let s = get(*src)?;
             let z = tq(*src).zero_point;
@@ -575,6 +581,77 @@ pub fn propagate(
             })
         }
     }
+}
+
+/// Bounds of a concatenation: each piece's source bounds, through its
+/// rescale unless it is a copy; every destination element written once.
+fn concat_bounds(
+    tensors: &[Tensor],
+    dst: crate::ir::TensorId,
+    pieces: &[crate::ir::concat::Piece],
+    consts: &[i64],
+    clamp: Option<(i64, i64)>,
+    env: &[Option<Bounds>],
+    what: &str,
+) -> Result<Facts, String> {
+    use crate::ir::concat::{check_cover, PieceSrc};
+    let q = &tensors[dst.index()].q;
+    let mut src_len = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        src_len.push(match p.src {
+            PieceSrc::Tensor { id, .. } => env
+                .get(id.index())
+                .and_then(|b| b.as_ref())
+                .ok_or_else(|| format!("{what}: reads tensor {id} before it is written"))?
+                .len(),
+            PieceSrc::Const => consts.len(),
+        });
+    }
+    check_cover(
+        pieces.iter().map(|p| p.block).zip(src_len.iter().copied()),
+        tensors[dst.index()].len,
+    )
+    .map_err(|e| format!("{what}: {e}"))?;
+    let mut out = vec![(0i64, 0i64); tensors[dst.index()].len];
+    let mut bits = 1;
+    for p in pieces {
+        let b = p.block;
+        let zs = match p.src {
+            PieceSrc::Tensor { id, .. } => tensors[id.index()].q.zero_point,
+            PieceSrc::Const => q.zero_point,
+        };
+        let copy = p.is_copy(zs, q.zero_point);
+        let mut vals = Vec::with_capacity(b.len);
+        for i in 0..b.len {
+            vals.push(match p.src {
+                PieceSrc::Const => (consts[b.from + i], consts[b.from + i]),
+                PieceSrc::Tensor { id, .. } if copy => {
+                    env[id.index()].as_ref().unwrap()[b.from + i]
+                }
+                PieceSrc::Tensor { id, rescale } => {
+                    let (l, h) = env[id.index()].as_ref().unwrap()[b.from + i];
+                    let (a, c) = rescale_bounds(rescale, l - zs, h - zs, what)?;
+                    bits = bits.max(rescale_bits(rescale, l - zs, h - zs));
+                    check64(what, a as i128 + q.zero_point as i128)?;
+                    check64(what, c as i128 + q.zero_point as i128)?;
+                    (a + q.zero_point, c + q.zero_point)
+                }
+            });
+        }
+        // Copies and constants are not clamped: they must already fit.
+        let clamp = if copy { None } else { clamp };
+        check_range(what, q, &vals, clamp)?;
+        for (i, v) in apply_clamp(vals, clamp).into_iter().enumerate() {
+            bits = bits
+                .max(signed_bits(v.0 as i128))
+                .max(signed_bits(v.1 as i128));
+            out[b.at + i] = v;
+        }
+    }
+    Ok(Facts {
+        out,
+        widest_bits: bits,
+    })
 }
 
 /// Bounds of a tree ensemble's outputs: per target, `base` plus the sum

@@ -92,6 +92,14 @@ pub fn graph(g: &Graph) -> String {
             OpKind::PRelu { slope } => ("prelu".to_string(), format!(" slope {slope:?}")),
             OpKind::GroupMax { axis_len } => ("max".to_string(), format!(" axis_len {axis_len}")),
             OpKind::Lookup { table } => ("lookup".to_string(), format!(" table {table:?}")),
+            OpKind::Concat { blocks, consts } => (
+                "concat".to_string(),
+                if consts.is_empty() {
+                    format!(" {} blocks", blocks.len())
+                } else {
+                    format!(" {} blocks, consts {}", blocks.len(), fsummary(consts))
+                },
+            ),
         };
         let _ = writeln!(
             s,
@@ -240,6 +248,32 @@ pub fn program(p: &Program) -> String {
             }
             InstrKind::Lookup { src, dst, table } => {
                 format!("{dst} = lookup({src}) table {table:?}")
+            }
+            InstrKind::Concat {
+                dst,
+                pieces,
+                consts,
+                clamp,
+            } => {
+                let parts: Vec<String> = pieces
+                    .iter()
+                    .map(|p| {
+                        let b = p.block;
+                        let src = match p.src {
+                            crate::ir::concat::PieceSrc::Tensor { id, rescale } => {
+                                format!("{id}[{}..] * {}/2^{}", b.from, rescale.mul, rescale.shift)
+                            }
+                            crate::ir::concat::PieceSrc::Const => format!("const[{}..]", b.from),
+                        };
+                        format!("[{}..{}] = {src}", b.at, b.at + b.len)
+                    })
+                    .collect();
+                let consts = if consts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" consts {}", summary(consts))
+                };
+                format!("{dst} = concat({}){consts} clamp {clamp:?}", parts.join(", "))
             }
             InstrKind::Dequantize {
                 src,

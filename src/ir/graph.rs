@@ -167,6 +167,13 @@ pub enum OpKind {
     Lookup {
         table: Vec<i64>,
     },
+    /// Concatenation: each block of the output copies `inputs[k]` (`Some(k)`)
+    /// or `consts` (`None`); every output element is written once
+    /// ([`crate::ir::concat`]).
+    Concat {
+        blocks: Vec<(Option<usize>, crate::ir::concat::Block)>,
+        consts: Vec<f32>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -296,6 +303,21 @@ impl Graph {
                     out
                 }
                 OpKind::Gather { map } => map.iter().map(|&i| x[i]).collect(),
+                OpKind::Concat { blocks, consts } => {
+                    let len = self.value(op.output).len;
+                    let mut out = vec![0.0; len];
+                    for (k, b) in blocks {
+                        let from: Vec<f64> = match k {
+                            Some(k) => vals[op.inputs[*k].index()][b.from..b.from + b.len].to_vec(),
+                            None => consts[b.from..b.from + b.len]
+                                .iter()
+                                .map(|&c| c as f64)
+                                .collect(),
+                        };
+                        out[b.at..b.at + b.len].copy_from_slice(&from);
+                    }
+                    out
+                }
             };
             vals[op.output.index()] = out;
         }

@@ -2,6 +2,7 @@
 //! integer [`program`] quantization produces and every back end consumes.
 
 pub mod bounds;
+pub mod concat;
 pub mod dump;
 pub mod fold;
 pub mod graph;

@@ -440,6 +440,16 @@ pub enum InstrKind {
         dst: TensorId,
         table: Vec<i64>,
     },
+    /// Concatenation ([`crate::ir::concat`]): every element of `dst` is
+    /// written by exactly one piece, from a source tensor (a copy, or
+    /// `clamp(rescale(src - zp_src) + zp_dst)`: only requantized pieces
+    /// are clamped) or from `consts` (already in dst's quantization).
+    Concat {
+        dst: TensorId,
+        pieces: Vec<crate::ir::concat::Piece>,
+        consts: Vec<i64>,
+        clamp: Option<(i64, i64)>,
+    },
     /// To the `s64` model output at the decimal output scale (scale 1 for
     /// an integer output): `out[offset + i] = rescale(src[i] - zp_src)`.
     /// One per graph output, in graph order, at consecutive offsets.
@@ -465,7 +475,8 @@ impl InstrKind {
             | InstrKind::Trees { dst, .. }
             | InstrKind::ArgMax { dst, .. }
             | InstrKind::GroupMax { dst, .. }
-            | InstrKind::Lookup { dst, .. } => Some(*dst),
+            | InstrKind::Lookup { dst, .. }
+            | InstrKind::Concat { dst, .. } => Some(*dst),
             InstrKind::Dequantize { .. } => None,
         }
     }
@@ -485,6 +496,17 @@ impl InstrKind {
             | InstrKind::Lookup { src, .. }
             | InstrKind::Dequantize { src, .. } => vec![*src],
             InstrKind::Binary { a, b, .. } => vec![*a, *b],
+            InstrKind::Concat { pieces, .. } => {
+                let mut v: Vec<TensorId> = Vec::new();
+                for p in pieces {
+                    if let crate::ir::concat::PieceSrc::Tensor { id, .. } = p.src {
+                        if !v.contains(&id) {
+                            v.push(id);
+                        }
+                    }
+                }
+                v
+            }
         }
     }
 

@@ -14,6 +14,7 @@
 //! ([`crate::ir::Rescale`]); weights and biases round half away from zero
 //! (`f64::round`). Neither TFLite's double rounding nor ONNX's half-even.
 
+mod concat;
 pub mod fixed;
 pub mod imported;
 pub mod lut;
@@ -1005,6 +1006,7 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 let table = table.clone();
                 b.integer_op(i, move |src, dst| InstrKind::Lookup { src, dst, table })?
             }
+            OpKind::Concat { blocks, consts } => b.concat(i, blocks, consts)?,
         }
         i += 1;
     }

@@ -437,3 +437,16 @@ pub struct DenseAvx2 {
     pub fallback: String,
 }
 construct!(DenseAvx2, DenseAvx2Decls, DenseAvx2Body, "c/dense_avx2.c");
+
+/// One block of a concatenation: `dst = value` for `i` in `0..len`, or
+/// one statement (`len` absent: a one-element block).
+pub struct ConcatPiece {
+    pub len: Option<String>,
+    pub dst: String,
+    pub value: String,
+}
+
+pub struct ConcatL {
+    pub pieces: Vec<ConcatPiece>,
+}
+construct!(ConcatL, ConcatDecls, ConcatBody, "c/concat.c");

@@ -434,6 +434,30 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 }
             }
             InstrKind::Softmax { .. } => unimplemented!(),
+            InstrKind::Concat {
+                dst,
+                pieces,
+                consts,
+                clamp: c,
+            } => {
+                for piece in pieces {
+                    let b = piece.block;
+                    for i in 0..b.len {
+                        let v = match piece.src {
+                            crate::ir::concat::PieceSrc::Const => consts[b.from + i],
+                            crate::ir::concat::PieceSrc::Tensor { id, rescale } => {
+                                let x = vals[id.index()][b.from + i];
+                                if piece.is_copy(zp(id), zp(*dst)) {
+                                    x
+                                } else {
+                                    clamp(resc(rescale, x - zp(id)) + zp(*dst), *c)
+                                }
+                            }
+                        };
+                        vals[dst.index()][b.at + i] = v;
+                    }
+                }
+            }
             InstrKind::Dequantize {
                 src,
                 rescale,

@@ -807,6 +807,7 @@ impl<'a> Writer<'a> {
             simd: self.uses_simd,
             decls: decls
                 .into_iter()
+                .filter(|d| !d.trim().is_empty())
                 .map(|d| format!("\n{}", d.trim_end()))
                 .collect(),
             scratch,

@@ -5,6 +5,7 @@
 //! intermediate overflows, so plain (wrapping-free) arithmetic is used and a
 //! debug build would panic on any overflow the proof missed.
 
+use crate::ir::concat::PieceSrc;
 use crate::ir::program::softmax_group;
 use crate::ir::{BinaryOp, InstrKind, Program};
 
@@ -164,6 +165,32 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
             }
             InstrKind::Lookup { src, dst, table } => {
                 let y: Vec<i64> = t[src.index()].iter().map(|&i| table[i as usize]).collect();
+                t[dst.index()] = y;
+            }
+            InstrKind::Concat {
+                dst,
+                pieces,
+                consts,
+                clamp,
+            } => {
+                let zd = zp(*dst);
+                let mut y = vec![0i64; program.tensor(*dst).len];
+                for p in pieces {
+                    let b = p.block;
+                    let out = &mut y[b.at..b.at + b.len];
+                    match p.src {
+                        PieceSrc::Const => out.copy_from_slice(&consts[b.from..b.from + b.len]),
+                        PieceSrc::Tensor { id, .. } if p.is_copy(zp(id), zd) => {
+                            out.copy_from_slice(&t[id.index()][b.from..b.from + b.len])
+                        }
+                        PieceSrc::Tensor { id, rescale } => {
+                            let zs = zp(id);
+                            for (o, &q) in out.iter_mut().zip(&t[id.index()][b.from..]) {
+                                *o = clamp_opt(rescale.apply(q - zs) + zd, *clamp);
+                            }
+                        }
+                    }
+                }
                 t[dst.index()] = y;
             }
             InstrKind::Dequantize {

@@ -10,6 +10,8 @@
 
 use askama::Template;
 
+mod concat;
+
 use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
 use crate::back::lower::{self, Form, Plan};
@@ -583,6 +585,12 @@ impl Writer<'_> {
                 rescale,
                 offset,
             } => self.dequantize(&ident, *src, *rescale, *offset)?,
+            InstrKind::Concat {
+                dst,
+                pieces,
+                consts,
+                clamp,
+            } => self.concat(&ident, *dst, pieces, consts, *clamp)?,
             // Not printed yet: refused with the op named, never skipped.
             InstrKind::GroupMax { .. } => {
                 return fail(format!(

@@ -18,6 +18,7 @@
 //! `match` below; add its template and template struct.
 
 mod binary;
+mod concat;
 mod dense;
 mod dense_avx2;
 mod dequantize;
@@ -54,6 +55,7 @@ pub(super) fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
         InstrKind::Lut { .. } => lut::SUFFIXES,
         InstrKind::Softmax { .. } => softmax::SUFFIXES,
         InstrKind::Dequantize { .. } => dequantize::SUFFIXES,
+        InstrKind::Concat { .. } => concat::SUFFIXES,
         InstrKind::Trees { .. }
         | InstrKind::ArgMax { .. }
         | InstrKind::GroupMax { .. }
@@ -85,6 +87,7 @@ pub(super) fn instr(w: &mut Writer, k: usize, instr: &Instr) -> Result<(String, 
         InstrKind::ArgMax { .. } => trees::emit_argmax(w, cx),
         InstrKind::GroupMax { .. } => trees::emit_group_max(w, cx),
         InstrKind::Lookup { .. } => trees::emit_lookup(w, cx),
+        InstrKind::Concat { .. } => concat::emit(w, cx),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod activation;
 mod arith;
+mod concat;
 mod conv;
 mod index;
 mod layout;
@@ -31,6 +32,7 @@ const OPS: &[(&str, LowerFn)] = &[
     ("BatchNormalization", norm::batch_normalization),
     ("Cast", layout::cast),
     ("Clip", activation::clip),
+    ("Concat", concat::concat),
     ("Conv", conv::conv),
     ("Div", arith::div),
     ("Dropout", layout::dropout),
