@@ -994,12 +994,13 @@ pub fn avgpool_ceil() -> Vec<u8> {
     b.build()
 }
 
-/// Pow `cube` with exponent 3; Div `ratio` by a runtime tensor.
+/// Pow `cube` with exponent 2.5 (not an integer); Div `ratio` by a runtime
+/// tensor.
 pub fn pow_and_div() -> (Vec<u8>, Vec<u8>) {
     let mut b = Builder::new("pow_cube", 22, 13);
     b.input("x", &[D::N(1), D::N(4)])
-        .init("three", &[], &[3.0])
-        .node("Pow", "cube", &["x", "three"], &["y"], vec![])
+        .init("p", &[], &[2.5])
+        .node("Pow", "cube", &["x", "p"], &["y"], vec![])
         .output("y", &[D::N(1), D::N(4)]);
     let pow = b.build();
     let mut b = Builder::new("div_runtime", 23, 13);

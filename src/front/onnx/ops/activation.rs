@@ -113,7 +113,19 @@ pub fn softmax(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if norm < 0 || norm >= rank.max(1) {
         return Err(node.err(format!("axis {axis} is out of range for shape {shape:?}")));
     }
-    let norm = norm as usize;
+    softmax_over(ctx, node, x, &shape, norm as usize, legacy)
+}
+
+/// Softmax of `x` over axis `norm` of `shape` (`legacy`: the opset < 13
+/// flattening of every axis from `norm` on), writing the node's output.
+pub(super) fn softmax_over(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: crate::ir::ValueId,
+    shape: &[usize],
+    norm: usize,
+    legacy: bool,
+) -> Result<()> {
     let len = shape.iter().product();
     if legacy || shape[norm + 1..].iter().product::<usize>() == 1 {
         let axis_len = if legacy {
@@ -125,7 +137,7 @@ pub fn softmax(ctx: &mut Ctx, node: &Node) -> Result<()> {
         return Ok(());
     }
     // Another axis: moved innermost by an index map, and back after.
-    let map = super::index::group_map(&shape, &[norm]);
+    let map = super::index::group_map(shape, &[norm]);
     let name = node.output()?;
     let g = ctx.emit_internal(
         node,

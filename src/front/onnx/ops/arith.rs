@@ -2,7 +2,8 @@
 //! runtime tensors of one shape an [`OpKind::Binary`].
 
 use crate::front::onnx::lower::{Const, Ctx, Node, Operand};
-use crate::ir::{BinaryOp, OpKind};
+use crate::ir::concat::Block;
+use crate::ir::{BinaryOp, OpKind, ValueId};
 use crate::Result;
 
 /// numpy broadcasting of two shapes; `None` when incompatible.
@@ -185,8 +186,12 @@ pub fn mul(ctx: &mut Ctx, node: &Node) -> Result<()> {
     elementwise(ctx, node, BinaryOp::Mul)
 }
 
-/// `x / c` with a constant divisor: `x * (1 / c)`, an Affine.
+/// `x / c` with a constant divisor: `x * (1 / c)`, an Affine. A runtime
+/// divisor only as Softmax's function body ([`super::pattern`]).
 pub fn div(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    if super::pattern::softmax_body(ctx, node)? {
+        return Ok(());
+    }
     let a = ctx.operand(node, node.required_input(0)?)?;
     let b = ctx.operand(node, node.required_input(1)?)?;
     match (a, b) {
@@ -199,7 +204,7 @@ pub fn div(ctx: &mut Ctx, node: &Node) -> Result<()> {
             affine(ctx, node, BinaryOp::Mul, id, &shape, name, &c, false)
         }
         (_, Operand::Runtime { .. }) => {
-            Err(node.err("the divisor is a runtime tensor; lfc divides by constants only"))
+            Err(node.err("the divisor is a runtime tensor; lfc divides by constants only (and lowers Softmax's function body, ReduceMax/Sub/Exp/ReduceSum/Div over one axis, as Softmax)"))
         }
         (Operand::Const(..), Operand::Const(..)) => {
             Err(node.err("both operands are constants but tract did not fold the node"))
@@ -207,7 +212,13 @@ pub fn div(ctx: &mut Ctx, node: &Node) -> Result<()> {
     }
 }
 
-/// `x ^ p` for a constant scalar exponent 1 (the input) or 2 (`x * x`).
+/// Largest integer exponent [`pow`] multiplies out.
+const MAX_POW: i64 = 16;
+
+/// `x ^ p` for constant exponents that are integers in `0..=MAX_POW`
+/// (broadcast to `x`, one per element or one for all): the powers
+/// `x^2 .. x^max` by a chain of exact-rounded multiplications, then each
+/// element taken from its own power by a block copy (`x^0` = 1).
 pub fn pow(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (x, shape) = ctx.runtime(node, 0)?;
     let name = node.required_input(1)?;
@@ -217,21 +228,82 @@ pub fn pow(ctx: &mut Ctx, node: &Node) -> Result<()> {
             return Err(node.err(format!("exponent `{name}` must be a constant")))
         }
     };
-    match p.data.as_slice() {
-        [e] if *e == 1.0 => ctx.alias(node, x),
-        [e] if *e == 2.0 => {
-            ctx.emit(
-                node,
-                OpKind::Binary { op: BinaryOp::Mul },
-                vec![x, x],
-                shape.iter().product(),
-            )?;
-            Ok(())
-        }
-        d => Err(node.err(format!(
-            "exponent `{name}` is {d:?}; lfc supports the scalar exponents 1 and 2"
-        ))),
+    let len: usize = shape.iter().product();
+    let exps = broadcast_to(&p, &shape)
+        .filter(|e| e.len() == len)
+        .ok_or_else(|| {
+            node.err(format!(
+                "exponent `{name}` of shape {:?} does not broadcast to the base's shape {shape:?}",
+                p.shape
+            ))
+        })?;
+    let exps: Vec<i64> = exps
+        .iter()
+        .map(|&e| {
+            if e.fract() == 0.0 && (0.0..=MAX_POW as f32).contains(&e) {
+                Ok(e as i64)
+            } else {
+                Err(node.err(format!(
+                    "exponent `{name}` holds {e}; lfc raises to constant integer powers 0..={MAX_POW} only"
+                )))
+            }
+        })
+        .collect::<Result<_>>()?;
+    let top = exps.iter().copied().max().unwrap_or(0);
+    let uniform = exps.iter().all(|&e| e == top);
+    if uniform && top == 1 {
+        return ctx.alias(node, x);
     }
+    if uniform && top == 0 {
+        return Err(node.err("every exponent is 0: the output is the constant 1"));
+    }
+    let out = node.output()?.to_owned();
+    // powers[k - 1] = x^k
+    let mut powers = vec![x];
+    for k in 2..=top {
+        let prev = *powers.last().unwrap();
+        let mul = OpKind::Binary { op: BinaryOp::Mul };
+        let v = if uniform && k == top {
+            ctx.emit(node, mul, vec![prev, x], len)?
+        } else {
+            ctx.emit_internal(node, &format!("{out}_pow{k}"), mul, vec![prev, x], len)
+        };
+        powers.push(v);
+    }
+    if uniform {
+        return Ok(());
+    }
+    // Each element from its own power; runs of one power are one block.
+    let mut inputs: Vec<ValueId> = Vec::new();
+    let mut blocks: Vec<(Option<usize>, Block)> = Vec::new();
+    let mut zeros = 0;
+    for (i, &e) in exps.iter().enumerate() {
+        let src = if e == 0 {
+            None
+        } else {
+            let v = powers[e as usize - 1];
+            Some(inputs.iter().position(|&u| u == v).unwrap_or_else(|| {
+                inputs.push(v);
+                inputs.len() - 1
+            }))
+        };
+        let from = if src.is_none() { zeros } else { i };
+        zeros += src.is_none() as usize;
+        match blocks.last_mut() {
+            Some((s, b)) if *s == src && b.from + b.len == from && b.at + b.len == i => b.len += 1,
+            _ => blocks.push((
+                src,
+                Block {
+                    from,
+                    at: i,
+                    len: 1,
+                },
+            )),
+        }
+    }
+    let consts = vec![1.0; zeros];
+    ctx.emit(node, OpKind::Concat { blocks, consts }, inputs, len)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,6 +18,63 @@ struct Matrix<'a> {
     trans: bool,
 }
 
+/// A runtime `[.., M, K]` times a constant `[.., K, N]` (numpy matmul:
+/// a 1-D operand gains a unit axis that the result drops; the batch axes
+/// broadcast): one Dense over the flattened runtime operand, each output
+/// row reading the row of its own batch. Returns (weight, in, out).
+fn batched_right(
+    node: &Node,
+    name: &str,
+    shape: &[usize],
+    c: &Const,
+) -> Result<(Vec<f32>, usize, usize)> {
+    let xs: Vec<usize> = match shape {
+        [] => return Err(node.err("runtime operand is a scalar; MatMul needs rank >= 1")),
+        [k] => vec![1, *k],
+        s => s.to_vec(),
+    };
+    let cs: Vec<usize> = match c.shape.as_slice() {
+        [] => {
+            return Err(node.err(format!(
+                "constant `{name}` is a scalar; MatMul needs rank >= 1"
+            )))
+        }
+        [k] => vec![*k, 1],
+        s => s.to_vec(),
+    };
+    let (m, k) = (xs[xs.len() - 2], xs[xs.len() - 1]);
+    let (kk, n) = (cs[cs.len() - 2], cs[cs.len() - 1]);
+    let (xb, cb) = (&xs[..xs.len() - 2], &cs[..cs.len() - 2]);
+    let ob = super::arith::broadcast_shape(xb, cb).filter(|_| kk == k).ok_or_else(|| {
+        node.err(format!(
+            "constant `{name}` of shape {:?} cannot multiply a runtime tensor of shape {shape:?} (needs [.., {k}, N] with broadcastable batch axes)",
+            c.shape
+        ))
+    })?;
+    // The flat batch index of each operand for each output batch index.
+    let flat = |b: &[usize], idx: &[usize]| -> usize {
+        let pad = idx.len() - b.len();
+        b.iter().enumerate().fold(0, |acc, (a, &d)| {
+            acc * d + if d == 1 { 0 } else { idx[pad + a] }
+        })
+    };
+    let x_batches: usize = xb.iter().product();
+    let (n_in, n_out) = (x_batches * m * k, ob.iter().product::<usize>() * m * n);
+    let mut w = vec![0f32; n_out * n_in];
+    for (o, idx) in super::index::indices(&ob).iter().enumerate() {
+        let (bx, bc) = (flat(xb, idx), flat(cb, idx));
+        for r in 0..m {
+            for j in 0..n {
+                let row = ((o * m + r) * n + j) * n_in;
+                for i in 0..k {
+                    w[row + (bx * m + r) * k + i] = c.data[(bc * k + i) * n + j];
+                }
+            }
+        }
+    }
+    Ok((w, n_in, n_out))
+}
+
 impl Matrix<'_> {
     fn rows(&self) -> usize {
         self.c.shape[if self.trans { 1 } else { 0 }]
@@ -159,31 +216,11 @@ pub fn matmul(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let a = ctx.operand(node, node.required_input(0)?)?;
     let b = ctx.operand(node, node.required_input(1)?)?;
     let (x, weight, n_in, n_out) = match (a, b) {
-        // [.., K] x [K, N] (or [K])
+        // [.., M, K] x [.., K, N] (or [K]), batch axes broadcast
         (Operand::Runtime { id, shape }, Operand::Const(name, t)) => {
             let c = ctx.to_f32(node, name, &t, false)?;
-            let Some(&k) = shape.last() else {
-                return Err(node.err("runtime operand is a scalar; MatMul needs rank >= 1"));
-            };
-            let rows: usize = shape[..shape.len() - 1].iter().product();
-            let (wt, n) = match c.shape.as_slice() {
-                [kk] if *kk == k => Matrix { c: &Const { shape: vec![k, 1], data: c.data.clone() }, trans: false }.to_dense_t(),
-                [kk, _] if *kk == k => Matrix { c: &c, trans: false }.to_dense_t(),
-                s => {
-                    return Err(node.err(format!(
-                        "constant `{name}` of shape {s:?} cannot multiply a runtime tensor of shape {shape:?} (needs [{k}, N])"
-                    )))
-                }
-            };
-            // Block-diagonal: row r of the output reads row r of the input.
-            let mut w = vec![0f32; rows * n * rows * k];
-            for r in 0..rows {
-                for j in 0..n {
-                    let dst = (r * n + j) * rows * k + r * k;
-                    w[dst..dst + k].copy_from_slice(&wt[j * k..(j + 1) * k]);
-                }
-            }
-            (id, w, rows * k, rows * n)
+            let (w, n_in, n_out) = batched_right(node, name, &shape, &c)?;
+            (id, w, n_in, n_out)
         }
         // [M, K] x [.., K, N] (or [K])
         (Operand::Const(name, t), Operand::Runtime { id, shape }) => {
@@ -233,16 +270,4 @@ pub fn matmul(ctx: &mut Ctx, node: &Node) -> Result<()> {
         n_out,
     )?;
     Ok(())
-}
-
-impl Matrix<'_> {
-    /// The matrix `[K, N]` as Dense weights `[N][K]`, and N.
-    fn to_dense_t(&self) -> (Vec<f32>, usize) {
-        let (k, n) = (self.rows(), self.cols());
-        let mut w = Vec::with_capacity(n * k);
-        for j in 0..n {
-            w.extend((0..k).map(|i| self.at(i, j)));
-        }
-        (w, n)
-    }
 }

@@ -10,6 +10,7 @@ mod layout;
 mod linear;
 mod ml;
 mod norm;
+mod pattern;
 mod reduce;
 mod unary;
 

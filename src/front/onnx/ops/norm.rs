@@ -1,5 +1,6 @@
-//! BatchNormalization (inference form): a per-channel affine map, which the
-//! graph folding (`ir::fold`) merges into a preceding Gemm, MatMul or Conv.
+//! BatchNormalization (inference form, any fixed batch N): a per-channel
+//! affine map, which the graph folding (`ir::fold`) merges into a preceding
+//! Gemm, MatMul or Conv.
 
 use crate::front::onnx::lower::{Const, Ctx, Node, Operand};
 use crate::ir::OpKind;
@@ -33,10 +34,10 @@ pub fn batch_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
         )));
     }
     let (x, shape) = ctx.runtime(node, 0)?;
-    if shape.len() < 2 || shape[0] != 1 {
-        return Err(node.err(format!("input of shape {shape:?}: lfc takes [1, C, ...]")));
+    if shape.len() < 2 {
+        return Err(node.err(format!("input of shape {shape:?}: lfc takes [N, C, ...]")));
     }
-    let c = shape[1];
+    let (n, c) = (shape[0], shape[1]);
     let eps = node.attr_f32_or("epsilon", 1e-5)?;
     let scale = per_channel(ctx, node, 1, "scale", c)?;
     let bias = per_channel(ctx, node, 2, "bias B", c)?;
@@ -52,12 +53,17 @@ pub fn batch_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
         )));
     }
     let inner: usize = shape[2..].iter().product();
-    let (mut s, mut o) = (Vec::with_capacity(c * inner), Vec::with_capacity(c * inner));
-    for ch in 0..c {
-        let k = scale.data[ch] as f64 / (var.data[ch] as f64 + eps as f64).sqrt();
-        let off = bias.data[ch] as f64 - mean.data[ch] as f64 * k;
-        s.extend(std::iter::repeat_n(k as f32, inner));
-        o.extend(std::iter::repeat_n(off as f32, inner));
+    let len = n * c * inner;
+    let (mut s, mut o) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    // A fixed batch of N (the flattened tensor holds N samples): the same
+    // per-channel map for each.
+    for _ in 0..n {
+        for ch in 0..c {
+            let k = scale.data[ch] as f64 / (var.data[ch] as f64 + eps as f64).sqrt();
+            let off = bias.data[ch] as f64 - mean.data[ch] as f64 * k;
+            s.extend(std::iter::repeat_n(k as f32, inner));
+            o.extend(std::iter::repeat_n(off as f32, inner));
+        }
     }
     ctx.emit(
         node,
@@ -66,7 +72,7 @@ pub fn batch_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
             offset: o,
         },
         vec![x],
-        c * inner,
+        len,
     )?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::index::{axis, indices, strides};
 /// The reduced axes: the `axes` input (ReduceSum from opset 13, the others
 /// from 18) or attribute; none given means all, unless
 /// `noop_with_empty_axes`.
-fn reduced_axes(
+pub(super) fn reduced_axes(
     ctx: &Ctx,
     node: &Node,
     rank: usize,
