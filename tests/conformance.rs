@@ -566,3 +566,32 @@ fn conformance_concat_copies_are_exact() {
         assert_eq!(t[d.index()], want, "{}", precision.name());
     }
 }
+
+/// Training-mode Dropout with a non-zero ratio (random masks) and
+/// training-mode BatchNormalization (batch statistics) are refused with
+/// the node named: lfc compiles inference. Dropout in training mode with
+/// ratio 0 is the identity ONNX defines, and passes.
+#[test]
+fn conformance_training_mode_refused_clearly() {
+    for (name, words) in [
+        ("test_training_dropout", ["Dropout", "random masks"]),
+        ("test_training_dropout_default", ["Dropout", "random masks"]),
+        (
+            "test_batchnorm_example_training_mode",
+            ["BatchNormalization", "training"],
+        ),
+    ] {
+        match run_test(&node_test(name), Precision::Int16) {
+            Outcome::Fail(why) => assert!(
+                why.starts_with("refused") && words.iter().all(|w| why.contains(w)),
+                "{name}: {why}"
+            ),
+            r => panic!("{name}: expected a refusal, got {r:?}"),
+        }
+    }
+    let r = run_test(
+        &node_test("test_training_dropout_zero_ratio"),
+        Precision::Int16,
+    );
+    assert!(matches!(r, Outcome::Pass { .. }), "{r:?}");
+}

@@ -220,6 +220,10 @@ impl<'a> Walk<'a> {
                 tensor(t, &format!("attribute `{}`", a.name))?;
             }
         }
+        // Before tract, which cannot type it ("wrong number of outputs").
+        if node.op_type == "BatchNormalization" && attr_i(node, "training_mode") == Some(1) {
+            return Err("training_mode=1 is not supported (batch statistics and running averages are training; lfc compiles inference BatchNormalization)".into());
+        }
         let out = self.out_rank(node)?;
         for o in node.output.iter().filter(|o| !o.is_empty()) {
             self.defined.insert(o);

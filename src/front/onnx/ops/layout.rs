@@ -19,6 +19,17 @@ pub fn reshape(ctx: &mut Ctx, node: &Node) -> Result<()> {
     alias(ctx, node)
 }
 
+/// The constant `ratio` input (opset 12+), if given.
+fn dropout_ratio(ctx: &Ctx, node: &Node) -> Result<Option<f32>> {
+    let Some(name) = node.input(1) else {
+        return Ok(None);
+    };
+    match ctx.operand(node, name)? {
+        Operand::Const(name, t) => Ok(ctx.to_f32(node, name, &t, false)?.data.first().copied()),
+        Operand::Runtime { .. } => Err(node.err(format!("ratio `{name}` must be a constant"))),
+    }
+}
+
 /// float to float only.
 pub fn cast(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let to = node
@@ -41,7 +52,8 @@ pub fn cast(ctx: &mut Ctx, node: &Node) -> Result<()> {
     alias(ctx, node)
 }
 
-/// Inference mode only: Identity. Its mask output must not be used.
+/// Inference mode (or training mode with ratio 0, which keeps every
+/// element): Identity. Its mask output must not be used.
 pub fn dropout(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if let Some(name) = node.input(2) {
         let training = match ctx.operand(node, name)? {
@@ -52,8 +64,15 @@ pub fn dropout(ctx: &mut Ctx, node: &Node) -> Result<()> {
             }),
             Operand::Runtime { .. } => None,
         };
-        if training != Some(false) {
-            return Err(node.err(format!("training_mode `{name}` must be a constant false")));
+        // Training mode with ratio 0 keeps every element: the identity,
+        // as ONNX defines it. Any other ratio draws random masks.
+        if training == Some(true) && dropout_ratio(ctx, node)? != Some(0.0) {
+            return Err(node.err(format!(
+                "training_mode `{name}` is true with a non-zero ratio (random masks); lfc compiles inference (training_mode false, or ratio 0)"
+            )));
+        }
+        if training.is_none() {
+            return Err(node.err(format!("training_mode `{name}` must be a constant")));
         }
     }
     alias(ctx, node)
