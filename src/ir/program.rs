@@ -520,6 +520,13 @@ impl InstrKind {
             InstrKind::Dense { rescale, .. } => rescale.clone(),
             InstrKind::Scale { pos, neg, .. } => [&pos[..], &neg[..]].concat(),
             InstrKind::Binary { rescale_a, .. } => vec![*rescale_a],
+            InstrKind::Concat { pieces, .. } => pieces
+                .iter()
+                .filter_map(|p| match p.src {
+                    crate::ir::concat::PieceSrc::Tensor { rescale, .. } => Some(rescale),
+                    crate::ir::concat::PieceSrc::Const => None,
+                })
+                .collect(),
             InstrKind::Lut { .. }
             | InstrKind::Softmax { .. }
             | InstrKind::ArgMax { .. }
