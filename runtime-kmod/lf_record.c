@@ -297,6 +297,7 @@ void lf_rec_stop(struct lf_app *app, bool ship)
 	struct lf_recorder *r;
 	int cpu;
 
+	lockdep_assert_held(&lf_mutex);
 	r = rcu_dereference_protected(app->rec, lockdep_is_held(&lf_mutex));
 	if (!r)
 		return;

@@ -288,6 +288,7 @@ void lf_shadow_stop(struct lf_app *app)
 {
 	struct lf_shadow *sh;
 
+	lockdep_assert_held(&lf_mutex);
 	sh = rcu_dereference_protected(app->shadow, lockdep_is_held(&lf_mutex));
 	if (!sh)
 		return;

@@ -272,8 +272,10 @@ enum Cmd {
         /// Stop after this many seconds (with --count: whichever first).
         #[arg(long)]
         seconds: Option<f64>,
-        /// OUT.csv (exact) or OUT.npy (float64, plus OUT.meta.csv with the
-        /// exact uuid,timestamp_ns of each row), or `-`: stream the records
+        /// OUT.csv (exact), OUT.parquet (typed columns: DOUBLE in0..,out0..,
+        /// unsigned INT64 uuid,timestamp_ns; exact) or OUT.npy (float64, plus
+        /// OUT.meta.csv with the exact uuid,timestamp_ns of each row), or
+        /// `-`: stream the records
         /// to stdout as they arrive (flushed per batch; the summary goes to
         /// stderr; a reader that goes away ends the collection normally).
         #[arg(short = 'o', long = "output")]

@@ -176,8 +176,9 @@ impl Samples {
         }
     }
 
-    /// Reads `lfc collect` output (`.csv` with its header, `.npy` with its
-    /// `.meta.csv`), or else a plain input matrix of `input_len` columns.
+    /// Reads `lfc collect` output (`.csv` with its header, `.parquet`,
+    /// `.npy` with its `.meta.csv`), or else a plain input matrix of
+    /// `input_len` columns.
     pub fn read(path: &Path, input_len: usize) -> Result<Samples> {
         let is_records = match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("csv") => std::fs::read_to_string(path)
@@ -187,6 +188,7 @@ impl Samples {
             Some(e) if e.eq_ignore_ascii_case("npy") => {
                 crate::control::records::meta_path(path).is_file()
             }
+            Some(e) if e.eq_ignore_ascii_case("parquet") => true,
             _ => false,
         };
         let s = if is_records {

@@ -665,6 +665,11 @@ fn samples_files_are_checked() {
     let r = Samples::read(&s.data, 30).unwrap();
     assert_eq!(r.inputs.len(), 60);
     assert_eq!(r.recorded[0].as_ref().unwrap().0, 3);
+    // the same records as `lfc collect -o x.parquet` writes them
+    let pq = s.watch.join("x.parquet");
+    RecordSet::read(&s.data, 30).unwrap().write(&pq).unwrap();
+    let rp = Samples::read(&pq, 30).unwrap();
+    assert_eq!(rp, r);
     let empty = s.watch.join("e.csv");
     RecordSet::new(30, 1).write(&empty).unwrap();
     assert!(Samples::read(&empty, 30)

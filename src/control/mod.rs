@@ -12,7 +12,7 @@
 //!   resolution through nlctrl;
 //! - `status`: the `lfc status` report;
 //! - `records`: the `records` multicast group (training records),
-//!   `lfc collect` and its files.
+//!   `lfc collect` and its files (`records_parquet`: the `.parquet` one).
 //!
 //! Errors read `lf_kernel: INFER app 1: vector has 232 bytes, app expects
 //! 240 (EINVAL)`: the command and app, the kernel's extack message (or the
@@ -23,6 +23,7 @@ mod client;
 pub mod fuzzing;
 mod proto;
 pub mod records;
+pub mod records_parquet;
 pub mod shadow;
 pub mod sink;
 mod status;

@@ -533,6 +533,8 @@ pub struct RealRecord {
 /// - `.npy`: the same matrix as float64 (uuid and timestamp exact only up
 ///   to 2^53), plus a sidecar `FILE.meta.csv` (`uuid,timestamp_ns`, one
 ///   exact line per row) that [`RecordSet::read`] takes them from.
+/// - `.parquet`: typed columns (DOUBLE reals, unsigned INT64 uuid and
+///   timestamp_ns), lossless; see [`super::records_parquet`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordSet {
     pub input_len: usize,
@@ -583,7 +585,7 @@ impl RecordSet {
         Matrix::new(self.rows.len(), self.input_len, data)
     }
 
-    /// Writes `.csv` or `.npy` (+ `.meta.csv`), see [`RecordSet`].
+    /// Writes `.csv`, `.parquet` or `.npy` (+ `.meta.csv`), see [`RecordSet`].
     pub fn write(&self, path: &Path) -> Result<()> {
         for (k, r) in self.rows.iter().enumerate() {
             if r.input.len() != self.input_len || r.output.len() != self.output_len {
@@ -618,9 +620,10 @@ impl RecordSet {
                 write_atomic(&meta_path(path), meta.as_bytes())?;
                 data::write_matrix(path, &Matrix::new(self.rows.len(), cols, data))
             }
+            Some("parquet") => super::records_parquet::write(self, path),
             _ => Err(Error::data(
                 path,
-                "records are written as .csv or .npy (with a .meta.csv sidecar)",
+                "records are written as .csv, .parquet or .npy (with a .meta.csv sidecar)",
             )),
         }
     }
@@ -631,9 +634,10 @@ impl RecordSet {
         match ext_of(path).as_deref() {
             Some("csv") => Self::read_csv(path, input_len),
             Some("npy") => Self::read_npy(path, input_len),
+            Some("parquet") => super::records_parquet::read(path, input_len),
             _ => Err(Error::data(
                 path,
-                "records files are .csv or .npy (from `lfc collect`)",
+                "records files are .csv, .parquet or .npy (from `lfc collect`)",
             )),
         }
     }
