@@ -36,6 +36,14 @@
 #                                     and Conv nets as .ko, models-build.sh)
 #                                     and examples/netfilter/vm's lf_nf
 #                                     checks (build-hook.sh, lf_nf.sh)
+#                                     and the --simd avx2 snapshots
+#                                     (simd-build.sh, guest.d/simd.sh:
+#                                     their scalar fallback in the main
+#                                     boot, their AVX2 code in a second,
+#                                     short boot with -cpu max)
+#   LF_VM_SIMD_ONLY=1                 development: only the --simd boots
+#                                     (default CPU and -cpu max), each
+#                                     running guest.d/simd.sh alone
 #   LF_VM_POST_HOOK=<cmd>             run per kernel after the boot as
 #                                     <cmd> <ver> <dir>; its PASS/FAIL lines
 #                                     count (files the guest printed as
@@ -207,7 +215,7 @@ make_initrd() {
 			[ -f "$f" ] && add_bin "$rootfs" "$f"
 		done
 		cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" \
-			"$NF_VM/lf_nf.sh" "$rootfs/guest.d/"
+			"$NF_VM/lf_nf.sh" "$HERE/guest.d/simd.sh" "$rootfs/guest.d/"
 	fi
 	# The checks for every kernel (netlink fuzzing) and those that need
 	# the debug kernel's checkers (they fail there if a checker is
@@ -251,6 +259,45 @@ reboot -f
 EOF
 	chmod 0755 "$rootfs/init" "$rootfs/guest.sh"
 	(cd "$rootfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$dir/initrd.gz"
+}
+
+# simd_boot VER DIR CPU: guest.d/simd.sh alone in a small initramfs
+# (busybox, lfc, lfnl, lf_kernel.ko and what simd-build.sh left), booted
+# with QEMU's -cpu CPU ("max" has AVX2 under TCG; "default" is QEMU's
+# own). Its lines land in DIR/console-simd-CPU.txt.
+simd_boot() {
+	local ver=$1 dir=$2 cpu=$3 rootfs=$2/rootfs-simd cpuopt=()
+	rm -rf "$rootfs"
+	mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,lf,guest.d}
+	cp /bin/busybox "$OUT/lfnl" "$rootfs/bin/"
+	add_bin "$rootfs" "$LF_VM_LFC"
+	cp "$dir/kmod/lf_kernel.ko" "$rootfs/lf/"
+	cp -r "$dir/hook-simd/." "$rootfs/lf/"
+	cp "$HERE/guest.d/simd.sh" "$rootfs/guest.d/"
+	cat > "$rootfs/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+dmesg -n 1
+echo "LF_VM_BEGIN $(uname -r) cpus=$(nproc) simd"
+sh /guest.d/simd.sh
+echo "LF_VM_SIMD_DONE"
+reboot -f
+EOF
+	chmod 0755 "$rootfs/init"
+	(cd "$rootfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$dir/initrd-simd.gz"
+	[ "$cpu" = default ] || cpuopt=(-cpu "$cpu")
+	timeout --foreground 600 qemu-system-x86_64 "${cpuopt[@]}" \
+		-kernel "$(kimage "$ver")" -initrd "$dir/initrd-simd.gz" \
+		-append "console=ttyS0 panic=-1 quiet no_timer_check" \
+		-nographic -m 512 -smp "$SMP" -no-reboot -nic none \
+		< /dev/null > "$dir/console-simd-$cpu.log" 2>&1 || true
+	tr -d '\r' < "$dir/console-simd-$cpu.log" > "$dir/console-simd-$cpu.txt"
+	grep -q '^LF_VM_SIMD_DONE' "$dir/console-simd-$cpu.txt" ||
+		echo "FAIL simd_boot_${cpu}_finished: no LF_VM_SIMD_DONE within 600s; see $dir/console-simd-$cpu.txt" >> "$dir/console-simd-$cpu.txt"
 }
 
 # sign_modules VER DIR: the debug kernel boots with module.sig_enforce=1,
@@ -378,7 +425,7 @@ for ver in "${kernels[@]}"; do
 	# Checks on the host, as "PASS name" / "FAIL name: reason" lines.
 	: > "$dir/host.txt"
 	rm -rf "$dir"/hook-* "$dir/hook"
-	if [ -n "${LF_VM_LFC:-}" ]; then
+	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ]; then
 		log "$ver: building Aurora snapshots with $LF_VM_LFC"
 		if LF_VM_LFC=$LF_VM_LFC bash "$HERE/aurora-build.sh" "$ver" \
 			"$(kheaders "$ver")" "$dir/aurora" \
@@ -398,20 +445,36 @@ for ver in "${kernels[@]}"; do
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook lf_nf "$ver" "$dir" bash "$NF_VM/build-hook.sh"
 	fi
+	if [ -n "${LF_VM_LFC:-}" ]; then
+		log "$ver: building --simd avx2 snapshots (simd-build.sh)"
+		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+			run_hook simd "$ver" "$dir" bash "$HERE/simd-build.sh"
+	fi
 	if [ -n "${LF_VM_BUILD_HOOK:-}" ]; then
 		# shellcheck disable=SC2086
 		run_hook user "$ver" "$dir" $LF_VM_BUILD_HOOK
 	fi
-	make_initrd "$ver" "$dir"
-	log "$ver: booting"
+	rm -f "$dir"/console-simd-*.txt
 	start=$(date +%s)
-	boot "$ver" "$dir"
+	if [ -n "${LF_VM_SIMD_ONLY:-}" ]; then
+		log "$ver: --simd boots only (LF_VM_SIMD_ONLY)"
+		simd_boot "$ver" "$dir" default
+		echo "LF_VM_DONE" > "$dir/console.txt"
+	else
+		make_initrd "$ver" "$dir"
+		log "$ver: booting"
+		boot "$ver" "$dir"
+	fi
+	if [ -n "${LF_VM_LFC:-}" ] && [ -s "$dir/hook-simd/simd/models" ]; then
+		log "$ver: booting with -cpu max for the AVX2 snapshots"
+		simd_boot "$ver" "$dir" max
+	fi
 	secs=$(( $(date +%s) - start ))
 
 	# Checks on the host after the boot, on what the guest printed.
 	: > "$dir/post.txt"
 	extract_files "$dir"
-	if [ -n "${LF_VM_LFC:-}" ]; then
+	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ]; then
 		LF_VM_LFC=$LF_VM_LFC bash "$AURORA_VM/replay.sh" "$ver" "$dir" \
 			>> "$dir/post.txt" 2> "$dir/replay.log" ||
 			echo "FAIL replay_ran: replay.sh exited $? (see $dir/replay.log)" >> "$dir/post.txt"
@@ -422,7 +485,8 @@ for ver in "${kernels[@]}"; do
 			echo "FAIL post_hook: exited $?" >> "$dir/post.txt"
 	fi
 
-	results=$(cat "$dir/host.txt" "$dir/console.txt" "$dir/post.txt" |
+	results=$(cat "$dir/host.txt" "$dir/console.txt" "$dir/post.txt" \
+		"$dir"/console-simd-*.txt 2> /dev/null |
 		grep -E '^(PASS|FAIL) ' || true)
 	p=$(echo "$results" | grep -c '^PASS ' || true)
 	f=$(echo "$results" | grep -c '^FAIL ' || true)
