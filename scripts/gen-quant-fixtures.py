@@ -18,6 +18,11 @@ Models:
                     QLinearLeakyRelu, QLinearAveragePool, QLinearSigmoid,
                     QLinearMul, QLinearAdd, QLinearGlobalAveragePool,
                     QGemm), uint8 activations, per-channel int8 weights.
+  concat_qdq.onnx, concat_qop.onnx
+                    Concat in QDQ and QOperator (QLinearConcat) form: inputs
+                    with their own scales requantized into the Concat's, a
+                    Concat on the last axis of [1, 2, k] tensors (rows
+                    interleaved), uint8 activations, per-channel int8 weights.
   torch_qdq.onnx    a PyTorch-style QDQ MLP built with the onnx helper API in
                     the shape torch.onnx.export gives a quantized model:
                     uint8 activations with zero points, symmetric per-channel
@@ -35,7 +40,8 @@ Data (CSV, no header; one row per line):
                            session options, i.e. with its QDQ fusions), as
                            float32 printed with repr (exact).
 
-Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR]
+Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR [aurora|torch|conv|concat ...]]
+(aurora, torch and conv are made together: they share one random generator)
 """
 from __future__ import annotations
 
@@ -280,6 +286,61 @@ def conv_net(out, rng):
         emit(out, stem, p, calib, sat)
 
 
+def concat_net(out, rng):
+    """Concat in both forms: two branches of the input and the input itself
+    joined on axis 1 (three scales, requantized into the Concat's), and
+    the branches reshaped to [1, 2, k] joined on their last axis (rows
+    interleaved), then a Gemm:
+      a = Relu(Gemm(x, 8 -> 6)), b = Tanh(Gemm(x, 8 -> 4)),
+      c = Concat(a, b, x, axis=1)                              [1, 18]
+      d = Flatten(Concat(Reshape(a, [1,2,3]), Reshape(b, [1,2,2]), axis=2))  [1, 10]
+      y = Gemm(Concat(c, d, axis=1), 28 -> 3)."""
+    inits, nodes = [], []
+
+    def const(name, arr, dtype=np.float32):
+        inits.append(numpy_helper.from_array(np.asarray(arr).astype(dtype), name))
+        return name
+
+    nodes.append(helper.make_node("Gemm", ["x", const("w1", rng.normal(0, 0.5, (6, 8))),
+                                           const("b1", rng.normal(0, 0.2, 6))], ["g1"],
+                                  transB=1, name="fc_a"))
+    nodes.append(helper.make_node("Relu", ["g1"], ["a"], name="relu_a"))
+    nodes.append(helper.make_node("Gemm", ["x", const("w2", rng.normal(0, 0.5, (4, 8))),
+                                           const("b2", rng.normal(0, 0.2, 4))], ["g2"],
+                                  transB=1, name="fc_b"))
+    nodes.append(helper.make_node("Tanh", ["g2"], ["b"], name="tanh_b"))
+    nodes.append(helper.make_node("Concat", ["a", "b", "x"], ["c"], axis=1, name="cat_c"))
+    nodes.append(helper.make_node("Reshape", ["a", const("sa", [1, 2, 3], np.int64)], ["ra"],
+                                  name="reshape_a"))
+    nodes.append(helper.make_node("Reshape", ["b", const("sb", [1, 2, 2], np.int64)], ["rb"],
+                                  name="reshape_b"))
+    nodes.append(helper.make_node("Concat", ["ra", "rb"], ["d3"], axis=2, name="cat_d"))
+    nodes.append(helper.make_node("Flatten", ["d3"], ["d"], name="flat_d"))
+    nodes.append(helper.make_node("Concat", ["c", "d"], ["e"], axis=1, name="cat_e"))
+    nodes.append(helper.make_node("Gemm", ["e", const("w3", rng.normal(0, 0.4, (3, 28))),
+                                           const("b3", rng.normal(0, 0.1, 3))], ["y"],
+                                  transB=1, name="fc_y"))
+    graph = helper.make_graph(
+        nodes, "concat_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    src = os.path.join(out, "concat_float.onnx")
+    onnx.save(model, src)
+    calib = rng.normal(0, 1, size=(100, 8)).astype(np.float32)
+    paths = {}
+    for stem, fmt in (("concat_qdq", QuantFormat.QDQ), ("concat_qop", QuantFormat.QOperator)):
+        p = os.path.join(out, f"{stem}.onnx")
+        quantize_static(src, p, Rows("x", calib), quant_format=fmt, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        paths[stem] = p
+    os.remove(src)
+    sat = saturating_rows(paths["concat_qdq"], calib, 100, rng, 3.0)
+    for stem, p in paths.items():
+        emit(out, stem, p, calib, sat)
+
+
 class RowsShaped(CalibrationDataReader):
     def __init__(self, name, rows, shape):
         self.it = iter([{name: r.reshape(shape).astype(np.float32)} for r in rows])
@@ -290,11 +351,17 @@ class RowsShaped(CalibrationDataReader):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "quant")
+    only = set(sys.argv[2:])
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(SEED)
-    aurora(out, rng)
-    torch_qdq(out, rng)
-    conv_net(out, rng)
+    # One generator for the first three (their files depend on its order);
+    # later models have their own seed, so adding one changes no other file.
+    if not only or only & {"aurora", "torch", "conv"}:
+        aurora(out, rng)
+        torch_qdq(out, rng)
+        conv_net(out, rng)
+    if not only or "concat" in only:
+        concat_net(out, np.random.default_rng(SEED + 1))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,14 @@ fn lfc(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const MODELS: &[&str] = &["aurora_qdq", "aurora_qop", "torch_qdq", "conv_qop"];
+const MODELS: &[&str] = &[
+    "aurora_qdq",
+    "aurora_qop",
+    "torch_qdq",
+    "conv_qop",
+    "concat_qdq",
+    "concat_qop",
+];
 
 fn compile(name: &str, input_scale: i64) -> Compiled {
     pipeline::compile(
@@ -344,6 +351,13 @@ fn quantized_eval_and_inspect() {
             ),
         "{out}"
     );
+    // The per-channel weight scales (onnxruntime's per_channel=True): 32
+    // for the first QGemm, one per output.
+    assert!(
+        out.contains("weight scales (the model's):")
+            && out.contains("fc0_quant (QGemm): per channel, 32 channels"),
+        "{out}"
+    );
 }
 
 /// A 2x2 AveragePool between equal scales (the QDQ image model) puts a
@@ -450,5 +464,74 @@ fn quantized_rust_matches_c_and_interpreter() {
         let interp = run_fixed(&c, &rows, Engine::Interp).unwrap();
         assert_eq!(cout, interp, "{name}: C != interpreter");
         assert_eq!(rust, interp, "{name}: Rust != interpreter");
+    }
+}
+
+/// Concat, QDQ (`DQ… -> Concat -> Q`, which onnxruntime fuses into
+/// QLinearConcat) and QOperator (QLinearConcat): each input with other
+/// parameters than the output's is requantized by an exact table, then the
+/// program's one Concat instruction copies every block (sources, pieces);
+/// a Concat on the last axis of [1, 2, k] tensors interleaves their rows. Both models are in `MODELS`
+/// (onnxruntime's quanta exactly, C == interpreter); here the program's
+/// shape is pinned and the Rust back end checked bit for bit.
+#[test]
+fn quantized_concat_requantizes_then_copies() {
+    use lfc::ir::concat::PieceSrc;
+    use lfc::ir::InstrKind;
+    for name in ["concat_qdq", "concat_qop"] {
+        let c = compile(name, 1_000_000);
+        let cats: Vec<(&str, usize, usize)> = c
+            .program
+            .instrs
+            .iter()
+            .filter_map(|i| match &i.kind {
+                InstrKind::Concat {
+                    pieces,
+                    consts,
+                    clamp,
+                    ..
+                } => {
+                    // Plain copies: the tables did the requantizing.
+                    assert!(consts.is_empty() && clamp.is_none(), "{name}");
+                    let copies = pieces.iter().all(|p| match p.src {
+                        PieceSrc::Tensor { rescale, .. } => rescale.is_identity(),
+                        PieceSrc::Const => false,
+                    });
+                    assert!(copies, "{name}: {}", i.node);
+                    let srcs: std::collections::BTreeSet<_> = i.kind.srcs().into_iter().collect();
+                    Some((i.node.as_str(), srcs.len(), pieces.len()))
+                }
+                _ => None,
+            })
+            .collect();
+        let (c_node, d_node, e_node) = if name == "concat_qdq" {
+            ("cat_c", "cat_d", "cat_e")
+        } else {
+            ("cat_c_quant", "cat_d_quant", "cat_e_quant")
+        };
+        assert_eq!(
+            cats,
+            [(c_node, 3, 3), (d_node, 2, 4), (e_node, 2, 2)],
+            "{name}"
+        );
+        // Requantized inputs: a, b and x into c; a and b into d; d into e
+        // (c has e's scale and zero point: copied as it is).
+        let q = c.imported.as_ref().unwrap();
+        let requant: Vec<&str> = q
+            .ops
+            .iter()
+            .filter(|op| op.fused.iter().any(|f| f.ends_with("requantized")))
+            .map(|op| op.node.as_str())
+            .collect();
+        assert_eq!(
+            requant,
+            [c_node, c_node, c_node, d_node, d_node, e_node],
+            "{name}"
+        );
+        assert_eq!(
+            quantum_diffs(&c, "sat", Engine::Rust),
+            quantum_diffs(&c, "sat", Engine::Interp),
+            "{name}"
+        );
     }
 }

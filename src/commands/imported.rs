@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::ir::qgraph::QGraph;
+use crate::ir::qgraph::{QGraph, QOpKind};
 
 /// The imported-quantization section of `lfc inspect`.
 pub fn section(q: &QGraph) -> String {
@@ -24,6 +24,7 @@ pub fn section(q: &QGraph) -> String {
             t.name, t.len, t.ty.elem, t.ty.scale, t.ty.zero_point
         );
     }
+    weight_scales(&mut s, q);
     let _ = writeln!(s, "fused nodes:");
     let _ = writeln!(s, "  input: {} (QuantizeLinear)", q.input_node);
     for op in &q.ops {
@@ -37,4 +38,34 @@ pub fn section(q: &QGraph) -> String {
         );
     }
     s
+}
+
+/// The model's weight scales of every linear op: one per output channel
+/// (per-axis weights, onnxruntime's `per_channel=True`), or one.
+fn weight_scales(s: &mut String, q: &QGraph) {
+    let ops: Vec<(&str, &str, &[f64])> = q
+        .ops
+        .iter()
+        .filter_map(|op| match &op.kind {
+            QOpKind::Linear { weight_scale, .. } if !weight_scale.is_empty() => {
+                Some((op.node.as_str(), op.onnx_op.as_str(), &weight_scale[..]))
+            }
+            _ => None,
+        })
+        .collect();
+    if ops.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "weight scales (the model's):");
+    for (node, onnx_op, scales) in ops {
+        let what = match scales.len() {
+            1 => "per tensor".to_string(),
+            n => format!("per channel, {n} channels"),
+        };
+        let _ = writeln!(s, "  {node} ({onnx_op}): {what}");
+        for row in scales.chunks(6) {
+            let v: Vec<String> = row.iter().map(|x| format!("{x:.7e}")).collect();
+            let _ = writeln!(s, "    {}", v.join(" "));
+        }
+    }
 }

@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use crate::ir::concat::{concat_blocks, Block};
 use crate::ir::{Activation, BinaryOp, Graph, LutFunc, Op, OpKind, ValueId};
 
 /// Index of a tensor in [`QGraph::tensors`].
@@ -109,12 +110,23 @@ pub enum QOpKind {
         bias: Vec<f64>,
         acc_scale: Vec<f64>,
         clamp: Option<(f64, f64)>,
+        /// The model's weight scales, one per output channel (one for a
+        /// per-tensor weight, none for a pool or an integer op): what
+        /// `lfc inspect` lists; `acc_scale` already holds them.
+        weight_scale: Vec<f64>,
     },
     /// `v[j] = f(x[j])` for a float op between a DQ and a Q (Tanh, Relu…)
     /// or a QLinear activation: an exact table over the source's integers.
     Unary { func: LutFunc },
     /// `v[j] = a[j] op b[j]` (QDQ Add/Sub/Mul, QLinearAdd/QLinearMul).
     Binary { op: BinaryOp },
+    /// The inputs' integers side by side along an axis with `outer`
+    /// positions before it (QDQ Concat, QLinearConcat): per outer index,
+    /// each input's row in input order. Every input holds the output's
+    /// type (the front end requantizes one with other parameters into it
+    /// first, as onnxruntime's QLinearConcat does by table), so this is a
+    /// copy.
+    Concat { outer: usize },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -207,6 +219,7 @@ impl QGraph {
                 bias,
                 acc_scale,
                 clamp,
+                ..
             } => {
                 let n = xs.len();
                 let z = src.ty.zero_point;
@@ -224,6 +237,17 @@ impl QGraph {
                     .collect()
             }
             QOpKind::Unary { func } => xs.iter().map(|&q| func.eval(src.ty.real(q))).collect(),
+            QOpKind::Concat { outer } => {
+                let mut y = vec![0.0; self.tensor(op.output).len];
+                for (k, b) in self.concat_layout(op, *outer) {
+                    let q = op.inputs[k];
+                    let ty = &self.tensor(q).ty;
+                    for i in 0..b.len {
+                        y[b.at + i] = ty.real(t[q.index()][b.from + i]);
+                    }
+                }
+                y
+            }
             QOpKind::Binary { op: bop } => {
                 let b = self.tensor(op.inputs[1]);
                 xs.iter()
@@ -241,7 +265,27 @@ impl QGraph {
         }
     }
 
+    /// The blocks of a [`QOpKind::Concat`] with `outer` positions before
+    /// its axis: `(input, block)` in output order ([`concat_blocks`], the
+    /// layout the integer instruction uses too).
+    pub fn concat_layout(&self, op: &QOp, outer: usize) -> Vec<(usize, Block)> {
+        let shapes: Vec<Vec<usize>> = op
+            .inputs
+            .iter()
+            .map(|q| vec![outer, self.tensor(*q).len / outer])
+            .collect();
+        concat_blocks(&shapes, 1)
+    }
+
     fn eval_op(&self, op: &QOp, t: &[Vec<i64>]) -> Vec<i64> {
+        if let QOpKind::Concat { outer } = op.kind {
+            let mut y = vec![0; self.tensor(op.output).len];
+            for (k, b) in self.concat_layout(op, outer) {
+                let x = &t[op.inputs[k].index()];
+                y[b.at..b.at + b.len].copy_from_slice(&x[b.from..b.from + b.len]);
+            }
+            return y;
+        }
         let dst = &self.tensor(op.output).ty;
         let zp_first = op.rounds_with_zero_point();
         self.op_reals(op, t)
@@ -285,6 +329,7 @@ impl QGraph {
                     bias,
                     acc_scale,
                     clamp,
+                    ..
                 } => {
                     let n = src.len;
                     let sx = src.ty.scale;
@@ -320,6 +365,23 @@ impl QGraph {
                 QOpKind::Binary { op: bop } => {
                     let y = map[op.inputs[1].index()].expect("ops are in execution order");
                     push(&mut g, OpKind::Binary { op: *bop }, vec![x, y], &out.name)
+                }
+                QOpKind::Concat { outer } => {
+                    let blocks = self
+                        .concat_layout(op, *outer)
+                        .into_iter()
+                        .map(|(k, b)| (Some(k), b))
+                        .collect();
+                    let xs = op
+                        .inputs
+                        .iter()
+                        .map(|q| map[q.index()].expect("ops are in execution order"))
+                        .collect();
+                    let kind = OpKind::Concat {
+                        blocks,
+                        consts: vec![],
+                    };
+                    push(&mut g, kind, xs, &out.name)
                 }
             };
             map[op.output.index()] = Some(id);

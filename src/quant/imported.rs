@@ -29,6 +29,7 @@ use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::ir::bounds::{self, Bounds};
+use crate::ir::concat::{Piece, PieceSrc};
 use crate::ir::qgraph::{QGraph, QId, QOp, QOpKind, QType};
 use crate::ir::{
     AccWidth, BinaryOp, Instr, InstrKind, Lut, LutFunc, Precision, Program, ProgramOutput, QParams,
@@ -211,10 +212,50 @@ impl Builder<'_> {
                 bias,
                 acc_scale,
                 clamp,
+                ..
             } => self.linear(op, weight, bias, acc_scale, *clamp),
             QOpKind::Unary { func } => self.unary(op, func),
             QOpKind::Binary { op: bop } => self.binary(op, *bop),
+            QOpKind::Concat { outer } => self.concat(op, *outer),
         }
+    }
+
+    /// Every input's blocks copied into the output: the program's one
+    /// [`InstrKind::Concat`], every piece a plain copy (the front end gave
+    /// each input the output's type, requantizing by table where needed).
+    fn concat(&mut self, op: &QOp, outer: usize) -> Result<()> {
+        let g = self.g;
+        let pieces: Vec<Piece> = g
+            .concat_layout(op, outer)
+            .into_iter()
+            .map(|(k, block)| Piece {
+                src: PieceSrc::Tensor {
+                    id: self.src(op.inputs[k]),
+                    rescale: Rescale::IDENTITY,
+                },
+                block,
+            })
+            .collect();
+        let names: Vec<&str> = op
+            .inputs
+            .iter()
+            .map(|q| g.tensor(*q).name.as_str())
+            .collect();
+        let dst = self.tensor_for(op.output);
+        let doc = format!(
+            "{} = concat({}) in {} blocks: copies, every input holds the output's scale and zero point (fused: {})",
+            g.tensor(op.output).name,
+            names.join(", "),
+            pieces.len(),
+            op.fused.join(", ")
+        );
+        let kind = InstrKind::Concat {
+            dst,
+            pieces,
+            consts: vec![],
+            clamp: None,
+        };
+        self.push(&op.node, &op.onnx_op, doc, kind)
     }
 
     fn linear(

@@ -211,6 +211,7 @@ pub(super) fn qdq(w: &mut Walk, node: &Node) -> Result<()> {
             bias,
             acc_scale,
             clamp: None,
+            weight_scale: weight_scales(w, node),
         },
         inputs: vec![x],
         node: node.name.clone(),
@@ -219,6 +220,23 @@ pub(super) fn qdq(w: &mut Walk, node: &Node) -> Result<()> {
         len: shape.iter().product(),
     };
     w.bind(node, Sym::Pending(Box::new(p)), Some(shape))
+}
+
+/// The model's weight scales (one per output channel, or one for a
+/// per-tensor weight), for `lfc inspect`; none for a pool or an
+/// integer-only op (MatMulInteger, ConvInteger).
+fn weight_scales(w: &Walk, node: &Node) -> Vec<f64> {
+    let konst = |i: usize| w.opt_konst(node, i, "weight").ok().flatten();
+    match node.op() {
+        "Gemm" | "MatMul" | "Conv" => konst(1)
+            .and_then(|k| k.quant)
+            .map(|q| q.scale)
+            .unwrap_or_default(),
+        "QGemm" | "QLinearMatMul" | "QLinearConv" => {
+            konst(4).map(|k| k.reals()).unwrap_or_default()
+        }
+        _ => vec![],
+    }
 }
 
 /// A scale/zero-point pair of a QOperator node (inputs `i`, `i + 1`).
@@ -443,6 +461,7 @@ pub(super) fn qoperator(w: &mut Walk, node: &Node) -> Result<()> {
             bias,
             acc_scale,
             clamp: None,
+            weight_scale: weight_scales(w, node),
         },
         inputs: vec![x],
         node: node.name.clone(),

@@ -13,6 +13,7 @@
 //! QOperator nodes (QGemm, QLinearMatMul…) map to the same ops directly.
 //! What does not fit these forms is refused with the node named.
 
+mod concat;
 mod consts;
 mod elementwise;
 mod linear;
@@ -459,16 +460,15 @@ fn walk_node(w: &mut Walk, node: &Node) -> Result<()> {
         ("com.microsoft", "QLinearAdd" | "QLinearMul" | "QLinearSigmoid" | "QLinearLeakyRelu") => {
             elementwise::qoperator(w, node)
         }
-        ("com.microsoft", "QLinearConcat") | ("" | "ai.onnx", "Concat") => Err(node.err(
-            "concatenation of quantized tensors is not supported yet (lfc's integer program has no multi-source copy)",
-        )),
+        ("com.microsoft", "QLinearConcat") => concat::qoperator(w, node),
+        ("" | "ai.onnx", "Concat") => concat::qdq(w, node),
         ("" | "ai.onnx", _) if elementwise::is_alias(op) => elementwise::alias(w, node),
         ("" | "ai.onnx", "Add" | "Sub" | "Mul") => elementwise::binary(w, node),
         ("" | "ai.onnx", _) if elementwise::is_unary(op) => elementwise::unary(w, node),
         _ => Err(node.err(format!(
-            "unsupported op{} in a quantized model; lfc imports QuantizeLinear, DequantizeLinear, {} and the QDQ groups around Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Add, Sub, Mul and the activations {}",
+            "unsupported op{} in a quantized model; lfc imports QuantizeLinear, DequantizeLinear, {} and the QDQ groups around Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Add, Sub, Mul, Concat and the activations {}",
             if domain.is_empty() { String::new() } else { format!(" (domain `{domain}`)") },
-            "QGemm, QLinearMatMul, QLinearConv, MatMulInteger, ConvInteger, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool",
+            "QGemm, QLinearMatMul, QLinearConv, MatMulInteger, ConvInteger, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat",
             elementwise::UNARY.join(", ")
         ))),
     }
@@ -526,6 +526,9 @@ fn quantize_linear(w: &mut Walk, node: &Node) -> Result<()> {
             let ty = qtype(node, &scale, zp.as_ref(), default_elem(node)?)?;
             let mut p = *p;
             p.fused.push(node.name.clone());
+            if let QOpKind::Concat { .. } = p.kind {
+                return concat::finish(w, node, p, ty, shape);
+            }
             // A float bias becomes accumulator integers, as onnxruntime's
             // QDQ fusion into QGemm/QLinearMatMul/QLinearConv rounds it.
             if let QOpKind::Linear { bias, .. } = &mut p.kind {
@@ -536,8 +539,13 @@ fn quantize_linear(w: &mut Walk, node: &Node) -> Result<()> {
             w.push_op(node, p, ty, shape).map(|_| ())
         }
         Sym::Deq(q, dq) => {
-            // DQ -> Q with new parameters: a requantization (identity table).
             let ty = qtype(node, &scale, zp.as_ref(), default_elem(node)?)?;
+            // DQ -> Q with the same parameters (around a Reshape or
+            // Flatten): the same integers.
+            if ty == w.tensor(q).ty {
+                return w.bind(node, Sym::Quant(q), Some(shape));
+            }
+            // DQ -> Q with new parameters: a requantization (identity table).
             let p = Pending {
                 kind: QOpKind::Unary {
                     func: crate::ir::LutFunc::Identity,
