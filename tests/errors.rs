@@ -267,3 +267,35 @@ fn errors_ko_failed_kbuild() {
         .unwrap_or_default();
     assert!(cached.is_empty(), "{cached:?}");
 }
+
+/// LayerNormalization whose Scale is a runtime tensor, and one with a
+/// negative epsilon: refused, naming the node and the input.
+#[test]
+fn errors_layer_norm_runtime_scale_and_bad_epsilon() {
+    use models::{attr_f, Builder, D};
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Builder::new("ln_runtime_scale", 5, 17);
+    b.input("x", &[D::N(1), D::N(4)])
+        .node("Relu", "relu", &["x"], &["s"], vec![])
+        .node("LayerNormalization", "ln", &["x", "s"], &["y"], vec![])
+        .output("y", &[D::N(1), D::N(4)]);
+    let m = models::write_model(dir.path(), "ln_scale", &b.build());
+    compile_fails(
+        &m,
+        &["--input-range=-1:1"],
+        &["`ln`", "Scale (`s`) must be a constant"],
+    );
+    let mut b = Builder::new("ln_eps", 5, 17);
+    b.input("x", &[D::N(1), D::N(4)])
+        .init("w", &[4], &[1.0; 4])
+        .node(
+            "LayerNormalization",
+            "ln",
+            &["x", "w"],
+            &["y"],
+            vec![attr_f("epsilon", -1.0)],
+        )
+        .output("y", &[D::N(1), D::N(4)]);
+    let m = models::write_model(dir.path(), "ln_eps", &b.build());
+    compile_fails(&m, &["--input-range=-1:1"], &["`ln`", "epsilon -1"]);
+}

@@ -40,6 +40,10 @@ pub fn tolerance(model: &str, precision: Precision) -> Option<Tolerance> {
         // int8 step is ~0.2 and x*x is bounded as a product of two
         // independent operands (one bit lost); 1.16 max / 0.29 mean measured.
         ("index_maps", Int8) => t(1.5, 0.4),
+        // The inverse deviation output spans [0, 1/sqrt(1e-5) = 316] (the
+        // variance can be 0 on [-2, 2]): one int8 step is 1.24, so up to
+        // 0.62 off (0.632 max / 0.113 mean measured; the compile warns).
+        ("layer_norm_mlp", Int8) => t(0.7, 0.15),
         // int16 fixtures: wide interval-arithmetic ranges cost a few bits
         // in the deeper layers; still well under 1% of the output range.
         (_, Int16) => t(0.02, 0.005),

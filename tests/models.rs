@@ -44,6 +44,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("unary_tables", unary_tables()),
         ("gelu_opset20", gelu_opset20()),
         ("concat_blocks", concat_blocks()),
+        ("layer_norm_mlp", layer_norm_mlp()),
     ]
 }
 
@@ -889,6 +890,45 @@ pub fn gelu_opset20() -> Vec<u8> {
             vec![attr_s("approximate", "tanh")],
         )
         .output("y", &[D::N(1), D::N(4)]);
+    b.build()
+}
+
+/// A transformer-style block (issue 7): x[1,8] -> Gemm(16) ->
+/// LayerNormalization (axis -1, Scale and B; outputs Y and InvStdDev) ->
+/// Relu -> Gemm -> y[1,2]; the graph answers y and the inverse deviation.
+pub fn layer_norm_mlp() -> Vec<u8> {
+    let mut b = Builder::new("layer_norm_mlp", 37, 17);
+    b.input("x", &[D::N(1), D::N(8)])
+        .weight("fc1.weight", &[16, 8], 8)
+        .weight("fc1.bias", &[16], 8)
+        .weight("ln.weight", &[16], 1)
+        .weight("ln.bias", &[16], 4)
+        .weight("fc2.weight", &[2, 16], 16)
+        .weight("fc2.bias", &[2], 16)
+        .node(
+            "Gemm",
+            "fc1",
+            &["x", "fc1.weight", "fc1.bias"],
+            &["h"],
+            vec![attr_i("transB", 1)],
+        )
+        .node(
+            "LayerNormalization",
+            "ln",
+            &["h", "ln.weight", "ln.bias"],
+            &["hn", "", "inv_std"],
+            vec![attr_i("axis", -1), attr_f("epsilon", 1e-5)],
+        )
+        .node("Relu", "relu", &["hn"], &["a"], vec![])
+        .node(
+            "Gemm",
+            "fc2",
+            &["a", "fc2.weight", "fc2.bias"],
+            &["y"],
+            vec![attr_i("transB", 1)],
+        )
+        .output("y", &[D::N(1), D::N(2)])
+        .output("inv_std", &[D::N(1), D::N(1)]);
     b.build()
 }
 

@@ -566,6 +566,28 @@ pub fn propagate(
             consts,
             clamp,
         } => concat_bounds(tensors, *dst, pieces, consts, *clamp, env, what),
+        InstrKind::LayerNorm {
+            src,
+            dst,
+            axis_len,
+            eps,
+            out,
+            clamp,
+        } => {
+            let s = get(*src)?;
+            let q = tq(*dst);
+            let dlen = tensors[dst.index()].len;
+            if dlen != b_len(s.len(), *axis_len, out) {
+                return Err(format!("{what}: writes {dlen} elements from {}", s.len()));
+            }
+            let (b, bits) =
+                crate::ir::layer_norm::bounds(s, *axis_len, *eps, out, q.zero_point, what)?;
+            check_range(what, q, &b, *clamp)?;
+            Ok(Facts {
+                out: apply_clamp(b, *clamp),
+                widest_bits: bits,
+            })
+        }
         InstrKind::Dequantize { src, rescale, .. } => {
             let s = get(*src)?;
             let z = tq(*src).zero_point;
@@ -580,6 +602,14 @@ pub fn propagate(
                 widest_bits: bits,
             })
         }
+    }
+}
+
+/// The destination length of a layer normalisation of `n` elements.
+fn b_len(n: usize, axis_len: usize, out: &crate::ir::layer_norm::NormOut) -> usize {
+    match out {
+        crate::ir::layer_norm::NormOut::Scaled { .. } => n,
+        crate::ir::layer_norm::NormOut::InvStd { .. } => n / axis_len.max(1),
     }
 }
 

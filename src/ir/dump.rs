@@ -92,6 +92,23 @@ pub fn graph(g: &Graph) -> String {
             OpKind::PRelu { slope } => ("prelu".to_string(), format!(" slope {slope:?}")),
             OpKind::GroupMax { axis_len } => ("max".to_string(), format!(" axis_len {axis_len}")),
             OpKind::Lookup { table } => ("lookup".to_string(), format!(" table {table:?}")),
+            OpKind::LayerNorm {
+                axis_len,
+                epsilon,
+                out,
+            } => (
+                "layer_norm".to_string(),
+                match out {
+                    crate::ir::graph::LayerNormOut::Normalized { scale, bias } => format!(
+                        " axis_len {axis_len} epsilon {epsilon:e} scale {} bias {}",
+                        fsummary(scale),
+                        fsummary(bias)
+                    ),
+                    crate::ir::graph::LayerNormOut::InvStdDev => {
+                        format!(" axis_len {axis_len} epsilon {epsilon:e} inv_std_dev")
+                    }
+                },
+            ),
             OpKind::Concat { blocks, consts } => (
                 "concat".to_string(),
                 if consts.is_empty() {
@@ -248,6 +265,26 @@ pub fn program(p: &Program) -> String {
             }
             InstrKind::Lookup { src, dst, table } => {
                 format!("{dst} = lookup({src}) table {table:?}")
+            }
+            InstrKind::LayerNorm {
+                src,
+                dst,
+                axis_len,
+                eps,
+                out,
+                clamp,
+            } => {
+                let what = match out {
+                    crate::ir::layer_norm::NormOut::Scaled { mul, add, shift } => format!(
+                        "scaled mul {} add {} shift {shift}",
+                        summary(mul),
+                        summary(add)
+                    ),
+                    crate::ir::layer_norm::NormOut::InvStd { mul, shift } => {
+                        format!("inv_std mul {mul} shift {shift}+k")
+                    }
+                };
+                format!("{dst} = layer_norm({src}) axis {axis_len} eps {eps} {what} clamp {clamp:?}")
             }
             InstrKind::Concat {
                 dst,

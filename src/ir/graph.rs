@@ -174,6 +174,42 @@ pub enum OpKind {
         blocks: Vec<(Option<usize>, crate::ir::concat::Block)>,
         consts: Vec<f32>,
     },
+    /// Layer normalisation over consecutive groups of `axis_len`
+    /// (`LayerNormalization`'s trailing axes): `Y` or `InvStdDev`
+    /// ([`LayerNormOut`]); the Mean output is a Dense.
+    LayerNorm {
+        axis_len: usize,
+        epsilon: f32,
+        out: LayerNormOut,
+    },
+}
+
+/// Which output of a layer normalisation an op computes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerNormOut {
+    /// `y[i] = (x[i] - mean) / sqrt(var + epsilon) * scale[j] + bias[j]`,
+    /// `j = i mod axis_len` (the constants broadcast to the group).
+    Normalized { scale: Vec<f32>, bias: Vec<f32> },
+    /// One `1 / sqrt(var + epsilon)` per group.
+    InvStdDev,
+}
+
+impl LayerNormOut {
+    /// The real-valued op over one group.
+    pub fn eval(&self, g: &[f64], epsilon: f32) -> Vec<f64> {
+        let n = g.len() as f64;
+        let mean = g.iter().sum::<f64>() / n;
+        let var = g.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let inv = 1.0 / (var + epsilon as f64).sqrt();
+        match self {
+            LayerNormOut::Normalized { scale, bias } => g
+                .iter()
+                .enumerate()
+                .map(|(j, v)| (v - mean) * inv * scale[j] as f64 + bias[j] as f64)
+                .collect(),
+            LayerNormOut::InvStdDev => vec![inv],
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +339,14 @@ impl Graph {
                     out
                 }
                 OpKind::Gather { map } => map.iter().map(|&i| x[i]).collect(),
+                OpKind::LayerNorm {
+                    axis_len,
+                    epsilon,
+                    out,
+                } => x
+                    .chunks(*axis_len)
+                    .flat_map(|g| out.eval(g, *epsilon))
+                    .collect(),
                 OpKind::Concat { blocks, consts } => {
                     let len = self.value(op.output).len;
                     let mut out = vec![0.0; len];

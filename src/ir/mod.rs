@@ -6,6 +6,7 @@ pub mod concat;
 pub mod dump;
 pub mod fold;
 pub mod graph;
+pub mod layer_norm;
 pub mod program;
 pub mod qgraph;
 pub mod tree;

@@ -450,6 +450,20 @@ pub enum InstrKind {
         consts: Vec<i64>,
         clamp: Option<(i64, i64)>,
     },
+    /// Layer normalisation per group of `axis_len`; the exact integer
+    /// semantics are [`crate::ir::layer_norm::group`] (sum, centred
+    /// values, sum of squares plus `eps`, Newton reciprocal square root, no
+    /// division). `out` says whether it writes the scaled values (one per
+    /// element) or `1 / sqrt(var + eps)` (one per group); `clamp` is set
+    /// only when the destination range is narrower than the proven one.
+    LayerNorm {
+        src: TensorId,
+        dst: TensorId,
+        axis_len: usize,
+        eps: i64,
+        out: crate::ir::layer_norm::NormOut,
+        clamp: Option<(i64, i64)>,
+    },
     /// To the `s64` model output at the decimal output scale (scale 1 for
     /// an integer output): `out[offset + i] = rescale(src[i] - zp_src)`.
     /// One per graph output, in graph order, at consecutive offsets.
@@ -476,7 +490,8 @@ impl InstrKind {
             | InstrKind::ArgMax { dst, .. }
             | InstrKind::GroupMax { dst, .. }
             | InstrKind::Lookup { dst, .. }
-            | InstrKind::Concat { dst, .. } => Some(*dst),
+            | InstrKind::Concat { dst, .. }
+            | InstrKind::LayerNorm { dst, .. } => Some(*dst),
             InstrKind::Dequantize { .. } => None,
         }
     }
@@ -494,6 +509,7 @@ impl InstrKind {
             | InstrKind::ArgMax { src, .. }
             | InstrKind::GroupMax { src, .. }
             | InstrKind::Lookup { src, .. }
+            | InstrKind::LayerNorm { src, .. }
             | InstrKind::Dequantize { src, .. } => vec![*src],
             InstrKind::Binary { a, b, .. } => vec![*a, *b],
             InstrKind::Concat { pieces, .. } => {
@@ -531,6 +547,7 @@ impl InstrKind {
             | InstrKind::Softmax { .. }
             | InstrKind::ArgMax { .. }
             | InstrKind::GroupMax { .. }
+            | InstrKind::LayerNorm { .. }
             | InstrKind::Lookup { .. } => vec![],
         };
         rs.iter().map(|r| r.round).find(|&r| r != Round::HalfUp)

@@ -17,6 +17,7 @@
 mod concat;
 pub mod fixed;
 pub mod imported;
+mod layer_norm;
 pub mod lut;
 mod tree_quant;
 pub mod warn;
@@ -1007,6 +1008,11 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 b.integer_op(i, move |src, dst| InstrKind::Lookup { src, dst, table })?
             }
             OpKind::Concat { blocks, consts } => b.concat(i, blocks, consts)?,
+            OpKind::LayerNorm {
+                axis_len,
+                epsilon,
+                out,
+            } => b.layer_norm(i, *axis_len, *epsilon, out)?,
         }
         i += 1;
     }

@@ -100,3 +100,47 @@ static inline s64 lf_softmax_recip(s64 s)
 	return r;
 }
 {% endif %}
+{%- if let Some(ln) = h.layer_norm %}
+/*
+ * Layer normalisation's reciprocal square root without division. T >= 0
+ * (read as 1 when 0: then every centred value is 0) is shifted by 2k bits
+ * into t in [2^{{ ln.t_min_bits }}, 2^{{ ln.frac }}), y = t / 2^{{ ln.frac }} in [0.25, 1); r ~= 1 / sqrt(y) in
+ * Q{{ ln.frac }} from the minimax linear seed r0 = 2.132773 - 1.218727 * y (relative
+ * error <= 0.086) and Newton steps r = r * (3 - y * r^2) / 2, each taking
+ * the error e to 1.5 e^2 + 0.5 e^3 (0.086, 1.1e-2, 2.0e-4, 5.7e-8, 5e-15):
+ * {{ ln.newton_steps }} steps reach Q{{ ln.frac }}. With r <= 2^31 + 2^8 every product is below 2^63.
+ * Then 1 / sqrt(T) = r * 2^(-45 - k). The caller proved T < 2^62 (k <= 16).
+ */
+#define LF_LAYER_NORM_T_MIN	((s64)1 << {{ ln.t_min_bits }})
+#define LF_LAYER_NORM_SEED_C1	{{ ln.seed_c1 }}	/* round(2.132773 * 2^{{ ln.frac }}) */
+#define LF_LAYER_NORM_SEED_C2	{{ ln.seed_c2 }}	/* round(1.218727 * 2^{{ ln.frac }}) */
+#define LF_LAYER_NORM_NEWTON_STEPS	{{ ln.newton_steps }}
+/* z = c * r / 2^(LF_LAYER_NORM_Z_SHIFT + k) is c / sqrt(T) in Q{{ ln.z_frac }}. */
+#define LF_LAYER_NORM_Z_SHIFT	{{ ln.z_shift }}
+
+static inline s64 lf_layer_norm_rsqrt(s64 t, int *k)
+{
+	s64 r;
+	int n;
+
+	*k = 0;
+	if (t < 1)
+		t = 1;
+	while (t >= 4 * LF_LAYER_NORM_T_MIN) {
+		t >>= 2;
+		(*k)++;
+	}
+	while (t < LF_LAYER_NORM_T_MIN) {
+		t <<= 2;
+		(*k)--;
+	}
+	r = LF_LAYER_NORM_SEED_C1 - ((LF_LAYER_NORM_SEED_C2 * t) >> {{ ln.frac }});
+	for (n = 0; n < LF_LAYER_NORM_NEWTON_STEPS; n++) {
+		s64 r2 = (r * r) >> {{ ln.frac }};		/* r^2, Q{{ ln.frac }} */
+		s64 yr2 = (t * r2) >> {{ ln.frac }};	/* y * r^2, Q{{ ln.frac }} */
+
+		r = (r * (((s64)3 << {{ ln.frac }}) - yr2)) >> {{ ln.frac1 }};
+	}
+	return r;
+}
+{% endif %}

@@ -46,6 +46,22 @@ pub struct Helpers {
     pub rescale_odd: bool,
     pub fixmul: bool,
     pub softmax: Option<SoftmaxConsts>,
+    /// `lf_layer_norm_rsqrt` (`ir::layer_norm`).
+    pub layer_norm: Option<LayerNormConsts>,
+}
+
+/// The constants of `ir::layer_norm::rsqrt_q30`, for the helper.
+pub struct LayerNormConsts {
+    pub t_min_bits: u32,
+    pub frac: u32,
+    /// `frac + 1`: the Newton step's halving.
+    pub frac1: u32,
+    pub seed_c1: String,
+    pub seed_c2: String,
+    pub newton_steps: u32,
+    /// `45 - Z_FRAC`: `z = c * r / 2^(z_shift + k)`.
+    pub z_shift: u32,
+    pub z_frac: u32,
 }
 
 impl Helpers {
@@ -372,6 +388,25 @@ pub struct GroupMaxL {
     pub axis: String,
 }
 construct!(GroupMaxL, GroupMaxDecls, GroupMaxBody, "c/group_max.c");
+
+pub struct LayerNormL {
+    /// Number of groups.
+    pub groups: String,
+    pub axis: String,
+    pub eps: String,
+    pub src: String,
+    pub dst: String,
+    /// `n * x[i] - sum`
+    pub centred: String,
+    /// One `1 / sqrt(var + eps)` per group (InvStdDev), not per element.
+    pub per_group: bool,
+    pub inv_mul: String,
+    pub inv_shift: String,
+    /// The stored value of element `i` (or of the group), zero point and
+    /// any clamp included.
+    pub value: String,
+}
+construct!(LayerNormL, LayerNormDecls, LayerNormBody, "c/layer_norm.c");
 
 pub struct LookupL {
     pub src: String,

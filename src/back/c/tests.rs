@@ -433,7 +433,7 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                     vals[dst.index()][i] = lut.apply(vals[src.index()][i]);
                 }
             }
-            InstrKind::Softmax { .. } => unimplemented!(),
+            InstrKind::Softmax { .. } | InstrKind::LayerNorm { .. } => unimplemented!(),
             InstrKind::Concat {
                 dst,
                 pieces,

@@ -163,6 +163,21 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                     .collect();
                 t[dst.index()] = y;
             }
+            InstrKind::LayerNorm {
+                src,
+                dst,
+                axis_len,
+                eps,
+                out,
+                clamp,
+            } => {
+                let z = zp(*dst);
+                let y: Vec<i64> = t[src.index()]
+                    .chunks(*axis_len)
+                    .flat_map(|g| crate::ir::layer_norm::group(g, *eps, out, z, *clamp))
+                    .collect();
+                t[dst.index()] = y;
+            }
             InstrKind::Lookup { src, dst, table } => {
                 let y: Vec<i64> = t[src.index()].iter().map(|&i| table[i as usize]).collect();
                 t[dst.index()] = y;

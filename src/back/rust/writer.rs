@@ -11,6 +11,7 @@
 use askama::Template;
 
 mod concat;
+mod layer_norm;
 
 use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
@@ -247,6 +248,7 @@ struct Helpers {
     rescale_odd: bool,
     rescale_sum: bool,
     softmax: bool,
+    layer_norm: bool,
 }
 
 /// The helper a rescale rounding ties as `round` calls.
@@ -362,6 +364,9 @@ fn lf_softmax_recip(s: i64) -> i64 {{
                 steps = sm::NEWTON_STEPS,
                 q = sm::NORM_BITS + 1 + sm::RECIP_FRAC,
             ));
+        }
+        if self.layer_norm {
+            out.push(layer_norm::helper());
         }
         out
     }
@@ -603,6 +608,14 @@ impl Writer<'_> {
                 self.argmax(&ident, *src, *dst, *axis_len)?
             }
             InstrKind::Lookup { src, dst, table } => self.lookup(&ident, *src, *dst, table)?,
+            InstrKind::LayerNorm {
+                src,
+                dst,
+                axis_len,
+                eps,
+                out,
+                clamp,
+            } => self.layer_norm(&ident, *src, *dst, *axis_len, *eps, out, *clamp)?,
         };
         lines.extend(code);
         Ok(lines

@@ -22,6 +22,7 @@ mod concat;
 mod dense;
 mod dense_avx2;
 mod dequantize;
+mod layer_norm;
 pub(super) mod lut;
 mod quantize;
 mod scale;
@@ -56,6 +57,7 @@ pub(super) fn suffixes(kind: &InstrKind) -> &'static [&'static str] {
         InstrKind::Softmax { .. } => softmax::SUFFIXES,
         InstrKind::Dequantize { .. } => dequantize::SUFFIXES,
         InstrKind::Concat { .. } => concat::SUFFIXES,
+        InstrKind::LayerNorm { .. } => layer_norm::SUFFIXES,
         InstrKind::Trees { .. }
         | InstrKind::ArgMax { .. }
         | InstrKind::GroupMax { .. }
@@ -88,6 +90,7 @@ pub(super) fn instr(w: &mut Writer, k: usize, instr: &Instr) -> Result<(String, 
         InstrKind::GroupMax { .. } => trees::emit_group_max(w, cx),
         InstrKind::Lookup { .. } => trees::emit_lookup(w, cx),
         InstrKind::Concat { .. } => concat::emit(w, cx),
+        InstrKind::LayerNorm { .. } => layer_norm::emit(w, cx),
     }
 }
 

@@ -48,6 +48,7 @@ const OPS: &[(&str, LowerFn)] = &[
     ("HardSigmoid", activation::hard_sigmoid),
     ("HardSwish", unary::hard_swish),
     ("Identity", layout::alias),
+    ("LayerNormalization", norm::layer_normalization),
     ("LeakyRelu", activation::leaky_relu),
     ("Log", unary::log),
     ("MatMul", linear::matmul),

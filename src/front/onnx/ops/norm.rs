@@ -1,8 +1,10 @@
 //! BatchNormalization (inference form, any fixed batch N): a per-channel
 //! affine map, which the graph folding (`ir::fold`) merges into a preceding
-//! Gemm, MatMul or Conv.
+//! Gemm, MatMul or Conv. LayerNormalization: its own integer instruction
+//! (`ir::layer_norm`).
 
 use crate::front::onnx::lower::{Const, Ctx, Node, Operand};
+use crate::ir::graph::LayerNormOut;
 use crate::ir::OpKind;
 use crate::Result;
 
@@ -74,5 +76,90 @@ pub fn batch_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
         vec![x],
         len,
     )?;
+    Ok(())
+}
+
+/// `Scale` or `B` of a LayerNormalization, broadcast to the normalised
+/// shape (`None` for an absent optional input).
+fn over_group(
+    ctx: &Ctx,
+    node: &Node,
+    i: usize,
+    what: &str,
+    norm: &[usize],
+) -> Result<Option<Vec<f32>>> {
+    let Some(name) = node.input(i) else {
+        return Ok(None);
+    };
+    let k = match ctx.operand(node, name)? {
+        Operand::Const(name, t) => ctx.to_f32(node, name, &t, false)?,
+        Operand::Runtime { .. } => {
+            return Err(node.err(format!("{what} (`{name}`) must be a constant")))
+        }
+    };
+    super::arith::broadcast_to(&k, norm)
+        .map(Some)
+        .ok_or_else(|| {
+            node.err(format!(
+            "{what} (`{name}`) of shape {:?} does not broadcast to the normalised shape {norm:?}",
+            k.shape
+        ))
+        })
+}
+
+/// `Y = (X - mean) / sqrt(var + epsilon) * Scale + B` over the axes from
+/// `axis` on; the optional `Mean` output is a Dense of `1/n` weights and
+/// `InvStdDev` a second layer normalisation op that writes
+/// `1 / sqrt(var + epsilon)` per group.
+pub fn layer_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let (x, shape) = ctx.runtime(node, 0)?;
+    let rank = shape.len();
+    let a = super::index::axis(node, node.attr_i64_or("axis", -1)?, rank, "axis")?;
+    let norm = &shape[a..];
+    let axis_len: usize = norm.iter().product();
+    let len: usize = shape.iter().product();
+    if axis_len == 0 {
+        return Err(node.err(format!("normalises an empty axis of shape {shape:?}")));
+    }
+    let groups = len / axis_len;
+    let epsilon = node.attr_f32_or("epsilon", 1e-5)?;
+    if !(epsilon.is_finite() && epsilon >= 0.0) {
+        return Err(node.err(format!("epsilon {epsilon} must be finite and not negative")));
+    }
+    let scale = over_group(ctx, node, 1, "Scale", norm)?
+        .ok_or_else(|| node.err("input 1 (Scale) is required"))?;
+    let bias = over_group(ctx, node, 2, "bias B", norm)?.unwrap_or_else(|| vec![0.0; axis_len]);
+    let out = LayerNormOut::Normalized { scale, bias };
+    ctx.emit(
+        node,
+        OpKind::LayerNorm {
+            axis_len,
+            epsilon,
+            out,
+        },
+        vec![x],
+        len,
+    )?;
+    let outs: Vec<String> = node.proto.output.clone();
+    if let Some(mean) = outs.get(1).filter(|s| !s.is_empty()) {
+        let mut weight = vec![0f32; groups * len];
+        for g in 0..groups {
+            weight[g * len + g * axis_len..g * len + (g + 1) * axis_len]
+                .fill(1.0 / axis_len as f32);
+        }
+        let kind = OpKind::Dense {
+            weight,
+            bias: vec![0.0; groups],
+        };
+        ctx.emit_to(node, mean, kind, vec![x], groups)?;
+    }
+    if let Some(inv) = outs.get(2).filter(|s| !s.is_empty()) {
+        let kind = OpKind::LayerNorm {
+            axis_len,
+            epsilon,
+            out: LayerNormOut::InvStdDev,
+        };
+        ctx.emit_to(node, inv, kind, vec![x], groups)?;
+    }
     Ok(())
 }

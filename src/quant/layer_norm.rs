@@ -1,0 +1,177 @@
+//! Quantization of a layer normalisation ([`crate::ir::layer_norm`]): the
+//! destination range comes from the maths (`|normalised| <= sqrt(n - 1)`,
+//! `1 / sqrt(var + eps)` between its values at the largest and smallest
+//! possible variance), not from interval arithmetic on a composed graph.
+
+use super::fixed::qparams;
+use super::{qerr, Builder};
+use crate::ir::graph::LayerNormOut;
+use crate::ir::layer_norm::{NormOut, Z_FRAC};
+use crate::ir::{InstrKind, QParams};
+use crate::Result;
+
+/// Relative margin on the proven real ranges for the rsqrt's error (below
+/// 2^-26, see `ir::layer_norm`).
+const RANGE_SLACK: f64 = 1.0 / (1u64 << 20) as f64;
+
+/// The largest `s` with `m * 2^s < 2^bits` (for `m > 0`), capped at `cap`.
+fn frac_bits(m: f64, bits: i32, cap: i32) -> i32 {
+    if m <= 0.0 {
+        return cap;
+    }
+    let mut s = bits - 1 - m.log2().floor() as i32;
+    while s > -64 && m * (s as f64).exp2() >= (bits as f64).exp2() {
+        s -= 1;
+    }
+    s.min(cap)
+}
+
+/// The integer constants of `out` for source scale `sx`, destination
+/// scale `sy` and groups of `n`.
+fn fixed_out(out: &LayerNormOut, n: f64, sx: f64, sy: f64) -> std::result::Result<NormOut, String> {
+    Ok(match out {
+        LayerNormOut::Normalized { scale, bias } => {
+            // mul[j] = sqrt(n) * scale[j] / s_y * 2^(shift - 30) below 2^31,
+            // add[j] = bias[j] / s_y * 2^shift below 2^61.
+            let mmax = scale
+                .iter()
+                .map(|&g| n.sqrt() * (g as f64).abs() / sy)
+                .fold(0.0, f64::max);
+            let amax = bias
+                .iter()
+                .map(|&b| (b as f64).abs() / sy)
+                .fold(0.0, f64::max);
+            let shift = (frac_bits(mmax, 31, 62) + Z_FRAC as i32)
+                .min(frac_bits(amax, 61, 62))
+                .min(62);
+            if shift < 1 {
+                return Err("scale or bias too large for the output scale".into());
+            }
+            let f = (shift as f64).exp2();
+            NormOut::Scaled {
+                mul: scale
+                    .iter()
+                    .map(|&g| {
+                        (n.sqrt() * g as f64 / sy * f / (Z_FRAC as f64).exp2()).round() as i64
+                    })
+                    .collect(),
+                add: bias
+                    .iter()
+                    .map(|&b| (b as f64 / sy * f).round() as i64)
+                    .collect(),
+                shift: shift as u32,
+            }
+        }
+        LayerNormOut::InvStdDev => {
+            // mul = n^1.5 / (s_x * s_y) * 2^(shift - 45), in [2^29, 2^30).
+            let m = n.powf(1.5) / (sx * sy);
+            let s = frac_bits(m, 30, 200) + 45;
+            if s < 1 {
+                return Err("the inverse deviation is too large for its scale".into());
+            }
+            NormOut::InvStd {
+                mul: (m * ((s - 45) as f64).exp2()).round() as i64,
+                shift: s as u32,
+            }
+        }
+    })
+}
+
+impl Builder<'_> {
+    pub(super) fn layer_norm(
+        &mut self,
+        op_index: usize,
+        axis_len: usize,
+        epsilon: f32,
+        out: &LayerNormOut,
+    ) -> Result<()> {
+        let x = self.unary_source(op_index)?;
+        let op = &self.graph.ops[op_index];
+        let out_v = op.output;
+        let name = self.graph.value(out_v).name.clone();
+        let len = self.graph.value(out_v).len;
+        let n = axis_len as f64;
+        let sx = x.q.scale;
+        let eps_real = epsilon as f64 * n * n * n / (sx * sx);
+        if !(eps_real.is_finite() && eps_real >= 0.0 && eps_real < 2f64.powi(62)) {
+            return Err(qerr(
+                &x.node,
+                format!(
+                    "epsilon {epsilon:e} at the source scale {sx:e} is {eps_real:e}: beyond 2^62"
+                ),
+            ));
+        }
+        let eps = eps_real.round() as i64;
+        let prec = self.opts.precision;
+        let (lo, hi, kind_doc) = match out {
+            LayerNormOut::Normalized { scale, bias } => {
+                let yb = (n - 1.0).sqrt() * (1.0 + RANGE_SLACK);
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for (&g, &b) in scale.iter().zip(bias) {
+                    let r = (g as f64).abs() * yb;
+                    lo = lo.min(b as f64 - r);
+                    hi = hi.max(b as f64 + r);
+                }
+                (lo, hi, "* scale[j] + bias[j]")
+            }
+            LayerNormOut::InvStdDev => {
+                let d = x.hi as f64 - x.lo as f64;
+                let t_hi = n * n * n * d * d / 4.0 + eps as f64;
+                let inv = |t: f64| n.powf(1.5) / (sx * t.max(1.0).sqrt());
+                (
+                    inv(t_hi) * (1.0 - RANGE_SLACK),
+                    inv(eps as f64) * (1.0 + RANGE_SLACK),
+                    "(InvStdDev)",
+                )
+            }
+        };
+        let (plo, phi) = self.pick_range(out_v, lo, hi)?;
+        let clamped = (plo, phi) != (lo, hi);
+        // The integer ends can pass the real ones by the rounding of the
+        // constants: widen the range (by 1/256 of the span, doubling) until
+        // the proven bounds fit, unless a calibrated range clamps anyway.
+        let mut widen = 0.0;
+        let (dq, norm_out) = loop {
+            let w = (phi - plo).max(f64::MIN_POSITIVE) * widen;
+            let dq: QParams = qparams(prec, plo - w, phi + w);
+            let norm_out = fixed_out(out, n, sx, dq.scale).map_err(|r| qerr(&x.node, r))?;
+            let (b, _) = crate::ir::layer_norm::bounds(
+                &x.bounds,
+                axis_len,
+                eps,
+                &norm_out,
+                dq.zero_point,
+                &x.node,
+            )
+            .map_err(|r| qerr(&x.node, r))?;
+            let fits = b.iter().all(|&(l, h)| l >= dq.qmin && h <= dq.qmax);
+            if clamped || fits || widen >= 1.0 / 16.0 {
+                break (dq, norm_out);
+            }
+            widen = if widen == 0.0 {
+                1.0 / 256.0
+            } else {
+                widen * 2.0
+            };
+        };
+        let clamp = ((plo, phi) != (lo, hi)).then_some((dq.qmin, dq.qmax));
+        let src_name = self.tensors[x.id.index()].name.clone();
+        let doc = format!(
+            "{name} = ({src_name} - mean) / sqrt(var + {epsilon:e}) {kind_doc} over groups of {axis_len}: centred n * x - sum, sum of squares + {eps}, reciprocal square root by Newton steps (no division)"
+        );
+        let doc = match out {
+            LayerNormOut::InvStdDev => format!(
+                "{name} = 1 / sqrt(var({src_name}) + {epsilon:e}) per group of {axis_len}: sum of squares of n * x - sum, + {eps}, reciprocal square root by Newton steps (no division)"
+            ),
+            _ => doc,
+        };
+        self.finish(op_index, dq, len, doc, |dst| InstrKind::LayerNorm {
+            src: x.id,
+            dst,
+            axis_len,
+            eps,
+            out: norm_out,
+            clamp,
+        })
+    }
+}

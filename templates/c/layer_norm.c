@@ -1,0 +1,47 @@
+{% block decls -%}
+/* {{ c.title }} */
+{{ c.decls }}
+{%- endblock %}
+{% block body %}
+	/*
+	 * {{ c.title }}
+	 *	{{ c.doc }}
+{%- for n in c.notes %}
+	 * {{ n }}
+{%- endfor %}
+	 * Per group of n: sum = sum x, c = n * x - sum = n * (x - mean),
+	 * T = sum c^2 + eps = n^3 * (var + epsilon) / s_x^2, and
+	 * r = 2^45 / sqrt(T / 4^k) from lf_layer_norm_rsqrt: no division.
+	 * |c| <= sqrt((n - 1) / n * T), so |(x - mean) / sqrt(var + epsilon)|
+	 * <= sqrt(n - 1).
+	 */
+	for (g = 0; g < {{ l.groups }}; g++) {
+		const s64 *x = &{{ l.src }}[g * {{ l.axis }}];
+		const s64 n = {{ l.axis }};
+		s64 sum = 0, ss = 0, r;
+		int k;
+
+		for (i = 0; i < n; i++)
+			sum += x[i];
+		for (i = 0; i < n; i++) {
+			s64 c = {{ l.centred }};
+
+			ss += c * c;
+		}
+		r = lf_layer_norm_rsqrt(ss + {{ l.eps }}, &k);
+{%- if l.per_group %}
+		{
+			int sh = {{ l.inv_shift }} + k;
+			s64 v = sh > 62 ? 0 : lf_rescale(r, {{ l.inv_mul }}, sh);
+
+			{{ l.dst }}[g] = {{ l.value }};
+		}
+{%- else %}
+		for (i = 0; i < n; i++) {
+			s64 z = lf_rescale({{ l.centred }}, r, LF_LAYER_NORM_Z_SHIFT + k);
+
+			{{ l.dst }}[g * n + i] = {{ l.value }};
+		}
+{%- endif %}
+	}
+{% endblock %}
