@@ -5,6 +5,9 @@
 #                     snapshot modules, report fidelity and cost
 #   make test         every test: cargo tests + real kernels in QEMU
 #   make vm-test      only the QEMU tests
+#   make vm-debug-test  the debug kernel (KASAN, lockdep, kmemleak, fault
+#                     injection, signed modules): build it, run the VM
+#                     suite on it (scripts/debug-kernel-test.sh)
 #   make install      install lfc, its man pages and shell completions
 #                     (PREFIX=/usr/local, DESTDIR= for staging)
 #   make deb          the Debian packages lfc and lf-kernel-dkms
@@ -28,7 +31,7 @@ BINDIR	= $(DESTDIR)$(PREFIX)/bin
 MANDIR	= $(DESTDIR)$(PREFIX)/share/man/man1
 SHAREDIR = $(DESTDIR)$(PREFIX)/share
 
-.PHONY: all lfc runtime deps test cargo-test vm-test fuzz-smoke pkg-test install install-files deb load remove aurora bench clean
+.PHONY: all lfc runtime deps test cargo-test vm-test vm-debug-test fuzz-smoke pkg-test install install-files deb load remove aurora bench clean
 
 all: lfc runtime
 
@@ -71,6 +74,11 @@ fuzz-smoke:
 vm-test: deps
 	$(CARGO) build
 	LF_VM_LFC=target/debug/lfc bash tests/vm/run.sh
+
+# Not part of `make test` yet: see tests/vm/README.md, "Debug kernel".
+vm-debug-test: deps
+	$(CARGO) build
+	LF_VM_LFC=target/debug/lfc scripts/debug-kernel-test.sh
 
 bench: deps
 	$(CARGO) bench
