@@ -9,6 +9,8 @@ wider than the training box, so some lie slightly outside it), and
 NAME.ort.csv: onnxruntime's outputs on the held-out rows, one column per
 output element, headed `output[index]`.
 
+normalizer_set(): a Normalizer(l2) -> LinearRegression pipeline.
+
 The second set (second_set()): binary classifiers with one score column,
 a Binarizer pipeline, LightGBM categorical splits (BRANCH_EQ; and the
 same model rewritten to BRANCH_NEQ), with calib_cat.csv/heldout_cat.csv.
@@ -175,10 +177,22 @@ def second_set(out):
     write_ort(out, "lgbm_cat_neq_reg", eq_to_neq(lgbm(m, "lgbm_cat_neq_reg")), heldc)
 
 
+def normalizer_set(out):
+    """Normalizer L2 (sklearn's Normalizer, as skl2onnx exports it: the
+    ai.onnx.ml Normalizer) before a linear model, on the reg rows."""
+    from sklearn.preprocessing import Normalizer
+    rng = np.random.default_rng(7)
+    x, y, _, held = data(rng)
+    m = Pipeline([("n", Normalizer(norm="l2")), ("m", LinearRegression())])
+    m.fit(x, y)
+    write_ort(out, "skl_l2norm_linreg", skl(m, "skl_l2norm_linreg"), held)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/ml"
     os.makedirs(out, exist_ok=True)
     second_set(out)
+    normalizer_set(out)
     rng = np.random.default_rng(7)
     x, y, cls, held = data(rng)
     import lightgbm

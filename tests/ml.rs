@@ -101,6 +101,8 @@ pub const ML_MODELS: &[(&str, &str, bool)] = &[
     ("skl_binarizer_linreg", "reg", true),
     ("lgbm_cat_reg", "cat", true),
     ("lgbm_cat_neq_reg", "cat", true),
+    // Normalizer L2 (the reciprocal square root of ir/layer_norm.rs)
+    ("skl_l2norm_linreg", "reg", false),
 ];
 
 /// The fixtures with the options `ml_compiled_matches_onnxruntime_and_interpreter`

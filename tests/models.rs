@@ -45,6 +45,7 @@ pub fn good_models() -> Vec<(&'static str, Vec<u8>)> {
         ("gelu_opset20", gelu_opset20()),
         ("concat_blocks", concat_blocks()),
         ("layer_norm_mlp", layer_norm_mlp()),
+        ("input_slice", input_slice()),
     ]
 }
 
@@ -929,6 +930,28 @@ pub fn layer_norm_mlp() -> Vec<u8> {
         )
         .output("y", &[D::N(1), D::N(2)])
         .output("inv_std", &[D::N(1), D::N(1)]);
+    b.build()
+}
+
+/// A Slice of the model input read in place (issue 7): x[1,160] ->
+/// Slice(axis 1, 1..160 step 2) -> Tanh -> y[1,80]. The Quantize reads the
+/// 80 odd inputs through its index map (a loop over a `pick` table); the
+/// other 80 are never copied.
+pub fn input_slice() -> Vec<u8> {
+    let mut b = Builder::new("input_slice", 38, 13);
+    b.input("x", &[D::N(1), D::N(160)]);
+    for (name, v) in [("starts", 1), ("ends", 160), ("axes", 1), ("steps", 2)] {
+        b.graph.initializer.push(int64_tensor(name, &[1], &[v]));
+    }
+    b.node(
+        "Slice",
+        "odd",
+        &["x", "starts", "ends", "axes", "steps"],
+        &["s"],
+        vec![],
+    )
+    .node("Tanh", "tanh", &["s"], &["y"], vec![])
+    .output("y", &[D::N(1), D::N(80)]);
     b.build()
 }
 

@@ -104,7 +104,9 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
         .enumerate()
         .map(|(k, i)| Step {
             form: match &i.kind {
-                InstrKind::Quantize { .. } if p.input_len <= QUANTIZE_UNROLL => Form::StraightLine,
+                InstrKind::Quantize { in_lo, .. } if in_lo.len() <= QUANTIZE_UNROLL => {
+                    Form::StraightLine
+                }
                 InstrKind::Dense { weight, .. } if weight.len() <= unroll_limit => {
                     Form::StraightLine
                 }

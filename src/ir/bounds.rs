@@ -252,8 +252,14 @@ pub fn propagate(
             in_lo,
             in_hi,
             rescale,
+            pick,
         } => {
             let q = tq(*dst);
+            if pick.as_ref().is_some_and(|m| m.len() != in_lo.len()) {
+                return Err(format!(
+                    "{what}: the input map and the clamp differ in length"
+                ));
+            }
             let mut out = Vec::new();
             let mut bits = 1;
             for (&l, &h) in in_lo.iter().zip(in_hi) {
@@ -571,6 +577,7 @@ pub fn propagate(
             dst,
             axis_len,
             eps,
+            centre,
             out,
             clamp,
         } => {
@@ -580,8 +587,15 @@ pub fn propagate(
             if dlen != b_len(s.len(), *axis_len, out) {
                 return Err(format!("{what}: writes {dlen} elements from {}", s.len()));
             }
-            let (b, bits) =
-                crate::ir::layer_norm::bounds(s, *axis_len, *eps, out, q.zero_point, what)?;
+            let (b, bits) = crate::ir::layer_norm::bounds(
+                s,
+                *axis_len,
+                *eps,
+                *centre,
+                out,
+                q.zero_point,
+                what,
+            )?;
             check_range(what, q, &b, *clamp)?;
             Ok(Facts {
                 out: apply_clamp(b, *clamp),

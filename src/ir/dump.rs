@@ -95,9 +95,10 @@ pub fn graph(g: &Graph) -> String {
             OpKind::LayerNorm {
                 axis_len,
                 epsilon,
+                centred,
                 out,
             } => (
-                "layer_norm".to_string(),
+                if *centred { "layer_norm" } else { "l2_norm" }.to_string(),
                 match out {
                     crate::ir::graph::LayerNormOut::Normalized { scale, bias } => format!(
                         " axis_len {axis_len} epsilon {epsilon:e} scale {} bias {}",
@@ -156,8 +157,16 @@ pub fn program(p: &Program) -> String {
                 in_lo,
                 in_hi,
                 rescale,
+                pick,
             } => format!(
-                "{dst} = quantize(in) rescale {}/2^{} clamp lo {} hi {}",
+                "{dst} = quantize(in{}) rescale {}/2^{} clamp lo {} hi {}",
+                match pick {
+                    Some(m) => format!(
+                        "[pick {}]",
+                        summary(&m.iter().map(|&j| j as i64).collect::<Vec<_>>())
+                    ),
+                    None => String::new(),
+                },
                 rescale.mul,
                 rescale.shift,
                 summary(in_lo),
@@ -271,6 +280,7 @@ pub fn program(p: &Program) -> String {
                 dst,
                 axis_len,
                 eps,
+                centre,
                 out,
                 clamp,
             } => {
@@ -284,7 +294,11 @@ pub fn program(p: &Program) -> String {
                         format!("inv_std mul {mul} shift {shift}+k")
                     }
                 };
-                format!("{dst} = layer_norm({src}) axis {axis_len} eps {eps} {what} clamp {clamp:?}")
+                let c = match centre {
+                    None => "mean".to_string(),
+                    Some(z) => format!("zp {z}"),
+                };
+                format!("{dst} = layer_norm({src}) axis {axis_len} centre {c} eps {eps} {what} clamp {clamp:?}")
             }
             InstrKind::Concat {
                 dst,

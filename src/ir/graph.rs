@@ -176,10 +176,13 @@ pub enum OpKind {
     },
     /// Layer normalisation over consecutive groups of `axis_len`
     /// (`LayerNormalization`'s trailing axes): `Y` or `InvStdDev`
-    /// ([`LayerNormOut`]); the Mean output is a Dense.
+    /// ([`LayerNormOut`]); the Mean output is a Dense. Not `centred`: the
+    /// mean is taken as 0, `var = sum x^2 / n` (the L2 `Normalizer`, with
+    /// scale `1 / sqrt(n)`: `y = x / sqrt(sum x^2)`).
     LayerNorm {
         axis_len: usize,
         epsilon: f32,
+        centred: bool,
         out: LayerNormOut,
     },
 }
@@ -196,11 +199,19 @@ pub enum LayerNormOut {
 
 impl LayerNormOut {
     /// The real-valued op over one group.
-    pub fn eval(&self, g: &[f64], epsilon: f32) -> Vec<f64> {
+    pub fn eval(&self, g: &[f64], epsilon: f32, centred: bool) -> Vec<f64> {
         let n = g.len() as f64;
-        let mean = g.iter().sum::<f64>() / n;
+        let mean = if centred {
+            g.iter().sum::<f64>() / n
+        } else {
+            0.0
+        };
         let var = g.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        let inv = 1.0 / (var + epsilon as f64).sqrt();
+        // A zero vector (var + epsilon = 0) normalises to zeros.
+        let inv = match var + epsilon as f64 {
+            d if d > 0.0 => 1.0 / d.sqrt(),
+            _ => 0.0,
+        };
         match self {
             LayerNormOut::Normalized { scale, bias } => g
                 .iter()
@@ -342,10 +353,11 @@ impl Graph {
                 OpKind::LayerNorm {
                     axis_len,
                     epsilon,
+                    centred,
                     out,
                 } => x
                     .chunks(*axis_len)
-                    .flat_map(|g| out.eval(g, *epsilon))
+                    .flat_map(|g| out.eval(g, *epsilon, *centred))
                     .collect(),
                 OpKind::Concat { blocks, consts } => {
                     let len = self.value(op.output).len;

@@ -103,9 +103,21 @@ fn round_shift(v: i64, sh: u32) -> i64 {
 
 /// One group of the instruction, exactly as every back end computes it:
 /// `x` the group's quantized values, `eps` the integer `E`.
-pub fn group(x: &[i64], eps: i64, out: &NormOut, zp: i64, clamp: Option<(i64, i64)>) -> Vec<i64> {
+/// `centre`: `None` subtracts the mean (`sum = sum x`), `Some(zp)` the
+/// source zero point (`sum = n * zp`: the L2 normalisation).
+pub fn group(
+    x: &[i64],
+    eps: i64,
+    centre: Option<i64>,
+    out: &NormOut,
+    zp: i64,
+    clamp: Option<(i64, i64)>,
+) -> Vec<i64> {
     let n = x.len() as i64;
-    let sum: i64 = x.iter().sum();
+    let sum: i64 = match centre {
+        None => x.iter().sum(),
+        Some(z) => n * z,
+    };
     let c: Vec<i64> = x.iter().map(|&v| n * v - sum).collect();
     let ss: i64 = c.iter().map(|&v| v * v).sum();
     let (t, k) = normalise(ss + eps);
@@ -138,13 +150,21 @@ pub fn group(x: &[i64], eps: i64, out: &NormOut, zp: i64, clamp: Option<(i64, i6
 /// The normalisation range of `T` for groups whose values lie within `d`
 /// of each other: `[max(E, 1), n^3 * d^2 / 4 + E]`, checked below 2^62
 /// (so `k <= 16`).
-pub fn t_range(n: usize, d: i64, eps: i64) -> Result<(i128, i128), String> {
+///
+/// Not centred on the mean (`centre = Some(zp)`): `ss <= n^3 * a^2` with
+/// `a` the largest `|x - zp|` (pass `d = a` and `centred = false`).
+pub fn t_range(n: usize, d: i64, eps: i64, centred: bool) -> Result<(i128, i128), String> {
     let n = n as i128;
-    let ss_max = n * n * n * (d as i128) * (d as i128) / 4;
+    let d2 = (d as i128) * (d as i128);
+    let ss_max = if centred {
+        n * n * n * d2 / 4
+    } else {
+        n * n * n * d2
+    };
     let hi = ss_max + eps as i128;
     if hi >= 1i128 << 62 || eps < 0 {
         return Err(format!(
-            "the sum of squares plus epsilon can reach {hi}, not below 2^62 (groups of {n} values within {d} of each other, epsilon {eps})"
+            "the sum of squares plus epsilon can reach {hi}, not below 2^62 (groups of {n} values, spread {d}, epsilon {eps})"
         ));
     }
     Ok(((eps as i128).max(1), hi))
@@ -158,10 +178,12 @@ pub fn k_range(t_lo: i128, t_hi: i128) -> (i32, i32) {
 /// Per-element bounds of the destination (before any clamp) and the bits
 /// of the widest intermediate, from the source bounds `s` (groups of
 /// `axis_len`). Checks every product against 64 bits.
+#[allow(clippy::too_many_arguments)]
 pub fn bounds(
     s: &[(i64, i64)],
     axis_len: usize,
     eps: i64,
+    centre: Option<i64>,
     out: &NormOut,
     zp: i64,
     what: &str,
@@ -178,14 +200,24 @@ pub fn bounds(
         let lo = g.iter().map(|b| b.0).min().unwrap();
         let hi = g.iter().map(|b| b.1).max().unwrap();
         let ax = (lo as i128).abs().max((hi as i128).abs());
-        let d = hi as i128 - lo as i128;
+        // The spread: the range (mean-centred) or the largest |x - zp|.
+        let d = match centre {
+            None => hi as i128 - lo as i128,
+            Some(z) => (lo as i128 - z as i128)
+                .abs()
+                .max((hi as i128 - z as i128).abs()),
+        };
         if d > i64::MAX as i128 / 4 {
             return Err(format!("{what}: source range too wide"));
         }
-        let (t_lo, t_hi) = t_range(n, d as i64, eps).map_err(|e| format!("{what}: {e}"))?;
+        let (t_lo, t_hi) =
+            t_range(n, d as i64, eps, centre.is_none()).map_err(|e| format!("{what}: {e}"))?;
         let (k_lo, k_hi) = k_range(t_lo, t_hi);
         // n * x and sum(x), c = n * x - sum, c * c summed (<= T), c * R.
-        let c_max = (n as i128 - 1) * d;
+        let c_max = match centre {
+            None => (n as i128 - 1) * d,
+            Some(_) => n as i128 * d,
+        };
         let cr = c_max.min(1i128 << (15 + k_hi)) * R_MAX as i128 + (1i128 << (14 + k_hi));
         if cr > lim {
             return Err(format!("{what}: c * R can reach {cr}, beyond 64 bits"));
@@ -204,7 +236,11 @@ pub fn bounds(
                         add.len()
                     ));
                 }
-                let z = z_max(n) as i128;
+                // Uncentred: |c| <= sqrt(T) itself (no sum c = 0).
+                let z = match centre {
+                    None => z_max(n) as i128,
+                    Some(_) => (1i128 << Z_FRAC) + Z_SLACK as i128,
+                };
                 for (&m, &a) in mul.iter().zip(add) {
                     let half = 1i128 << (shift - 1);
                     let p = z * (m as i128).abs();
@@ -308,7 +344,7 @@ mod tests {
                     shift: 20,
                 };
                 // mul = 2^20 at shift 20: dst = z (Q30 of c / sqrt(T)).
-                let z = group(&x, 0, &out, 0, None);
+                let z = group(&x, 0, None, &out, 0, None);
                 let mean = x.iter().sum::<i64>() as f64 / n as f64;
                 let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
                 for (i, &zi) in z.iter().enumerate() {
@@ -330,14 +366,14 @@ mod tests {
         for n in [2usize, 7, 1024] {
             let mut x = vec![-32767i64; n];
             x[0] = 32767;
-            let (_, hi) = t_range(n, 65534, 0).unwrap();
+            let (_, hi) = t_range(n, 65534, 0, true).unwrap();
             assert!(hi <= 1 << 62);
             let out = NormOut::Scaled {
                 mul: vec![1 << 20; n],
                 add: vec![0; n],
                 shift: 20,
             };
-            let z = group(&x, 0, &out, 0, None);
+            let z = group(&x, 0, None, &out, 0, None);
             let want = ((n as f64 - 1.0) / n as f64).sqrt() * (1u64 << 30) as f64;
             assert!(
                 (z[0] as f64 - want).abs() < 64.0,

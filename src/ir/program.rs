@@ -345,14 +345,17 @@ impl Lut {
 #[derive(Clone, Debug, PartialEq)]
 pub enum InstrKind {
     /// From the `s64` model input at the decimal input scale:
-    /// `dst[i] = rescale(clamp(in[i], in_lo[i], in_hi[i])) + zp_dst`.
-    /// The clamp is the declared input domain: nothing outside it reaches
-    /// the arithmetic.
+    /// `dst[i] = rescale(clamp(in[j], in_lo[i], in_hi[i])) + zp_dst` with
+    /// `j = pick[i]` (or `i` without `pick`). The clamp is the declared input
+    /// domain: nothing outside it reaches the arithmetic. `pick` is an index
+    /// map on the input (a Slice or Gather of the model input) read in
+    /// place: the unread features are never copied.
     Quantize {
         dst: TensorId,
         in_lo: Vec<i64>,
         in_hi: Vec<i64>,
         rescale: Rescale,
+        pick: Option<Vec<usize>>,
     },
     /// `acc[j] = bias[j] + sum_i weight[j][i] * src[i]` (any source zero
     /// point is folded into `bias`), then
@@ -461,6 +464,10 @@ pub enum InstrKind {
         dst: TensorId,
         axis_len: usize,
         eps: i64,
+        /// `None`: centred on the group's mean (LayerNormalization);
+        /// `Some(zp)`: on the source zero point, the real 0 (the L2
+        /// Normalizer): `c = n * (x - zp)`.
+        centre: Option<i64>,
         out: crate::ir::layer_norm::NormOut,
         clamp: Option<(i64, i64)>,
     },
@@ -625,6 +632,31 @@ pub struct Program {
 impl Program {
     pub fn tensor(&self, id: TensorId) -> &Tensor {
         &self.tensors[id.index()]
+    }
+
+    /// The input clamp per model input feature (s64 at the input scale):
+    /// the Quantize's, through its `pick` map; a feature no instruction
+    /// reads is unclamped.
+    pub fn input_clamp(&self) -> (Vec<i64>, Vec<i64>) {
+        let (mut lo, mut hi) = (
+            vec![i64::MIN; self.input_len],
+            vec![i64::MAX; self.input_len],
+        );
+        for i in &self.instrs {
+            if let InstrKind::Quantize {
+                in_lo, in_hi, pick, ..
+            } = &i.kind
+            {
+                for (k, (&l, &h)) in in_lo.iter().zip(in_hi).enumerate() {
+                    let j = pick.as_ref().map_or(k, |m| m[k]);
+                    if j < self.input_len {
+                        (lo[j], hi[j]) = (l, h);
+                    }
+                }
+                break;
+            }
+        }
+        (lo, hi)
     }
 
     pub fn macs(&self) -> usize {

@@ -140,6 +140,7 @@ impl Builder<'_> {
                 in_lo: vec![lo; n],
                 in_hi: vec![hi; n],
                 rescale: r,
+                pick: None,
             },
         )
     }
@@ -184,6 +185,7 @@ impl Builder<'_> {
                 in_lo: vec![lo; n],
                 in_hi: vec![hi; n],
                 rescale: r,
+                pick: None,
             },
         )?;
         if z != 0 {

@@ -83,9 +83,17 @@ impl Builder<'_> {
         op_index: usize,
         axis_len: usize,
         epsilon: f32,
+        centred: bool,
         out: &LayerNormOut,
     ) -> Result<()> {
         let x = self.unary_source(op_index)?;
+        let centre = (!centred).then_some(x.q.zero_point);
+        if !centred && matches!(out, LayerNormOut::InvStdDev) {
+            return Err(qerr(
+                &x.node,
+                "an uncentred inverse deviation is not lowered",
+            ));
+        }
         let op = &self.graph.ops[op_index];
         let out_v = op.output;
         let name = self.graph.value(out_v).name.clone();
@@ -105,7 +113,9 @@ impl Builder<'_> {
         let prec = self.opts.precision;
         let (lo, hi, kind_doc) = match out {
             LayerNormOut::Normalized { scale, bias } => {
-                let yb = (n - 1.0).sqrt() * (1.0 + RANGE_SLACK);
+                // |normalised| <= sqrt(n - 1) about the mean, sqrt(n) about 0.
+                let m = if centred { n - 1.0 } else { n };
+                let yb = m.sqrt() * (1.0 + RANGE_SLACK);
                 let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                 for (&g, &b) in scale.iter().zip(bias) {
                     let r = (g as f64).abs() * yb;
@@ -139,6 +149,7 @@ impl Builder<'_> {
                 &x.bounds,
                 axis_len,
                 eps,
+                centre,
                 &norm_out,
                 dq.zero_point,
                 &x.node,
@@ -160,6 +171,9 @@ impl Builder<'_> {
             "{name} = ({src_name} - mean) / sqrt(var + {epsilon:e}) {kind_doc} over groups of {axis_len}: centred n * x - sum, sum of squares + {eps}, reciprocal square root by Newton steps (no division)"
         );
         let doc = match out {
+            _ if !centred => format!(
+                "{name} = {src_name} / sqrt(sum of squares) over groups of {axis_len} (L2): n * (x - zp), sum of squares, reciprocal square root by Newton steps (no division)"
+            ),
             LayerNormOut::InvStdDev => format!(
                 "{name} = 1 / sqrt(var({src_name}) + {epsilon:e}) per group of {axis_len}: sum of squares of n * x - sum, + {eps}, reciprocal square root by Newton steps (no division)"
             ),
@@ -170,6 +184,7 @@ impl Builder<'_> {
             dst,
             axis_len,
             eps,
+            centre,
             out: norm_out,
             clamp,
         })

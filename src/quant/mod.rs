@@ -201,22 +201,47 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn quantize_input(&mut self, domain: &Domain) -> Result<()> {
+    /// The index map (Slice, Gather) that is the only reader of the model
+    /// input, if there is one: the Quantize reads through it (op index and
+    /// map), so the unread features are never copied.
+    fn input_pick(&self) -> Option<(usize, Vec<usize>)> {
         let g = self.graph;
-        let n = g.input_len();
-        if domain.lo.len() != n || domain.hi.len() != n {
+        let readers: Vec<usize> = (0..g.ops.len())
+            .filter(|&k| g.ops[k].inputs.contains(&g.input))
+            .collect();
+        match readers[..] {
+            [k] if !g.is_output(g.input) => match &g.ops[k].kind {
+                OpKind::Gather { map } if !map.is_empty() => Some((k, map.clone())),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The Quantize of the model input; returns the index of the op it
+    /// absorbed (an index map read in place), if any.
+    fn quantize_input(&mut self, domain: &Domain) -> Result<Option<usize>> {
+        let g = self.graph;
+        let n_in = g.input_len();
+        if domain.lo.len() != n_in || domain.hi.len() != n_in {
             return Err(qerr(
                 "input",
                 format!(
-                    "domain has {} features, the model input has {n}",
+                    "domain has {} features, the model input has {n_in}",
                     domain.lo.len()
                 ),
             ));
         }
+        let pick = self.input_pick();
+        let feats: Vec<usize> = match &pick {
+            Some((_, m)) => m.clone(),
+            None => (0..n_in).collect(),
+        };
+        let n = feats.len();
         let is = self.opts.input_scale as f64;
         let mut in_lo = Vec::with_capacity(n);
         let mut in_hi = Vec::with_capacity(n);
-        for i in 0..n {
+        for &i in &feats {
             let (lo, hi) = (domain.lo[i], domain.hi[i]);
             if !(lo.is_finite() && hi.is_finite()) || lo > hi {
                 return Err(qerr(
@@ -299,8 +324,24 @@ impl<'a> Builder<'a> {
                 q.scale
             )
         };
+        let (name, doc) = match &pick {
+            Some((k, _)) => {
+                let op = &g.ops[*k];
+                (
+                    g.value(op.output).name.clone(),
+                    format!(
+                        "{doc}; only the {n} of {n_in} inputs that node `{}` ({}) selects are read, in place",
+                        op.node, op.onnx_op
+                    ),
+                )
+            }
+            None => (name, doc),
+        };
         let t = self.add_tensor(&name, n, q);
-        self.map.insert(g.input, t);
+        match &pick {
+            Some((k, _)) => self.map.insert(g.ops[*k].output, t),
+            None => self.map.insert(g.input, t),
+        };
         self.push(
             &name,
             "Input",
@@ -310,8 +351,10 @@ impl<'a> Builder<'a> {
                 in_lo,
                 in_hi,
                 rescale,
+                pick: pick.as_ref().map(|(_, m)| m.clone()),
             },
-        )
+        )?;
+        Ok(pick.map(|(k, _)| k))
     }
 
     /// A Relu or Clip directly after `op_index` that only it reads can be
@@ -937,10 +980,14 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             *uses.entry(*v).or_default() += 1;
         }
     }
-    b.quantize_input(domain)?;
+    let absorbed = b.quantize_input(domain)?;
     let mut i = 0;
     while i < graph.ops.len() {
         let op = &graph.ops[i];
+        if Some(i) == absorbed {
+            i += 1;
+            continue;
+        }
         match &op.kind {
             OpKind::Dense { weight, bias } => {
                 let fused = b.fusable_clamp(i, &uses);
@@ -1011,8 +1058,9 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             OpKind::LayerNorm {
                 axis_len,
                 epsilon,
+                centred,
                 out,
-            } => b.layer_norm(i, *axis_len, *epsilon, out)?,
+            } => b.layer_norm(i, *axis_len, *epsilon, *centred, out)?,
         }
         i += 1;
     }

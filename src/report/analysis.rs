@@ -9,7 +9,6 @@ use crate::commands::{self, Engine, Layer};
 use crate::data;
 use crate::error::Error;
 use crate::front::onnx::FloatModel;
-use crate::ir::InstrKind;
 use crate::pipeline::Compiled;
 use crate::Result;
 
@@ -108,14 +107,7 @@ impl EvalRows {
 
 /// The snapshot's input clamp (s64 at the input scale), per feature.
 pub fn input_clamp(compiled: &Compiled) -> (Vec<i64>, Vec<i64>) {
-    let p = &compiled.program;
-    p.instrs
-        .iter()
-        .find_map(|i| match &i.kind {
-            InstrKind::Quantize { in_lo, in_hi, .. } => Some((in_lo.clone(), in_hi.clone())),
-            _ => None,
-        })
-        .unwrap_or_else(|| (vec![i64::MIN; p.input_len], vec![i64::MAX; p.input_len]))
+    compiled.program.input_clamp()
 }
 
 fn pearson(x: &[f64], y: &[f64]) -> f64 {

@@ -21,8 +21,7 @@
 		s64 sum = 0, ss = 0, r;
 		int k;
 
-		for (i = 0; i < n; i++)
-			sum += x[i];
+		{{ l.sum }}
 		for (i = 0; i < n; i++) {
 			s64 c = {{ l.centred }};
 

@@ -16,7 +16,7 @@
 {%- endfor %}
 	 */
 {%- if l.unrolled.is_empty() %}
-	for (i = 0; i < LF_INPUT_LEN; i++)
+	for (i = 0; i < {{ l.len }}; i++)
 		{{ l.dst }}[i] = {{ l.value }};
 {%- else %}
 {%- for line in l.unrolled %}

@@ -271,6 +271,8 @@ pub struct BinaryL {
 construct!(BinaryL, BinaryDecls, BinaryBody, "c/binary.c");
 
 pub struct QuantizeL {
+    /// `LF_INPUT_LEN`, or the number of inputs an index map reads.
+    pub len: String,
     pub dst: String,
     pub value: String,
     /// Straight-line statements (without `;`), or empty for the loop.
@@ -398,6 +400,9 @@ pub struct LayerNormL {
     pub dst: String,
     /// `n * x[i] - sum`
     pub centred: String,
+    /// The statement(s) computing `sum`: `sum x`, or the constant
+    /// `n * zp` (the L2 form), already indented after the first line.
+    pub sum: String,
     /// One `1 / sqrt(var + eps)` per group (InvStdDev), not per element.
     pub per_group: bool,
     pub inv_mul: String,

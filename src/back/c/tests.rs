@@ -83,6 +83,7 @@ fn mixed_program() -> Program {
                 in_lo: vec![-2000, -1500, -3000, 0],
                 in_hi: vec![2000, 1500, 3000, 1000],
                 rescale: r(1_099_511_628, 30), // 1.024
+                pick: None,
             },
         ),
         instr(
@@ -221,6 +222,7 @@ fn mlp_program(seed: u64) -> Program {
             in_lo: vec![-8000; 30],
             in_hi: vec![8000; 30],
             rescale: r(4096 * 1024, 20),
+            pick: None,
         },
     )];
     let mut cur = 0u32;
@@ -359,7 +361,9 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
                 in_lo,
                 in_hi,
                 rescale,
+                pick,
             } => {
+                assert!(pick.is_none(), "the reference has no input map");
                 for i in 0..p.input_len {
                     vals[dst.index()][i] =
                         resc(*rescale, input[i].clamp(in_lo[i], in_hi[i])) + zp(*dst);
@@ -765,6 +769,7 @@ fn softmax_program(step_shift: u32) -> Program {
                     in_lo: vec![-4000; 6],
                     in_hi: vec![4000; 6],
                     rescale: r(1_099_511_628, 30),
+                    pick: None,
                 },
             ),
             instr(

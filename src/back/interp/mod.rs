@@ -35,10 +35,12 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 in_lo,
                 in_hi,
                 rescale,
+                pick,
             } => {
                 let z = zp(*dst);
-                for (i, v) in input.iter().enumerate() {
-                    t[dst.index()][i] = rescale.apply((*v).clamp(in_lo[i], in_hi[i])) + z;
+                for i in 0..in_lo.len() {
+                    let v = input[pick.as_ref().map_or(i, |m| m[i])];
+                    t[dst.index()][i] = rescale.apply(v.clamp(in_lo[i], in_hi[i])) + z;
                 }
             }
             InstrKind::Dense {
@@ -168,13 +170,14 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 dst,
                 axis_len,
                 eps,
+                centre,
                 out,
                 clamp,
             } => {
                 let z = zp(*dst);
                 let y: Vec<i64> = t[src.index()]
                     .chunks(*axis_len)
-                    .flat_map(|g| crate::ir::layer_norm::group(g, *eps, out, z, *clamp))
+                    .flat_map(|g| crate::ir::layer_norm::group(g, *eps, *centre, out, z, *clamp))
                     .collect();
                 t[dst.index()] = y;
             }

@@ -572,7 +572,8 @@ impl Writer<'_> {
                 in_lo,
                 in_hi,
                 rescale,
-            } => self.quantize(k, &ident, *dst, in_lo, in_hi, *rescale)?,
+                pick,
+            } => self.quantize(k, &ident, *dst, (in_lo, in_hi), *rescale, pick.as_deref())?,
             InstrKind::Dense { .. } => self.dense(k, &ident, &instr.kind)?,
             InstrKind::Scale {
                 src,
@@ -613,9 +614,10 @@ impl Writer<'_> {
                 dst,
                 axis_len,
                 eps,
+                centre,
                 out,
                 clamp,
-            } => self.layer_norm(&ident, *src, *dst, *axis_len, *eps, out, *clamp)?,
+            } => self.layer_norm(&ident, *src, *dst, *axis_len, (*eps, *centre), out, *clamp)?,
         };
         lines.extend(code);
         Ok(lines
@@ -823,14 +825,38 @@ impl Writer<'_> {
         k: usize,
         ident: &str,
         dst: TensorId,
-        in_lo: &[i64],
-        in_hi: &[i64],
+        (in_lo, in_hi): (&[i64], &[i64]),
         rescale: Rescale,
+        pick: Option<&[usize]>,
     ) -> Result<Vec<String>> {
-        let n = self.program.input_len;
-        if self.len(dst) != n || in_lo.len() != n || in_hi.len() != n {
+        let n_in = self.program.input_len;
+        let n = pick.map_or(n_in, |m| m.len());
+        if self.len(dst) != n
+            || in_lo.len() != n
+            || in_hi.len() != n
+            || pick.is_some_and(|m| m.iter().any(|&j| j >= n_in))
+        {
             return fail("Quantize: lengths disagree with the input");
         }
+        let form = self.plan.steps[k].form;
+        let picks: Vec<i64> = pick.iter().copied().flatten().map(|&j| j as i64).collect();
+        let pick_arr = match (pick, form) {
+            (Some(_), Form::Loop) => Some(self.index_array(
+                c::namer::macro_name(ident, "pick"),
+                &picks,
+                Some("input index read".into()),
+            )),
+            _ => None,
+        };
+        // A map entry is clamped to the input (proven in range, so the
+        // clamp changes nothing and leaves no bounds check to panic).
+        let input_at = |i: &str| match (pick, &pick_arr) {
+            (Some(m), _) if form == Form::StraightLine => {
+                format!("input[{}]", m[i.parse::<usize>().unwrap_or(0)])
+            }
+            (Some(_), Some(a)) => format!("input[({a}[{i}] as usize).min(LF_INPUT_LEN - 1)]"),
+            _ => format!("input[{i}]"),
+        };
         self.helpers.clamp = true;
         let y = self.buf(dst)?;
         let lo = self.per_elem(ident, "in_lo", in_lo, "lowest input, input units");
@@ -844,7 +870,7 @@ impl Writer<'_> {
         };
         let zp = self.zp(ident, "zp", self.program.tensor(dst).q.zero_point);
         let value = |i: &str| {
-            let x = format!("lf_clamp(input[{i}], {}, {})", lo.at(i), hi.at(i));
+            let x = format!("lf_clamp({}, {}, {})", input_at(i), lo.at(i), hi.at(i));
             let x = match &m {
                 Some(m) => m.apply(&x, i),
                 None => x,
@@ -854,12 +880,17 @@ impl Writer<'_> {
                 None => x,
             }
         };
-        Ok(match self.plan.steps[k].form {
+        let len = if pick.is_some() {
+            n.to_string()
+        } else {
+            "LF_INPUT_LEN".into()
+        };
+        Ok(match form {
             Form::StraightLine => (0..n)
                 .map(|i| format!("{y}[{i}] = {};", value(&i.to_string())))
                 .collect(),
             Form::Loop => vec![
-                "for i in 0..LF_INPUT_LEN {".into(),
+                format!("for i in 0..{len} {{"),
                 format!("    {y}[i] = {};", value("i")),
                 "}".into(),
             ],

@@ -14,7 +14,7 @@ use crate::ir::InstrKind;
 use crate::Result;
 
 pub(super) const SUFFIXES: &[&str] = &[
-    "groups", "axis", "eps", "shift", "mul", "add", "zp", "qmin", "qmax",
+    "groups", "axis", "eps", "centre", "shift", "mul", "add", "zp", "qmin", "qmax",
 ];
 
 pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
@@ -23,6 +23,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         dst,
         axis_len,
         eps,
+        centre,
         out,
         clamp,
     } = &cx.instr.kind
@@ -70,6 +71,14 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         c_define_int(*eps),
         Some("epsilon * n^3 / s_x^2, added to the sum of squares".into()),
     )?;
+    let centre_m = match centre {
+        Some(z) => Some(decls.define(
+            macro_name(&ident, "centre"),
+            c_define_int(*axis_len as i64 * z),
+            Some("n * the source zero point: centred on the real 0 (L2)".into()),
+        )?),
+        None => None,
+    };
     let zp = w.zp_term(decls, &ident, "zp", d.q.zero_point, d)?;
     let limits = w.clamp_limits(decls, &ident, *clamp)?;
     let (v, note) = match out {
@@ -127,6 +136,10 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         src: x.to_string(),
         dst: y.to_string(),
         centred: centred.to_string(),
+        sum: match centre_m {
+            Some(c) => format!("sum = {c};"),
+            None => "for (i = 0; i < n; i++)\n\t\t\tsum += x[i];".into(),
+        },
         per_group,
         inv_mul,
         inv_shift,

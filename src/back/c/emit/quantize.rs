@@ -1,15 +1,19 @@
 //! `Quantize`: the `s64` model input, clamped to the declared domain, to
-//! the first tensor's quantization.
+//! the first tensor's quantization; through an index map (`pick`) when a
+//! Slice or Gather of the input is read in place.
 
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
+use crate::back::c::namer::macro_name;
 use crate::back::c::templates::QuantizeL;
 use crate::back::c::writer::{fail, sci, Writer};
 use crate::back::lower::Form;
 use crate::ir::InstrKind;
 use crate::Result;
 
-pub(super) const SUFFIXES: &[&str] = &["in_lo", "in_hi", "shift", "mul", "rescale", "zp"];
+pub(super) const SUFFIXES: &[&str] = &[
+    "in_lo", "in_hi", "shift", "mul", "rescale", "zp", "pick", "len",
+];
 
 pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let InstrKind::Quantize {
@@ -17,15 +21,23 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         in_lo,
         in_hi,
         rescale,
+        pick,
     } = &cx.instr.kind
     else {
         return wrong_kind(&cx, "Quantize");
     };
     let p = w.program;
     let t = w.tensor(*dst)?;
-    if t.len != p.input_len || in_lo.len() != p.input_len || in_hi.len() != p.input_len {
+    let n = pick.as_ref().map_or(p.input_len, |m| m.len());
+    if t.len != n
+        || in_lo.len() != n
+        || in_hi.len() != n
+        || pick
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|&j| j >= p.input_len))
+    {
         return fail(format!(
-            "Quantize of {} inputs: dst has {}, domain {}/{}",
+            "Quantize of {} inputs: dst has {}, domain {}/{}, or an index past the input",
             p.input_len,
             t.len,
             in_lo.len(),
@@ -44,14 +56,26 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let what = format!("1 / (LF_INPUT_SCALE * {})", sci(t.q.scale));
     let mul = w.rescales(d, ident, "", &[*rescale], &what)?;
     let zp = w.zp_term(d, ident, "zp", t.q.zero_point, t)?;
+    let picks: Vec<i64> = pick.iter().flatten().map(|&j| j as i64).collect();
+    let pick_arr = match (pick, w.plan.steps[cx.k].form) {
+        (Some(_), Form::Loop) => Some(w.per_elem(d, ident, "pick", &picks, "input index read")?),
+        _ => None,
+    };
+    let len = match pick {
+        Some(_) => d.define(macro_name(ident, "len"), n.to_string(), None)?,
+        None => Expr::name("LF_INPUT_LEN"),
+    };
+    let input_at = |i: &Expr| -> Expr {
+        match (pick, &pick_arr, i) {
+            (Some(m), _, Expr::Int(k)) => Expr::var("in").at(m[*k as usize]),
+            (Some(_), Some(a), _) => Expr::var("in").index(a.at(i.clone())),
+            _ => Expr::var("in").index(i.clone()),
+        }
+    };
     let value = |i: Expr| {
         let x = Expr::call(
             "lf_clamp",
-            vec![
-                Expr::var("in").index(i.clone()),
-                lo.at(i.clone()),
-                hi.at(i.clone()),
-            ],
+            vec![input_at(&i), lo.at(i.clone()), hi.at(i.clone())],
         );
         // An identity rescale (the inputs already fit) is left out.
         let x = if rescale.is_identity() {
@@ -63,7 +87,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     };
     // Straight-line for short inputs: the bounds become immediates.
     let unrolled = match w.plan.steps[cx.k].form {
-        Form::StraightLine => (0..p.input_len)
+        Form::StraightLine => (0..n)
             .map(|i| format!("{} = {}", dst_buf.clone().at(i), value(Expr::Int(i as i64))))
             .collect(),
         Form::Loop => Vec::new(),
@@ -71,6 +95,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let notes = [vec![w.note("dst", *dst)], cx.acc_note].concat();
     let c = w.common(ident, cx.instr, notes, cx.decls);
     let l = QuantizeL {
+        len: len.to_string(),
         dst: dst_buf.to_string(),
         value: value(Expr::var("i")).to_string(),
         unrolled,

@@ -53,7 +53,7 @@ impl Writer<'_> {
         src: TensorId,
         dst: TensorId,
         axis_len: usize,
-        eps: i64,
+        (eps, centre): (i64, Option<i64>),
         out: &NormOut,
         clamp: Option<(i64, i64)>,
     ) -> Result<Vec<String>> {
@@ -85,7 +85,18 @@ impl Writer<'_> {
             format!("// per group of {axis_len}: c = n * x - sum, T = sum c^2 + eps, r = 2^45 / sqrt(T / 4^k)."),
             format!("for (g, x) in {x}[..{n}].chunks_exact({axis_len}).enumerate() {{"),
             format!("    let n = {axis_len}i64;"),
-            "    let sum: i64 = x.iter().sum();".into(),
+            match centre {
+                None => "    let sum: i64 = x.iter().sum();".into(),
+                Some(z) => {
+                    let c = self.konst(
+                        name("centre"),
+                        "i64",
+                        lit(axis_len as i64 * z),
+                        Some("n * the source zero point: centred on the real 0 (L2)".into()),
+                    );
+                    format!("    let sum: i64 = {c};")
+                }
+            },
             "    let ss: i64 = x.iter().map(|&v| (n * v - sum) * (n * v - sum)).sum();".into(),
             format!("    let (r, k) = lf_layer_norm_rsqrt(ss + {e});"),
         ];

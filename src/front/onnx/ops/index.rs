@@ -198,6 +198,11 @@ pub fn slice(ctx: &mut Ctx, node: &Node) -> Result<()> {
         ranges[a] = slice_axis(shape[a], starts[k], ends[k], steps[k]);
     }
     let out_shape: Vec<usize> = ranges.iter().map(|r| r.2).collect();
+    if out_shape.contains(&0) {
+        return Err(node.err(format!(
+            "the slice of {shape:?} is empty (output shape {out_shape:?}); a snapshot answers at least one value"
+        )));
+    }
     let st = strides(&shape);
     let map = indices(&out_shape)
         .iter()

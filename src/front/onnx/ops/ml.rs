@@ -583,11 +583,14 @@ pub fn array_feature_extractor(ctx: &mut Ctx, node: &Node) -> Result<()> {
     Ok(())
 }
 
-/// `Normalizer` with `L1` after a softmax, where it is the identity (the
-/// values are positive and already sum to one): skl2onnx puts it after a
-/// `LinearClassifier` whose post_transform is SOFTMAX.
+/// `Normalizer` per row (the last axis): `L2`, `y = x / sqrt(sum x^2)`, is
+/// the layer-normalisation instruction without the mean (its integer
+/// reciprocal square root, no division; a zero row gives zeros, as
+/// onnxruntime); `L1` after a softmax is the identity (the values are
+/// positive and already sum to one: skl2onnx puts it after a
+/// `LinearClassifier` whose post_transform is SOFTMAX).
 pub fn normalizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
-    let (x, _) = ctx.runtime(node, 0)?;
+    let (x, shape) = ctx.runtime(node, 0)?;
     let norm = node.attr_string_or("norm", "MAX")?;
     let after_softmax = matches!(
         ctx.producer(x).map(|o| &o.kind),
@@ -596,8 +599,28 @@ pub fn normalizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if norm == "L1" && after_softmax {
         return ctx.alias(node, x);
     }
+    if norm == "L2" {
+        let axis_len = shape.last().copied().unwrap_or(1);
+        let len: usize = shape.iter().product();
+        if axis_len == 0 {
+            return Err(node.err(format!("normalises an empty row of shape {shape:?}")));
+        }
+        let k = 1.0 / (axis_len as f32).sqrt();
+        let out = crate::ir::graph::LayerNormOut::Normalized {
+            scale: vec![k; axis_len],
+            bias: vec![0.0; axis_len],
+        };
+        let kind = OpKind::LayerNorm {
+            axis_len,
+            epsilon: 0.0,
+            centred: false,
+            out,
+        };
+        ctx.emit(node, kind, vec![x], len)?;
+        return Ok(());
+    }
     Err(node.err(format!(
-        "Normalizer `{norm}` is only supported as L1 after a softmax (where it is the identity)"
+        "Normalizer `{norm}` is not supported (L2 is; L1 only after a softmax, where it is the identity)"
     )))
 }
 

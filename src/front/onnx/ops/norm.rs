@@ -135,6 +135,7 @@ pub fn layer_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
         OpKind::LayerNorm {
             axis_len,
             epsilon,
+            centred: true,
             out,
         },
         vec![x],
@@ -157,6 +158,7 @@ pub fn layer_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
         let kind = OpKind::LayerNorm {
             axis_len,
             epsilon,
+            centred: true,
             out: LayerNormOut::InvStdDev,
         };
         ctx.emit_to(node, inv, kind, vec![x], groups)?;
