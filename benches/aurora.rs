@@ -8,7 +8,9 @@
 //!   rows in the same run, and their ratio;
 //! - with valgrind installed, instructions per inference under callgrind
 //!   (a run of N iterations minus a run of 0, so start-up is not counted),
-//!   against the target of 4,000 (LiteFlow's generated C: ~7,900).
+//!   against the target of 4,000 (LiteFlow's generated C: ~7,900);
+//! - the Rust snapshot built as the kernel object is (`lfc bench --backend
+//!   rust`): its instructions per inference and code size beside the C's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,4 +113,26 @@ fn main() {
         }
         None => println!("instructions/inference: valgrind not installed or no totals, skipped"),
     }
+
+    // The Rust snapshot, built as the kernel object is, beside the C
+    // (lfc::bench, both counted in this run).
+    let opts = lfc::bench::BenchOptions {
+        rust: true,
+        warm_samples: 1000,
+        cold_samples: 10,
+        ..Default::default()
+    };
+    let r = lfc::bench::run(&compiled, &rows, 0.0, &opts).expect("bench");
+    let rust = r.rust.as_ref().expect("rust figures");
+    match (r.instructions, rust.instructions) {
+        (Some(c), Some(n)) => println!(
+            "Rust object (kernel codegen): {n:9.0} instructions/inference (C {c:.0}, {:+.1} %)",
+            (n / c - 1.0) * 100.0
+        ),
+        _ => println!("Rust object: valgrind not installed, not counted"),
+    }
+    println!(
+        "code/tables: C {} / {} bytes, Rust {} / {} bytes",
+        r.code_bytes, r.table_bytes, rust.code_bytes, rust.table_bytes
+    );
 }

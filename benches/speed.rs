@@ -9,7 +9,10 @@
 //!
 //! Each prints instructions per inference in total and per layer
 //! (callgrind, when valgrind is installed), warm and cold ns, code and
-//! table bytes, the ratio to tract f32, and the compile time in process.
+//! table bytes, the ratio to tract f32, and the compile time in process;
+//! then the same model's Rust snapshot, built as the kernel object is
+//! (`lfc bench --backend rust`): its instructions per inference, per
+//! layer, and code and table bytes beside the C's.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -71,7 +74,11 @@ fn main() {
         let matrix = lfc::data::read_matrix(&rows_path).expect("rows");
         let fixed = pipeline::to_fixed(&rows_path, &matrix, compiled.program.input_scale)
             .expect("fixed rows");
-        let report = bench::run(&compiled, &fixed, ms, &BenchOptions::default()).expect("bench");
+        let opts = BenchOptions {
+            rust: true,
+            ..Default::default()
+        };
+        let report = bench::run(&compiled, &fixed, ms, &opts).expect("bench");
         println!("== {what}");
         print!("{report}");
         println!();

@@ -227,6 +227,10 @@ enum Cmd {
         /// Rows to run (default: the --calibration rows).
         #[arg(long)]
         rows: Option<PathBuf>,
+        /// rust: also the Rust snapshot built as the kernel object is
+        /// (instructions and code size beside the C, in the same run).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
     },
     /// Apps, slots and counters of the loaded lf_kernel.
     Status {
@@ -716,7 +720,11 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 print!("{}", commands::inspect(&compiled, ir)?);
             }
         }
-        Cmd::Bench { args, rows } => {
+        Cmd::Bench {
+            args,
+            rows,
+            backend,
+        } => {
             let start = std::time::Instant::now();
             let compiled = args.compile()?;
             compiled.emit_c()?;
@@ -725,7 +733,10 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 Error::option("--rows", "give the rows to run (or --calibration)")
             })?;
             let rows = commands::read_inputs(&compiled, &path)?;
-            let opts = lfc::bench::BenchOptions::default();
+            let opts = lfc::bench::BenchOptions {
+                rust: matches!(backend, Some(BackendArg::Rust)),
+                ..Default::default()
+            };
             print!("{}", lfc::bench::run(&compiled, &rows, ms, &opts)?);
         }
         Cmd::Status { json } => {

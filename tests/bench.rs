@@ -82,3 +82,53 @@ fn bench_without_rows_names_the_option() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--rows"), "{err}");
 }
+
+/// `--backend rust`: the Rust snapshot built as the kernel object is,
+/// counted in the same run as the C; its per-layer counts add up to its
+/// total, and the sizes are the rustc object's.
+#[test]
+fn bench_rust_counts_the_rust_object_beside_the_c() {
+    let model = root("examples/aurora/aurora.onnx");
+    let rows = root("examples/aurora/representative_dataset.npy");
+    let out = lfc(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--calibration",
+        rows.to_str().unwrap(),
+        "--backend",
+        "rust",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(figure(&text, "rust: code: ") > 1000.0, "{text}");
+    if text.contains("valgrind not installed") {
+        return;
+    }
+    let c = figure(&text, "instructions/inference: ");
+    let rust = figure(&text, "rust: instructions/inference: ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("rust: instructions/inference: "))
+        .unwrap();
+    assert!(line.contains(&format!("C {c:.0},")), "{text}");
+    let layers: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  rust "))
+        .map(|l| {
+            // `NAME (maybe several words)  COUNT (C count)`
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let k = f.iter().position(|w| w.parse::<f64>().is_ok()).unwrap();
+            (f[..k].join(" "), f[k].parse::<f64>().unwrap())
+        })
+        .collect();
+    let sum: f64 = layers.iter().map(|l| l.1).sum();
+    assert!((sum - rust).abs() < 0.01 * rust, "{sum} vs {rust}\n{text}");
+    for name in ["fc0", "fc1", "pi"] {
+        assert!(layers.iter().any(|l| l.0 == name), "no {name}\n{text}");
+    }
+    assert!(rust > 1488.0, "{text}");
+}

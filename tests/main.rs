@@ -17,6 +17,7 @@ mod quantized;
 mod regress;
 mod report;
 mod rust_kernel;
+mod rust_node_tests;
 mod sign;
 mod simd;
 mod snapshots;

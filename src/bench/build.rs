@@ -25,18 +25,29 @@ pub struct Built {
 pub fn build(module: &CModule) -> Result<Built> {
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let source = write_tree(module, dir.path())?;
-    let driver = dir.path().join("lf_bench.c");
-    std::fs::write(&driver, BENCH_C).map_err(|e| Error::io(&driver, e))?;
     let object = dir.path().join(format!("{}.o", module.stem));
-    let driver_o = dir.path().join("lf_bench.o");
     let mut flags = kernel_cflags();
     flags.extend(["-g", "-fno-pie"]);
     compile_object(&source, &object, &flags)?;
+    link(dir, &[&object], source, object.clone())
+}
+
+/// Links `objects` (the snapshot, registered through its module_init)
+/// with the driver in `dir`, not PIE.
+pub fn link(
+    dir: tempfile::TempDir,
+    objects: &[&Path],
+    source: PathBuf,
+    object: PathBuf,
+) -> Result<Built> {
+    let driver = dir.path().join("lf_bench.c");
+    std::fs::write(&driver, BENCH_C).map_err(|e| Error::io(&driver, e))?;
+    let driver_o = dir.path().join("lf_bench.o");
     compile_object(&driver, &driver_o, &["-O2", "-fno-pie"])?;
     let exe = dir.path().join("lf_bench");
     let mut link = compiler()?;
     link.arg("-no-pie")
-        .arg(&object)
+        .args(objects)
         .arg(&driver_o)
         .arg("-o")
         .arg(&exe);

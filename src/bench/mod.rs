@@ -17,6 +17,7 @@
 
 mod build;
 mod callgrind;
+pub mod rust;
 
 use std::fmt;
 use std::process::Command;
@@ -41,6 +42,8 @@ pub struct BenchOptions {
     pub cold_samples: u64,
     /// Passes over the rows under callgrind.
     pub callgrind_passes: u64,
+    /// Also build the Rust snapshot and count it in the same run.
+    pub rust: bool,
 }
 
 impl Default for BenchOptions {
@@ -49,6 +52,7 @@ impl Default for BenchOptions {
             warm_samples: 20_000,
             cold_samples: 200,
             callgrind_passes: 5,
+            rust: false,
         }
     }
 }
@@ -85,6 +89,21 @@ pub struct Report {
     pub tract_ns: f64,
     /// Compile + emit, in this process.
     pub compile_ms: f64,
+    /// The Rust snapshot's figures (`--backend rust`).
+    pub rust: Option<RustCost>,
+}
+
+/// The Rust-built object measured as the C one ([`rust::build`]).
+#[derive(Clone, Debug)]
+pub struct RustCost {
+    /// Instructions per inference under callgrind (`None` without
+    /// valgrind), the driver loop and the C shell's call included as for C.
+    pub instructions: Option<f64>,
+    /// `.text` and `.rodata` of the rustc object.
+    pub code_bytes: u64,
+    pub table_bytes: u64,
+    /// Per layer (the emitted Rust's `// NAME - Op` blocks), as for C.
+    pub layers: Vec<(String, f64)>,
 }
 
 /// Measures `compiled` on `rows` (s64 at the input scale).
@@ -124,7 +143,13 @@ pub fn run(
     } else {
         (None, vec![])
     };
+    let rust = if opts.rust {
+        Some(rust_cost(compiled, &module, rows, &input, opts)?)
+    } else {
+        None
+    };
     Ok(Report {
+        rust,
         model: compiled.meta.name.clone(),
         rows: rows.len(),
         inputs: compiled.program.input_len,
@@ -138,6 +163,52 @@ pub fn run(
         table_bytes,
         tract_ns: tract_ns(compiled, rows)?,
         compile_ms,
+    })
+}
+
+/// The Rust snapshot, checked against the interpreter on `rows`, then
+/// built as the kernel object and counted as the C.
+fn rust_cost(
+    compiled: &Compiled,
+    c: &crate::back::c::CModule,
+    rows: &[Vec<i64>],
+    input: &[u8],
+    opts: &BenchOptions,
+) -> Result<RustCost> {
+    let module = compiled.emit_rust()?;
+    let runner = crate::back::rust::userspace::Runner::build(&module)?;
+    for (k, (row, got)) in rows.iter().zip(runner.run(rows)?).enumerate() {
+        if got != interp::run(&compiled.program, row) {
+            return Err(Error::Other(format!(
+                "lfc bench: the emitted Rust and the interpreter disagree on row {k}"
+            )));
+        }
+    }
+    let built = rust::build(compiled, &module, c)?;
+    let (code_bytes, table_bytes) = rust::sizes(&built)?;
+    let (instructions, layers) = if callgrind::available() {
+        let c = callgrind::count(&built, input, rows.len(), opts.callgrind_passes)?;
+        let sections = rust::line_sections(&module.source);
+        let mut by_name: Vec<(String, f64)> = Vec::new();
+        for (line, ir) in &c.per_line {
+            let s = sections
+                .get(*line as usize)
+                .map_or("(other)", |s| s.as_str());
+            match by_name.iter_mut().find(|(n, _)| n == s) {
+                Some((_, v)) => *v += ir,
+                None => by_name.push((s.to_string(), *ir)),
+            }
+        }
+        by_name.push(("(outside the snapshot)".into(), c.elsewhere));
+        (Some(c.per_inference), by_name)
+    } else {
+        (None, vec![])
+    };
+    Ok(RustCost {
+        instructions,
+        code_bytes,
+        table_bytes,
+        layers,
     })
 }
 
@@ -345,7 +416,40 @@ impl fmt::Display for Report {
                 self.tract_ns / self.warm_ns
             )?;
         }
+        if let Some(r) = &self.rust {
+            self.fmt_rust(f, r)?;
+        }
         writeln!(f, "compile: {:.1} ms (in process)", self.compile_ms)
+    }
+}
+
+impl Report {
+    /// The Rust lines: its figures beside the C ones of this run.
+    fn fmt_rust(&self, f: &mut fmt::Formatter, r: &RustCost) -> fmt::Result {
+        let vs = |rust: f64, c: f64| format!("{:+.1} % against C", (rust / c - 1.0) * 100.0);
+        match (r.instructions, self.instructions) {
+            (Some(n), Some(c)) => writeln!(
+                f,
+                "rust: instructions/inference: {n:.0} (callgrind; C {c:.0}, {})",
+                vs(n, c)
+            )?,
+            _ => writeln!(
+                f,
+                "rust: instructions/inference: valgrind not installed, not counted"
+            )?,
+        }
+        for (name, n) in r.layers.iter().filter(|l| l.1 >= 0.5) {
+            let c = self.layers.iter().find(|l| &l.name == name);
+            match c {
+                Some(c) => writeln!(f, "  rust {name:<24} {n:>12.0} (C {:.0})", c.instructions)?,
+                None => writeln!(f, "  rust {name:<24} {n:>12.0}")?,
+            }
+        }
+        writeln!(
+            f,
+            "rust: code: {} bytes (.text), tables: {} bytes (.rodata) of the rustc object (C {} / {})",
+            r.code_bytes, r.table_bytes, self.code_bytes, self.table_bytes
+        )
     }
 }
 

@@ -12,6 +12,7 @@ use askama::Template;
 
 mod concat;
 mod layer_norm;
+mod reduce;
 
 use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
@@ -597,12 +598,8 @@ impl Writer<'_> {
                 consts,
                 clamp,
             } => self.concat(&ident, *dst, pieces, consts, *clamp)?,
-            // Not printed yet: refused with the op named, never skipped.
-            InstrKind::GroupMax { .. } => {
-                return fail(format!(
-                    "the Rust back end does not emit {} yet (use the C back end)",
-                    instr.onnx_op
-                ))
+            InstrKind::GroupMax { src, dst, axis_len } => {
+                self.group_max(&ident, *src, *dst, *axis_len)?
             }
             InstrKind::Trees { .. } => self.trees(&ident, &instr.kind)?,
             InstrKind::ArgMax { src, dst, axis_len } => {
@@ -742,49 +739,6 @@ impl Writer<'_> {
             "}".into(),
             format!("for i in 0..{targets} {{"),
             format!("    {y}[i] = {value};"),
-            "}".into(),
-        ])
-    }
-
-    /// Per group of `axis_len`, the index of the first maximum.
-    fn argmax(
-        &mut self,
-        ident: &str,
-        src: TensorId,
-        dst: TensorId,
-        axis_len: usize,
-    ) -> Result<Vec<String>> {
-        let n = self.len(dst);
-        if axis_len == 0
-            || self.len(src) != n * axis_len
-            || self.info.tensor_buffer[src.index()] == self.info.tensor_buffer[dst.index()]
-        {
-            return fail("ArgMax: lengths or buffers do not match");
-        }
-        let (x, y) = (self.buf(src)?, self.buf(dst)?);
-        let len = self.konst(
-            c::namer::macro_name(ident, "len"),
-            "usize",
-            n.to_string(),
-            None,
-        );
-        let axis = self.konst(
-            c::namer::macro_name(ident, "axis"),
-            "usize",
-            axis_len.to_string(),
-            None,
-        );
-        Ok(vec![
-            format!("let groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
-            format!("for (y, x) in {y}[..{len}].iter_mut().zip(groups) {{"),
-            "    let (mut best, mut max) = (0usize, x[0]);".into(),
-            "    for (i, &v) in x.iter().enumerate().skip(1) {".into(),
-            "        if v > max {".into(),
-            "            best = i;".into(),
-            "            max = v;".into(),
-            "        }".into(),
-            "    }".into(),
-            "    *y = best as i64;".into(),
             "}".into(),
         ])
     }
