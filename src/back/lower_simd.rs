@@ -171,7 +171,19 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
                     d.chunks,
                     d.rows
                 ),
-                Err(why) => format!("--simd {}: {}: scalar: {why}", simd.name(), i.node),
+                Err(why) => format!(
+                    "--simd {}: {}: scalar: {why}; {}",
+                    simd.name(),
+                    i.node,
+                    match crate::back::lower::pair_lanes(info, &i.kind) {
+                        Some(Ok(k)) => format!(
+                            "two channels per multiply instead (lanes of {k} and {} bits, proven)",
+                            64 - k
+                        ),
+                        Some(Err(e)) => format!("one channel per multiply ({e})"),
+                        None => String::new(),
+                    }
+                ),
             })
         })
         .collect();

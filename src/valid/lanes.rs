@@ -1,15 +1,134 @@
-//! Proofs for the SIMD form of a Dense layer (`--simd avx2`, see
-//! [`crate::back::lower_simd`]): the s32 lanes of `vpmaddwd` sums cannot
-//! overflow.
+//! Lane proofs: several sums kept in the fields ("lanes") of one wider
+//! register, each exact only while its sums stay within the lane. One
+//! vocabulary for both uses: a *lane* is a signed field of `bits` bits, and
+//! a sum *fits* it when its proven interval does ([`fits`]).
 //!
-//! `vpmaddwd` multiplies 16 pairs of s16 and adds each two neighbours into
-//! one s32 lane: lane `l` of chunk `c` (inputs `16c .. 16c + 15`) is
+//! - **Two lanes in one s64** (scalar, every Dense layer whose lanes fit;
+//!   [`pick_shift`], [`check`]): channels `2p` and `2p + 1` share one
+//!   64-bit accumulator, so one multiply and one add do two multiply-adds.
+//! - **Eight s32 lanes of `vpmaddwd`** (`--simd avx2`; [`max_block`]): 16
+//!   s16 products per instruction, neighbours summed into s32 lanes that
+//!   wrap silently, summed in s32 over a block of chunks before widening.
+//!
+//! A Dense layer gets one of the two forms, decided in
+//! [`crate::back::lower`] (which says which and why).
+//!
+//! # Two lanes in one s64
+//!
+//! With `K` the lane shift, the packed weights are
+//! `P[p][i] = W[2p][i] + W[2p + 1][i] * 2^K` and the packed bias
+//! `B[p] = b[2p] + b[2p + 1] * 2^K`, so that
+//!
+//! ```text
+//! A = B[p] + sum_i x[i] * P[p][i] = acc[2p] + acc[2p + 1] * 2^K
+//! ```
+//!
+//! exactly (in u64, modulo 2^64: partial sums may wrap, the final value
+//! does not matter as long as both lanes can be read back). The lanes are
+//! read back as `lo = sign_extend_K(A mod 2^K)` and `hi = (A - lo) >> K`
+//! (arithmetic), which is exact when `acc[2p]` fits a `K`-bit lane and
+//! `acc[2p + 1]` a `(64 - K)`-bit one: [`check`] proves both from the
+//! accumulator bounds over the input domain.
+//!
+//! # Eight s32 lanes (`vpmaddwd`)
+//!
+//! Lane `l` of chunk `c` (inputs `16c .. 16c + 15`) is
 //! `w[16c + 2l] * x[16c + 2l] + w[16c + 2l + 1] * x[16c + 2l + 1]`, which
 //! wraps silently when it leaves s32 (`-32768 * -32768` twice does). The
 //! SIMD code adds the lanes of `block` consecutive chunks in s32 and then
 //! widens them to s64; it is exact only if every partial lane sum of every
-//! block, for every row and every input the bounds allow, stays in s32.
-//! [`max_block`] finds the largest block for which that is proven.
+//! block, for every row and every input the bounds allow, fits a 32-bit
+//! lane. [`max_block`] finds the largest block for which that is proven.
+
+use crate::ir::bounds::{dense_acc_bounds, Bounds};
+
+/// Whether every value of `[lo, hi]` fits a signed lane of `bits` bits.
+pub fn fits(lo: i128, hi: i128, bits: u32) -> bool {
+    let lim = 1i128 << (bits - 1);
+    lo >= -lim && hi < lim
+}
+
+/// Signed bits that hold every value of `[lo, hi]` (the narrowest lane).
+pub fn signed_bits(lo: i128, hi: i128) -> u32 {
+    (1..=127).find(|&b| fits(lo, hi, b)).unwrap_or(128)
+}
+
+// ---- Two lanes in one s64 ----
+
+/// The lane shift for a Dense layer with these per-channel accumulator
+/// bounds (`dense_acc_bounds`), if two channels fit one s64: 32 where both
+/// lanes fit s32 (read back by a cast), else the bits of the widest low
+/// lane. `None` for an odd number of channels.
+pub fn pick_shift(accs: &[(i128, i128, i128)]) -> Option<u32> {
+    if accs.len() < 2 || accs.len() % 2 != 0 {
+        return None;
+    }
+    let bits = |par: usize| {
+        accs.iter()
+            .skip(par)
+            .step_by(2)
+            .map(|&(lo, hi, _)| signed_bits(lo, hi))
+            .max()
+            .unwrap_or(1)
+    };
+    let (lo, hi) = (bits(0), bits(1));
+    if lo <= 32 && hi <= 32 {
+        Some(32)
+    } else if lo + hi <= 64 {
+        Some(lo)
+    } else {
+        None
+    }
+}
+
+/// `W[2p][i] + W[2p + 1][i] * 2^shift` for every pair and input, row by
+/// row (pair p, then input i), or why not.
+pub fn packed_weights(weight: &[i64], n_in: usize, shift: u32) -> Result<Vec<i64>, String> {
+    let mut out = Vec::with_capacity(weight.len() / 2);
+    for rows in weight.chunks(2 * n_in.max(1)) {
+        let (lo, hi) = rows.split_at(n_in.min(rows.len()));
+        if hi.len() != lo.len() {
+            return Err("an odd number of channels cannot be packed in pairs".into());
+        }
+        for (&a, &b) in lo.iter().zip(hi) {
+            out.push(pack(a, b, shift).ok_or("a packed weight leaves s64")?);
+        }
+    }
+    Ok(out)
+}
+
+/// `lo + hi * 2^shift`, if it is an s64.
+pub fn pack(lo: i64, hi: i64, shift: u32) -> Option<i64> {
+    let v = lo as i128 + ((hi as i128) << shift);
+    i64::try_from(v).ok()
+}
+
+/// Proves that channels `2p` and `2p + 1` of this Dense layer can share
+/// one accumulator at lane shift `shift` for every input inside `src`
+/// (see the module docs).
+pub fn check(weight: &[i64], bias: &[i64], src: &Bounds, shift: u32) -> Result<(), String> {
+    if !(2..=62).contains(&shift) {
+        return Err(format!("lane shift {shift} outside 2..=62"));
+    }
+    if bias.len() % 2 != 0 || weight.len() != bias.len() * src.len() {
+        return Err("an odd number of channels cannot be packed in pairs".into());
+    }
+    packed_weights(weight, src.len(), shift)?;
+    for (j, &(lo, hi, _)) in dense_acc_bounds(weight, bias, src).iter().enumerate() {
+        let bits = if j % 2 == 0 { shift } else { 64 - shift };
+        if !fits(lo, hi, bits) {
+            return Err(format!(
+                "channel {j}'s accumulator [{lo}, {hi}] does not fit its {bits}-bit lane"
+            ));
+        }
+    }
+    for p in bias.chunks(2) {
+        pack(p[0], p[1], shift).ok_or("a packed bias leaves s64")?;
+    }
+    Ok(())
+}
+
+// ---- Eight s32 lanes (vpmaddwd) ----
 
 /// A lane proof: `block` chunks of 16 inputs may be summed in s32 lanes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,8 +143,13 @@ pub struct LaneProof {
     pub row_total: Option<i64>,
 }
 
-const LANE_MIN: i64 = i32::MIN as i64;
-const LANE_MAX: i64 = i32::MAX as i64;
+/// The width of a `vpmaddwd` lane.
+const S32_LANE: u32 = 32;
+
+/// Whether `[lo, hi]` fits an s32 lane.
+fn fits_s32(lo: i64, hi: i64) -> bool {
+    fits(lo as i128, hi as i128, S32_LANE)
+}
 
 /// `[min, max]` of `w * x` over `x` in `[lo, hi]`.
 fn product(w: i64, lo: i64, hi: i64) -> (i64, i64) {
@@ -96,7 +220,7 @@ fn row_totals(pairs: &[Vec<(i64, i64)>]) -> Option<i64> {
             neg += lo.min(0);
             pos += hi.max(0);
         }
-        if neg < LANE_MIN || pos > LANE_MAX {
+        if !fits_s32(neg, pos) {
             return None;
         }
         worst = worst.max(-neg).max(pos);
@@ -114,7 +238,7 @@ fn lanes_fit(pairs: &[Vec<(i64, i64)>], block: usize) -> Option<i64> {
             for &(a, b) in blk {
                 lo += a;
                 hi += b;
-                if lo < LANE_MIN || hi > LANE_MAX {
+                if !fits_s32(lo, hi) {
                     return None;
                 }
                 worst = worst.max(-lo).max(hi);
@@ -127,6 +251,70 @@ fn lanes_fit(pairs: &[Vec<(i64, i64)>], block: usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packed sum read back gives both channels' sums, on every
+    /// corner of the domain and on random points inside it, at every
+    /// shift [`check`] accepts (and [`pick_shift`] picks one of them).
+    #[test]
+    fn two_lanes_read_back_exactly() {
+        let src: Bounds = vec![(-32768, 32767), (0, 1000), (-5, 7)];
+        let weight = vec![32767, -32768, 12, -300, 32767, -3];
+        let bias = vec![-7, 1 << 20];
+        let accs = dense_acc_bounds(&weight, &bias, &src);
+        let picked = pick_shift(&accs).unwrap();
+        let ok: Vec<u32> = (0..70)
+            .filter(|&k| check(&weight, &bias, &src, k).is_ok())
+            .collect();
+        assert!(ok.contains(&picked) && ok.len() >= 3, "{ok:?}");
+        for k in ok {
+            read_back(&weight, &bias, &src, k);
+        }
+    }
+
+    fn read_back(weight: &[i64], bias: &[i64], src: &Bounds, k: u32) {
+        let n = src.len();
+        let pw = packed_weights(weight, n, k).unwrap();
+        let pb = pack(bias[0], bias[1], k).unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for t in 0..500 {
+            let x: Vec<i64> = src
+                .iter()
+                .enumerate()
+                .map(|(i, &(lo, hi))| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    match (t + i) % 3 {
+                        0 => lo,
+                        1 => hi,
+                        _ => lo + (seed >> 33) as i64 % (hi - lo + 1),
+                    }
+                })
+                .collect();
+            let mut a = pb as u64;
+            for (xi, pi) in x.iter().zip(&pw) {
+                a = a.wrapping_add((*xi as u64).wrapping_mul(*pi as u64));
+            }
+            let lo = ((a << (64 - k)) as i64) >> (64 - k);
+            let hi = (a.wrapping_sub(lo as u64) as i64) >> k;
+            let want = |j: usize| bias[j] + (0..n).map(|i| weight[j * n + i] * x[i]).sum::<i64>();
+            assert_eq!((lo, hi), (want(0), want(1)), "k = {k}, x = {x:?}");
+        }
+    }
+
+    #[test]
+    fn lanes_that_do_not_fit_are_refused() {
+        let src: Bounds = vec![(-32768, 32767); 4];
+        let weight = vec![32767; 8];
+        // Each channel needs 33 bits: 66 > 64.
+        let bias = vec![0, 0];
+        let accs = dense_acc_bounds(&weight, &bias, &src);
+        assert_eq!(pick_shift(&accs), None);
+        let e = check(&weight, &bias, &src, 32).unwrap_err();
+        assert!(e.contains("channel 0"), "{e}");
+        assert_eq!(pick_shift(&accs[..1]), None);
+        assert_eq!(signed_bits(-128, 127), 8);
+        assert_eq!(signed_bits(-129, 0), 9);
+        assert_eq!(signed_bits(0, 128), 9);
+    }
 
     #[test]
     fn a_pair_of_minimum_products_wraps() {

@@ -56,6 +56,8 @@ pub struct ModuleInfo {
     pub macs: usize,
     /// Proven `[min, max]` of every tensor's stored values over the domain.
     pub tensor_bounds: Vec<(i64, i64)>,
+    /// Proven `[min, max]` of each element of every tensor.
+    pub elem_bounds: Vec<bounds::Bounds>,
     /// Per instruction: proven bound of |accumulator or widest intermediate|
     /// and the bits it needs (sign included), for reports.
     pub acc_bits: Vec<Option<u32>>,
@@ -134,12 +136,14 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
             None => Err(fail(&t.name, "tensor is never written".into())),
         })
         .collect::<Result<Vec<_>>>()?;
+    let elem_bounds = env.into_iter().map(Option::unwrap_or_default).collect();
     let (tensor_buffer, buffers) = assign_buffers(program);
     let bytes: usize = buffers.iter().sum::<usize>() * ELEM_BYTES;
     let scratch = bytes > STACK_BUDGET_BYTES;
     Ok(ModuleInfo {
         macs: program.macs(),
         tensor_bounds,
+        elem_bounds,
         acc_bits,
         tensor_buffer,
         buffers,

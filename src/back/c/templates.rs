@@ -196,6 +196,69 @@ pub struct InnerLoop {
 }
 construct!(DenseLoop, DenseLoopDecls, DenseLoopBody, "c/dense_loop.c");
 
+/// Where one channel's value goes: `dst = value;` (`value` reads `acc`).
+pub struct Store {
+    pub dst: String,
+    pub value: String,
+}
+
+/// Two channels of a straight-line packed Dense layer, summed in `acc`.
+pub struct PackedPair {
+    /// `pk<b>`, a `u64` local.
+    pub acc: String,
+    /// The packed bias, a `u64` literal.
+    pub bias: String,
+    /// Lane read-back expressions (from `acc`'s value, into `acc`).
+    pub lo_read: String,
+    pub hi_read: String,
+    pub lo: Store,
+    pub hi: Store,
+}
+
+/// `acc += expr;`
+pub struct PackedTerm {
+    pub acc: String,
+    pub expr: String,
+}
+
+/// Pairs summed together, input by input: each input is loaded once for
+/// the block and multiplied into every pair's accumulator.
+pub struct PackedBlock {
+    pub pairs: Vec<PackedPair>,
+    pub terms: Vec<PackedTerm>,
+}
+
+/// Dense, straight-line, two channels per 64-bit accumulator
+/// ([`crate::valid::lanes`]), in blocks of pairs.
+pub struct DensePackedUnrolled {
+    pub blocks: Vec<PackedBlock>,
+}
+construct!(
+    DensePackedUnrolled,
+    DensePackedUnrolledDecls,
+    DensePackedUnrolledBody,
+    "c/dense_packed_unrolled.c"
+);
+
+/// Dense, as loops over a packed weight table, two channels per
+/// iteration of the loop over `j`.
+pub struct DensePackedLoop {
+    pub out_len: String,
+    pub bias: String,
+    pub inner: Option<InnerLoop>,
+    pub rest: Vec<String>,
+    pub lo: String,
+    pub hi: String,
+    pub lo_ch: Store,
+    pub hi_ch: Store,
+}
+construct!(
+    DensePackedLoop,
+    DensePackedLoopDecls,
+    DensePackedLoopBody,
+    "c/dense_packed_loop.c"
+);
+
 /// A table's lookup function `static inline s64 lf_<layer>(s64 x)`.
 pub struct LutFn {
     pub name: String,

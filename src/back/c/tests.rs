@@ -318,6 +318,11 @@ fn layout(p: &Program, scratch: bool, share: &[(usize, usize)]) -> ModuleInfo {
     ModuleInfo {
         macs: p.macs(),
         tensor_bounds: p.tensors.iter().map(|t| (t.q.qmin, t.q.qmax)).collect(),
+        elem_bounds: p
+            .tensors
+            .iter()
+            .map(|t| vec![(t.q.qmin, t.q.qmax); t.len])
+            .collect(),
         acc_bits: p.instrs.iter().map(|_| None).collect(),
         tensor_buffer,
         buffers,

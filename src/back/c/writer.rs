@@ -336,6 +336,8 @@ pub(super) struct Writer<'a> {
     pub uses_acc32: bool,
     /// A layer has an AVX2 form (`--simd avx2`).
     pub uses_simd: bool,
+    /// How many `u64 pk<b>` locals (accumulators of two packed channels).
+    pub pk_locals: usize,
     /// Bytes of every `static const` table emitted so far.
     pub rodata_bytes: usize,
 }
@@ -421,6 +423,7 @@ impl<'a> Writer<'a> {
             uses_acc: false,
             uses_acc32: false,
             uses_simd: false,
+            pk_locals: 0,
             rodata_bytes: 0,
         }
     }
@@ -703,6 +706,10 @@ impl<'a> Writer<'a> {
         }
         if self.uses_acc32 {
             locals.push("s32 acc32".into());
+        }
+        if self.pk_locals > 0 {
+            let pk: Vec<String> = (0..self.pk_locals).map(|b| format!("pk{b}")).collect();
+            locals.push(format!("u64 {}", pk.join(", ")));
         }
         let mut ints = vec!["i"];
         if self.uses_j {

@@ -3,39 +3,56 @@
 //! [`crate::back::lower`]). Straight-line (weights as immediates) or loops
 //! over `static const` arrays, as the plan says.
 
-use super::{dense_avx2, wrong_kind, Cx};
+use super::{dense_avx2, dense_packed, wrong_kind, Cx};
 use crate::back::c::expr::{BinOp, Expr, Multipliers};
 use crate::back::c::namer::macro_name;
 use crate::back::c::templates::{Array, Channel, DenseLoop, DenseUnrolled, InnerLoop, Term};
 use crate::back::c::writer::{
-    c_int, check_rescale, comment, ctype_for, fail, min_max, uniform_round, wrap, Clamp, Writer,
+    c_int, check_rescale, comment, ctype_for, fail, min_max, uniform_round, wrap, Clamp, Decls,
+    Writer,
 };
 use crate::back::lower::{dense_rescales, Form};
 use crate::ir::{AccWidth, InstrKind, Rescale, Round, Tensor};
 use crate::Result;
 
 pub(super) const SUFFIXES: &[&str] = &[
-    "in", "out", "weight", "bias", "shift", "mul", "rescale", "zp", "qmin", "qmax", "in_pad",
-    "chunks", "block", "avx2",
+    "in",
+    "out",
+    "weight",
+    "bias",
+    "shift",
+    "mul",
+    "rescale",
+    "zp",
+    "qmin",
+    "qmax",
+    "in_pad",
+    "chunks",
+    "block",
+    "avx2",
+    "lane_shift",
+    "packed",
+    "pbias",
+    "pairs",
 ];
 
-/// What the two forms share: operands, output and the per-channel value.
-struct Parts {
-    x: Expr,
-    y: Expr,
-    zp: Option<Expr>,
-    clamp: Option<Clamp>,
-    clamp_range: Option<(i64, i64)>,
+/// What the forms share: operands, output and the per-channel value.
+pub(super) struct Parts {
+    pub x: Expr,
+    pub y: Expr,
+    pub zp: Option<Expr>,
+    pub clamp: Option<Clamp>,
+    pub clamp_range: Option<(i64, i64)>,
     /// The lookup function of the fused Lut.
-    lut: Option<String>,
+    pub lut: Option<String>,
     /// `(s32)` for a 32-bit accumulator.
-    cast: Option<&'static str>,
-    what: String,
+    pub cast: Option<&'static str>,
+    pub what: String,
 }
 
 impl Parts {
     /// `lut(clamp(rescale(acc) + zp))`
-    fn value(&self, rescaled: Expr) -> Expr {
+    pub fn value(&self, rescaled: Expr) -> Expr {
         let v = Clamp::apply(&self.clamp, rescaled.plus(self.zp.clone()));
         match &self.lut {
             Some(f) => Expr::call(f.clone(), vec![v]),
@@ -128,11 +145,18 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         cast: (*acc == AccWidth::I32).then_some("s32"),
         what,
     };
-    match w.plan.steps[k].form {
-        Form::StraightLine => {
+    let lanes = w.plan.steps[k].lanes;
+    match (w.plan.steps[k].form, lanes) {
+        (Form::StraightLine, Some(sh)) => dense_packed::straight_line(
+            w, cx, notes, parts, zp_dst, rescale, weight, bias, *src, sh,
+        ),
+        (Form::Loop, Some(sh)) => {
+            dense_packed::looped(w, cx, notes, parts, zp_dst, rescale, weight, bias, *src, sh)
+        }
+        (Form::StraightLine, None) => {
             straight_line(w, cx, notes, parts, zp_dst, rescale, weight, bias, *acc)
         }
-        Form::Loop => {
+        (Form::Loop, None) => {
             let (d_len, s_len) = (d.len, s.len);
             let decls = &mut cx.decls;
             w.uses_j = true;
@@ -256,29 +280,7 @@ fn straight_line(
     acc: AccWidth,
 ) -> Result<(String, String)> {
     let decls = &mut cx.decls;
-    let shifts: Vec<u32> = rescale.iter().map(|r| r.shift).collect();
-    // One shift: the multipliers are immediates too.
-    let mul: Option<Multipliers>;
-    let shift: Expr;
-    let round: Round;
-    if !shifts.is_empty() && shifts.iter().all(|&sh| sh == shifts[0]) {
-        for r in rescale {
-            check_rescale(*r, "Dense")?;
-        }
-        round = uniform_round(rescale, "Dense")?;
-        w.helpers.note_round(round);
-        shift = decls.define(
-            macro_name(&cx.ident, "shift"),
-            shifts[0].to_string(),
-            Some(format!("{} = mul[j] / 2^{}", parts.what, shifts[0])),
-        )?;
-        mul = None;
-    } else {
-        let m = w.rescales(decls, &cx.ident, "", rescale, &parts.what)?;
-        shift = Expr::Int(0); // unused: `m` has the shifts
-        round = Round::HalfUp; // unused: `m` has the rounding
-        mul = Some(m);
-    }
+    let r = LineRescale::declare(w, decls, &cx.ident, rescale, &parts.what)?;
     parts.zp = w.zp_term(decls, &cx.ident, "zp", zp_dst.0, zp_dst.1)?;
     let accv = if acc == AccWidth::I32 {
         w.uses_acc32 = true;
@@ -318,11 +320,7 @@ fn straight_line(
                 }
             })
             .collect();
-        let je = Expr::Int(j as i64);
-        let rescaled = match &mul {
-            Some(m) => m.apply(Expr::var(accv), je),
-            None => Expr::var(accv).rescale_as(Expr::Int(rescale[j].mul), shift.clone(), round),
-        };
+        let rescaled = r.apply(Expr::var(accv), j);
         channels.push(Channel {
             bias: c_int(b),
             terms,
@@ -336,4 +334,54 @@ fn straight_line(
         channels,
     };
     w.construct(&(&c, &l))
+}
+
+/// How straight-line code rescales channel `j`: at one shift (a `#define`)
+/// with the multipliers as immediates, or from the tables of per-channel
+/// multipliers and shifts.
+pub(super) enum LineRescale {
+    Shift(Expr, Vec<i64>, Round),
+    Tables(Multipliers),
+}
+
+impl LineRescale {
+    pub fn declare(
+        w: &mut Writer,
+        decls: &mut Decls,
+        ident: &str,
+        rescale: &[Rescale],
+        what: &str,
+    ) -> Result<LineRescale> {
+        let shifts: Vec<u32> = rescale.iter().map(|r| r.shift).collect();
+        if shifts.is_empty() || shifts.iter().any(|&sh| sh != shifts[0]) {
+            return Ok(LineRescale::Tables(
+                w.rescales(decls, ident, "", rescale, what)?,
+            ));
+        }
+        for r in rescale {
+            check_rescale(*r, "Dense")?;
+        }
+        let round = uniform_round(rescale, "Dense")?;
+        w.helpers.note_round(round);
+        let shift = decls.define(
+            macro_name(ident, "shift"),
+            shifts[0].to_string(),
+            Some(format!("{what} = mul[j] / 2^{}", shifts[0])),
+        )?;
+        Ok(LineRescale::Shift(
+            shift,
+            rescale.iter().map(|r| r.mul).collect(),
+            round,
+        ))
+    }
+
+    /// `lf_rescale(acc, mul[j], shift[j])` of channel `j`.
+    pub fn apply(&self, acc: Expr, j: usize) -> Expr {
+        match self {
+            LineRescale::Shift(shift, muls, round) => {
+                acc.rescale_as(Expr::Int(muls[j]), shift.clone(), *round)
+            }
+            LineRescale::Tables(m) => m.apply(acc, Expr::Int(j as i64)),
+        }
+    }
 }

@@ -21,6 +21,7 @@ mod binary;
 mod concat;
 mod dense;
 mod dense_avx2;
+mod dense_packed;
 mod dequantize;
 mod layer_norm;
 pub(super) mod lut;
