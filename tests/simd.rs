@@ -159,3 +159,94 @@ fn simd_cli_reports_each_layer() {
     let c = std::fs::read_to_string(dir.path().join("lf_model_3.c")).unwrap();
     assert!(c.contains("kernel_fpu_begin();") && c.contains("irq_fpu_usable()"));
 }
+
+/// The text of `static inline ... name(...) { ... }` in `src`: from its
+/// first line to the first `}` at the start of a line after it.
+fn function_text<'a>(src: &'a str, head: &str) -> &'a str {
+    let start = src
+        .find(head)
+        .unwrap_or_else(|| panic!("{head} not in the module"));
+    let end = start + src[start..].find("\n}\n").unwrap() + 3;
+    &src[start..end]
+}
+
+/// The vector tail's helpers (`lf_rescale4()`, `lf_clamp4()`, the table
+/// loads), taken from an emitted module as they are, against the scalar
+/// `lf_rescale()` and `lf_clamp()` of the same module, on the values
+/// where they could differ: exact halves (positive and negative),
+/// neighbours of powers of two, s32 boundaries of the high and low
+/// halves, multipliers 0 .. 2^31 - 1, shifts 1 .. 62, and a million
+/// random operands, wherever `x * mul + 2^(shift - 1)` is in s64 (what
+/// the validator proves for both forms).
+#[test]
+fn simd_vector_tail_helpers_equal_the_scalar_ones() {
+    assert!(
+        lower_simd::host_has(Simd::Avx2),
+        "this test machine has no AVX2: the vector helpers cannot run"
+    );
+    let (path, opts) = speed_fixture("linnos");
+    let o = CompileOptions {
+        simd: Simd::Avx2,
+        ..opts
+    };
+    let src = pipeline::compile(&path, &o)
+        .unwrap()
+        .emit_c()
+        .unwrap()
+        .source;
+    assert!(
+        src.contains("lf_st4(&y[j], lf_clamp4(lf_rescale4(acc,"),
+        "fc0 has a vector tail"
+    );
+    let start = src.find("#define LF_AVX2").unwrap();
+    let end = src.find("static bool lf_simd_begin").unwrap();
+    let helpers = &src[start..src[..end].rfind("/*").unwrap()];
+    let scalar = [
+        function_text(&src, "static inline s64 lf_clamp("),
+        function_text(&src, "static inline s64 lf_rescale("),
+    ];
+    let harness = format!(
+        "{}\n{}\n{}\n{}\n{}",
+        "#include <stdio.h>\n\
+         typedef signed char s8; typedef short s16; typedef int s32;\n\
+         typedef long long s64; typedef unsigned int u32;\n\
+         typedef unsigned long long u64;\n\
+         #define __aligned(x) __attribute__((aligned(x)))",
+        scalar.join("\n"),
+        helpers,
+        "",
+        include_str!("simd/tail_check.c")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("tail_check.c");
+    std::fs::write(&c, harness).unwrap();
+    let exe = dir.path().join("tail_check");
+    let mut cc = lfc::back::c::userspace::compiler().unwrap();
+    let out = cc
+        .args(cflags())
+        .arg("-o")
+        .arg(&exe)
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(&exe).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}");
+    // The harness counts what it compared: every class above was reached.
+    let count = |what: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(what))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{what} missing: {text}"))
+    };
+    assert!(count("rescale:") > 1_000_000, "{text}");
+    assert!(count("ties:") > 1000, "{text}");
+    assert!(count("negative ties:") > 1000, "{text}");
+    assert!(count("clamp:") > 1000, "{text}");
+    assert!(count("loads:") >= 4 * 256, "{text}");
+}

@@ -164,6 +164,21 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
             step.common_shift = common_shift(p, info, &i.kind);
         }
     }
+    // The AVX2 form finishes its outputs in vector lanes where it can.
+    for (step, i) in steps.iter_mut().zip(&p.instrs) {
+        let InstrKind::Dense {
+            dst, rescale, acc, ..
+        } = &i.kind
+        else {
+            continue;
+        };
+        let rs = dense_rescales(step, rescale);
+        let m = p.tensor(*dst).len;
+        let ok = lower_simd::vector_tail(m, &rs, step.applies_next_lut, *acc).is_ok();
+        if let Some(d) = step.simd.as_mut() {
+            d.tail = ok;
+        }
+    }
     Plan { steps }
 }
 

@@ -13,7 +13,7 @@
 //! `kernel_fpu_end()` when `irq_fpu_usable()`; otherwise the layer's
 //! scalar form (looped) runs, so a SIMD layer carries both.
 
-use crate::ir::{InstrKind, Program};
+use crate::ir::{AccWidth, InstrKind, Program, Rescale, Round};
 use crate::valid::lanes::{max_block, LaneProof};
 use crate::valid::ModuleInfo;
 
@@ -76,6 +76,10 @@ pub struct SimdDense {
     /// Chunks of 16 inputs per row (x and the weights padded with zeros).
     pub chunks: usize,
     pub proof: LaneProof,
+    /// Each output finished in the AVX2 function too, 4 s64 lanes at a
+    /// time (bias, rescale, zero point, clamp; see [`vector_tail`]),
+    /// instead of by the scalar code after it.
+    pub tail: bool,
 }
 
 /// The AVX2 form of instruction `k`, or why it stays scalar (`None` for
@@ -125,7 +129,40 @@ pub fn dense(
         split: proof.block == 1 && (4..=1 << 16).contains(&chunks),
         chunks,
         proof,
+        tail: false,
     }))
+}
+
+/// Whether a SIMD Dense layer with `m` outputs, these rescales (at the
+/// shifts its code uses) and accumulator can finish its outputs in AVX2
+/// lanes (`lf_rescale4()` and `lf_clamp4()` in `templates/c/simd.c`), or
+/// why not. The vector rescale is the scalar one exactly where every
+/// multiplier is in `[0, 2^31)` (`vpmuldq`/`vpmuludq` take 32-bit
+/// operands), the shift is one for the layer and rounding is half up;
+/// the validator's proof that `acc * mul + 2^(shift - 1)` stays in s64
+/// covers both forms. A fused table is still looked up per output.
+pub fn vector_tail(
+    m: usize,
+    rescale: &[Rescale],
+    fused_lut: bool,
+    acc: AccWidth,
+) -> Result<(), String> {
+    let shift = rescale.first().map_or(0, |r| r.shift);
+    if m % 4 != 0 {
+        Err(format!("{m} outputs, not a multiple of 4"))
+    } else if fused_lut {
+        Err("a fused table lookup per output".into())
+    } else if acc != AccWidth::I64 {
+        Err("s32 accumulator".into())
+    } else if !(1..=62).contains(&shift) || rescale.iter().any(|r| r.shift != shift) {
+        Err("per-channel shifts".into())
+    } else if rescale.iter().any(|r| r.round != Round::HalfUp) {
+        Err("rounding other than half up".into())
+    } else if rescale.iter().any(|r| !(0..1 << 31).contains(&r.mul)) {
+        Err("a multiplier outside [0, 2^31)".into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Why the Rust back end refuses `--simd`. Checked with rustc 1.95 and the
@@ -145,14 +182,21 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
     if simd == Simd::None {
         return vec![];
     }
+    let plan = crate::back::lower::plan_simd(p, info, 0, simd);
     let mut out: Vec<String> = p
         .instrs
         .iter()
-        .filter_map(|i| {
+        .zip(&plan.steps)
+        .filter_map(|(i, step)| {
             let r = dense(p, info, &i.kind)?;
+            let tail = |d: &SimdDense| match (d.tail, tail_refusal(p, step, &i.kind)) {
+                (true, _) => "; outputs finished in s64 lanes (bias, rescale, clamp)".to_string(),
+                (false, Some(why)) => format!("; outputs finished in scalar code: {why}"),
+                (false, None) => String::new(),
+            };
             Some(match r {
                 Ok(d) if d.proof.block >= d.chunks => format!(
-                    "--simd {}: {}: vpmaddwd, {} chunks of 16 inputs in s32 lanes (proven), {} rows at a time{}",
+                    "--simd {}: {}: vpmaddwd, {} chunks of 16 inputs in s32 lanes (proven), {} rows at a time{}{}",
                     simd.name(),
                     i.node,
                     d.chunks,
@@ -161,27 +205,31 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
                         ", row totals in s32 (proven, vphaddd)"
                     } else {
                         ""
-                    }
+                    },
+                    tail(&d)
                 ),
                 Ok(d) => format!(
-                    "--simd {}: {}: vpmaddwd, lanes widened to s64 every {} of {} chunks (proven), {} rows at a time",
+                    "--simd {}: {}: vpmaddwd, lanes widened to s64 every {} of {} chunks (proven), {} rows at a time{}",
                     simd.name(),
                     i.node,
                     d.proof.block,
                     d.chunks,
-                    d.rows
+                    d.rows,
+                    tail(&d)
                 ),
                 Err(why) => format!(
                     "--simd {}: {}: scalar: {why}; {}",
                     simd.name(),
                     i.node,
-                    match crate::back::lower::pair_lanes(info, &i.kind) {
-                        Some(Ok(k)) => format!(
+                    match step.lanes {
+                        Some(k) => format!(
                             "two channels per multiply instead (lanes of {k} and {} bits, proven)",
                             64 - k
                         ),
-                        Some(Err(e)) => format!("one channel per multiply ({e})"),
-                        None => String::new(),
+                        None => match crate::back::lower::pair_lanes(info, &i.kind) {
+                            Some(Err(e)) => format!("one channel per multiply ({e})"),
+                            _ => "one channel per multiply".into(),
+                        },
                     }
                 ),
             })
@@ -195,6 +243,18 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Why [`vector_tail`] refuses the layer of `step`, if it does.
+fn tail_refusal(p: &Program, step: &crate::back::lower::Step, kind: &InstrKind) -> Option<String> {
+    let InstrKind::Dense {
+        dst, rescale, acc, ..
+    } = kind
+    else {
+        return None;
+    };
+    let rs = crate::back::lower::dense_rescales(step, rescale);
+    vector_tail(p.tensor(*dst).len, &rs, step.applies_next_lut, *acc).err()
 }
 
 /// Whether this machine executes `simd` code.

@@ -5,9 +5,15 @@
  */
 {{ c.decls }}
 /*
+{%- if l.tail.is_some() %}
+ * {{ l.func }}() - y[j] = {{ l.dst }} of the scalar code below, in AVX2
+ * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
+ * @y: {{ l.out_len }} outputs (s64): the row sums, then finished in place
+{%- else %}
  * {{ l.func }}() - y[j] = sum_i W[j][i] * x[i] for every row j, in AVX2
  * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
  * @y: {{ l.out_len }} sums (s64)
+{%- endif %}
  *
  * Chunks of 16 inputs: vpmaddwd adds each two neighbouring products into
  * one of 8 s32 lanes.
@@ -34,6 +40,9 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- for r in l.rows %}
 	lf_v4di {{ r.sum }};
 {%- endfor %}
+{%- endif %}
+{%- if l.tail.is_some() %}
+	lf_v4di acc;
 {%- endif %}
 	int {{ l.ints }};
 
@@ -108,6 +117,15 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- endfor %}
 {%- endif %}
 	}
+{%- match l.tail %}
+{%- when Some with (t) %}
+	/* Every output, 4 at a time: the scalar code's value (lf_rescale4()). */
+	for (j = 0; j < {{ l.out_len }}; j += 4) {
+		acc = {{ t.acc }};
+		lf_st4(&y[j], {{ t.value }});
+	}
+{%- when None %}
+{%- endmatch %}
 }
 {%- endblock %}
 {% block body %}
@@ -121,11 +139,13 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 	 */
 	if (lf_simd) {
 		{{ l.func }}({{ l.x }}, {{ l.y }});
+{%- if l.tail.is_none() %}
 		for (j = 0; j < {{ l.out_len }}; j++) {
 			{{ l.acc_type }} acc = {{ l.bias }} + {{ l.y }}[j];
 {{ "" }}
 			{{ l.dst }} = {{ l.value }};
 		}
+{%- endif %}
 	} else {
 {{ l.fallback }}
 	}

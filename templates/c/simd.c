@@ -135,6 +135,84 @@ static inline LF_AVX2 void lf_sum4q(s64 *y, lf_v4di s0, lf_v4di s1, lf_v4di s2,
 }
 
 /*
+ * Four table entries j..j + 3 sign-extended to s64 lanes (vpmovsx*q),
+ * from a table of any alignment.
+ */
+typedef u32 lf_u32_u __attribute__((may_alias)) __aligned(1);
+typedef u64 lf_u64_u __attribute__((may_alias)) __aligned(1);
+typedef char lf_v16qi __attribute__((vector_size(16)));
+typedef s16 lf_v8hi __attribute__((vector_size(16)));
+typedef s32 lf_v4si_u __attribute__((vector_size(16), may_alias)) __aligned(4);
+
+static inline LF_AVX2 lf_v4di lf_ld4_s8(const s8 *p)
+{
+	lf_v4si t = { *(const lf_u32_u *)p };
+
+	return __builtin_ia32_pmovsxbq256((lf_v16qi)t);
+}
+
+static inline LF_AVX2 lf_v4di lf_ld4_s16(const s16 *p)
+{
+	lf_v2di t = { *(const lf_u64_u *)p };
+
+	return __builtin_ia32_pmovsxwq256((lf_v8hi)t);
+}
+
+static inline LF_AVX2 lf_v4di lf_ld4_s32(const s32 *p)
+{
+	return __builtin_ia32_pmovsxdq256(*(const lf_v4si_u *)p);
+}
+
+static inline LF_AVX2 lf_v4di lf_ld4_s64(const s64 *p)
+{
+	return *(const lf_v4di_u *)p;
+}
+
+/* Every lane c. */
+static inline LF_AVX2 lf_v4di lf_set4(s64 c)
+{
+	lf_v4di v = { c, c, c, c };
+
+	return v;
+}
+
+/*
+ * lf_rescale() of 4 lanes: (x * mul + 2^(shift - 1)) >> shift, rounded
+ * half up. AVX2 has no 64 x 64-bit multiply: with x = 2^32 * xh + xl (xl
+ * the unsigned low half), x * mul = 2^32 * (xh * mul) + xl * mul modulo
+ * 2^64 (vpmuldq, vpmuludq), exact for 0 <= mul < 2^31 where the validator
+ * proved x * mul + 2^(shift - 1) within s64, as for lf_rescale(). No
+ * arithmetic 64-bit shift either: for v < 0, v >> s = ~(~v >>> s).
+ */
+static inline LF_AVX2 lf_v4di lf_rescale4(lf_v4di x, lf_v4di mul,
+					  unsigned int shift)
+{
+	lf_v4di xh = (lf_v4di)((lf_v4du)x >> 32);
+	lf_v4di v = (__builtin_ia32_pmuldq256((lf_v8si)xh, (lf_v8si)mul) << 32) +
+		    (lf_v4di)__builtin_ia32_pmuludq256((lf_v8si)x, (lf_v8si)mul) +
+		    lf_set4((s64)1 << (shift - 1));
+	lf_v4di neg = lf_zero4() > v;
+
+	return (lf_v4di)(((lf_v4du)(v ^ neg) >> shift) ^ (lf_v4du)neg);
+}
+
+/* lf_clamp() of 4 lanes. */
+static inline LF_AVX2 lf_v4di lf_clamp4(lf_v4di x, s64 lo, s64 hi)
+{
+	lf_v4di l = lf_set4(lo), h = lf_set4(hi);
+	lf_v4di below = l > x, above = x > h;
+
+	x = (x & ~below) | (l & below);
+	return (x & ~above) | (h & above);
+}
+
+/* y[0..3] = v. */
+static inline LF_AVX2 void lf_st4(s64 *y, lf_v4di v)
+{
+	*(lf_v4di_u *)y = v;
+}
+
+/*
  * Vector registers are usable in the kernel only inside
  * kernel_fpu_begin()/kernel_fpu_end(), and that only where
  * irq_fpu_usable() says so (process context, softirq; not a hard irq

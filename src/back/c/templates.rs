@@ -501,6 +501,14 @@ pub struct Avx2Row {
     pub weight: String,
 }
 
+/// Outputs `j .. j + 3` of an AVX2 Dense layer finished in s64 lanes.
+pub struct Avx2Tail {
+    /// `y + bias`
+    pub acc: String,
+    /// `lf_clamp4(lf_rescale4(acc, ...), ...)`
+    pub value: String,
+}
+
 /// Dense, AVX2 form with its scalar fallback (`--simd avx2`).
 pub struct DenseAvx2 {
     pub func: String,
@@ -536,6 +544,9 @@ pub struct DenseAvx2 {
     pub bias: String,
     pub dst: String,
     pub value: String,
+    /// The value of outputs `j .. j + 3` when the AVX2 function finishes
+    /// them itself (four s64 lanes).
+    pub tail: Option<Avx2Tail>,
     /// The scalar form's body, indented one more level.
     pub fallback: String,
 }

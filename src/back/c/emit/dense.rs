@@ -241,7 +241,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             let l = DenseLoop {
                 out_len: out_len.to_string(),
                 acc_type: acc_t.into(),
-                bias: bname.index(j.clone()).to_string(),
+                bias: bname.clone().index(j.clone()).to_string(),
                 inner,
                 rest: (blocked..s_len)
                     .map(|i| product(Expr::Int(i as i64)))
@@ -256,6 +256,16 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
                         y: parts.y.to_string(),
                         weight: wname.to_string(),
                         x_bounds: w.info.tensor_bounds[src.index()],
+                        tail: match a.d.tail {
+                            true => Some(dense_avx2::tail_value(dense_avx2::TailParts {
+                                bias: (&bname, bias),
+                                rescale: &m,
+                                muls: &rescale.iter().map(|r| r.mul).collect::<Vec<_>>(),
+                                zp: parts.zp.as_ref(),
+                                clamp: parts.clamp.as_ref(),
+                            })?),
+                            false => None,
+                        },
                     };
                     dense_avx2::construct(w, &cx.ident, (&c, &l), a, ops)
                 }

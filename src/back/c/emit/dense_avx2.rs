@@ -4,10 +4,12 @@
 //! clamp, table) as the scalar form does, and runs the scalar loop instead
 //! when `lf_simd` is false (no AVX2, or the FPU not usable here).
 
+use crate::back::c::expr::{Expr, Multipliers, PerElem};
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::{Avx2Row, Common, DenseAvx2, DenseLoop, DenseLoopBody};
-use crate::back::c::writer::{render, Decls, Writer};
+use crate::back::c::templates::{Avx2Row, Avx2Tail, Common, DenseAvx2, DenseLoop, DenseLoopBody};
+use crate::back::c::writer::{ctype_for, fail, min_max, render, Clamp, Decls, Writer};
 use crate::back::lower_simd::{Reduce, SimdDense, UNROLL_CHUNKS};
+use crate::ir::Round;
 use crate::Result;
 
 /// Names of the AVX2 form, declared before the layer's tables.
@@ -67,6 +69,50 @@ pub(super) struct Operands {
     pub weight: String,
     /// The proven range of x.
     pub x_bounds: (i64, i64),
+    /// Outputs `j .. j + 3` finished in s64 lanes ([`tail_value`]), when
+    /// the plan says so.
+    pub tail: Option<Avx2Tail>,
+}
+
+/// What the vector tail reads: the bias table and its values, the
+/// rescale, the multipliers' values, zero point and clamp.
+pub(super) struct TailParts<'a> {
+    pub bias: (&'a Expr, &'a [i64]),
+    pub rescale: &'a Multipliers,
+    pub muls: &'a [i64],
+    pub zp: Option<&'a Expr>,
+    pub clamp: Option<&'a Clamp>,
+}
+
+/// `lf_clamp4(lf_rescale4(y + bias, mul, SHIFT) + zp, QMIN, QMAX)` of
+/// outputs `j .. j + 3`: the scalar tail's arithmetic in four s64 lanes
+/// (`lower_simd::vector_tail` proved the two agree).
+pub(super) fn tail_value(t: TailParts) -> Result<Avx2Tail> {
+    let load = |table: &Expr, values: &[i64]| {
+        let (lo, hi) = min_max(values);
+        format!("lf_ld4_{}(&{table}[j])", ctype_for(lo, hi))
+    };
+    let Multipliers::Split {
+        mul,
+        shift: PerElem::Uniform(shift),
+        round: Round::HalfUp,
+    } = t.rescale
+    else {
+        return fail("AVX2 tail: the plan allowed per-channel shifts or another rounding");
+    };
+    let mul = match mul {
+        PerElem::Uniform(m) => format!("lf_set4({m})"),
+        PerElem::Array(a) => load(a, t.muls),
+    };
+    let acc = format!("lf_ld4_s64(&y[j]) + {}", load(t.bias.0, t.bias.1));
+    let mut v = format!("lf_rescale4(acc, {mul}, {shift})");
+    if let Some(zp) = t.zp {
+        v = format!("{v} + lf_set4({zp})");
+    }
+    if let Some(c) = t.clamp {
+        v = format!("lf_clamp4({v}, {}, {})", c.lo, c.hi);
+    }
+    Ok(Avx2Tail { acc, value: v })
 }
 
 /// Renders the layer: the AVX2 function, its call and the fallback `l`.
@@ -82,6 +128,7 @@ pub(super) fn construct(
         y,
         weight,
         x_bounds: (x_lo, x_hi),
+        tail,
     } = ops;
     w.uses_simd = true;
     let d = names.d;
@@ -172,6 +219,7 @@ pub(super) fn construct(
         bias: l.bias.clone(),
         dst: l.dst.clone(),
         value: l.value.clone(),
+        tail,
         fallback,
     };
     w.construct(&(c, &a))

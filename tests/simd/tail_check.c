@@ -1,0 +1,188 @@
+/*
+ * Userspace check of the AVX2 tail helpers against the scalar ones
+ * (tests/simd.rs pastes the module's own helpers above this). Prints the
+ * number of comparisons per class; exits 1 at the first difference.
+ */
+static u64 lcg = 0x9e3779b97f4a7c15ull;
+
+static u64 next(void)
+{
+	lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+	return lcg ^ (lcg >> 29);
+}
+
+static int fits(s64 x, s64 mul, unsigned int shift)
+{
+	__int128 p = (__int128)x * mul + ((__int128)1 << (shift - 1));
+
+	return p >= -((__int128)1 << 63) && p < ((__int128)1 << 63);
+}
+
+static unsigned long n_rescale, n_ties, n_neg_ties, n_clamp, n_loads;
+
+static LF_AVX2 int check4(const s64 *x, s64 mul, unsigned int shift)
+{
+	s64 got[4];
+	int l;
+
+	lf_st4(got, lf_rescale4(lf_ld4_s64(x), lf_set4(mul), shift));
+	for (l = 0; l < 4; l++) {
+		s64 want = lf_rescale(x[l], mul, shift);
+
+		if (got[l] != want) {
+			printf("lf_rescale4(%lld, %lld, %u) = %lld, lf_rescale: %lld\n",
+			       x[l], mul, shift, got[l], want);
+			return 1;
+		}
+	}
+	n_rescale += 4;
+	return 0;
+}
+
+/* x, filtered to where x * mul + 2^(shift - 1) is in s64, 4 at a time. */
+static s64 pend[4];
+static int npend;
+
+static LF_AVX2 int put(s64 x, s64 mul, unsigned int shift)
+{
+	if (!fits(x, mul, shift))
+		return 0;
+	pend[npend++] = x;
+	if (npend < 4)
+		return 0;
+	npend = 0;
+	return check4(pend, mul, shift);
+}
+
+static LF_AVX2 int edges(s64 mul, unsigned int shift)
+{
+	int k, d;
+
+	for (k = 0; k < 63; k++) {
+		for (d = -2; d <= 2; d++) {
+			s64 p = ((s64)1 << k) + d;
+
+			if (put(p, mul, shift) || put(-p, mul, shift))
+				return 1;
+		}
+	}
+	/* s32 boundaries of the low half and of the high half */
+	for (d = -2; d <= 2; d++) {
+		if (put(0xffffffffll + d, mul, shift) || put(-0xffffffffll + d, mul, shift) ||
+		    put(0x7fffffffll + d, mul, shift) || put(-0x80000000ll + d, mul, shift))
+			return 1;
+	}
+	return 0;
+}
+
+/* Exact halves: x * mul = (2q + 1) * 2^(shift - 1), mul = 1 or 3. */
+static LF_AVX2 int ties(unsigned int shift)
+{
+	s64 q, m;
+
+	for (m = 1; m <= 3; m += 2) {
+		for (q = -600; q < 600; q++) {
+			__int128 t = (__int128)(2 * q + 1) << (shift - 1);
+			s64 x;
+
+			if (t % m || t / m >= ((__int128)1 << 62) || t / m < -((__int128)1 << 62))
+				continue;
+			x = (s64)(t / m);
+			if (!fits(x, m, shift))
+				continue;
+			if (put(x, m, shift))
+				return 1;
+			if (x < 0)
+				n_neg_ties++;
+			else
+				n_ties++;
+		}
+	}
+	return 0;
+}
+
+static LF_AVX2 int clamps(void)
+{
+	static const s64 lims[][2] = {
+		{ 0, 32767 }, { -32768, 32767 }, { -128, 127 }, { 5, 5 }, { -1, 0 },
+	};
+	s64 x[4], got[4];
+	int i, l, k;
+
+	for (k = 0; k < 5; k++) {
+		for (i = 0; i < 400; i++) {
+			for (l = 0; l < 4; l++)
+				x[l] = (s64)next() >> (next() % 64);
+			lf_st4(got, lf_clamp4(lf_ld4_s64(x), lims[k][0], lims[k][1]));
+			for (l = 0; l < 4; l++) {
+				if (got[l] != lf_clamp(x[l], lims[k][0], lims[k][1])) {
+					printf("lf_clamp4(%lld) = %lld\n", x[l], got[l]);
+					return 1;
+				}
+			}
+			n_clamp += 4;
+		}
+	}
+	return 0;
+}
+
+/* The table loads sign-extend every value of s8 and s16, and s32 edges. */
+static LF_AVX2 int loads(void)
+{
+	static s8 b[260];
+	static s16 h[260];
+	static s32 w[260];
+	s64 got[4];
+	int i, l;
+
+	for (i = 0; i < 260; i++) {
+		b[i] = (s8)(i - 128);
+		h[i] = (s16)((i - 130) * 252);
+		w[i] = (s32)(i < 4 ? (i & 1 ? 0x7fffffff : -0x7fffffff - 1) : (s32)next());
+	}
+	for (i = 0; i < 256; i++) {
+		lf_st4(got, lf_ld4_s8(&b[i]));
+		for (l = 0; l < 4; l++)
+			if (got[l] != b[i + l])
+				return printf("lf_ld4_s8 at %d\n", i + l), 1;
+		lf_st4(got, lf_ld4_s16(&h[i]));
+		for (l = 0; l < 4; l++)
+			if (got[l] != h[i + l])
+				return printf("lf_ld4_s16 at %d\n", i + l), 1;
+		lf_st4(got, lf_ld4_s32(&w[i]));
+		for (l = 0; l < 4; l++)
+			if (got[l] != w[i + l])
+				return printf("lf_ld4_s32 at %d\n", i + l), 1;
+		n_loads += 4;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	static const s64 muls[] = { 0, 1, 2, 3, 77, 12345, 1 << 20, 1073741823, 2147483647 };
+	unsigned int shift;
+	int m, i;
+
+	for (shift = 1; shift <= 62; shift++) {
+		for (m = 0; m < 9; m++)
+			if (edges(muls[m], shift))
+				return 1;
+		if (ties(shift))
+			return 1;
+	}
+	for (i = 0; i < 1000000; i++) {
+		s64 mul = (s64)(next() & 0x7fffffff) >> (next() % 31);
+		unsigned int sh = 1 + next() % 62;
+		s64 x = (s64)next() >> (next() % 64);
+
+		npend = 0;
+		if (put(x, mul, sh) || put(x ^ 1, mul, sh) || put(-x, mul, sh) || put(x >> 1, mul, sh))
+			return 1;
+	}
+	if (clamps() || loads())
+		return 1;
+	printf("rescale: %lu\nties: %lu\nnegative ties: %lu\nclamp: %lu\nloads: %lu\n",
+	       n_rescale, n_ties, n_neg_ties, n_clamp, n_loads);
+	return 0;
+}
