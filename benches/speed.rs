@@ -5,7 +5,9 @@
 //!   (`--unroll-limit 0`), calibrated on its 60 representative rows;
 //! - the LinnOS-shaped 31-256-2 relu and the 64-256-256-8 relu fixtures
 //!   (tests/fixtures/speed, scripts/gen-speed-fixtures.py), calibrated on
-//!   their checked-in rows.
+//!   their checked-in rows;
+//! - the same three models with `--simd avx2` (the AVX2 path when this
+//!   CPU has AVX2; the report says so otherwise).
 //!
 //! Each prints instructions per inference in total and per layer
 //! (callgrind, when valgrind is installed), warm and cold ns, code and
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lfc::bench::{self, BenchOptions};
-use lfc::pipeline::{self, CompileOptions};
+use lfc::pipeline::{self, CompileOptions, Simd};
 
 fn manifest(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -32,36 +34,37 @@ fn main() {
     if !args.is_empty() && !args.iter().any(|a| "speed".contains(a.as_str())) {
         return;
     }
+    let aurora = (
+        "examples/aurora/aurora.onnx",
+        "examples/aurora/representative_dataset.npy",
+    );
+    let linnos = (
+        "tests/fixtures/speed/linnos.onnx",
+        "tests/fixtures/speed/linnos_calib.csv",
+    );
+    let mlp4 = (
+        "tests/fixtures/speed/mlp4.onnx",
+        "tests/fixtures/speed/mlp4_calib.csv",
+    );
     let models = [
+        ("aurora", aurora, None, Simd::None),
+        ("aurora, --unroll-limit 0", aurora, Some(0), Simd::None),
+        ("LinnOS-shaped 31-256-2", linnos, None, Simd::None),
+        ("64-256-256-8", mlp4, None, Simd::None),
+        ("aurora, --simd avx2", aurora, None, Simd::Avx2),
         (
-            "aurora",
-            "examples/aurora/aurora.onnx",
-            "examples/aurora/representative_dataset.npy",
+            "LinnOS-shaped 31-256-2, --simd avx2",
+            linnos,
             None,
+            Simd::Avx2,
         ),
-        (
-            "aurora, --unroll-limit 0",
-            "examples/aurora/aurora.onnx",
-            "examples/aurora/representative_dataset.npy",
-            Some(0),
-        ),
-        (
-            "LinnOS-shaped 31-256-2",
-            "tests/fixtures/speed/linnos.onnx",
-            "tests/fixtures/speed/linnos_calib.csv",
-            None,
-        ),
-        (
-            "64-256-256-8",
-            "tests/fixtures/speed/mlp4.onnx",
-            "tests/fixtures/speed/mlp4_calib.csv",
-            None,
-        ),
+        ("64-256-256-8, --simd avx2", mlp4, None, Simd::Avx2),
     ];
-    for (what, model, rows, unroll) in models {
+    for (what, (model, rows), unroll, simd) in models {
         let rows_path = manifest(rows);
         let mut opts = CompileOptions {
             calibration: Some(rows_path.clone()),
+            simd,
             ..Default::default()
         };
         if let Some(u) = unroll {

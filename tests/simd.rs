@@ -51,7 +51,8 @@ fn check(name: &str, path: &Path, opts: &CompileOptions, rows: Option<Vec<Vec<i6
         assert_eq!(fallback[r], want[r], "{name}: row {r}: fallback != scalar");
         assert_eq!(want[r], interp::run(&simd.program, row), "{name}: row {r}");
     }
-    module.source.matches("static LF_AVX2 void ").count()
+    // Dense layers only (a fused table has its own LF_AVX2 lookup).
+    module.source.matches("_avx2(const s64 *x, s64 *y)").count()
 }
 
 fn speed_fixture(name: &str) -> (std::path::PathBuf, CompileOptions) {
@@ -177,7 +178,8 @@ fn function_text<'a>(src: &'a str, head: &str) -> &'a str {
 /// neighbours of powers of two, s32 boundaries of the high and low
 /// halves, multipliers 0 .. 2^31 - 1, shifts 1 .. 62, and a million
 /// random operands, wherever `x * mul + 2^(shift - 1)` is in s64 (what
-/// the validator proves for both forms).
+/// the validator proves for both forms); the table helpers (gathers of
+/// s16 and s32 entries, the signed small rescale of a table step).
 #[test]
 fn simd_vector_tail_helpers_equal_the_scalar_ones() {
     assert!(
@@ -249,4 +251,23 @@ fn simd_vector_tail_helpers_equal_the_scalar_ones() {
     assert!(count("negative ties:") > 1000, "{text}");
     assert!(count("clamp:") > 1000, "{text}");
     assert!(count("loads:") >= 4 * 256, "{text}");
+    assert!(count("gathers:") >= 8 * 257, "{text}");
+    assert!(count("small:") >= 30 * 80_000, "{text}");
+    assert!(count("small negative ties:") > 100, "{text}");
+    // Aurora's tables are looked up in lanes: its tanh tables padded.
+    let aurora = manifest("examples/aurora/aurora.onnx");
+    let a = pipeline::compile(
+        &aurora,
+        &CompileOptions {
+            calibration: Some(manifest("examples/aurora/representative_dataset.npy")),
+            simd: Simd::Avx2,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .emit_c()
+    .unwrap()
+    .source;
+    assert!(a.contains("lf_tanh0_avx2(lf_b1, LF_FC0_OUT);"), "{a}");
+    assert!(a.contains("0 /* padding: lf_gather4_s16() reads 32 bits */"));
 }

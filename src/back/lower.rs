@@ -165,7 +165,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
         }
     }
     // The AVX2 form finishes its outputs in vector lanes where it can.
-    for (step, i) in steps.iter_mut().zip(&p.instrs) {
+    for (k, (step, i)) in steps.iter_mut().zip(&p.instrs).enumerate() {
         let InstrKind::Dense {
             dst, rescale, acc, ..
         } = &i.kind
@@ -174,7 +174,8 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
         };
         let rs = dense_rescales(step, rescale);
         let m = p.tensor(*dst).len;
-        let ok = lower_simd::vector_tail(m, &rs, step.applies_next_lut, *acc).is_ok();
+        let lut = fused_lut(p, k, step);
+        let ok = lower_simd::vector_tail(m, &rs, lut, *acc).is_ok();
         if let Some(d) = step.simd.as_mut() {
             d.tail = ok;
         }
@@ -217,6 +218,15 @@ pub fn pair_lanes(info: &ModuleInfo, kind: &InstrKind) -> Option<Result<u32, Str
         )));
     };
     Some(lanes::check(weight, bias, srcb, shift).map(|()| shift))
+}
+
+/// The table instruction `k + 1` that the Dense layer `k` of `step`
+/// applies itself ([`Step::applies_next_lut`]).
+pub fn fused_lut<'a>(p: &'a Program, k: usize, step: &Step) -> Option<&'a crate::ir::Lut> {
+    match p.instrs.get(k + 1).map(|i| &i.kind) {
+        Some(InstrKind::Lut { lut, .. }) if step.applies_next_lut => Some(lut),
+        _ => None,
+    }
 }
 
 /// Which Dense layers apply the Lut right after them to their outputs

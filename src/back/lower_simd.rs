@@ -13,7 +13,7 @@
 //! `kernel_fpu_end()` when `irq_fpu_usable()`; otherwise the layer's
 //! scalar form (looped) runs, so a SIMD layer carries both.
 
-use crate::ir::{AccWidth, InstrKind, Program, Rescale, Round};
+use crate::ir::{AccWidth, InstrKind, Lut, Program, Rescale, Round};
 use crate::valid::lanes::{max_block, LaneProof};
 use crate::valid::ModuleInfo;
 
@@ -134,24 +134,23 @@ pub fn dense(
 }
 
 /// Whether a SIMD Dense layer with `m` outputs, these rescales (at the
-/// shifts its code uses) and accumulator can finish its outputs in AVX2
-/// lanes (`lf_rescale4()` and `lf_clamp4()` in `templates/c/simd.c`), or
-/// why not. The vector rescale is the scalar one exactly where every
-/// multiplier is in `[0, 2^31)` (`vpmuldq`/`vpmuludq` take 32-bit
-/// operands), the shift is one for the layer and rounding is half up;
-/// the validator's proof that `acc * mul + 2^(shift - 1)` stays in s64
-/// covers both forms. A fused table is still looked up per output.
+/// shifts its code uses), accumulator and fused table (if any) can finish
+/// its outputs in AVX2 lanes (`lf_rescale4()` and `lf_clamp4()` in
+/// `templates/c/simd.c`, then the table's `_avx2` lookup), or why not. The
+/// vector rescale is the scalar one exactly where every multiplier is in
+/// `[0, 2^31)` (`vpmuldq`/`vpmuludq` take 32-bit operands), the shift is
+/// one for the layer and rounding is half up; the validator's proof that
+/// `acc * mul + 2^(shift - 1)` stays in s64 covers both forms. A table is
+/// looked up in lanes where [`vector_lut`] allows it.
 pub fn vector_tail(
     m: usize,
     rescale: &[Rescale],
-    fused_lut: bool,
+    fused_lut: Option<&Lut>,
     acc: AccWidth,
 ) -> Result<(), String> {
     let shift = rescale.first().map_or(0, |r| r.shift);
     if m % 4 != 0 {
         Err(format!("{m} outputs, not a multiple of 4"))
-    } else if fused_lut {
-        Err("a fused table lookup per output".into())
     } else if acc != AccWidth::I64 {
         Err("s32 accumulator".into())
     } else if !(1..=62).contains(&shift) || rescale.iter().any(|r| r.shift != shift) {
@@ -160,6 +159,27 @@ pub fn vector_tail(
         Err("rounding other than half up".into())
     } else if rescale.iter().any(|r| !(0..1 << 31).contains(&r.mul)) {
         Err("a multiplier outside [0, 2^31)".into())
+    } else if let Some(l) = fused_lut {
+        vector_lut(l)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a table can be looked up in AVX2 lanes (`vpgatherqd`, 32 bits
+/// per entry, then sign-extended): entries and steps within s16 or s32,
+/// the interpolation's `delta * fraction` as one `vpmuldq` of two s32
+/// operands (step shift at most 30). Its s16 tables get one entry of
+/// padding (a 32-bit gather of the last entry reads two bytes more).
+pub fn vector_lut(l: &Lut) -> Result<(), String> {
+    let s32 = i32::MIN as i64..=i32::MAX as i64;
+    let deltas = l.table.windows(2).map(|p| p[1] - p[0]);
+    if l.table.iter().any(|v| !s32.contains(v)) {
+        Err("a table entry outside s32".into())
+    } else if l.step_shift > 30 {
+        Err(format!("table step 2^{} (at most 2^30)", l.step_shift))
+    } else if deltas.clone().any(|d| !s32.contains(&d)) {
+        Err("a table step outside s32".into())
     } else {
         Ok(())
     }
@@ -187,10 +207,11 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
         .instrs
         .iter()
         .zip(&plan.steps)
-        .filter_map(|(i, step)| {
+        .enumerate()
+        .filter_map(|(k, (i, step))| {
             let r = dense(p, info, &i.kind)?;
-            let tail = |d: &SimdDense| match (d.tail, tail_refusal(p, step, &i.kind)) {
-                (true, _) => "; outputs finished in s64 lanes (bias, rescale, clamp)".to_string(),
+            let tail = |d: &SimdDense| match (d.tail, tail_refusal(p, k, step, &i.kind)) {
+                (true, _) => "; outputs finished in s64 lanes (bias, rescale, clamp, table)".to_string(),
                 (false, Some(why)) => format!("; outputs finished in scalar code: {why}"),
                 (false, None) => String::new(),
             };
@@ -246,7 +267,12 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
 }
 
 /// Why [`vector_tail`] refuses the layer of `step`, if it does.
-fn tail_refusal(p: &Program, step: &crate::back::lower::Step, kind: &InstrKind) -> Option<String> {
+fn tail_refusal(
+    p: &Program,
+    k: usize,
+    step: &crate::back::lower::Step,
+    kind: &InstrKind,
+) -> Option<String> {
     let InstrKind::Dense {
         dst, rescale, acc, ..
     } = kind
@@ -254,7 +280,8 @@ fn tail_refusal(p: &Program, step: &crate::back::lower::Step, kind: &InstrKind) 
         return None;
     };
     let rs = crate::back::lower::dense_rescales(step, rescale);
-    vector_tail(p.tensor(*dst).len, &rs, step.applies_next_lut, *acc).err()
+    let lut = crate::back::lower::fused_lut(p, k, step);
+    vector_tail(p.tensor(*dst).len, &rs, lut, *acc).err()
 }
 
 /// Whether this machine executes `simd` code.

@@ -6,7 +6,7 @@
 {{ c.decls }}
 /*
 {%- if l.tail.is_some() %}
- * {{ l.func }}() - y[j] = {{ l.dst }} of the scalar code below, in AVX2
+ * {{ l.func }}() - y[j] = row j's value before any table, in AVX2
  * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
  * @y: {{ l.out_len }} outputs (s64): the row sums, then finished in place
 {%- else %}
@@ -139,6 +139,11 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 	 */
 	if (lf_simd) {
 		{{ l.func }}({{ l.x }}, {{ l.y }});
+{%- match l.lut_call %}
+{%- when Some with (call) %}
+		{{ call }}
+{%- when None %}
+{%- endmatch %}
 {%- if l.tail.is_none() %}
 		for (j = 0; j < {{ l.out_len }}; j++) {
 			{{ l.acc_type }} acc = {{ l.bias }} + {{ l.y }}[j];

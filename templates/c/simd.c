@@ -196,6 +196,40 @@ static inline LF_AVX2 lf_v4di lf_rescale4(lf_v4di x, lf_v4di mul,
 	return (lf_v4di)(((lf_v4du)(v ^ neg) >> shift) ^ (lf_v4du)neg);
 }
 
+/*
+ * lf_rescale() of 4 lanes whose x and mul are both s32 (x >= 0): one
+ * vpmuldq, exact; the shift as in lf_rescale4().
+ */
+static inline LF_AVX2 lf_v4di lf_rescale4s(lf_v4di x, lf_v4di mul,
+					   unsigned int shift)
+{
+	lf_v4di v = __builtin_ia32_pmuldq256((lf_v8si)x, (lf_v8si)mul) +
+		    lf_set4((s64)1 << (shift - 1));
+	lf_v4di neg = lf_zero4() > v;
+
+	return (lf_v4di)(((lf_v4du)(v ^ neg) >> shift) ^ (lf_v4du)neg);
+}
+
+/*
+ * t[k[0..3]] sign-extended to s64 (vpgatherqd reads 32 bits at t + k:
+ * an s16 table has one entry of padding after its last).
+ */
+static inline LF_AVX2 lf_v4di lf_gather4_s16(const s16 *t, lf_v4di k)
+{
+	lf_v4si z = { 0 }, all = { -1, -1, -1, -1 };
+	lf_v4si g = __builtin_ia32_gatherdiv4si256(z, (const int *)t, k, all, 2);
+
+	return __builtin_ia32_pmovsxdq256((g << 16) >> 16);
+}
+
+static inline LF_AVX2 lf_v4di lf_gather4_s32(const s32 *t, lf_v4di k)
+{
+	lf_v4si z = { 0 }, all = { -1, -1, -1, -1 };
+
+	return __builtin_ia32_pmovsxdq256(__builtin_ia32_gatherdiv4si256(z, (const int *)t,
+									  k, all, 4));
+}
+
 /* lf_clamp() of 4 lanes. */
 static inline LF_AVX2 lf_v4di lf_clamp4(lf_v4di x, s64 lo, s64 hi)
 {

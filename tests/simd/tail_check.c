@@ -19,6 +19,7 @@ static int fits(s64 x, s64 mul, unsigned int shift)
 }
 
 static unsigned long n_rescale, n_ties, n_neg_ties, n_clamp, n_loads;
+static unsigned long n_gathers, n_small, n_small_neg_ties;
 
 static LF_AVX2 int check4(const s64 *x, s64 mul, unsigned int shift)
 {
@@ -158,6 +159,56 @@ static LF_AVX2 int loads(void)
 	return 0;
 }
 
+/* lf_rescale4s (table steps: signed, small) and the table gathers. */
+static LF_AVX2 int tables(void)
+{
+	static s16 h[261];
+	static s32 w[260];
+	s64 x[4], mul[4], got[4];
+	unsigned int shift;
+	int i, l;
+
+	for (i = 0; i < 260; i++) {
+		h[i] = (s16)((i - 130) * 252);
+		w[i] = (s32)next();
+	}
+	for (i = 0; i < 257; i++) {
+		lf_v4di k = { i, i + 1, i + 2, 259 - i / 2 };
+
+		lf_st4(got, lf_gather4_s16(h, k));
+		for (l = 0; l < 4; l++)
+			if (got[l] != h[k[l]])
+				return printf("lf_gather4_s16 at %lld\n", k[l]), 1;
+		lf_st4(got, lf_gather4_s32(w, k));
+		for (l = 0; l < 4; l++)
+			if (got[l] != w[k[l]])
+				return printf("lf_gather4_s32 at %lld\n", k[l]), 1;
+		n_gathers += 8;
+	}
+	for (shift = 1; shift <= 30; shift++) {
+		for (i = 0; i < 20000; i++) {
+			for (l = 0; l < 4; l++) {
+				x[l] = (s64)(next() & (((u64)1 << shift) - 1));
+				mul[l] = (s64)(s32)next() >> (next() % 32);
+			}
+			if (i < 4)
+				x[i] = ((s64)1 << (shift - 1)) + i - 2;
+			lf_st4(got, lf_rescale4s(lf_ld4_s64(x), lf_ld4_s64(mul), shift));
+			for (l = 0; l < 4; l++) {
+				if (got[l] != lf_rescale(x[l], mul[l], shift)) {
+					printf("lf_rescale4s(%lld, %lld, %u) = %lld\n", x[l], mul[l],
+					       shift, got[l]);
+					return 1;
+				}
+				if ((x[l] * mul[l]) % ((s64)1 << shift) == -((s64)1 << (shift - 1)))
+					n_small_neg_ties++;
+			}
+			n_small += 4;
+		}
+	}
+	return 0;
+}
+
 int main(void)
 {
 	static const s64 muls[] = { 0, 1, 2, 3, 77, 12345, 1 << 20, 1073741823, 2147483647 };
@@ -180,9 +231,11 @@ int main(void)
 		if (put(x, mul, sh) || put(x ^ 1, mul, sh) || put(-x, mul, sh) || put(x >> 1, mul, sh))
 			return 1;
 	}
-	if (clamps() || loads())
+	if (clamps() || loads() || tables())
 		return 1;
 	printf("rescale: %lu\nties: %lu\nnegative ties: %lu\nclamp: %lu\nloads: %lu\n",
 	       n_rescale, n_ties, n_neg_ties, n_clamp, n_loads);
+	printf("gathers: %lu\nsmall: %lu\nsmall negative ties: %lu\n", n_gathers, n_small,
+	       n_small_neg_ties);
 	return 0;
 }

@@ -277,6 +277,19 @@ pub struct LutFn {
     pub clamp_hi: bool,
 }
 
+/// The AVX2 form of a [`LutFn`] (`--simd avx2`, fused into a Dense
+/// layer whose outputs are finished in lanes).
+#[derive(Template)]
+#[template(path = "c/lut_avx2.c", escape = "none")]
+pub struct LutAvx2<'a> {
+    pub f: &'a LutFn,
+    /// The table's entries at the lanes' indices (`k`, or `d` without
+    /// interpolation): `lf_gather4_s16(lf_tanh0_table, k)`.
+    pub table_at: String,
+    /// The steps' entries at `k`.
+    pub delta_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "c/lut_fn.c", escape = "none")]
 pub struct LutFnT<'a> {
@@ -547,6 +560,9 @@ pub struct DenseAvx2 {
     /// The value of outputs `j .. j + 3` when the AVX2 function finishes
     /// them itself (four s64 lanes).
     pub tail: Option<Avx2Tail>,
+    /// `lf_tanh0_avx2(lf_b1, LF_FC0_OUT);` after the call, when the
+    /// tail leaves a fused table to look up.
+    pub lut_call: Option<String>,
     /// The scalar form's body, indented one more level.
     pub fallback: String,
 }

@@ -266,6 +266,10 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
                             })?),
                             false => None,
                         },
+                        lut_call: match (&parts.lut, a.d.tail) {
+                            (Some(f), true) => Some(format!("{f}_avx2({}, {out_len});", parts.y)),
+                            _ => None,
+                        },
                     };
                     dense_avx2::construct(w, &cx.ident, (&c, &l), a, ops)
                 }

@@ -72,6 +72,8 @@ pub(super) struct Operands {
     /// Outputs `j .. j + 3` finished in s64 lanes ([`tail_value`]), when
     /// the plan says so.
     pub tail: Option<Avx2Tail>,
+    /// With the tail and a fused table: the call of its AVX2 lookup.
+    pub lut_call: Option<String>,
 }
 
 /// What the vector tail reads: the bias table and its values, the
@@ -129,6 +131,7 @@ pub(super) fn construct(
         weight,
         x_bounds: (x_lo, x_hi),
         tail,
+        lut_call,
     } = ops;
     w.uses_simd = true;
     let d = names.d;
@@ -220,6 +223,7 @@ pub(super) fn construct(
         dst: l.dst.clone(),
         value: l.value.clone(),
         tail,
+        lut_call,
         fallback,
     };
     w.construct(&(c, &a))

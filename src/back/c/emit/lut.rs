@@ -5,7 +5,7 @@
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::{Array, LutFn, LutFnT, LutL};
+use crate::back::c::templates::{Array, LutAvx2, LutFn, LutFnT, LutL};
 use crate::back::c::writer::{
     c_define_int, c_int, check_lut, ctype_for, fail, min_max, render, sci, wrap, Decls, Writer,
 };
@@ -50,7 +50,18 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         src: x.to_string(),
         dst: y.to_string(),
     };
-    let mut l = parts(w, &mut cx.decls, &ident, ident.clone(), lut, bounds, io)?;
+    // Fused into a Dense layer that finishes its outputs in AVX2 lanes:
+    // the table is looked up in lanes too (lower::plan_simd decided it).
+    let vector = fused && w.plan.steps[k - 1].simd.is_some_and(|d| d.tail);
+    let mut l = parts(
+        w,
+        &mut cx.decls,
+        &ident,
+        (ident.clone(), vector),
+        lut,
+        bounds,
+        io,
+    )?;
     if fused {
         l.fused_into = Some(w.idents[k - 1].trim_start_matches("lf_").to_string());
     }
@@ -66,14 +77,15 @@ pub(super) struct Io {
     pub dst: String,
 }
 
-/// A table's `#define`s, arrays and lookup function `fn_name`, and what the
-/// Lut template prints. `src_bounds` are the proven bounds of what the
-/// function is called on (the clamp is left out where they fit).
+/// A table's `#define`s, arrays and lookup function `fn_name` (and its
+/// AVX2 form `<fn_name>_avx2` when `vector`), and what the Lut template
+/// prints. `src_bounds` are the proven bounds of what the function is
+/// called on (the clamp is left out where they fit).
 pub(super) fn parts(
     w: &mut Writer,
     decls: &mut Decls,
     ident: &str,
-    fn_name: String,
+    (fn_name, vector): (String, bool),
     lut: &Lut,
     src_bounds: (i64, i64),
     io: Io,
@@ -100,17 +112,16 @@ pub(super) fn parts(
         )?;
     }
     let (tlo, thi) = min_max(&lut.table);
-    let items: Vec<String> = lut.table.iter().map(|&v| c_int(v)).collect();
-    let table = decls.array(
-        Array {
-            ctype: ctype_for(tlo, thi).into(),
-            name: format!("{ident}_table"),
-            dims: format!("[{}]", lut.table.len()),
-            lines: wrap(&items, "\t"),
-        },
-        lut.table.len(),
-    )?;
+    let (a, n) = padded(
+        ctype_for(tlo, thi),
+        &lut.table,
+        format!("{ident}_table"),
+        vector,
+    );
+    let table_t = a.ctype.clone();
+    let table = decls.array(a, n)?;
     let delta = Expr::name(format!("{ident}_delta"));
+    let mut delta_t = String::from("s64");
     if interp {
         // Only entries 0 ..= (hi - lo) >> step_shift start a step.
         let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
@@ -121,16 +132,9 @@ pub(super) fn parts(
             .map(|p| p[1] - p[0])
             .collect();
         let (dlo, dhi) = min_max(&d);
-        let items: Vec<String> = d.iter().map(|&v| c_int(v)).collect();
-        decls.array(
-            Array {
-                ctype: ctype_for(dlo, dhi).into(),
-                name: delta.to_string(),
-                dims: format!("[{}]", d.len()),
-                lines: wrap(&items, "\t"),
-            },
-            d.len(),
-        )?;
+        let (a, n) = padded(ctype_for(dlo, dhi), &d, delta.to_string(), vector);
+        delta_t = a.ctype.clone();
+        decls.array(a, n)?;
     }
     let f = LutFn {
         name: fn_name.clone(),
@@ -147,6 +151,14 @@ pub(super) fn parts(
         clamp_hi: src_bounds.1 > lut.hi,
     };
     decls.push(render(LutFnT { f: &f })?);
+    if vector {
+        let idx = if interp { "k" } else { "d" };
+        decls.push(render(LutAvx2 {
+            f: &f,
+            table_at: gather(&table_t, &f.table, idx)?,
+            delta_at: gather(&delta_t, &f.delta, "k")?,
+        })?);
+    }
     Ok(LutL {
         func: lut.func.name().into(),
         lo_value: lut.lo,
@@ -161,4 +173,39 @@ pub(super) fn parts(
         fn_name,
         fused_into: None,
     })
+}
+
+/// A table of `values` and its entry count. For a 32-bit gather
+/// (`vector`), s8 entries are stored as s16 and an s16 table gets one
+/// entry of padding.
+fn padded(ctype: &str, values: &[i64], name: String, vector: bool) -> (Array, usize) {
+    let ctype = if vector && ctype == "s8" {
+        "s16"
+    } else {
+        ctype
+    };
+    let mut items: Vec<String> = values.iter().map(|&v| c_int(v)).collect();
+    if vector && ctype == "s16" {
+        items.push("0 /* padding: lf_gather4_s16() reads 32 bits */".into());
+    }
+    let n = items.len();
+    let a = Array {
+        ctype: ctype.into(),
+        name,
+        dims: format!("[{n}]"),
+        lines: wrap(&items, "\t"),
+    };
+    (a, n)
+}
+
+/// `lf_gather4_<t>(table, idx)`: the AVX2 lanes' entries of a table of
+/// type `ctype` (`lower_simd::vector_lut` allowed s16 and s32 only).
+fn gather(ctype: &str, table: &str, idx: &str) -> Result<String> {
+    match ctype {
+        "s16" => Ok(format!("lf_gather4_s16({table}, {idx})")),
+        "s32" => Ok(format!("lf_gather4_s32({table}, {idx})")),
+        _ => fail(format!(
+            "{table}: {ctype} entries cannot be gathered in AVX2 lanes"
+        )),
+    }
 }

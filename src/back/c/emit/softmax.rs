@@ -89,7 +89,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         w,
         decls,
         &ident,
-        format!("{ident}_exp"),
+        (format!("{ident}_exp"), false),
         exp_lut,
         (l - h, 0),
         io,
