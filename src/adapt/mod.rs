@@ -146,6 +146,11 @@ pub struct AdaptOptions {
     /// Judge candidates in the kernel on live queries (`--shadow`) instead
     /// of on `samples`, and watch each promotion through a canary window.
     pub shadow: Option<shadow::ShadowOptions>,
+    /// `--on-drift RATE`: judge a candidate only when at least this share
+    /// of the samples had an input outside the active snapshot's domain
+    /// (the records' `LF_INFER_DRIFT` flag); below it the candidate is
+    /// turned down and the running snapshot kept.
+    pub on_drift: Option<f64>,
 }
 
 /// The inputs a candidate is judged on, with the active snapshot's outputs
@@ -155,6 +160,9 @@ pub struct Samples {
     pub inputs: Vec<Vec<f64>>,
     /// Per row: (uuid of the snapshot that answered, its real outputs).
     pub recorded: Vec<Option<(u64, Vec<f64>)>>,
+    /// Share of the records whose snapshot saw an input outside its
+    /// declared domain; `None` unless the records carry their flags.
+    pub drift_rate: Option<f64>,
 }
 
 impl Samples {
@@ -166,6 +174,7 @@ impl Samples {
                 .iter()
                 .map(|r| Some((r.uuid, r.output.clone())))
                 .collect(),
+            drift_rate: set.drift_rate(),
         }
     }
 
@@ -173,6 +182,7 @@ impl Samples {
         Samples {
             inputs: m.iter_rows().map(|r| r.to_vec()).collect(),
             recorded: vec![None; m.rows],
+            drift_rate: None,
         }
     }
 
@@ -363,6 +373,7 @@ fn empty_app(app: u32) -> AppStatus {
         recording: None,
         staging: None,
         shadow: None,
+        budget: None,
         slots: vec![],
     }
 }
@@ -502,6 +513,40 @@ impl fmt::Display for Outcome {
             }
             Verdict::Rejected(why) => write!(f, " -> rejected: {why}; running snapshot untouched"),
         }
+    }
+}
+
+/// Logs the samples' drift rate; with `--on-drift RATE`, the reason to
+/// turn the candidate down when the rate is below RATE or unknown.
+fn drift_gate(
+    samples: &Samples,
+    on_drift: Option<f64>,
+    name: &str,
+    log: &mut dyn FnMut(&Event<'_>),
+) -> Option<String> {
+    let n = samples.inputs.len();
+    match samples.drift_rate {
+        Some(r) => log(&Event::step(
+            name,
+            format!(
+                "drift rate {r:.4} ({} of {n} samples had an input outside the active snapshot's domain)",
+                (r * n as f64).round() as usize
+            ),
+        )),
+        None => log(&Event::step(
+            name,
+            "drift rate unknown (the samples carry no drift flags)".into(),
+        )),
+    }
+    let min = on_drift?;
+    match samples.drift_rate {
+        Some(r) if r >= min => None,
+        Some(r) => Some(format!(
+            "drift rate {r:.4} is below --on-drift {min}: the active snapshot still covers its traffic"
+        )),
+        None => Some(format!(
+            "--on-drift {min} needs records with drift flags (lfc collect from lf_kernel ABI 2)"
+        )),
     }
 }
 
@@ -864,6 +909,9 @@ impl Adapter {
                     .into(),
             ),
         };
+        if let Some(why) = drift_gate(&samples, self.opts.on_drift, name, log) {
+            return reject(out, why);
+        }
         let float = match FloatModel::load(&path) {
             Ok(f) => f,
             Err(e) => return reject(out, format!("float model: {e}")),

@@ -29,6 +29,7 @@ fn slot(index: u32, uuid: u64, active: bool) -> SlotStatus {
         input_scale: 1000,
         output_scale: 1000,
         active,
+        facts: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ fn app1(slots: Vec<SlotStatus>) -> AppStatus {
         staging: None,
         shadow: None,
         slots,
+        budget: None,
     }
 }
 
@@ -304,6 +306,7 @@ fn records_file(dir: &Path, uuid: u64, offset: f64) -> PathBuf {
             timestamp_ns: 1_000 + k as u64,
             input: row.to_vec(),
             output: y.iter().map(|&v| v as f64 + offset).collect(),
+            flags: None,
         });
     }
     let p = dir.join("recent.csv");
@@ -325,6 +328,7 @@ fn options(watch: &Path, samples: SampleSource, engine: Engine) -> AdaptOptions 
         samples,
         ko_dir: None,
         shadow: None,
+        on_drift: None,
     }
 }
 
@@ -676,4 +680,33 @@ fn samples_files_are_checked() {
         .unwrap_err()
         .to_string()
         .contains("no samples"));
+}
+
+#[test]
+fn on_drift_gate_logs_the_rate_and_turns_down_below_it() {
+    let samples = |rate: Option<f64>| Samples {
+        inputs: vec![vec![0.0]; 10],
+        recorded: vec![None; 10],
+        drift_rate: rate,
+    };
+    let mut lines = Vec::new();
+    let mut log = |e: &Event<'_>| lines.push(e.to_string());
+    assert_eq!(
+        drift_gate(&samples(Some(0.3)), None, "c.onnx", &mut log),
+        None
+    );
+    assert_eq!(
+        drift_gate(&samples(Some(0.3)), Some(0.2), "c.onnx", &mut log),
+        None
+    );
+    let why = drift_gate(&samples(Some(0.1)), Some(0.2), "c.onnx", &mut log).unwrap();
+    assert!(why.contains("0.1000 is below --on-drift 0.2"), "{why}");
+    let why = drift_gate(&samples(None), Some(0.2), "c.onnx", &mut log).unwrap();
+    assert!(why.contains("needs records with drift flags"), "{why}");
+    assert_eq!(drift_gate(&samples(None), None, "c.onnx", &mut log), None);
+    assert!(
+        lines[0].contains("drift rate 0.3000 (3 of 10 samples had an input outside"),
+        "{lines:?}"
+    );
+    assert!(lines[3].contains("drift rate unknown"), "{lines:?}");
 }

@@ -79,6 +79,10 @@ pub struct Step {
     pub simd: Option<SimdDense>,
     /// `--simd avx2`: why this Dense layer stays scalar.
     pub simd_refused: Option<String>,
+    /// This Dequantize clamps its outputs to the guardrail: there is one,
+    /// and the proven bounds of some element reach outside it (else the
+    /// clamp could never act and is left out).
+    pub guarded: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +123,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
             common_shift: None,
             simd: None,
             simd_refused: None,
+            guarded: guarded(p, info, &i.kind),
         })
         .collect::<Vec<Step>>();
     if simd == Simd::Avx2 {
@@ -141,6 +146,19 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
         }
     }
     Plan { steps }
+}
+
+/// Whether a Dequantize must clamp to the guardrail (see [`Step::guarded`]).
+fn guarded(p: &Program, info: &ModuleInfo, kind: &InstrKind) -> bool {
+    let (InstrKind::Dequantize { src, offset, .. }, Some(guard)) = (kind, &p.output_guard) else {
+        return false;
+    };
+    let range = *offset..*offset + p.tensor(*src).len;
+    match (guard.get(range.clone()), info.output_bounds.get(range)) {
+        (Some(g), Some(b)) => g.iter().zip(b).any(|(g, b)| b.0 < g.0 || b.1 > g.1),
+        // Lengths the validator would refuse: keep the clamp.
+        _ => true,
+    }
 }
 
 /// Which Dense layers apply the Lut right after them to their outputs

@@ -68,7 +68,7 @@ pub(super) fn compile(
         uuid: opts.uuid,
         app: opts.app,
         name,
-        digest: digest(bytes, opts, &domain),
+        digest: digest(bytes, opts, &domain, None),
         unroll_limit: opts.unroll_limit,
         simd: opts.simd,
     };

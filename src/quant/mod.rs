@@ -16,6 +16,7 @@
 
 mod concat;
 pub mod fixed;
+pub mod guard;
 pub mod imported;
 pub mod lut;
 mod tree_quant;
@@ -1027,5 +1028,6 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             .copied()
             .zip(domain.hi.iter().copied())
             .collect(),
+        output_guard: None,
     })
 }

@@ -242,6 +242,7 @@ fn wrap(items: &[String], indent: &str) -> Vec<String> {
 #[derive(Default)]
 struct Helpers {
     clamp: bool,
+    clamp_flag: bool,
     rescale: bool,
     rescale_even: bool,
     rescale_odd: bool,
@@ -277,6 +278,26 @@ fn lf_clamp(x: i64, lo: i64, hi: i64) -> i64 {
     if x < lo {
         lo
     } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}"
+                .to_string(),
+            );
+        }
+        if self.clamp_flag {
+            out.push(
+                "/// x limited to [lo, hi] (lo <= hi), noting `flag` in `flags` when it
+/// was outside: the input domain (LF_INFER_DRIFT) or the guardrail
+/// (LF_INFER_GUARD). The comparisons are the clamp's own.
+#[inline(always)]
+fn lf_clamp_flag(x: i64, lo: i64, hi: i64, flags: &mut u32, flag: u32) -> i64 {
+    if x < lo {
+        *flags |= flag;
+        lo
+    } else if x > hi {
+        *flags |= flag;
         hi
     } else {
         x
@@ -584,7 +605,7 @@ impl Writer<'_> {
                 src,
                 rescale,
                 offset,
-            } => self.dequantize(&ident, *src, *rescale, *offset)?,
+            } => self.dequantize(k, &ident, *src, *rescale, *offset)?,
             InstrKind::Concat {
                 dst,
                 pieces,
@@ -818,7 +839,7 @@ impl Writer<'_> {
         if self.len(dst) != n || in_lo.len() != n || in_hi.len() != n {
             return fail("Quantize: lengths disagree with the input");
         }
-        self.helpers.clamp = true;
+        self.helpers.clamp_flag = true;
         let y = self.buf(dst)?;
         let lo = self.per_elem(ident, "in_lo", in_lo, "lowest input, input units");
         let hi = self.per_elem(ident, "in_hi", in_hi, "highest input, input units");
@@ -831,7 +852,11 @@ impl Writer<'_> {
         };
         let zp = self.zp(ident, "zp", self.program.tensor(dst).q.zero_point);
         let value = |i: &str| {
-            let x = format!("lf_clamp(input[{i}], {}, {})", lo.at(i), hi.at(i));
+            let x = format!(
+                "lf_clamp_flag(input[{i}], {}, {}, &mut flags, LF_INFER_DRIFT)",
+                lo.at(i),
+                hi.at(i)
+            );
             let x = match &m {
                 Some(m) => m.apply(&x, i),
                 None => x,
@@ -1323,6 +1348,7 @@ impl Writer<'_> {
     /// scale 1 with an identity rescale is copied as it is (as the C does).
     fn dequantize(
         &mut self,
+        k: usize,
         ident: &str,
         src: TensorId,
         rescale: Rescale,
@@ -1353,6 +1379,24 @@ impl Writer<'_> {
                 None => format!("{x}[i]"),
             };
             m.apply(&xi, "i")
+        };
+        let value = match (&p.output_guard, self.plan.steps[k].guarded) {
+            (Some(g), true) => {
+                let g = g
+                    .get(offset..offset + n)
+                    .ok_or_else(|| Error::Other("guardrail shorter than the outputs".into()))?;
+                let lo: Vec<i64> = g.iter().map(|b| b.0).collect();
+                let hi: Vec<i64> = g.iter().map(|b| b.1).collect();
+                let glo = self.per_elem(ident, "guard_lo", &lo, "guardrail, lowest output");
+                let ghi = self.per_elem(ident, "guard_hi", &hi, "guardrail, highest output");
+                self.helpers.clamp_flag = true;
+                format!(
+                    "lf_clamp_flag({value}, {}, {}, &mut flags, LF_INFER_GUARD)",
+                    glo.at("i"),
+                    ghi.at("i")
+                )
+            }
+            _ => value,
         };
         let (len, target) = match offset {
             0 if n == p.output_len => ("LF_OUTPUT_LEN".to_string(), "output[i]".to_string()),

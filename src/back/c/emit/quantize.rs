@@ -35,7 +35,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     if in_lo.iter().zip(in_hi).any(|(lo, hi)| lo > hi) {
         return fail("Quantize: empty input domain");
     }
-    w.helpers.clamp = true;
+    w.helpers.clamp_flag = true;
     w.helpers.rescale = true;
     let (d, ident) = (&mut cx.decls, cx.ident.as_str());
     let dst_buf = w.buf(*dst)?;
@@ -46,11 +46,13 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let zp = w.zp_term(d, ident, "zp", t.q.zero_point, t)?;
     let value = |i: Expr| {
         let x = Expr::call(
-            "lf_clamp",
+            "lf_clamp_flag",
             vec![
                 Expr::var("in").index(i.clone()),
                 lo.at(i.clone()),
                 hi.at(i.clone()),
+                Expr::var("&flags"),
+                Expr::var("LF_INFER_DRIFT"),
             ],
         );
         // An identity rescale (the inputs already fit) is left out.
