@@ -102,23 +102,22 @@ static __always_inline int lf_run(struct lf_app *app, const s64 *in, s64 *out,
 
 	ret = e->snap->infer(in, out);
 	this_cpu_inc(e->stats->queries);
-	*flags = 0;
-	if (unlikely(ret)) {
-		if (ret < 0) {
-			this_cpu_inc(e->stats->errors);
-			return ret;
-		}
-		*flags = ret & LF_INFER_FLAGS;
-		if (ret & LF_INFER_DRIFT)
-			this_cpu_inc(e->stats->drift);
-		if (ret & LF_INFER_GUARD)
-			this_cpu_inc(e->stats->guard);
-		ret = 0;
-	}
 	this_cpu_inc(app->stats->queries);
 	if (uuid)
 		*uuid = e->snap->uuid;
-	return ret;
+	*flags = 0;
+	if (likely(!ret))
+		return 0;
+	if (ret < 0) {
+		this_cpu_inc(e->stats->errors);
+		return ret;
+	}
+	*flags = ret & LF_INFER_FLAGS;
+	if (ret & LF_INFER_DRIFT)
+		this_cpu_inc(e->stats->drift);
+	if (ret & LF_INFER_GUARD)
+		this_cpu_inc(e->stats->guard);
+	return 0;
 }
 
 int lf_query_model(u32 app_id, const s64 *in, s64 *out)

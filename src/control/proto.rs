@@ -5,6 +5,9 @@ use super::uapi::{self, Attr, Cmd, CostAttr, RecAttr, SlotAttr, UapiEnum};
 use super::wire::{AttrWriter, Attrs, CtrlAttr};
 use super::{AppStatus, Cost, InferReply, Record, RecordBatch, SlotFacts, SlotStatus};
 
+/// `NLA_F_NESTED` of linux/netlink.h.
+const NLA_F_NESTED: u16 = 0x8000;
+
 /// A request, before framing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -57,7 +60,8 @@ pub fn app_create(
                 b.u64(kind, v);
             }
         }
-        w.put(Attr::Budget.raw(), &b.finish())
+        // A nest: the kernel's strict validation wants NLA_F_NESTED.
+        w.put(Attr::Budget.raw() | NLA_F_NESTED, &b.finish())
             .map_err(|e| format!("{ctx}: {e}"))?;
     }
     Ok(Request {

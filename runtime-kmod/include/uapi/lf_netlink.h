@@ -21,7 +21,7 @@ enum lf_cmd {
 				 * BUDGET (optional) */
 	LF_CMD_APP_DESTROY,	/* APP_ID; an app a kernel client registered
 				 * keeps existing, only its slots are released */
-	LF_CMD_ACTIVATE,	/* APP_ID, UUID */
+	LF_CMD_ACTIVATE,	/* APP_ID, UUID; -E2BIG over the app budget */
 	LF_CMD_ROLLBACK,	/* APP_ID */
 	LF_CMD_INFER,		/* APP_ID, VECTOR -> APP_ID, UUID, VECTOR */
 	LF_CMD_SET_RECORDING,	/* APP_ID, RECORDING (u8 0/1) */

@@ -17,6 +17,9 @@
 
 A=$M/aurora
 
+# aur_mod UUID: the module name of Aurora snapshot UUID (aurora-build.sh).
+aur_mod() { sed -n "s/^$1 //p" $A/modules; }
+
 # grd_slot_counts APP UUID: "queries Q errors E drift D guardrail-hits G"
 # of that slot, from `lfc status`.
 grd_slot_counts() {
@@ -45,7 +48,7 @@ if [ "$RC" -ne 0 ] && ! loaded lf_test_snap_big5 &&
 else
 	fail budget_over_refused_at_insmod "rc=$RC $OUT; $(cat $KLOG_NEW)"
 fi
-lfnl status | grep -q '^app=5 .*slot=' &&
+lfnl status | grep -q '^app=5 slot=' &&
 	fail budget_refusal_left_slots_empty "$(lfnl status)" ||
 	pass budget_refusal_left_slots_empty
 expect budget_within_accepted 0 insmod $M/lf_test_snap_small5.ko
@@ -75,14 +78,16 @@ else
 	fail budget_over_refused_by_activate_extack "rc=$RC: $OUT"
 fi
 echo "$OUT" | sed 's/^/info: lfc activate over budget: /'
-[ "$(active 6)" = "none" ] && ! lfnl status | grep -q '^app=6 .*slot=' &&
+[ "$(active 6)" = "none" ] && ! lfnl status | grep -q '^app=6 slot=' &&
 	pass budget_activate_refusal_left_slots ||
 	fail budget_activate_refusal_left_slots "$(lfnl status)"
 expect budget_zero_limit_refused 1 lfc app create --app 7 --name z \
 	--inputs 1 --outputs 1 --max-stack 0
-lfc app destroy --app 5 >/dev/null 2>&1
-lfc app destroy --app 6 >/dev/null 2>&1
-rmmod lf_test_snap_small5 lf_test_snap_big6
+# Whatever the checks above left: apps first (they pin their snapshots).
+for app in 5 6 7; do lfc app destroy --app $app >/dev/null 2>&1; done
+for mod in lf_test_snap_big5 lf_test_snap_small5 lf_test_snap_big6; do
+	loaded $mod && rmmod $mod
+done
 
 # ---- counters: the hand-written snapshot, exact known inputs ---------
 # Gain 30 (uuid 30), app 3 (4 in, 2 out), domain +-10^6 in s64 (+-1000.0
@@ -110,8 +115,8 @@ echo "$OUT" | grep -q '^        out\[0\] proven \[-30000000, 30000000\] guardrai
 	pass status_shows_bounds_and_guardrail ||
 	fail status_shows_bounds_and_guardrail "$OUT"
 lfc app destroy --app 3 >/dev/null 2>&1
-rmmod lf_test_snap_guard
-rmmod lf_kernel
+loaded lf_test_snap_guard && rmmod lf_test_snap_guard
+rmmod lf_kernel || fail guard_cleanup "lf_kernel stays: $(cat /proc/modules | cut -d' ' -f1 | tr '\n' ' ')"
 
 # ---- counters: real Aurora snapshots (lfc compile) -------------------
 if [ -f $A/lf_model_1.ko ] && [ -f $A/lf_model_7.ko ] && [ -f $A/expect_7.csv ]; then
@@ -154,8 +159,8 @@ if [ -f $A/lf_model_1.ko ] && [ -f $A/lf_model_7.ko ] && [ -f $A/expect_7.csv ];
 	echo "$OUT" | grep -q '^        out\[0\] proven \[-[0-9]*, -*[0-9]*\] guardrail \[-3000, 3000\]$' &&
 		pass aurora_status_shows_guardrail || fail aurora_status_shows_guardrail "$OUT"
 	lfc app destroy --app 1 >/dev/null 2>&1
-	rmmod lf_model_7 lf_model_1
-	rmmod lf_kernel
+	for mod in $(aur_mod 7) $(aur_mod 1); do loaded $mod && rmmod $mod; done
+	rmmod lf_kernel || fail guard_aurora_cleanup "$(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 else
 	fail aurora_guard_checks "aurora-build.sh left no lf_model_1/7.ko in $A"
 fi
