@@ -1758,6 +1758,8 @@ fn collect_stream_reader_gone_ends_normally() {
         assert_eq!(got.streamed, 1, "{kind:?}");
         assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
     }
+}
+
 // ---- guardrails, drift and budgets (ABI 2) ---------------------------------
 
 fn s64_arr(kind: SlotAttr, v: &[i64]) -> Vec<u8> {
