@@ -375,6 +375,7 @@ fn empty_app(app: u32) -> AppStatus {
         shadow: None,
         budget: None,
         slots: vec![],
+        budget: None,
     }
 }
 

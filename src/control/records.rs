@@ -754,9 +754,10 @@ impl RecordSet {
                     .collect::<Result<_>>()?,
                 uuid: int(f[ni + no])?,
                 timestamp_ns: int(f[ni + no + 1])?,
-                flags: match flags {
-                    true => Some(flag_bits(int(f[ni + no + 2])?).map_err(bad)?),
-                    false => None,
+                // Empty: a streamed record (`-o -`) that carried no flags.
+                flags: match flags.then(|| f[ni + no + 2]) {
+                    Some(s) if !s.is_empty() => Some(flag_bits(int(s)?).map_err(bad)?),
+                    _ => None,
                 },
             });
         }

@@ -1062,6 +1062,20 @@ fn record_nest(uuid: u64, ts: u64, input: &[i64], output: &[i64]) -> Vec<u8> {
     )
 }
 
+/// [`record_nest`] with the `LF_REC_ATTR_FLAGS` an ABI 2 lf_kernel adds.
+fn record_nest_flags(uuid: u64, ts: u64, input: &[i64], output: &[i64], flags: u32) -> Vec<u8> {
+    nest(
+        Attr::Record as u16,
+        &[
+            u64a(RecAttr::Uuid, uuid),
+            u64a(RecAttr::Timestamp, ts),
+            nla(RecAttr::Input as u16, &s64s(input)),
+            nla(RecAttr::Output as u16, &s64s(output)),
+            u32a(RecAttr::Flags, flags),
+        ],
+    )
+}
+
 /// A RECORDS multicast message (seq 0, as the kernel sends them).
 fn records_msg(app: u32, recs: &[Vec<u8>]) -> Vec<u8> {
     let mut attrs = vec![u32a(Attr::AppId, app)];
@@ -1588,6 +1602,15 @@ fn record_files_round_trip_exactly() {
     std::fs::write(&old, "in0,in1,out0,uuid,timestamp_ns,flags\n1,2,3,4,5,8\n").unwrap();
     let e = RecordSet::read(&old, 2).unwrap_err().to_string();
     assert!(e.contains("line 2") && e.contains("flags 8"), "{e}");
+    // A stream (`-o -`) from an lf_kernel without flags: empty fields.
+    std::fs::write(
+        &old,
+        "in0,in1,out0,uuid,timestamp_ns,flags\n1,2,3,4,5,\n1,2,3,4,6,1\n",
+    )
+    .unwrap();
+    let o = RecordSet::read(&old, 2).unwrap();
+    let got: Vec<Option<u32>> = o.rows.iter().map(|r| r.flags).collect();
+    assert_eq!((got, o.drift_rate()), (vec![None, Some(1)], None));
     assert!(RecordSet::read(&csv, 3)
         .unwrap_err()
         .to_string()
@@ -1678,19 +1701,22 @@ fn collect_streams_to_sink_csv_and_jsonl() {
     for (format, want) in [
         (
             StreamFormat::Csv,
-            "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n0.0,1.0,-1.0,7,103\n",
+            "in0,in1,out0,uuid,timestamp_ns,flags\n1.5,-0.25,0.42,7,100,\n0.0,1.0,-1.0,7,103,3\n",
         ),
         (
             StreamFormat::Jsonl,
-            "{\"input\":[1.5,-0.25],\"output\":[0.42],\"timestamp_ns\":100,\"uuid\":7}\n\
-             {\"input\":[0.0,1.0],\"output\":[-1.0],\"timestamp_ns\":103,\"uuid\":7}\n",
+            "{\"flags\":null,\"input\":[1.5,-0.25],\"output\":[0.42],\"timestamp_ns\":100,\"uuid\":7}\n\
+             {\"flags\":3,\"input\":[0.0,1.0],\"output\":[-1.0],\"timestamp_ns\":103,\"uuid\":7}\n",
         ),
     ] {
         let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 100)]));
         let mut stream = RecordStream::over(
             queued(vec![
                 Ok(records_msg(1, &[record_nest(7, 100, &[1500, -250], &[42])])),
-                Ok(records_msg(1, &[record_nest(7, 103, &[0, 1000], &[-100])])),
+                Ok(records_msg(
+                    1,
+                    &[record_nest_flags(7, 103, &[0, 1000], &[-100], 3)],
+                )),
             ]),
             FAMILY,
         );
@@ -1749,7 +1775,7 @@ fn collect_stream_reader_gone_ends_normally() {
             duration: None,
         };
         // Room for the header and the first record's line.
-        let room = "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n".len();
+        let room = "in0,in1,out0,uuid,timestamp_ns,flags\n1.5,-0.25,0.42,7,100,\n".len();
         let mut sink = LineSink::new(Failing(kind, room), StreamFormat::Csv);
         let got =
             super::collect_to(&mut client, &mut stream, 1, limit, None, Some(&mut sink)).unwrap();

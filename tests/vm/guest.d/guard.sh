@@ -36,7 +36,7 @@ insmod $M/lf_kernel.ko
 expect budget_app_create 0 lfc app create --app 5 --name budget5 \
 	--inputs 4 --outputs 2 --max-macs 100
 run lfc status
-echo "$OUT" | grep -A1 '^app 5: ' | grep -q '^    budget max-macs 100$' &&
+echo "$OUT" | grep -A2 '^app 5: ' | grep -q '^    budget max-macs 100$' &&
 	pass budget_shown_by_status || fail budget_shown_by_status "$OUT"
 klog
 run insmod $M/lf_test_snap_big5.ko
