@@ -29,7 +29,7 @@
 {{ d }}
 {%- endfor %}
 
-{{ m.facts }}
+{{ m.facts.decls }}
 {%- if let Some(s) = m.scratch %}
 
 /*
@@ -114,16 +114,16 @@ static const struct lf_snapshot {{ m.snapshot }} = {
 	.owner		= THIS_MODULE,
 	.name		= {{ m.name_literal }},
 	.digest		= {{ m.digest_literal }},
-	.out_lo		= {{ m.out_lo }},
-	.out_hi		= {{ m.out_hi }},
-	.guard_lo	= {{ m.guard_lo }},
-	.guard_hi	= {{ m.guard_hi }},
+	.out_lo		= {{ m.facts.out_lo }},
+	.out_hi		= {{ m.facts.out_hi }},
+	.guard_lo	= {{ m.facts.guard_lo }},
+	.guard_hi	= {{ m.facts.guard_hi }},
 	.cost		= {
-		.macs		= {{ m.cost.macs }},
-		.cmps		= {{ m.cost.cmps }},
-		.stack_bytes	= {{ m.cost.stack_bytes }},
-		.rodata_bytes	= {{ m.cost.rodata_bytes }},
-		.scratch_bytes	= {{ m.cost.scratch_bytes }},
+		.macs		= {{ m.facts.cost.macs }},
+		.cmps		= {{ m.facts.cost.cmps }},
+		.stack_bytes	= {{ m.facts.cost.stack_bytes }},
+		.rodata_bytes	= {{ m.facts.cost.rodata_bytes }},
+		.scratch_bytes	= {{ m.facts.cost.scratch_bytes }},
 	},
 };
 
@@ -151,6 +151,6 @@ MODULE_INFO(uuid, {{ m.uuid_string }});
 MODULE_INFO(app, {{ m.app_string }});
 MODULE_INFO(digest, {{ m.digest_literal }});
 MODULE_INFO(lfc_version, {{ m.version_literal }});
-MODULE_INFO(output_bounds, {{ m.output_bounds_string }});
-MODULE_INFO(guardrail, {{ m.guardrail_string }});
-MODULE_INFO(cost, {{ m.cost_string }});
+MODULE_INFO(output_bounds, {{ m.facts.output_bounds_string }});
+MODULE_INFO(guardrail, {{ m.facts.guardrail_string }});
+MODULE_INFO(cost, {{ m.facts.cost_string }});

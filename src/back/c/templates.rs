@@ -316,16 +316,23 @@ pub struct Module {
     pub uuid_string: String,
     pub app_string: String,
     pub version_literal: String,
+    /// Some output is clamped to the guardrail.
+    pub guarded: bool,
+    pub facts: SnapshotFacts,
+}
+
+/// What struct lf_snapshot declares besides the code (see
+/// [`super::writer::snapshot_facts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotFacts {
     /// The proven output bounds and the guardrail as `static const`
     /// arrays for struct lf_snapshot (read by lf_kernel, not by infer).
-    pub facts: String,
+    pub decls: String,
     pub out_lo: String,
     pub out_hi: String,
     /// The guardrail arrays, or `NULL`.
     pub guard_lo: String,
     pub guard_hi: String,
-    /// Some output is clamped to the guardrail.
-    pub guarded: bool,
     pub cost: Cost,
     /// modinfo strings: real-valued `lo:hi` per output, the guardrail
     /// (or `none`), and the cost figures.
@@ -335,6 +342,7 @@ pub struct Module {
 }
 
 /// struct lf_cost, as the validator proved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cost {
     pub macs: usize,
     pub cmps: usize,

@@ -792,7 +792,7 @@ impl<'a> Writer<'a> {
         if self.uses_simd {
             helpers.push_str(&format!("\n{}", render(SimdHelpersT)?.trim_end()));
         }
-        let facts = self.facts()?;
+        let facts = snapshot_facts(p, info, &self.stem, self.rodata_bytes)?;
         Ok(Module {
             stem: self.stem.clone(),
             infer: self.infer.clone(),
@@ -827,82 +827,78 @@ impl<'a> Writer<'a> {
             uuid_string: c_string(&self.meta.uuid.to_string()),
             app_string: c_string(&self.meta.app.to_string()),
             version_literal: c_string(crate::VERSION),
-            facts: facts.decls,
-            out_lo: format!("{}_out_lo", self.stem),
-            out_hi: format!("{}_out_hi", self.stem),
-            guard_lo: facts.guard_lo,
-            guard_hi: facts.guard_hi,
             guarded: self.plan.steps.iter().any(|s| s.guarded),
-            cost: Cost {
-                macs: info.macs,
-                cmps: info.cmps,
-                stack_bytes: info.stack_bytes,
-                rodata_bytes: self.rodata_bytes,
-                scratch_bytes: info.scratch_bytes,
-            },
-            output_bounds_string: c_string(&real_ranges(p, &info.output_bounds)),
-            guardrail_string: c_string(
-                &p.output_guard
-                    .as_ref()
-                    .map(|g| real_ranges(p, g))
-                    .unwrap_or_else(|| "none".into()),
-            ),
-            cost_string: c_string(&format!(
-                "macs={} cmps={} stack={} rodata={} scratch={}",
-                info.macs, info.cmps, info.stack_bytes, self.rodata_bytes, info.scratch_bytes
-            )),
-        })
-    }
-
-    /// The proven output bounds and the guardrail, as arrays for the
-    /// struct lf_snapshot.
-    fn facts(&self) -> Result<Facts> {
-        let p = self.program;
-        let array = |suffix: &str, v: Vec<i64>| -> Result<String> {
-            let items: Vec<String> = v.iter().map(|&x| c_int(x)).collect();
-            render(ArrayT {
-                a: &Array {
-                    ctype: "s64".into(),
-                    name: format!("{}_{suffix}", self.stem),
-                    dims: "[LF_OUTPUT_LEN]".into(),
-                    lines: wrap(&items, "\t"),
-                },
-            })
-        };
-        let b = &self.info.output_bounds;
-        let mut decls = vec![
-            "/*\n * Proven by lfc's validator over the declared input domain, before\n * the guardrail: out_lo[i] <= out[i] <= out_hi[i]. For lf_kernel and\n * `lfc status`; infer() does not read them.\n */".to_string(),
-            array("out_lo", b.iter().map(|x| x.0).collect())?,
-            array("out_hi", b.iter().map(|x| x.1).collect())?,
-        ];
-        let (guard_lo, guard_hi) = match &p.output_guard {
-            Some(g) => {
-                decls.push("/* The guardrail (--output-range) infer() clamps out[i] to. */".into());
-                decls.push(array("guard_lo", g.iter().map(|x| x.0).collect())?);
-                decls.push(array("guard_hi", g.iter().map(|x| x.1).collect())?);
-                (
-                    format!("{}_guard_lo", self.stem),
-                    format!("{}_guard_hi", self.stem),
-                )
-            }
-            None => ("NULL".to_string(), "NULL".to_string()),
-        };
-        Ok(Facts {
-            decls: decls
-                .iter()
-                .map(|d| d.trim_end().to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            guard_lo,
-            guard_hi,
+            facts,
         })
     }
 }
 
-struct Facts {
-    decls: String,
-    guard_lo: String,
-    guard_hi: String,
+/// What struct lf_snapshot declares besides the code (snapshot ABI 2),
+/// for the C module and the C shell of a Rust one: the proven output
+/// bounds and the guardrail as `static const` arrays, struct lf_cost, and
+/// their modinfo strings. `rodata_bytes` is what the back end's tables and
+/// weights take.
+pub fn snapshot_facts(
+    p: &Program,
+    info: &ModuleInfo,
+    stem: &str,
+    rodata_bytes: usize,
+) -> Result<SnapshotFacts> {
+    let array = |suffix: &str, v: Vec<i64>| -> Result<String> {
+        let items: Vec<String> = v.iter().map(|&x| c_int(x)).collect();
+        render(ArrayT {
+            a: &Array {
+                ctype: "s64".into(),
+                name: format!("{stem}_{suffix}"),
+                dims: "[LF_OUTPUT_LEN]".into(),
+                lines: wrap(&items, "\t"),
+            },
+        })
+    };
+    let b = &info.output_bounds;
+    let mut decls = vec![
+        "/*\n * Proven by lfc's validator over the declared input domain, before\n * the guardrail: out_lo[i] <= out[i] <= out_hi[i]. For lf_kernel and\n * `lfc status`; infer() does not read them.\n */".to_string(),
+        array("out_lo", b.iter().map(|x| x.0).collect())?,
+        array("out_hi", b.iter().map(|x| x.1).collect())?,
+    ];
+    let (guard_lo, guard_hi) = match &p.output_guard {
+        Some(g) => {
+            decls.push("/* The guardrail (--output-range) infer() clamps out[i] to. */".into());
+            decls.push(array("guard_lo", g.iter().map(|x| x.0).collect())?);
+            decls.push(array("guard_hi", g.iter().map(|x| x.1).collect())?);
+            (format!("{stem}_guard_lo"), format!("{stem}_guard_hi"))
+        }
+        None => ("NULL".to_string(), "NULL".to_string()),
+    };
+    Ok(SnapshotFacts {
+        decls: decls
+            .iter()
+            .map(|d| d.trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        out_lo: format!("{stem}_out_lo"),
+        out_hi: format!("{stem}_out_hi"),
+        guard_lo,
+        guard_hi,
+        cost: Cost {
+            macs: info.macs,
+            cmps: info.cmps,
+            stack_bytes: info.stack_bytes,
+            rodata_bytes,
+            scratch_bytes: info.scratch_bytes,
+        },
+        output_bounds_string: c_string(&real_ranges(p, &info.output_bounds)),
+        guardrail_string: c_string(
+            &p.output_guard
+                .as_ref()
+                .map(|g| real_ranges(p, g))
+                .unwrap_or_else(|| "none".into()),
+        ),
+        cost_string: c_string(&format!(
+            "macs={} cmps={} stack={} rodata={rodata_bytes} scratch={}",
+            info.macs, info.cmps, info.stack_bytes, info.scratch_bytes
+        )),
+    })
 }
 
 /// `lo:hi` per output element in real units (value / that output's

@@ -67,6 +67,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         used_buffers: vec![false; info.buffers.len()],
         uses_acc: false,
         uses_acc32: false,
+        rodata_bytes: 0,
     };
     let mut bodies = Vec::new();
     for (k, instr) in program.instrs.iter().enumerate() {
@@ -138,6 +139,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         scratch_words,
         input_len: program.input_len,
         output_len: program.output_len,
+        facts: c::snapshot_facts(program, info, &c::stem(meta.uuid), w.rodata_bytes)?,
     })
 }
 
@@ -438,6 +440,18 @@ struct Writer<'a> {
     used_buffers: Vec<bool>,
     uses_acc: bool,
     uses_acc32: bool,
+    /// Bytes of the `static` tables and weights emitted so far.
+    rodata_bytes: usize,
+}
+
+/// Bytes of one element of Rust integer type `ty`.
+fn rbytes(ty: &str) -> usize {
+    match ty {
+        "i8" => 1,
+        "i16" => 2,
+        "i32" => 4,
+        _ => 8,
+    }
 }
 
 fn fail<T>(reason: impl Into<String>) -> Result<T> {
@@ -475,6 +489,7 @@ impl Writer<'_> {
         let ty = rtype(lo, hi);
         let items: Vec<String> = values.iter().map(|&v| lit(v)).collect();
         let doc = doc.map(|d| format!("/// {d}\n")).unwrap_or_default();
+        self.rodata_bytes += values.len() * rbytes(ty);
         self.items.push(format!(
             "{doc}static {name}: [{ty}; {}] = [\n{}\n];",
             values.len(),
@@ -528,6 +543,8 @@ impl Writer<'_> {
                 .iter()
                 .map(|r| format!("({}, {})", lit(r.mul), r.shift))
                 .collect();
+            // (i64, u32): 16 bytes with its padding.
+            self.rodata_bytes += rs.len() * 16;
             self.items.push(format!(
                 "/// {what} = mul / 2^shift, as (mul, shift)\nstatic {name}: [(i64, u32); {}] = [\n{}\n];",
                 rs.len(),
@@ -645,6 +662,7 @@ impl Writer<'_> {
         let ty = rtype(lo.min(0), hi);
         let items: Vec<String> = values.iter().map(|&v| lit(v)).collect();
         let doc = doc.map(|d| format!("/// {d}\n")).unwrap_or_default();
+        self.rodata_bytes += values.len() * rbytes(ty);
         self.items.push(format!(
             "{doc}static {name}: [{ty}; {}] = [\n{}\n];",
             values.len(),
@@ -988,6 +1006,7 @@ impl Writer<'_> {
                         format!("    [\n{}\n    ],", wrap(&items, "        ").join("\n"))
                     })
                     .collect();
+                self.rodata_bytes += n * m * rbytes(wty);
                 self.items.push(format!(
                     "/// weight[j][i]: row j computes output j.\nstatic {wname}: [[{wty}; {n}]; {m}] = [\n{}\n];",
                     rows.join("\n")
