@@ -90,15 +90,16 @@ pub trait System {
     }
 }
 
-/// Guardrail hits of a slot's snapshot, once lf_kernel reports them.
-pub(crate) fn slot_guard(_s: &SlotStatus) -> Option<u64> {
-    None
+/// Guardrail hits of a slot's snapshot (`LF_SLOT_ATTR_GUARD`; `None` from
+/// an lf_kernel before snapshot ABI 2).
+pub(crate) fn slot_guard(s: &SlotStatus) -> Option<u64> {
+    s.facts.guard_hits
 }
 
-/// Drift (queries with an input outside the domain) of a slot's snapshot,
-/// once lf_kernel reports it.
-pub(crate) fn slot_drift(_s: &SlotStatus) -> Option<u64> {
-    None
+/// Drift (queries with an input outside the domain) of a slot's snapshot
+/// (`LF_SLOT_ATTR_DRIFT`; `None` before ABI 2).
+pub(crate) fn slot_drift(s: &SlotStatus) -> Option<u64> {
+    s.facts.drift
 }
 
 /// Acceptance thresholds, in real output units.
@@ -217,7 +218,10 @@ impl Samples {
 }
 
 /// Max |fixed-point candidate - float model| over every output of every
-/// row, and the candidate's real outputs.
+/// row, and the candidate's real outputs. A candidate with a guardrail
+/// (`--output-range`) is compared with the float model's answers clamped
+/// to it: the clamp is part of what it was asked to compute; how often it
+/// acts on live traffic is the canary's guardrail rate.
 pub fn fidelity(
     compiled: &Compiled,
     float: &FloatModel,
@@ -233,11 +237,17 @@ pub fn fidelity(
     let fixed = pipeline::to_fixed(Path::new("<samples>"), &m, p.input_scale)?;
     let out = commands::run_fixed(compiled, &fixed, engine)?;
     let os = p.output_scale as f64;
+    let guard = crate::quant::guard::real_guard(p);
     let mut max = 0.0f64;
     let mut real = Vec::with_capacity(out.len());
     for (row, o) in inputs.iter().zip(&out) {
         let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-        let y = float.run(&x)?;
+        let mut y = float.run(&x)?;
+        if let Some(g) = &guard {
+            for (v, &(lo, hi)) in y.iter_mut().zip(g) {
+                *v = (*v as f64).clamp(lo, hi) as f32;
+            }
+        }
         if y.len() != o.len() {
             return Err(Error::Other(format!(
                 "the float model gives {} outputs, the snapshot {}",

@@ -29,7 +29,12 @@ fn slot(index: u32, uuid: u64, active: bool) -> SlotStatus {
         input_scale: 1000,
         output_scale: 1000,
         active,
-        facts: Default::default(),
+        // As an ABI 2 lf_kernel reports them.
+        facts: crate::control::SlotFacts {
+            drift: Some(0),
+            guard_hits: Some(0),
+            ..Default::default()
+        },
     }
 }
 
@@ -70,9 +75,12 @@ struct Fake {
     active_offset: f64,
     /// Shadow results to deliver at most (None: as many as asked).
     shadow_results: Option<usize>,
-    /// Per canary sleep: queries answered, refused, and drift of the
-    /// active snapshot.
+    /// Per canary sleep: queries answered, refused.
     per_sleep: (u64, u64),
+    /// Per canary sleep: guardrail hits and drift of the active snapshot.
+    per_sleep_flags: (u64, u64),
+    /// An lf_kernel before snapshot ABI 2: no guardrail or drift counters.
+    abi1: bool,
     slept: std::time::Duration,
     rollbacks: usize,
     activations: Vec<u64>,
@@ -104,6 +112,8 @@ impl Fake {
             active_offset: 0.0,
             shadow_results: None,
             per_sleep: (100, 0),
+            per_sleep_flags: (0, 0),
+            abi1: false,
             slept: std::time::Duration::ZERO,
             rollbacks: 0,
             activations: vec![],
@@ -123,6 +133,9 @@ impl Fake {
         let mut slots = vec![slot(0, uuid, true)];
         if let Some(o) = old {
             slots.push(slot(1, o, false));
+        }
+        if self.abi1 {
+            slots.iter_mut().for_each(|s| s.facts = Default::default());
         }
         let keep = self.apps[0].clone();
         self.apps[0] = AppStatus {
@@ -240,6 +253,13 @@ impl System for Fake {
         let a = &mut self.apps[0];
         a.queries += self.per_sleep.0;
         a.no_active += self.per_sleep.1;
+        let (guard, drift) = self.per_sleep_flags;
+        if let Some(s) = a.slots.iter_mut().find(|s| s.active) {
+            s.queries += self.per_sleep.0;
+            let f = &mut s.facts;
+            f.guard_hits = f.guard_hits.map(|g| g + guard);
+            f.drift = f.drift.map(|d| d + drift);
+        }
     }
     fn stopping(&self) -> bool {
         self.stop
@@ -274,6 +294,9 @@ impl System for Fake {
         let mut slots = vec![slot(0, uuid, true)];
         if let Some(o) = old {
             slots.push(slot(1, o, false));
+        }
+        if self.abi1 {
+            slots.iter_mut().for_each(|s| s.facts = Default::default());
         }
         self.apps[0] = app1(slots);
         Ok(())

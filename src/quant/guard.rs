@@ -60,6 +60,24 @@ pub fn output_guard(program: &Program, range: &OutputRange) -> Result<Vec<(i64, 
         .collect()
 }
 
+/// The guardrail of `program` in real units, per output element (`None`
+/// without one): what the snapshot's answers are clamped to, so what the
+/// float model's answers are compared against clamped too.
+pub fn real_guard(program: &Program) -> Option<Vec<(f64, f64)>> {
+    let guard = program.output_guard.as_ref()?;
+    let scales = program
+        .outputs
+        .iter()
+        .flat_map(|o| std::iter::repeat_n(o.scale as f64, o.len));
+    Some(
+        guard
+            .iter()
+            .zip(scales)
+            .map(|(&(lo, hi), s)| (lo as f64 / s, hi as f64 / s))
+            .collect(),
+    )
+}
+
 /// `x` rounded by `round`, saturated to the `s64` range (a bound beyond it
 /// limits nothing).
 fn to_units(x: f64, round: fn(f64) -> f64) -> i64 {
