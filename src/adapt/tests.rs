@@ -733,3 +733,33 @@ fn on_drift_gate_logs_the_rate_and_turns_down_below_it() {
     );
     assert!(lines[3].contains("drift rate unknown"), "{lines:?}");
 }
+
+/// A candidate with a guardrail is compared with the float model clamped
+/// to it: the clamp is what it was asked to compute. Against the bare
+/// float model the same answers are off by as much as the clamp cut.
+#[test]
+fn fidelity_of_a_guarded_candidate_is_against_the_clamped_float_model() {
+    let m = crate::data::read_matrix(&aurora("representative_dataset.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = (0..m.rows).map(|r| m.row(r).to_vec()).collect();
+    let float = FloatModel::load(&aurora("aurora.onnx")).unwrap();
+    let compile = |range: Option<&str>| {
+        let opts = pipeline::CompileOptions {
+            calibration: Some(aurora("representative_dataset.npy")),
+            output_range: range.map(|r| crate::quant::guard::OutputRange::parse(r).unwrap()),
+            ..Default::default()
+        };
+        pipeline::compile(&aurora("aurora.onnx"), &opts).unwrap()
+    };
+    let (bare, bare_out) = fidelity(&compile(None), &float, &rows, Engine::Interp).unwrap();
+    let (guarded, out) =
+        fidelity(&compile(Some("-0.5:0.5")), &float, &rows, Engine::Interp).unwrap();
+    let clamped = out.iter().filter(|o| o[0].abs() == 0.5).count();
+    assert!(clamped > 10, "{clamped} of {} rows clamped", out.len());
+    assert!(bare <= 0.05 && guarded <= bare + 1e-3, "{bare} {guarded}");
+    // What the clamp cut, were it compared with the bare float model.
+    let cut = bare_out
+        .iter()
+        .map(|o| (o[0].abs() - 0.5).max(0.0))
+        .fold(0.0f64, f64::max);
+    assert!(cut > 1.0, "{cut}");
+}
