@@ -383,7 +383,6 @@ fn empty_app(app: u32) -> AppStatus {
         recording: None,
         staging: None,
         shadow: None,
-        budget: None,
         slots: vec![],
         budget: None,
     }

@@ -63,7 +63,11 @@ fn schema(set: &RecordSet) -> Arc<Type> {
     for name in set.header() {
         fields.push(match name.as_str() {
             "uuid" | "timestamp_ns" => column(&name, Physical::INT64, u64_type()),
-            "flags" => column(&name, Physical::INT32, Some(LogicalType::integer(32, false))),
+            "flags" => column(
+                &name,
+                Physical::INT32,
+                Some(LogicalType::integer(32, false)),
+            ),
             _ => column(&name, Physical::DOUBLE, None),
         });
     }
@@ -349,7 +353,10 @@ mod tests {
         bad.rows[2].flags = Some(1 << 7);
         bad.write(&pq).unwrap();
         let err = RecordSet::read(&pq, 3).unwrap_err().to_string();
-        assert!(err.contains("row 2") && err.contains("does not define"), "{err}");
+        assert!(
+            err.contains("row 2") && err.contains("does not define"),
+            "{err}"
+        );
     }
 
     #[test]
