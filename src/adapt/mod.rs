@@ -217,8 +217,57 @@ impl Samples {
     }
 }
 
+/// What [`fidelity`] measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fidelity {
+    /// Max |candidate - float model| over every output of the judged
+    /// rows (NaN when none was judged).
+    pub max: f64,
+    /// Rows inside the candidate's declared input domain: judged.
+    pub judged: usize,
+    /// Rows with an input outside it (the candidate's own LF_INFER_DRIFT):
+    /// the snapshot clamps them, so the float model on the unclamped
+    /// input is not what it promises; counted as drift, not judged.
+    pub drift: usize,
+    /// The candidate's real outputs on every row, judged or not.
+    pub real: Vec<Vec<f64>>,
+}
+
+impl Fidelity {
+    /// `fidelity max E over J samples[ (D outside its domain: drift, not
+    /// judged)]`, for the logs.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "fidelity max |snapshot - float model| {:.6} over {} in-domain samples",
+            self.max, self.judged
+        );
+        if self.drift > 0 {
+            s.push_str(&format!(
+                " ({} outside its input domain: drift, not judged)",
+                self.drift
+            ));
+        }
+        s
+    }
+
+    /// Why the candidate cannot be judged: no row inside its domain.
+    pub fn unjudged(&self) -> Option<String> {
+        (self.judged == 0).then(|| {
+            format!(
+                "fidelity not measurable: all {} samples have an input outside the candidate's input domain (drift); widen its --input-range or judge it on in-domain samples",
+                self.drift
+            )
+        })
+    }
+}
+
 /// Max |fixed-point candidate - float model| over every output of every
-/// row, and the candidate's real outputs. A candidate with a guardrail
+/// row inside the candidate's declared input domain, and the candidate's
+/// real outputs. A row with an input outside the domain is clamped by the
+/// snapshot (LF_INFER_DRIFT, decided by the interpreter exactly as the
+/// kernel does): the float model's answer on the unclamped input is not
+/// the snapshot's contract there, so such rows are counted as drift and
+/// left out of the maximum. A candidate with a guardrail
 /// (`--output-range`) is compared with the float model's answers clamped
 /// to it: the clamp is part of what it was asked to compute; how often it
 /// acts on live traffic is the canary's guardrail rate.
@@ -227,7 +276,7 @@ pub fn fidelity(
     float: &FloatModel,
     inputs: &[Vec<f64>],
     engine: Engine,
-) -> Result<(f64, Vec<Vec<f64>>)> {
+) -> Result<Fidelity> {
     let p = &compiled.program;
     let m = Matrix::new(
         inputs.len(),
@@ -238,9 +287,20 @@ pub fn fidelity(
     let out = commands::run_fixed(compiled, &fixed, engine)?;
     let os = p.output_scale as f64;
     let guard = crate::quant::guard::real_guard(p);
-    let mut max = 0.0f64;
-    let mut real = Vec::with_capacity(out.len());
-    for (row, o) in inputs.iter().zip(&out) {
+    let mut f = Fidelity {
+        max: 0.0,
+        judged: 0,
+        drift: 0,
+        real: Vec::with_capacity(out.len()),
+    };
+    for ((row, x_fixed), o) in inputs.iter().zip(&fixed).zip(&out) {
+        let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
+        let drift = crate::back::interp::run_flags(p, x_fixed).1 & crate::ir::program::INFER_DRIFT;
+        if drift != 0 {
+            f.drift += 1;
+            f.real.push(r);
+            continue;
+        }
         let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
         let mut y = float.run(&x)?;
         if let Some(g) = &guard {
@@ -255,18 +315,21 @@ pub fn fidelity(
                 o.len()
             )));
         }
-        let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
         for (a, b) in r.iter().zip(&y) {
             let e = (a - *b as f64).abs();
-            max = if e.is_nan() {
+            f.max = if e.is_nan() {
                 f64::INFINITY
             } else {
-                max.max(e)
+                f.max.max(e)
             };
         }
-        real.push(r);
+        f.judged += 1;
+        f.real.push(r);
     }
-    Ok((max, real))
+    if f.judged == 0 {
+        f.max = f64::NAN;
+    }
+    Ok(f)
 }
 
 /// Mean |a - b| over every value of every row.
@@ -926,21 +989,26 @@ impl Adapter {
             Ok(f) => f,
             Err(e) => return reject(out, format!("float model: {e}")),
         };
-        let (max_err, cand) = match fidelity(&compiled, &float, &samples.inputs, self.opts.engine) {
+        let fid = match fidelity(&compiled, &float, &samples.inputs, self.opts.engine) {
             Ok(r) => r,
             Err(e) => return reject(out, format!("running the candidate: {e}")),
         };
         let crit = self.opts.criteria;
+        let max_err = fid.max;
         out.fidelity = Some((max_err, crit.max_fidelity_error));
         log(&Event::step(
             name,
             format!(
-                "fidelity max |snapshot - float model| {max_err:.6} over {} samples (<= {}) {}",
-                samples.inputs.len(),
+                "{} (<= {}) {}",
+                fid.describe(),
                 crit.max_fidelity_error,
                 ok_or(max_err, crit.max_fidelity_error)
             ),
         ));
+        if let Some(why) = fid.unjudged() {
+            return reject(out, why);
+        }
+        let cand = fid.real;
         let active = active_outputs(sys, status.as_ref(), &samples)?;
         let change = active.as_ref().map(|(_, a)| mean_abs_change(&cand, a));
         out.stability = Some((change, crit.max_output_change));

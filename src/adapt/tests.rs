@@ -750,9 +750,10 @@ fn fidelity_of_a_guarded_candidate_is_against_the_clamped_float_model() {
         };
         pipeline::compile(&aurora("aurora.onnx"), &opts).unwrap()
     };
-    let (bare, bare_out) = fidelity(&compile(None), &float, &rows, Engine::Interp).unwrap();
-    let (guarded, out) =
-        fidelity(&compile(Some("-0.5:0.5")), &float, &rows, Engine::Interp).unwrap();
+    let b = fidelity(&compile(None), &float, &rows, Engine::Interp).unwrap();
+    let g = fidelity(&compile(Some("-0.5:0.5")), &float, &rows, Engine::Interp).unwrap();
+    assert_eq!((b.judged, b.drift, g.judged), (rows.len(), 0, rows.len()));
+    let (bare, bare_out, guarded, out) = (b.max, b.real, g.max, g.real);
     let clamped = out.iter().filter(|o| o[0].abs() == 0.5).count();
     assert!(clamped > 10, "{clamped} of {} rows clamped", out.len());
     assert!(bare <= 0.05 && guarded <= bare + 1e-3, "{bare} {guarded}");
@@ -762,4 +763,65 @@ fn fidelity_of_a_guarded_candidate_is_against_the_clamped_float_model() {
         .map(|o| (o[0].abs() - 0.5).max(0.0))
         .fold(0.0f64, f64::max);
     assert!(cut > 1.0, "{cut}");
+}
+
+/// Live inputs outside the candidate's declared domain are clamped by the
+/// snapshot: judging them against the float model on the unclamped input
+/// measured the clamp, not the quantization (a candidate once scored 2.91
+/// for 0.05). They are counted as drift and left out; the in-domain rows
+/// are judged as before, and a set with none is not judged at all.
+#[test]
+fn fidelity_judges_in_domain_rows_and_counts_the_rest_as_drift() {
+    let m = crate::data::read_matrix(&aurora("representative_dataset.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = (0..m.rows).map(|r| m.row(r).to_vec()).collect();
+    let float = FloatModel::load(&aurora("aurora.onnx")).unwrap();
+    let opts = pipeline::CompileOptions {
+        calibration: Some(aurora("representative_dataset.npy")),
+        input_range: Some(pipeline::InputRange::All(-2.0, 12.0)),
+        ..Default::default()
+    };
+    let c = pipeline::compile(&aurora("aurora.onnx"), &opts).unwrap();
+    let inside = fidelity(&c, &float, &rows, Engine::Interp).unwrap();
+    assert_eq!((inside.judged, inside.drift), (rows.len(), 0));
+    assert!(inside.max <= 0.05, "{}", inside.max);
+
+    // Every third row pushed far outside [-2, 12] on two features.
+    let mut mixed = rows.clone();
+    for r in mixed.iter_mut().step_by(3) {
+        r[0] = 400.0;
+        r[7] = -90.0;
+    }
+    let out = (mixed.len() + 2) / 3;
+    let f = fidelity(&c, &float, &mixed, Engine::Interp).unwrap();
+    assert_eq!((f.judged, f.drift), (mixed.len() - out, out));
+    assert_eq!(f.real.len(), mixed.len());
+    assert!(f.max <= inside.max, "{} > {}", f.max, inside.max);
+    let d = f.describe();
+    assert!(
+        d.contains(&format!(
+            "over {} in-domain samples ({out} outside",
+            mixed.len() - out
+        )),
+        "{d}"
+    );
+    // What the old judgement said: the clamp's effect, far over 0.05.
+    let clamped_err = mixed
+        .iter()
+        .zip(&f.real)
+        .step_by(3)
+        .map(|(x, y)| {
+            let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            (float.run(&x).unwrap()[0] as f64 - y[0]).abs()
+        })
+        .fold(0.0f64, f64::max);
+    assert!(clamped_err > 0.05, "{clamped_err}");
+    assert!(f.unjudged().is_none());
+
+    // None inside: not judged, and said so.
+    let far: Vec<Vec<f64>> = rows.iter().map(|r| vec![500.0; r.len()]).collect();
+    let n = fidelity(&c, &float, &far, Engine::Interp).unwrap();
+    assert_eq!((n.judged, n.drift), (0, far.len()));
+    assert!(n.max.is_nan());
+    let why = n.unjudged().unwrap();
+    assert!(why.contains(&format!("all {} samples", far.len())), "{why}");
 }

@@ -2,7 +2,7 @@
 //! promote or unload, canary.
 
 use super::*;
-use crate::adapt::shadow::{CanaryOptions, Rates, ShadowOptions};
+use crate::adapt::shadow::{shadow_reason, CanaryOptions, Rates, ShadowOptions, ShadowVerdict};
 
 fn shadow_opts(canary: Option<CanaryOptions>) -> ShadowOptions {
     ShadowOptions {
@@ -283,4 +283,31 @@ fn interrupted_shadow_unloads_and_leaves_the_file_for_next_time() {
     let (out, _) = poll(&mut a, &mut fake);
     assert_eq!(out.len(), 1);
     assert!(!out[0].rejected(), "{}", out[0]);
+}
+
+/// Shadow samples all outside the candidate's domain leave its fidelity
+/// unmeasured (NaN over no in-domain sample): rejected, saying why; some
+/// drift with in-domain samples judged is not a reason by itself.
+#[test]
+fn shadow_samples_all_drifting_are_not_judged() {
+    let v = |max: f64, drift: usize| ShadowVerdict {
+        samples: 64,
+        errors: 0,
+        mismatches: 0,
+        max_fidelity_error: max,
+        mean_change: 0.1,
+        max_change: 0.2,
+        drift,
+        guard: 0,
+    };
+    let c = Criteria::default();
+    let why = shadow_reason(&v(f64::NAN, 64), &c).unwrap_err();
+    assert!(
+        why.starts_with("fidelity not measurable: all 64 live samples have an input outside"),
+        "{why}"
+    );
+    assert_eq!(shadow_reason(&v(0.01, 20), &c), Ok(()));
+    assert!(shadow_reason(&v(0.5, 0), &c)
+        .unwrap_err()
+        .contains("exceeds"));
 }
