@@ -56,7 +56,7 @@ cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_good.onnx"
 cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_tight.onnx"
 cp "$HERE/aurora_unstable.onnx" "$ADAPT_SRC/"
 cp "$EX/representative_dataset.npy" "$ADAPT_SRC/"
-cp "$HERE/shadow.sh" "$HERE/canary.sh" "$dest/"
+cp "$HERE/shadow.sh" "$HERE/canary.sh" "$HERE/snapshots.sh" "$dest/"
 for n in 1 2 3 5 6; do
 	case $n in 1) out=$dest/lf_model_1.ko ;; *) out=$ADAPT_SRC/lf_model_$n.ko ;; esac
 	# shellcheck disable=SC2046

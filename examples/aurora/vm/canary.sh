@@ -22,6 +22,17 @@
 # is checked by shadow.sh.
 
 CN_LOG=/tmp/adapt_canary.log
+CN_REC=/tmp/canary_rec.csv
+# TIGHT_RANGE (and ADAPT_RANGE) as the host built lf_model_6.ko with.
+# shellcheck source=snapshots.sh
+. $M/snapshots.sh
+
+# cn_outputs FILE: Aurora's action (column out0) of every record of an
+# `lfc collect` CSV, one per line, sorted.
+cn_outputs() {
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "out0") c = i; next }
+		c { print $c }' "$1" | sort -g
+}
 
 cn_before=$(lfc status 2>&1)
 echo "$cn_before" | sed 's/^/info: canary: status before: /'
@@ -30,6 +41,21 @@ if ! [ "$(slot_role 3)" = "[active]" ] || ! [ "$(slot_role 2)" = "[standby]" ] |
 	fail canary_setup "uuid 3: '$(slot_of 3)', uuid 2: '$(slot_of 2)'; canary checks not run; $cn_before"
 else
 	pass canary_setup
+	# What uuid 3 (Aurora, no guardrail) answers on this transfer, measured
+	# before the canary: 200 records of lf_tcp's queries. TIGHT_RANGE was
+	# chosen from such a record (snapshots.sh); the share outside it is
+	# the guardrail rate uuid 6 will see, so it must exceed the canary's
+	# 0.05 for the rollback below to be the expected outcome.
+	lfc collect --app 1 --count 200 -o $CN_REC > /tmp/canary_collect.out 2>&1
+	cn_lo=${TIGHT_RANGE%:*} cn_hi=${TIGHT_RANGE#*:}
+	cn_outputs $CN_REC > /tmp/canary_out.txt
+	cn_n=$(wc -l < /tmp/canary_out.txt)
+	cn_out=$(awk -v lo="$cn_lo" -v hi="$cn_hi" '$1 < lo || $1 > hi' /tmp/canary_out.txt | wc -l)
+	cn_q() { [ "$cn_n" -gt 0 ] && sed -n "$((($1 * (cn_n - 1)) / 100 + 1))p" /tmp/canary_out.txt; }
+	echo "info: canary: uuid 3's live actions ($cn_n records): min $(cn_q 0) p10 $(cn_q 10) p25 $(cn_q 25) median $(cn_q 50) p75 $(cn_q 75) p90 $(cn_q 90) max $(cn_q 100); outside the guardrail $TIGHT_RANGE: $cn_out ($(awk -v a="$cn_out" -v n="$cn_n" 'BEGIN { if (n) printf "%.1f", 100 * a / n }') %)"
+	[ "$cn_n" -ge 100 ] && [ $((cn_out * 100)) -gt $((cn_n * 5)) ] &&
+		pass canary_live_actions_leave_the_guardrail ||
+		fail canary_live_actions_leave_the_guardrail "$cn_out of $cn_n records outside $TIGHT_RANGE; $(cat /tmp/canary_collect.out)"
 	cp $AD/aurora_tight.onnx "$SW/.aurora_tight.onnx.tmp" &&
 		mv "$SW/.aurora_tight.onnx.tmp" "$SW/aurora_tight.onnx"
 	cn_t0=$(date +%s)

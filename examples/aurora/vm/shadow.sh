@@ -135,6 +135,13 @@ else
 	fb1=$(tcpp fallbacks) q1=$(num queries "$(app1)")
 	mis=$((mis1 - mis0)) ans=$((ans1 - ans0)) fb=$((fb1 - fb0))
 	echo "info: shadow transfer: daemon ran ${sh_secs}s; MIs=$mis answers=$ans fallbacks=$fb app1 queries=$((q1 - q0)); $XFER"
+	# Share of the whole transfer's live queries that were shadowed: the
+	# samples lf_kernel took for each candidate (good, unstable, tight),
+	# over every query app 1 answered in the transfer.
+	sh_sampled=$(cat $SH_LOG ${CN_LOG:-/dev/null} 2>/dev/null |
+		sed -n 's/^adapt: [^ ]*: shadow: [0-9]* results received, \([0-9]*\) sampled of .*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "info: shadow share of the transfer's live queries: $sh_sampled sampled of $((q1 - q0)) ($(awk -v a="$sh_sampled" -v n="$((q1 - q0))" 'BEGIN { if (n) printf "%.1f", 100 * a / n }') %), in 3 shadow windows of 1 in 2 per CPU"
 	[ "$XFER_RC" -eq 0 ] &&
 		echo "$XFER" | grep -q "^send bytes=$SH_BYTES counted=$SH_BYTES .* cc=lf_tcp " &&
 		[ "$mis" -ge 100 ] && [ "$fb" -eq 0 ] && [ "$ans" -eq "$mis" ] &&
