@@ -791,7 +791,7 @@ fn fidelity_judges_in_domain_rows_and_counts_the_rest_as_drift() {
         r[0] = 400.0;
         r[7] = -90.0;
     }
-    let out = (mixed.len() + 2) / 3;
+    let out = mixed.len().div_ceil(3);
     let f = fidelity(&c, &float, &mixed, Engine::Interp).unwrap();
     assert_eq!((f.judged, f.drift), (mixed.len() - out, out));
     assert_eq!(f.real.len(), mixed.len());
