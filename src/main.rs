@@ -475,6 +475,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         criteria: Criteria {
             max_fidelity_error: a.max_fidelity_error,
             max_output_change: a.max_output_change,
+            max_drift_rate: a.shadow.max_drift_rate()?,
         },
         engine: match a.engine {
             EngineArg::C => Engine::C,

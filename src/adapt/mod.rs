@@ -107,6 +107,10 @@ pub(crate) fn slot_drift(s: &SlotStatus) -> Option<u64> {
 pub struct Criteria {
     pub max_fidelity_error: f64,
     pub max_output_change: f64,
+    /// Share of the samples that may lie outside the candidate's input
+    /// domain and be left out of its fidelity (`--max-drift-rate`); above
+    /// it they are judged too: the domain does not cover the traffic.
+    pub max_drift_rate: f64,
 }
 
 pub const DEFAULT_MAX_FIDELITY_ERROR: f64 = 0.05;
@@ -117,6 +121,7 @@ impl Default for Criteria {
         Criteria {
             max_fidelity_error: DEFAULT_MAX_FIDELITY_ERROR,
             max_output_change: DEFAULT_MAX_OUTPUT_CHANGE,
+            max_drift_rate: shadow::DEFAULT_MAX_DRIFT_RATE,
         }
     }
 }
@@ -231,6 +236,8 @@ pub struct Fidelity {
     pub drift: usize,
     /// The candidate's real outputs on every row, judged or not.
     pub real: Vec<Vec<f64>>,
+    /// More rows drifted than the limit allowed: they were judged too.
+    pub drift_judged: bool,
 }
 
 impl Fidelity {
@@ -241,7 +248,12 @@ impl Fidelity {
             "fidelity max |snapshot - float model| {:.6} over {} in-domain samples",
             self.max, self.judged
         );
-        if self.drift > 0 {
+        if self.drift_judged {
+            s = format!(
+                "fidelity max |snapshot - float model| {:.6} over {} samples ({} outside its input domain: more than --max-drift-rate allows, so judged too, clamped)",
+                self.max, self.judged, self.drift
+            );
+        } else if self.drift > 0 {
             s.push_str(&format!(
                 " ({} outside its input domain: drift, not judged)",
                 self.drift
@@ -267,7 +279,11 @@ impl Fidelity {
 /// snapshot (LF_INFER_DRIFT, decided by the interpreter exactly as the
 /// kernel does): the float model's answer on the unclamped input is not
 /// the snapshot's contract there, so such rows are counted as drift and
-/// left out of the maximum. A candidate with a guardrail
+/// left out of the maximum, as long as they are at most `max_drift_rate`
+/// of the rows. Beyond that the domain does not cover the traffic and
+/// every row is judged: the clamp's error is what the traffic would get
+/// (a PTQ candidate quantized from a few calibration rows is rejected so).
+/// A candidate with a guardrail
 /// (`--output-range`) is compared with the float model's answers clamped
 /// to it: the clamp is part of what it was asked to compute; how often it
 /// acts on live traffic is the canary's guardrail rate.
@@ -276,6 +292,7 @@ pub fn fidelity(
     float: &FloatModel,
     inputs: &[Vec<f64>],
     engine: Engine,
+    max_drift_rate: f64,
 ) -> Result<Fidelity> {
     let p = &compiled.program;
     let m = Matrix::new(
@@ -287,17 +304,22 @@ pub fn fidelity(
     let out = commands::run_fixed(compiled, &fixed, engine)?;
     let os = p.output_scale as f64;
     let guard = crate::quant::guard::real_guard(p);
+    let drifts: Vec<bool> = fixed
+        .iter()
+        .map(|x| crate::back::interp::run_flags(p, x).1 & crate::ir::program::INFER_DRIFT != 0)
+        .collect();
+    let n_drift = drifts.iter().filter(|&&d| d).count();
+    let judge_all = n_drift as f64 > max_drift_rate * inputs.len() as f64;
     let mut f = Fidelity {
         max: 0.0,
         judged: 0,
-        drift: 0,
+        drift: n_drift,
         real: Vec::with_capacity(out.len()),
+        drift_judged: judge_all,
     };
-    for ((row, x_fixed), o) in inputs.iter().zip(&fixed).zip(&out) {
+    for (((row, o), &drift), _) in inputs.iter().zip(&out).zip(&drifts).zip(&fixed) {
         let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
-        let drift = crate::back::interp::run_flags(p, x_fixed).1 & crate::ir::program::INFER_DRIFT;
-        if drift != 0 {
-            f.drift += 1;
+        if drift && !judge_all {
             f.real.push(r);
             continue;
         }
@@ -989,11 +1011,17 @@ impl Adapter {
             Ok(f) => f,
             Err(e) => return reject(out, format!("float model: {e}")),
         };
-        let fid = match fidelity(&compiled, &float, &samples.inputs, self.opts.engine) {
+        let crit = self.opts.criteria;
+        let fid = match fidelity(
+            &compiled,
+            &float,
+            &samples.inputs,
+            self.opts.engine,
+            crit.max_drift_rate,
+        ) {
             Ok(r) => r,
             Err(e) => return reject(out, format!("running the candidate: {e}")),
         };
-        let crit = self.opts.criteria;
         let max_err = fid.max;
         out.fidelity = Some((max_err, crit.max_fidelity_error));
         log(&Event::step(

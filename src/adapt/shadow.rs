@@ -108,6 +108,7 @@ pub fn judge(
     records: &[ShadowRecord],
     status: &AppStatus,
     engine: Engine,
+    max_drift_rate: f64,
 ) -> Result<ShadowVerdict> {
     let p = &compiled.program;
     let ok: Vec<&ShadowRecord> = records.iter().filter(|r| r.shadow_error >= 0).collect();
@@ -127,7 +128,7 @@ pub fn judge(
     // mismatches is 0; its fidelity is that of the kernel's answers then.
     // Rows outside the candidate's domain are its drift (counted from its
     // own flags below), not judged against the float model.
-    let max_err = fidelity(compiled, float, &real_in, engine)?.max;
+    let max_err = fidelity(compiled, float, &real_in, engine, max_drift_rate)?.max;
     let os = p.output_scale as f64;
     let (mut sum, mut n, mut max) = (0.0, 0usize, 0.0f64);
     for r in &ok {
@@ -456,7 +457,14 @@ pub(super) fn stage_and_judge(
         Ok(f) => f,
         Err(e) => return Ok(Err(format!("float model: {e}"))),
     };
-    let v = match judge(compiled, &float, &take.records, &before, engine) {
+    let v = match judge(
+        compiled,
+        &float,
+        &take.records,
+        &before,
+        engine,
+        criteria.max_drift_rate,
+    ) {
         Ok(v) => v,
         Err(e) => return Ok(Err(format!("judging the shadow samples: {e}"))),
     };
