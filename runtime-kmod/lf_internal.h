@@ -35,6 +35,8 @@
 struct lf_snap_stats {
 	u64 queries;		/* infer() calls */
 	u64 errors;		/* infer() returned a negative errno */
+	u64 drift;		/* queries with an input outside the domain */
+	u64 guard;		/* queries with an output clamped by the guardrail */
 };
 
 struct lf_app_stats {
@@ -50,6 +52,7 @@ struct lf_app_stats {
 struct lf_record {
 	u64 uuid;
 	u64 timestamp;
+	u32 flags;		/* LF_INFER_* the snapshot returned */
 	s64 values[];
 };
 
@@ -105,6 +108,8 @@ struct lf_app {
 	struct lf_entry *slot[LF_NR_SLOTS];	/* under lf_mutex */
 	int active_slot;			/* under lf_mutex */
 	struct lf_app_stats __percpu *stats;
+	/* Limits on the snapshots it takes; fixed once set, under lf_mutex. */
+	struct lf_budget budget;
 	/* Non-NULL while training records are collected; under lf_mutex. */
 	struct lf_recorder __rcu *rec;
 	/* Non-NULL while a candidate shadows the active snapshot. */
@@ -122,7 +127,8 @@ extern struct xarray lf_apps;
 
 /* Process context; each takes lf_mutex. @extack may be NULL. */
 int lf_app_create(u32 app_id, const char *name, u32 input_len,
-		  u32 output_len, struct netlink_ext_ack *extack);
+		  u32 output_len, const struct lf_budget *budget,
+		  struct netlink_ext_ack *extack);
 int lf_app_destroy(u32 app_id, struct netlink_ext_ack *extack);
 int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack);
 int lf_rollback(u32 app_id, struct netlink_ext_ack *extack);
@@ -145,8 +151,13 @@ void lf_entry_stats_sum(const struct lf_entry *e, struct lf_snap_stats *sum);
 int lf_rec_start(struct lf_app *app);
 void lf_rec_stop(struct lf_app *app, bool ship);
 /* The query path: caller holds rcu_read_lock(); any context but NMI. */
-void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
-		   const s64 *out);
+void lf_rec_append(struct lf_recorder *r, u64 uuid, u32 flags,
+		   const s64 *in, const s64 *out);
+
+/* Budgets and snapshot facts (lf_budget.c). */
+int lf_budget_check(const struct lf_app *app, const struct lf_snapshot *snap,
+		    struct netlink_ext_ack *extack);
+int lf_snapshot_facts_check(const struct lf_snapshot *snap);
 
 /*
  * A candidate shadowing an app (lf_shadow.c), from lf_shadow_start() until

@@ -84,9 +84,13 @@ static bool lf_io_len_valid(u32 len)
 	return len >= 1 && len <= LF_MAX_IO_LEN;
 }
 
-/* The query path proper; caller holds rcu_read_lock(). */
+/*
+ * The query path proper; caller holds rcu_read_lock(). infer() answers 0,
+ * LF_INFER_* flags (counted here, passed on in @flags) or a negative
+ * errno; callers see 0 or the errno.
+ */
 static __always_inline int lf_run(struct lf_app *app, const s64 *in, s64 *out,
-				  u64 *uuid)
+				  u64 *uuid, u32 *flags)
 {
 	struct lf_entry *e = rcu_dereference(app->active);
 	int ret;
@@ -98,12 +102,22 @@ static __always_inline int lf_run(struct lf_app *app, const s64 *in, s64 *out,
 
 	ret = e->snap->infer(in, out);
 	this_cpu_inc(e->stats->queries);
-	if (unlikely(ret))
-		this_cpu_inc(e->stats->errors);
 	this_cpu_inc(app->stats->queries);
 	if (uuid)
 		*uuid = e->snap->uuid;
-	return ret;
+	*flags = 0;
+	if (likely(!ret))
+		return 0;
+	if (ret < 0) {
+		this_cpu_inc(e->stats->errors);
+		return ret;
+	}
+	*flags = ret & LF_INFER_FLAGS;
+	if (ret & LF_INFER_DRIFT)
+		this_cpu_inc(e->stats->drift);
+	if (ret & LF_INFER_GUARD)
+		this_cpu_inc(e->stats->guard);
+	return 0;
 }
 
 int lf_query_model(u32 app_id, const s64 *in, s64 *out)
@@ -111,6 +125,7 @@ int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 	struct lf_recorder *rec;
 	struct lf_shadow *sh;
 	struct lf_app *app;
+	u32 flags;
 	u64 uuid = 0;
 	int ret;
 
@@ -120,11 +135,11 @@ int lf_query_model(u32 app_id, const s64 *in, s64 *out)
 		ret = -ENOENT;
 		goto unlock;
 	}
-	ret = lf_run(app, in, out, &uuid);
+	ret = lf_run(app, in, out, &uuid, &flags);
 	if (likely(!ret)) {
 		rec = rcu_dereference(app->rec);
 		if (unlikely(rec))
-			lf_rec_append(rec, uuid, in, out);
+			lf_rec_append(rec, uuid, flags, in, out);
 		sh = rcu_dereference(app->shadow);
 		if (unlikely(sh))
 			lf_shadow_offer(sh, uuid, in, out);
@@ -140,6 +155,7 @@ int lf_infer(u32 app_id, const s64 *in, u32 input_len, s64 *out,
 	     u32 output_len, u64 *uuid)
 {
 	struct lf_app *app;
+	u32 flags;
 	int ret;
 
 	rcu_read_lock();
@@ -149,7 +165,7 @@ int lf_infer(u32 app_id, const s64 *in, u32 input_len, s64 *out,
 	else if (app->input_len != input_len || app->output_len != output_len)
 		ret = -ESTALE;	/* recreated since the caller sized its buffers */
 	else
-		ret = lf_run(app, in, out, uuid);
+		ret = lf_run(app, in, out, uuid, &flags);
 	rcu_read_unlock();
 	return ret;
 }
@@ -196,6 +212,8 @@ void lf_entry_stats_sum(const struct lf_entry *e, struct lf_snap_stats *sum)
 
 		sum->queries += READ_ONCE(s->queries);
 		sum->errors += READ_ONCE(s->errors);
+		sum->drift += READ_ONCE(s->drift);
+		sum->guard += READ_ONCE(s->guard);
 	}
 }
 
@@ -285,6 +303,7 @@ static void lf_install(struct lf_app *app, struct lf_entry *e)
 /* Caller holds lf_mutex. */
 static struct lf_app *__lf_app_create(u32 app_id, const char *name,
 				      u32 input_len, u32 output_len,
+				      const struct lf_budget *budget,
 				      struct netlink_ext_ack *extack)
 {
 	struct lf_app *app;
@@ -309,6 +328,8 @@ static struct lf_app *__lf_app_create(u32 app_id, const char *name,
 	app->output_len = output_len;
 	strscpy(app->name, name ? name : "", sizeof(app->name));
 	app->active_slot = LF_NO_SLOT;
+	if (budget)
+		app->budget = *budget;
 
 	err = xa_insert(&lf_apps, app_id, app, GFP_KERNEL);
 	if (err) {
@@ -360,12 +381,14 @@ static void __lf_app_destroy(struct lf_app *app)
 }
 
 int lf_app_create(u32 app_id, const char *name, u32 input_len,
-		  u32 output_len, struct netlink_ext_ack *extack)
+		  u32 output_len, const struct lf_budget *budget,
+		  struct netlink_ext_ack *extack)
 {
 	struct lf_app *app;
 
 	mutex_lock(&lf_mutex);
-	app = __lf_app_create(app_id, name, input_len, output_len, extack);
+	app = __lf_app_create(app_id, name, input_len, output_len, budget,
+			      extack);
 	mutex_unlock(&lf_mutex);
 	return PTR_ERR_OR_ZERO(app);
 }
@@ -474,6 +497,9 @@ int lf_activate(u32 app_id, u64 uuid, struct netlink_ext_ack *extack)
 		err = -EINVAL;
 		goto unlock;
 	}
+	err = lf_budget_check(app, snap, extack);
+	if (err)
+		goto unlock;
 	if (!try_module_get(snap->owner)) {
 		NL_SET_ERR_MSG_MOD(extack, "snapshot module is being unloaded");
 		err = -ENODEV;
@@ -586,8 +612,40 @@ int lf_set_staging(u32 app_id, bool on, struct netlink_ext_ack *extack)
 	return err;
 }
 
-int lf_register_app(u32 app_id, const char *name, u32 input_len,
-		    u32 output_len)
+/*
+ * A kernel client adopts @app with @budget: an app without a budget takes
+ * it if the snapshots in its slots fit; one with a budget keeps it, and a
+ * different one is refused. Caller holds lf_mutex.
+ */
+static int lf_adopt_budget(struct lf_app *app, const struct lf_budget *budget)
+{
+	static const struct lf_budget none;
+	struct lf_app probe;
+	int i, err;
+
+	lockdep_assert_held(&lf_mutex);
+	if (!budget || !memcmp(budget, &app->budget, sizeof(*budget)))
+		return 0;
+	if (memcmp(&app->budget, &none, sizeof(none))) {
+		pr_err("app %u already has another budget; refusing the client's\n",
+		       app->id);
+		return -EEXIST;
+	}
+	probe.id = app->id;
+	probe.budget = *budget;
+	for (i = 0; i < LF_NR_SLOTS; i++) {
+		if (!app->slot[i])
+			continue;
+		err = lf_budget_check(&probe, app->slot[i]->snap, NULL);
+		if (err)
+			return err;
+	}
+	app->budget = *budget;
+	return 0;
+}
+
+int lf_register_app_budget(u32 app_id, const char *name, u32 input_len,
+			   u32 output_len, const struct lf_budget *budget)
 {
 	struct lf_app *app;
 	int err = 0;
@@ -595,13 +653,17 @@ int lf_register_app(u32 app_id, const char *name, u32 input_len,
 	mutex_lock(&lf_mutex);
 	app = xa_load(&lf_apps, app_id);
 	if (!app) {
-		app = __lf_app_create(app_id, name, input_len, output_len, NULL);
+		app = __lf_app_create(app_id, name, input_len, output_len,
+				      budget, NULL);
 		err = PTR_ERR_OR_ZERO(app);
 		if (!err)
 			app->clients = 1;
 	} else if (app->input_len == input_len &&
 		   app->output_len == output_len) {
 		/* Created by its first snapshot: adopt it, take its name. */
+		err = lf_adopt_budget(app, budget);
+		if (err)
+			goto unlock;
 		if (name)
 			strscpy(app->name, name, sizeof(app->name));
 		app->clients++;
@@ -611,8 +673,17 @@ int lf_register_app(u32 app_id, const char *name, u32 input_len,
 		       output_len);
 		err = -EEXIST;
 	}
+unlock:
 	mutex_unlock(&lf_mutex);
 	return err;
+}
+EXPORT_SYMBOL_GPL(lf_register_app_budget);
+
+int lf_register_app(u32 app_id, const char *name, u32 input_len,
+		    u32 output_len)
+{
+	return lf_register_app_budget(app_id, name, input_len, output_len,
+				      NULL);
 }
 EXPORT_SYMBOL_GPL(lf_register_app);
 
@@ -662,7 +733,7 @@ static int lf_snapshot_check(const struct lf_snapshot *snap)
 		       snap->uuid, lf_snap_name(snap));
 		return -EINVAL;
 	}
-	return 0;
+	return lf_snapshot_facts_check(snap);
 }
 
 int lf_register_snapshot(const struct lf_snapshot *snap)
@@ -703,6 +774,12 @@ int lf_register_snapshot(const struct lf_snapshot *snap)
 		err = -EINVAL;
 		goto unlock;
 	}
+	/* Over the budget: refused before anything changes. */
+	if (app) {
+		err = lf_budget_check(app, snap, NULL);
+		if (err)
+			goto unlock;
+	}
 
 	if (app && app->staging) {
 		/* Staged: loaded, not pinned, answering nothing. */
@@ -722,7 +799,8 @@ int lf_register_snapshot(const struct lf_snapshot *snap)
 	if (!app) {
 		/* First snapshot of an app no datapath client announced. */
 		app = __lf_app_create(snap->app_id, snap->name,
-				      snap->input_len, snap->output_len, NULL);
+				      snap->input_len, snap->output_len, NULL,
+				      NULL);
 		if (IS_ERR(app)) {
 			err = PTR_ERR(app);
 			goto put_module;

@@ -23,13 +23,14 @@
  *	LF_ATTR_RECORD		nest, once per record		4 bytes
  *	  LF_REC_ATTR_UUID	u64				12 bytes
  *	  LF_REC_ATTR_TIMESTAMP	u64, ktime_get_ns()		12 bytes
+ *	  LF_REC_ATTR_FLAGS	u32, LF_INFER_* (drift, guard)	8 bytes
  *	  LF_REC_ATTR_INPUT	s64[input_len]			4 + 8 * input_len
  *	  LF_REC_ATTR_OUTPUT	s64[output_len]			4 + 8 * output_len
  *
- * so a record is 36 + 8 * (input_len + output_len) bytes on 64-bit
+ * so a record is 44 + 8 * (input_len + output_len) bytes on 64-bit
  * machines (a u64 attribute may take a 4-byte LF_REC_ATTR_PAD more where
- * unaligned 64-bit access is slow): 284 bytes for Aurora's 30 inputs and
- * 1 output, and a 64-record batch 16 + 4 + 8 + 64 * 284 = 18,204 bytes
+ * unaligned 64-bit access is slow): 292 bytes for Aurora's 30 inputs and
+ * 1 output, and a 64-record batch 16 + 4 + 8 + 64 * 292 = 18,716 bytes
  * with the netlink and genetlink headers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -43,6 +44,15 @@
 
 /* Largest LF_ATTR_VECTOR payload: LF_MAX_IO_LEN values. */
 #define LF_VECTOR_MAX_BYTES	(LF_MAX_IO_LEN * sizeof(s64))
+
+/* An app's budget: every limit optional, u64. */
+static const struct nla_policy lf_cost_policy[LF_COST_ATTR_MAX + 1] = {
+	[LF_COST_ATTR_MACS]	= { .type = NLA_U64 },
+	[LF_COST_ATTR_CMPS]	= { .type = NLA_U64 },
+	[LF_COST_ATTR_STACK]	= { .type = NLA_U64 },
+	[LF_COST_ATTR_RODATA]	= { .type = NLA_U64 },
+	[LF_COST_ATTR_SCRATCH]	= { .type = NLA_U64 },
+};
 
 /*
  * Attributes userspace may send. The rest are output only and, having no
@@ -60,6 +70,7 @@ static const struct nla_policy lf_nl_policy[LF_ATTR_MAX + 1] = {
 	[LF_ATTR_RECORDING]	= NLA_POLICY_MAX(NLA_U8, 1),
 	[LF_ATTR_SHADOW_EVERY]	= { .type = NLA_U32 },
 	[LF_ATTR_STAGING]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[LF_ATTR_BUDGET]	= NLA_POLICY_NESTED(lf_cost_policy),
 };
 
 static struct genl_family lf_genl_family;
@@ -75,6 +86,52 @@ static const struct genl_multicast_group lf_mcgrps[] = {
 		.flags	= GENL_MCAST_CAP_NET_ADMIN,
 	},
 };
+
+/* The five LF_COST_ATTR_* of @c in a nest of type @type. */
+static int lf_nl_put_cost(struct sk_buff *skb, int type,
+			  const struct lf_cost *c)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, LF_COST_ATTR_MACS, c->macs,
+			      LF_COST_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_COST_ATTR_CMPS, c->cmps,
+			      LF_COST_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_COST_ATTR_STACK, c->stack_bytes,
+			      LF_COST_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_COST_ATTR_RODATA, c->rodata_bytes,
+			      LF_COST_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_COST_ATTR_SCRATCH, c->scratch_bytes,
+			      LF_COST_ATTR_PAD)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* Proven bounds, the guardrail, the counters and the cost of a slot. */
+static int lf_nl_put_facts(struct sk_buff *skb,
+			   const struct lf_snapshot *snap,
+			   const struct lf_snap_stats *stats)
+{
+	size_t bytes = snap->output_len * sizeof(s64);
+
+	if (nla_put_u64_64bit(skb, LF_SLOT_ATTR_DRIFT, stats->drift,
+			      LF_SLOT_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, LF_SLOT_ATTR_GUARD, stats->guard,
+			      LF_SLOT_ATTR_PAD) ||
+	    nla_put(skb, LF_SLOT_ATTR_OUT_LO, bytes, snap->out_lo) ||
+	    nla_put(skb, LF_SLOT_ATTR_OUT_HI, bytes, snap->out_hi))
+		return -EMSGSIZE;
+	if (snap->guard_lo &&
+	    (nla_put(skb, LF_SLOT_ATTR_GUARD_LO, bytes, snap->guard_lo) ||
+	     nla_put(skb, LF_SLOT_ATTR_GUARD_HI, bytes, snap->guard_hi)))
+		return -EMSGSIZE;
+	return lf_nl_put_cost(skb, LF_SLOT_ATTR_COST, &snap->cost);
+}
 
 static int lf_nl_put_slot(struct sk_buff *skb, const struct lf_app *app,
 			  int idx)
@@ -108,6 +165,8 @@ static int lf_nl_put_slot(struct sk_buff *skb, const struct lf_app *app,
 		goto cancel_nest;
 	if (idx == app->active_slot &&
 	    nla_put_flag(skb, LF_SLOT_ATTR_ACTIVE))
+		goto cancel_nest;
+	if (lf_nl_put_facts(skb, snap, &stats))
 		goto cancel_nest;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -175,6 +234,13 @@ static int lf_nl_put_shadow(struct sk_buff *skb, const struct lf_app *app)
 static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 			  u32 portid, u32 seq, int flags)
 {
+	const struct lf_cost limits = {
+		.macs		= app->budget.max_macs,
+		.cmps		= app->budget.max_cmps,
+		.stack_bytes	= app->budget.max_stack,
+		.rodata_bytes	= app->budget.max_rodata,
+		.scratch_bytes	= app->budget.max_scratch,
+	};
 	struct lf_app_stats stats;
 	void *hdr;
 	int i;
@@ -203,6 +269,8 @@ static int lf_nl_fill_app(struct sk_buff *skb, const struct lf_app *app,
 		goto cancel_msg;
 	if (app->active_slot != LF_NO_SLOT &&
 	    nla_put_u32(skb, LF_ATTR_ACTIVE_SLOT, app->active_slot))
+		goto cancel_msg;
+	if (lf_nl_put_cost(skb, LF_ATTR_BUDGET, &limits))
 		goto cancel_msg;
 	for (i = 0; i < LF_NR_SLOTS; i++)
 		if (app->slot[i] && lf_nl_put_slot(skb, app, i))
@@ -240,21 +308,53 @@ static int lf_nl_get_app_dumpit(struct sk_buff *skb,
 	return err ? err : skb->len;
 }
 
+/* LF_ATTR_BUDGET (already validated against lf_cost_policy) -> @b. */
+static int lf_nl_get_budget(const struct nlattr *attr, struct lf_budget *b,
+			    struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[LF_COST_ATTR_MAX + 1];
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	if (!attr)
+		return 0;
+	err = nla_parse_nested(tb, LF_COST_ATTR_MAX, attr, lf_cost_policy,
+			       extack);
+	if (err)
+		return err;
+	if (tb[LF_COST_ATTR_MACS])
+		b->max_macs = nla_get_u64(tb[LF_COST_ATTR_MACS]);
+	if (tb[LF_COST_ATTR_CMPS])
+		b->max_cmps = nla_get_u64(tb[LF_COST_ATTR_CMPS]);
+	if (tb[LF_COST_ATTR_STACK])
+		b->max_stack = nla_get_u64(tb[LF_COST_ATTR_STACK]);
+	if (tb[LF_COST_ATTR_RODATA])
+		b->max_rodata = nla_get_u64(tb[LF_COST_ATTR_RODATA]);
+	if (tb[LF_COST_ATTR_SCRATCH])
+		b->max_scratch = nla_get_u64(tb[LF_COST_ATTR_SCRATCH]);
+	return 0;
+}
+
 static int lf_nl_app_create(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
+	struct lf_budget budget;
+	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, LF_ATTR_APP_ID) ||
 	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_INPUT_LEN) ||
 	    GENL_REQ_ATTR_CHECK(info, LF_ATTR_OUTPUT_LEN))
 		return -EINVAL;
+	err = lf_nl_get_budget(attrs[LF_ATTR_BUDGET], &budget, info->extack);
+	if (err)
+		return err;
 
 	return lf_app_create(nla_get_u32(attrs[LF_ATTR_APP_ID]),
 			     attrs[LF_ATTR_APP_NAME] ?
 			     nla_data(attrs[LF_ATTR_APP_NAME]) : "",
 			     nla_get_u32(attrs[LF_ATTR_INPUT_LEN]),
 			     nla_get_u32(attrs[LF_ATTR_OUTPUT_LEN]),
-			     info->extack);
+			     &budget, info->extack);
 }
 
 static int lf_nl_app_destroy(struct sk_buff *skb, struct genl_info *info)
@@ -420,6 +520,7 @@ size_t lf_nl_record_size(u32 input_len, u32 output_len)
 {
 	return nla_total_size(0) +
 	       2 * nla_total_size_64bit(sizeof(u64)) +
+	       nla_total_size(sizeof(u32)) +
 	       nla_total_size(input_len * sizeof(s64)) +
 	       nla_total_size(output_len * sizeof(s64));
 }
@@ -463,6 +564,7 @@ int lf_nl_send_records(u32 app_id, u32 input_len, u32 output_len,
 				      LF_REC_ATTR_PAD) ||
 		    nla_put_u64_64bit(msg, LF_REC_ATTR_TIMESTAMP,
 				      rec->timestamp, LF_REC_ATTR_PAD) ||
+		    nla_put_u32(msg, LF_REC_ATTR_FLAGS, rec->flags) ||
 		    nla_put(msg, LF_REC_ATTR_INPUT, in_bytes, rec->values) ||
 		    nla_put(msg, LF_REC_ATTR_OUTPUT, out_bytes,
 			    rec->values + input_len))

@@ -6,7 +6,8 @@
  * the float model can be adapted on real inputs.
  *
  * A record is (uuid of the snapshot that answered, ktime_get_ns(), the
- * input_len inputs, the output_len outputs). Userspace INFER is not
+ * LF_INFER_* flags it returned (drift, guardrail), the input_len inputs,
+ * the output_len outputs). Userspace INFER is not
  * recorded: records are the datapath's own data.
  *
  * Path of a record:
@@ -23,10 +24,10 @@
  * Bounds. A batch holds at most LF_REC_BATCH_MAX records and at most
  * LF_REC_BATCH_BYTES of them on the wire, so the message size does not
  * grow with the app's vector lengths beyond one record. For Aurora (30
- * inputs, 1 output) a record is 284 bytes on the wire (see
- * lf_nl_record_size()), a batch is 64 records and its message 18,204
- * bytes; a stored record is 264 bytes, so each CPU holds 4 * 64 * 264 =
- * 67,584 bytes while recording is on. When the ring is full (the
+ * inputs, 1 output) a record is 292 bytes on the wire (see
+ * lf_nl_record_size()), a batch is 64 records and its message 18,716
+ * bytes; a stored record is 272 bytes, so each CPU holds 4 * 64 * 272 =
+ * 69,632 bytes while recording is on. When the ring is full (the
  * shipper is behind), new records are dropped: the query path never waits
  * and never allocates. Records are also dropped, in whole batches, when no
  * socket listens on the group or the multicast fails (-ENOBUFS: a
@@ -111,8 +112,8 @@ static bool lf_rec_seal(struct lf_rec_ring *ring)
 	return true;
 }
 
-void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
-		   const s64 *out)
+void lf_rec_append(struct lf_recorder *r, u64 uuid, u32 infer_flags,
+		   const s64 *in, const s64 *out)
 {
 	u64 now = ktime_get_ns();
 	struct lf_rec_ring *ring;
@@ -140,6 +141,7 @@ void lf_rec_append(struct lf_recorder *r, u64 uuid, const s64 *in,
 	rec = lf_rec_at(r, ring, ring->tail, (*count)++);
 	rec->uuid = uuid;
 	rec->timestamp = now;
+	rec->flags = infer_flags;
 	memcpy(rec->values, in, r->input_len * sizeof(s64));
 	memcpy(rec->values + r->input_len, out, r->output_len * sizeof(s64));
 

@@ -168,7 +168,12 @@ static void lf_shadow_work(struct work_struct *work)
 					       res->values + sh->input_len +
 					       sh->output_len);
 			this_cpu_inc(sh->stats->run);
-			/* A success may carry flags (> 0): not an error. */
+			/*
+			 * A success may carry LF_INFER_* flags (> 0): not an
+			 * error. They reach userspace in the result only; the
+			 * candidate's drift and guardrail counters count live
+			 * answers, so a canary reads no shadow runs in them.
+			 */
 			if (res->err < 0)
 				this_cpu_inc(sh->stats->errors);
 			if (++n == LF_SHADOW_BATCH) {

@@ -134,7 +134,9 @@ pub struct AdaptShadowArgs {
     /// guardrail.
     #[arg(long, default_value_t = sh::DEFAULT_MAX_GUARD_RATE)]
     max_guard_rate: f64,
-    /// Roll back if more than this share had an input outside the domain.
+    /// Roll back if more than this share had an input outside the domain;
+    /// also the share of a candidate's samples that may lie outside its
+    /// domain and be left out of its fidelity (above it they count too).
     #[arg(long, default_value_t = sh::DEFAULT_MAX_DRIFT_RATE)]
     max_drift_rate: f64,
     /// Roll back if more than this share got no answer (no active snapshot,
@@ -146,6 +148,19 @@ pub struct AdaptShadowArgs {
 impl AdaptShadowArgs {
     pub fn enabled(&self) -> bool {
         self.shadow
+    }
+
+    /// `--max-drift-rate`: the canary's limit, and the share of samples a
+    /// candidate's fidelity may leave out as drift.
+    pub fn max_drift_rate(&self) -> Result<f64> {
+        let v = self.max_drift_rate;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Error::option(
+                "--max-drift-rate",
+                format!("`{v}` is not a rate in 0..1"),
+            ));
+        }
+        Ok(v)
     }
 
     pub fn options(&self) -> Result<Option<ShadowOptions>> {

@@ -11,6 +11,7 @@ mod cli_shadow;
 use lfc::commands::{self, Engine};
 use lfc::ir::Precision;
 use lfc::pipeline::{self, CompileOptions, InputRange, Simd};
+use lfc::quant::guard::OutputRange;
 use lfc::{control, data, Error, Result};
 
 #[derive(Parser)]
@@ -100,6 +101,11 @@ struct CompileArgs {
     /// kernel allows it, the scalar code elsewhere (the same results).
     #[arg(long, value_enum, default_value = "none")]
     simd: SimdArg,
+    /// Output guardrail: clamp every output to `LO:HI` (real units), or
+    /// each to its row of a file of `lo, hi` rows (one per output element).
+    /// Clamped queries return LF_INFER_GUARD; lf_kernel counts them.
+    #[arg(long, allow_hyphen_values = true, value_name = "LO:HI|FILE")]
+    output_range: Option<String>,
 }
 
 impl CompileArgs {
@@ -134,6 +140,11 @@ impl CompileArgs {
                 SimdArg::None => Simd::None,
                 SimdArg::Avx2 => Simd::Avx2,
             },
+            output_range: self
+                .output_range
+                .as_deref()
+                .map(OutputRange::parse)
+                .transpose()?,
         })
     }
     fn compile(&self) -> Result<pipeline::Compiled> {
@@ -379,6 +390,14 @@ struct AdaptArgs {
     unroll_limit: usize,
     #[arg(long, value_name = "F", default_value_t = pipeline::DEFAULT_DOMAIN_MARGIN)]
     domain_margin: f64,
+    /// Judge candidates only when at least this share (0..1) of the samples
+    /// had an input outside the active snapshot's declared domain (the
+    /// records' drift flag); otherwise turn them down, logged with the rate.
+    #[arg(long, value_name = "RATE")]
+    on_drift: Option<f64>,
+    /// Output guardrail of every candidate (see `lfc compile --output-range`).
+    #[arg(long, allow_hyphen_values = true, value_name = "LO:HI|FILE")]
+    output_range: Option<String>,
     /// Recent inputs to judge candidates on: `lfc collect` output, or a
     /// plain input matrix.
     #[arg(long, conflicts_with = "samples", required_unless_present_any = ["samples", "shadow"])]
@@ -451,10 +470,16 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
             unroll_limit: a.unroll_limit,
             domain_margin: a.domain_margin,
             simd: Simd::None,
+            output_range: a
+                .output_range
+                .as_deref()
+                .map(OutputRange::parse)
+                .transpose()?,
         },
         criteria: Criteria {
             max_fidelity_error: a.max_fidelity_error,
             max_output_change: a.max_output_change,
+            max_drift_rate: a.shadow.max_drift_rate()?,
         },
         engine: match a.engine {
             EngineArg::C => Engine::C,
@@ -469,6 +494,15 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
         },
         ko_dir: a.ko_dir,
         shadow: a.shadow.options()?,
+        on_drift: match a.on_drift {
+            Some(r) if !(0.0..=1.0).contains(&r) => {
+                return Err(Error::option(
+                    "--on-drift",
+                    format!("{r}: need a rate in [0, 1]"),
+                ))
+            }
+            r => r,
+        },
     };
     let stop = adapt::watch::stop_flag();
     let samples_timeout = seconds("--samples-timeout", a.samples_timeout)?;
@@ -561,11 +595,60 @@ enum AppCmd {
         inputs: u32,
         #[arg(long)]
         outputs: u32,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     Destroy {
         #[arg(long)]
         app: u32,
     },
+}
+
+/// An app's budget: lf_kernel refuses a snapshot whose proven cost
+/// exceeds any limit given (extended ack naming it).
+#[derive(Args, Clone, Default)]
+struct BudgetArgs {
+    /// Most multiply-adds per query.
+    #[arg(long, value_name = "N")]
+    max_macs: Option<u64>,
+    /// Most worst-case table comparisons (tree walks) per query.
+    #[arg(long, value_name = "N")]
+    max_cmps: Option<u64>,
+    /// Most stack bytes of activations.
+    #[arg(long, value_name = "B")]
+    max_stack: Option<u64>,
+    /// Most bytes of tables and weights.
+    #[arg(long, value_name = "B")]
+    max_rodata: Option<u64>,
+    /// Most bytes of per-CPU scratch.
+    #[arg(long, value_name = "B")]
+    max_scratch: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// 0 means "no limit" to lf_kernel, so a limit of 0 is refused here.
+    fn cost(&self) -> Result<control::Cost> {
+        let limits = [
+            ("--max-macs", self.max_macs),
+            ("--max-cmps", self.max_cmps),
+            ("--max-stack", self.max_stack),
+            ("--max-rodata", self.max_rodata),
+            ("--max-scratch", self.max_scratch),
+        ];
+        if let Some((opt, _)) = limits.iter().find(|(_, v)| *v == Some(0)) {
+            return Err(Error::option(
+                *opt,
+                "0 would mean no limit; give at least 1",
+            ));
+        }
+        Ok(control::Cost {
+            macs: self.max_macs.unwrap_or(0),
+            cmps: self.max_cmps.unwrap_or(0),
+            stack_bytes: self.max_stack.unwrap_or(0),
+            rodata_bytes: self.max_rodata.unwrap_or(0),
+            scratch_bytes: self.max_scratch.unwrap_or(0),
+        })
+    }
 }
 
 fn write_out(out: Option<&Path>, m: &data::Matrix) -> Result<()> {
@@ -866,8 +949,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                     name,
                     inputs,
                     outputs,
+                    budget,
                 } => {
-                    c.app_create(app, &name, inputs, outputs)?;
+                    c.app_create(app, &name, inputs, outputs, &budget.cost()?)?;
                     println!("app {app} `{name}` created ({inputs} -> {outputs})");
                 }
                 AppCmd::Destroy { app } => {

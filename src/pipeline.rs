@@ -11,6 +11,7 @@ use crate::data::{self, Matrix};
 use crate::error::Error;
 use crate::front::onnx;
 use crate::ir::{Graph, Precision, Program};
+use crate::quant::guard::OutputRange;
 use crate::quant::{self, Domain, QuantOptions};
 use crate::valid::{self, ModuleInfo};
 use crate::Result;
@@ -40,13 +41,15 @@ pub enum InputRange {
 impl InputRange {
     /// Parses `LO:HI`, or else takes the text as a file path.
     pub fn parse(s: &str) -> Result<InputRange> {
+        InputRange::parse_for(s, "--input-range")
+    }
+
+    /// [`InputRange::parse`] for the option `opt` (errors name it).
+    pub fn parse_for(s: &str, opt: &str) -> Result<InputRange> {
         if let Some((a, b)) = s.split_once(':') {
             if let (Ok(lo), Ok(hi)) = (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
                 if !(lo.is_finite() && hi.is_finite()) || lo > hi {
-                    return Err(Error::option(
-                        "--input-range",
-                        format!("`{s}`: need finite LO <= HI"),
-                    ));
+                    return Err(Error::option(opt, format!("`{s}`: need finite LO <= HI")));
                 }
                 return Ok(InputRange::All(lo, hi));
             }
@@ -54,8 +57,8 @@ impl InputRange {
         let p = PathBuf::from(s);
         if !p.exists() {
             return Err(Error::option(
-                "--input-range",
-                format!("`{s}` is neither LO:HI nor an existing file of per-feature bounds"),
+                opt,
+                format!("`{s}` is neither LO:HI nor an existing file of per-element bounds"),
             ));
         }
         Ok(InputRange::File(p))
@@ -77,6 +80,8 @@ pub struct CompileOptions {
     pub domain_margin: f64,
     /// `--simd avx2`: vector forms for large Dense layers (C back end).
     pub simd: Simd,
+    /// `--output-range`: the guardrail the outputs are clamped to.
+    pub output_range: Option<OutputRange>,
 }
 
 impl Default for CompileOptions {
@@ -92,6 +97,7 @@ impl Default for CompileOptions {
             unroll_limit: DEFAULT_UNROLL_LIMIT,
             domain_margin: DEFAULT_DOMAIN_MARGIN,
             simd: Simd::None,
+            output_range: None,
         }
     }
 }
@@ -210,7 +216,12 @@ pub fn domain(graph: &Graph, opts: &CompileOptions, calib: Option<&Matrix>) -> R
 }
 
 /// Hex SHA-256 of the model file and every option that changes the code.
-pub fn digest(model_bytes: &[u8], opts: &CompileOptions, domain: &Domain) -> String {
+pub fn digest(
+    model_bytes: &[u8],
+    opts: &CompileOptions,
+    domain: &Domain,
+    guard: Option<&[(i64, i64)]>,
+) -> String {
     let mut h = Sha256::new();
     h.update(model_bytes);
     h.update(
@@ -230,6 +241,14 @@ pub fn digest(model_bytes: &[u8], opts: &CompileOptions, domain: &Domain) -> Str
     for (a, b) in domain.lo.iter().zip(&domain.hi) {
         h.update(a.to_le_bytes());
         h.update(b.to_le_bytes());
+    }
+    // Without a guardrail the digest stays what it was before there was one.
+    if let Some(g) = guard {
+        h.update(b" guard=");
+        for (a, b) in g {
+            h.update(a.to_le_bytes());
+            h.update(b.to_le_bytes());
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -278,6 +297,9 @@ fn compile_graph(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
     program.model_name = name.clone();
+    if let Some(r) = &opts.output_range {
+        program.output_guard = Some(quant::guard::output_guard(&program, r)?);
+    }
     let info = valid::validate(&program)?;
     let mut warnings = quant::warn::warnings(&program);
     warnings.extend(fidelity::warnings(
@@ -286,11 +308,12 @@ fn compile_graph(
         &domain,
         calibration.as_ref(),
     ));
+    warnings.extend(quant::guard::warnings(&program, &info.output_bounds));
     let meta = ModuleMeta {
         uuid: opts.uuid,
         app: opts.app,
         name,
-        digest: digest(bytes, opts, &domain),
+        digest: digest(bytes, opts, &domain, program.output_guard.as_deref()),
         unroll_limit: opts.unroll_limit,
         simd: opts.simd,
     };

@@ -128,9 +128,9 @@ fn exec_c_matches_interpreter_bit_for_bit() {
             let rows = random_rows(&c, ROWS, 7);
             let module = c.emit_c().unwrap();
             let runner = Runner::build(&module, &["-Wall", "-Werror"]).unwrap();
-            let got = runner.run(&rows).unwrap();
+            let (got, flags) = runner.run_flags(&rows).unwrap();
             for (r, row) in rows.iter().enumerate() {
-                let want = interp::run(&c.program, row);
+                let (want, want_flags) = interp::run_flags(&c.program, row);
                 assert_eq!(
                     got[r],
                     want,
@@ -138,7 +138,13 @@ fn exec_c_matches_interpreter_bit_for_bit() {
                     precision.name(),
                     got[r]
                 );
+                assert_eq!(flags[r], want_flags, "{name}: row {r}: C flags");
             }
+            // The rows at i64::MIN / i64::MAX are outside every domain.
+            assert!(
+                flags.iter().rev().take(3).all(|f| f & 1 == 1),
+                "{name}: drift"
+            );
         }
     }
 }
@@ -456,18 +462,26 @@ fn exec_rust_matches_c_and_interpreter_bit_for_bit() {
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             let panics = rs::panic_symbols(&obj).unwrap();
             assert!(panics.is_empty(), "{what}: panic symbols {panics:?}");
-            let rust = rs::Runner::build(&module).unwrap().run(&rows).unwrap();
-            let cm = c.emit_c().unwrap();
-            let cout = Runner::build(&cm, &["-Wall", "-Werror"])
+            let (rust, rflags) = rs::Runner::build(&module)
                 .unwrap()
-                .run(&rows)
+                .run_flags(&rows)
+                .unwrap();
+            let cm = c.emit_c().unwrap();
+            let (cout, cflags) = Runner::build(&cm, &["-Wall", "-Werror"])
+                .unwrap()
+                .run_flags(&rows)
                 .unwrap();
             for (r, row) in rows.iter().enumerate() {
-                let want = interp::run(&c.program, row);
+                let (want, want_flags) = interp::run_flags(&c.program, row);
                 assert_eq!(cout[r], want, "{what}: row {r}: C != interpreter");
                 assert_eq!(
                     rust[r], want,
                     "{what}: row {r} {row:?}: Rust != interpreter"
+                );
+                assert_eq!(
+                    (cflags[r], rflags[r]),
+                    (want_flags, want_flags),
+                    "{what}: row {r}: flags"
                 );
             }
         }

@@ -9,6 +9,7 @@ mod errors;
 mod exec;
 mod faults;
 mod front;
+mod guard;
 mod json;
 mod ml;
 mod models;

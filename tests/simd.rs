@@ -40,7 +40,8 @@ fn check(name: &str, path: &Path, opts: &CompileOptions, rows: Option<Vec<Vec<i6
         "{name}: --simd is in the digest"
     );
     let rows = rows.unwrap_or_else(|| random_rows(&scalar, 300, 11));
-    let s = Runner::build(&scalar.emit_c().unwrap(), &cflags()).unwrap();
+    let s = Runner::build(&scalar.emit_c().unwrap(), &cflags())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let module = simd.emit_c().unwrap();
     let v = Runner::build(&module, &cflags()).unwrap_or_else(|e| panic!("{name}: {e}"));
     let want = s.run(&rows).unwrap();

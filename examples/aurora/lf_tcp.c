@@ -379,6 +379,20 @@ static struct tcp_congestion_ops lf_tcp_ops __read_mostly = {
 	.undo_cwnd	= lf_tcp_undo_cwnd,
 };
 
+/*
+ * What a snapshot may cost per ACK-driven query (lf_kernel refuses one
+ * over it): Aurora needs 1,488 MACs and 496 stack bytes; the limits leave
+ * room for ten times its size and 16 KiB of per-CPU scratch, but not for
+ * activations above the 1 KiB of stack the softirq path can afford.
+ */
+static const struct lf_budget lf_tcp_budget = {
+	.max_macs	= 16384,
+	.max_cmps	= 4096,
+	.max_stack	= 1024,
+	.max_rodata	= 256 * 1024,
+	.max_scratch	= 16 * 1024,
+};
+
 static int __init lf_tcp_register(void)
 {
 	int err;
@@ -387,8 +401,9 @@ static int __init lf_tcp_register(void)
 	BUILD_BUG_ON((u64)LF_TCP_ACTION_MAX << LF_TCP_FACTOR_SHIFT > U32_MAX);
 	BUILD_BUG_ON(LF_TCP_RATE_MAX >= 1ULL << 34);
 
-	err = lf_register_app(LF_TCP_APP, LF_TCP_APP_NAME, LF_TCP_IN_LEN,
-			      LF_TCP_OUT_LEN);
+	err = lf_register_app_budget(LF_TCP_APP, LF_TCP_APP_NAME,
+				     LF_TCP_IN_LEN, LF_TCP_OUT_LEN,
+				     &lf_tcp_budget);
 	if (err) {
 		pr_err("lf_tcp: cannot register app %d (%s, %d inputs, %d output): %d\n",
 		       LF_TCP_APP, LF_TCP_APP_NAME, LF_TCP_IN_LEN,

@@ -18,8 +18,12 @@
 
 #include <linux/types.h>
 
-/* Bumped on any incompatible change to struct lf_snapshot or the calls. */
-#define LF_ABI_VERSION		1
+/*
+ * Bumped on any incompatible change to struct lf_snapshot or the calls.
+ * 2: infer() returns LF_INFER_* flags; proven output bounds, guardrail and
+ *    cost in struct lf_snapshot; app budgets.
+ */
+#define LF_ABI_VERSION		2
 
 /* Longest input or output vector an app may declare. */
 #define LF_MAX_IO_LEN		1024
@@ -45,6 +49,42 @@ struct module;
  */
 typedef int (*lf_infer_fn)(const s64 *in, s64 *out);
 
+/*
+ * What infer() returns when it succeeds: 0, or a set of these flags. They
+ * cost the hot path nothing extra: the clamps already compare. lf_kernel
+ * counts them per CPU (drift and guardrail counters, `lfc status`), puts
+ * them in training records, and answers 0 to lf_query_model() callers.
+ */
+/* An input was outside the declared domain and clamped to it. */
+#define LF_INFER_DRIFT		0x1
+/* An output was outside the guardrail and clamped to it. */
+#define LF_INFER_GUARD		0x2
+#define LF_INFER_FLAGS		(LF_INFER_DRIFT | LF_INFER_GUARD)
+
+/*
+ * What one inference costs, as lfc's validator proved it: checked against
+ * the app's struct lf_budget when the snapshot enters a slot.
+ */
+struct lf_cost {
+	u64 macs;		/* multiply-adds per query */
+	u64 cmps;		/* worst-case table comparisons (tree walks) */
+	u64 stack_bytes;	/* activations on the kernel stack */
+	u64 rodata_bytes;	/* tables and weights (static const) */
+	u64 scratch_bytes;	/* per-CPU scratch */
+};
+
+/*
+ * An app's limits: a snapshot whose struct lf_cost exceeds any of them is
+ * refused and the slots stay as they are. 0 means no limit.
+ */
+struct lf_budget {
+	u64 max_macs;
+	u64 max_cmps;
+	u64 max_stack;
+	u64 max_rodata;
+	u64 max_scratch;
+};
+
 struct lf_snapshot {
 	u32 abi_version;	/* LF_ABI_VERSION */
 	u32 app_id;		/* application (datapath) this model serves */
@@ -57,6 +97,16 @@ struct lf_snapshot {
 	struct module *owner;	/* THIS_MODULE of the snapshot */
 	const char *name;	/* model name, for status and dmesg */
 	const char *digest;	/* LF_DIGEST_HEX_LEN hex chars + NUL */
+	/*
+	 * Proven bounds of out[i] over the declared input domain, before the
+	 * guardrail: output_len values each, out_lo[i] <= out_hi[i].
+	 */
+	const s64 *out_lo;
+	const s64 *out_hi;
+	/* The guardrail infer() clamps out[i] to, or both NULL: none. */
+	const s64 *guard_lo;
+	const s64 *guard_hi;
+	struct lf_cost cost;
 };
 
 /*
@@ -68,9 +118,21 @@ struct lf_snapshot {
  */
 int lf_register_app(u32 app_id, const char *name, u32 input_len,
 		    u32 output_len);
+/*
+ * lf_register_app() with a budget (NULL: none) for the snapshots of the
+ * app. The first registration of an app sets it; a later claim with a
+ * different budget is refused (-EEXIST), since snapshots already in a slot
+ * were checked against the first.
+ */
+int lf_register_app_budget(u32 app_id, const char *name, u32 input_len,
+			   u32 output_len, const struct lf_budget *budget);
 int lf_unregister_app(u32 app_id);
 
-/* Snapshots: the new one becomes active, the previous active the standby. */
+/*
+ * Snapshots: the new one becomes active, the previous active the standby.
+ * Refused with -E2BIG (and a kernel log line naming the limit) when its
+ * cost exceeds the app's budget.
+ */
 int lf_register_snapshot(const struct lf_snapshot *snap);
 void lf_unregister_snapshot(const struct lf_snapshot *snap);
 

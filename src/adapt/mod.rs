@@ -90,15 +90,16 @@ pub trait System {
     }
 }
 
-/// Guardrail hits of a slot's snapshot, once lf_kernel reports them.
-pub(crate) fn slot_guard(_s: &SlotStatus) -> Option<u64> {
-    None
+/// Guardrail hits of a slot's snapshot (`LF_SLOT_ATTR_GUARD`; `None` from
+/// an lf_kernel before snapshot ABI 2).
+pub(crate) fn slot_guard(s: &SlotStatus) -> Option<u64> {
+    s.facts.guard_hits
 }
 
-/// Drift (queries with an input outside the domain) of a slot's snapshot,
-/// once lf_kernel reports it.
-pub(crate) fn slot_drift(_s: &SlotStatus) -> Option<u64> {
-    None
+/// Drift (queries with an input outside the domain) of a slot's snapshot
+/// (`LF_SLOT_ATTR_DRIFT`; `None` before ABI 2).
+pub(crate) fn slot_drift(s: &SlotStatus) -> Option<u64> {
+    s.facts.drift
 }
 
 /// Acceptance thresholds, in real output units.
@@ -106,6 +107,10 @@ pub(crate) fn slot_drift(_s: &SlotStatus) -> Option<u64> {
 pub struct Criteria {
     pub max_fidelity_error: f64,
     pub max_output_change: f64,
+    /// Share of the samples that may lie outside the candidate's input
+    /// domain and be left out of its fidelity (`--max-drift-rate`); above
+    /// it they are judged too: the domain does not cover the traffic.
+    pub max_drift_rate: f64,
 }
 
 pub const DEFAULT_MAX_FIDELITY_ERROR: f64 = 0.05;
@@ -116,6 +121,7 @@ impl Default for Criteria {
         Criteria {
             max_fidelity_error: DEFAULT_MAX_FIDELITY_ERROR,
             max_output_change: DEFAULT_MAX_OUTPUT_CHANGE,
+            max_drift_rate: shadow::DEFAULT_MAX_DRIFT_RATE,
         }
     }
 }
@@ -146,6 +152,11 @@ pub struct AdaptOptions {
     /// Judge candidates in the kernel on live queries (`--shadow`) instead
     /// of on `samples`, and watch each promotion through a canary window.
     pub shadow: Option<shadow::ShadowOptions>,
+    /// `--on-drift RATE`: judge a candidate only when at least this share
+    /// of the samples had an input outside the active snapshot's domain
+    /// (the records' `LF_INFER_DRIFT` flag); below it the candidate is
+    /// turned down and the running snapshot kept.
+    pub on_drift: Option<f64>,
 }
 
 /// The inputs a candidate is judged on, with the active snapshot's outputs
@@ -155,6 +166,9 @@ pub struct Samples {
     pub inputs: Vec<Vec<f64>>,
     /// Per row: (uuid of the snapshot that answered, its real outputs).
     pub recorded: Vec<Option<(u64, Vec<f64>)>>,
+    /// Share of the records whose snapshot saw an input outside its
+    /// declared domain; `None` unless the records carry their flags.
+    pub drift_rate: Option<f64>,
 }
 
 impl Samples {
@@ -166,6 +180,7 @@ impl Samples {
                 .iter()
                 .map(|r| Some((r.uuid, r.output.clone())))
                 .collect(),
+            drift_rate: set.drift_rate(),
         }
     }
 
@@ -173,6 +188,7 @@ impl Samples {
         Samples {
             inputs: m.iter_rows().map(|r| r.to_vec()).collect(),
             recorded: vec![None; m.rows],
+            drift_rate: None,
         }
     }
 
@@ -206,14 +222,78 @@ impl Samples {
     }
 }
 
+/// What [`fidelity`] measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fidelity {
+    /// Max |candidate - float model| over every output of the judged
+    /// rows (NaN when none was judged).
+    pub max: f64,
+    /// Rows inside the candidate's declared input domain: judged.
+    pub judged: usize,
+    /// Rows with an input outside it (the candidate's own LF_INFER_DRIFT):
+    /// the snapshot clamps them, so the float model on the unclamped
+    /// input is not what it promises; counted as drift, not judged.
+    pub drift: usize,
+    /// The candidate's real outputs on every row, judged or not.
+    pub real: Vec<Vec<f64>>,
+    /// More rows drifted than the limit allowed: they were judged too.
+    pub drift_judged: bool,
+}
+
+impl Fidelity {
+    /// `fidelity max E over J samples[ (D outside its domain: drift, not
+    /// judged)]`, for the logs.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "fidelity max |snapshot - float model| {:.6} over {} in-domain samples",
+            self.max, self.judged
+        );
+        if self.drift_judged {
+            s = format!(
+                "fidelity max |snapshot - float model| {:.6} over {} samples ({} outside its input domain: more than --max-drift-rate allows, so judged too, clamped)",
+                self.max, self.judged, self.drift
+            );
+        } else if self.drift > 0 {
+            s.push_str(&format!(
+                " ({} outside its input domain: drift, not judged)",
+                self.drift
+            ));
+        }
+        s
+    }
+
+    /// Why the candidate cannot be judged: no row inside its domain.
+    pub fn unjudged(&self) -> Option<String> {
+        (self.judged == 0).then(|| {
+            format!(
+                "fidelity not measurable: all {} samples have an input outside the candidate's input domain (drift); widen its --input-range or judge it on in-domain samples",
+                self.drift
+            )
+        })
+    }
+}
+
 /// Max |fixed-point candidate - float model| over every output of every
-/// row, and the candidate's real outputs.
+/// row inside the candidate's declared input domain, and the candidate's
+/// real outputs. A row with an input outside the domain is clamped by the
+/// snapshot (LF_INFER_DRIFT, decided by the interpreter exactly as the
+/// kernel does): the float model's answer on the unclamped input is not
+/// the snapshot's contract there, so such rows are counted as drift and
+/// left out of the maximum, as long as they are at most `max_drift_rate`
+/// of the rows. Beyond that the domain does not cover the traffic and
+/// every row is judged: the clamp's error is what the traffic would get
+/// (a PTQ candidate quantized from a few calibration rows is rejected so).
+/// A candidate with a guardrail
+/// (`--output-range`) is compared with the float model's answers clamped
+/// to it: the clamp is part of what it was asked to compute; how often it
+/// acts on live traffic is the canary's guardrail rate.
 pub fn fidelity(
     compiled: &Compiled,
     float: &FloatModel,
     inputs: &[Vec<f64>],
     engine: Engine,
-) -> Result<(f64, Vec<Vec<f64>>)> {
+    max_drift_rate: f64,
+) -> Result<Fidelity> {
     let p = &compiled.program;
     let m = Matrix::new(
         inputs.len(),
@@ -223,11 +303,33 @@ pub fn fidelity(
     let fixed = pipeline::to_fixed(Path::new("<samples>"), &m, p.input_scale)?;
     let out = commands::run_fixed(compiled, &fixed, engine)?;
     let os = p.output_scale as f64;
-    let mut max = 0.0f64;
-    let mut real = Vec::with_capacity(out.len());
-    for (row, o) in inputs.iter().zip(&out) {
+    let guard = crate::quant::guard::real_guard(p);
+    let drifts: Vec<bool> = fixed
+        .iter()
+        .map(|x| crate::back::interp::run_flags(p, x).1 & crate::ir::program::INFER_DRIFT != 0)
+        .collect();
+    let n_drift = drifts.iter().filter(|&&d| d).count();
+    let judge_all = n_drift as f64 > max_drift_rate * inputs.len() as f64;
+    let mut f = Fidelity {
+        max: 0.0,
+        judged: 0,
+        drift: n_drift,
+        real: Vec::with_capacity(out.len()),
+        drift_judged: judge_all,
+    };
+    for (((row, o), &drift), _) in inputs.iter().zip(&out).zip(&drifts).zip(&fixed) {
+        let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
+        if drift && !judge_all {
+            f.real.push(r);
+            continue;
+        }
         let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-        let y = float.run(&x)?;
+        let mut y = float.run(&x)?;
+        if let Some(g) = &guard {
+            for (v, &(lo, hi)) in y.iter_mut().zip(g) {
+                *v = (*v as f64).clamp(lo, hi) as f32;
+            }
+        }
         if y.len() != o.len() {
             return Err(Error::Other(format!(
                 "the float model gives {} outputs, the snapshot {}",
@@ -235,18 +337,21 @@ pub fn fidelity(
                 o.len()
             )));
         }
-        let r: Vec<f64> = o.iter().map(|&v| v as f64 / os).collect();
         for (a, b) in r.iter().zip(&y) {
             let e = (a - *b as f64).abs();
-            max = if e.is_nan() {
+            f.max = if e.is_nan() {
                 f64::INFINITY
             } else {
-                max.max(e)
+                f.max.max(e)
             };
         }
-        real.push(r);
+        f.judged += 1;
+        f.real.push(r);
     }
-    Ok((max, real))
+    if f.judged == 0 {
+        f.max = f64::NAN;
+    }
+    Ok(f)
 }
 
 /// Mean |a - b| over every value of every row.
@@ -364,6 +469,7 @@ fn empty_app(app: u32) -> AppStatus {
         staging: None,
         shadow: None,
         slots: vec![],
+        budget: None,
     }
 }
 
@@ -502,6 +608,40 @@ impl fmt::Display for Outcome {
             }
             Verdict::Rejected(why) => write!(f, " -> rejected: {why}; running snapshot untouched"),
         }
+    }
+}
+
+/// Logs the samples' drift rate; with `--on-drift RATE`, the reason to
+/// turn the candidate down when the rate is below RATE or unknown.
+fn drift_gate(
+    samples: &Samples,
+    on_drift: Option<f64>,
+    name: &str,
+    log: &mut dyn FnMut(&Event<'_>),
+) -> Option<String> {
+    let n = samples.inputs.len();
+    match samples.drift_rate {
+        Some(r) => log(&Event::step(
+            name,
+            format!(
+                "drift rate {r:.4} ({} of {n} samples had an input outside the active snapshot's domain)",
+                (r * n as f64).round() as usize
+            ),
+        )),
+        None => log(&Event::step(
+            name,
+            "drift rate unknown (the samples carry no drift flags)".into(),
+        )),
+    }
+    let min = on_drift?;
+    match samples.drift_rate {
+        Some(r) if r >= min => None,
+        Some(r) => Some(format!(
+            "drift rate {r:.4} is below --on-drift {min}: the active snapshot still covers its traffic"
+        )),
+        None => Some(format!(
+            "--on-drift {min} needs records with drift flags (lfc collect from lf_kernel ABI 2)"
+        )),
     }
 }
 
@@ -864,25 +1004,39 @@ impl Adapter {
                     .into(),
             ),
         };
+        if let Some(why) = drift_gate(&samples, self.opts.on_drift, name, log) {
+            return reject(out, why);
+        }
         let float = match FloatModel::load(&path) {
             Ok(f) => f,
             Err(e) => return reject(out, format!("float model: {e}")),
         };
-        let (max_err, cand) = match fidelity(&compiled, &float, &samples.inputs, self.opts.engine) {
+        let crit = self.opts.criteria;
+        let fid = match fidelity(
+            &compiled,
+            &float,
+            &samples.inputs,
+            self.opts.engine,
+            crit.max_drift_rate,
+        ) {
             Ok(r) => r,
             Err(e) => return reject(out, format!("running the candidate: {e}")),
         };
-        let crit = self.opts.criteria;
+        let max_err = fid.max;
         out.fidelity = Some((max_err, crit.max_fidelity_error));
         log(&Event::step(
             name,
             format!(
-                "fidelity max |snapshot - float model| {max_err:.6} over {} samples (<= {}) {}",
-                samples.inputs.len(),
+                "{} (<= {}) {}",
+                fid.describe(),
                 crit.max_fidelity_error,
                 ok_or(max_err, crit.max_fidelity_error)
             ),
         ));
+        if let Some(why) = fid.unjudged() {
+            return reject(out, why);
+        }
+        let cand = fid.real;
         let active = active_outputs(sys, status.as_ref(), &samples)?;
         let change = active.as_ref().map(|(_, a)| mean_abs_change(&cand, a));
         out.stability = Some((change, crit.max_output_change));

@@ -76,6 +76,7 @@ pub struct ShadowVerdict {
     pub errors: usize,
     /// Samples whose kernel answer differs from this machine's run.
     pub mismatches: usize,
+    /// Over the samples inside the candidate's input domain (NaN: none).
     pub max_fidelity_error: f64,
     pub mean_change: f64,
     pub max_change: f64,
@@ -107,6 +108,7 @@ pub fn judge(
     records: &[ShadowRecord],
     status: &AppStatus,
     engine: Engine,
+    max_drift_rate: f64,
 ) -> Result<ShadowVerdict> {
     let p = &compiled.program;
     let ok: Vec<&ShadowRecord> = records.iter().filter(|r| r.shadow_error >= 0).collect();
@@ -124,7 +126,9 @@ pub fn judge(
         .collect();
     // The candidate's run on this machine equals the kernel's where
     // mismatches is 0; its fidelity is that of the kernel's answers then.
-    let (max_err, _) = fidelity(compiled, float, &real_in, engine)?;
+    // Rows outside the candidate's domain are its drift (counted from its
+    // own flags below), not judged against the float model.
+    let max_err = fidelity(compiled, float, &real_in, engine, max_drift_rate)?.max;
     let os = p.output_scale as f64;
     let (mut sum, mut n, mut max) = (0.0, 0usize, 0.0f64);
     for r in &ok {
@@ -453,7 +457,14 @@ pub(super) fn stage_and_judge(
         Ok(f) => f,
         Err(e) => return Ok(Err(format!("float model: {e}"))),
     };
-    let v = match judge(compiled, &float, &take.records, &before, engine) {
+    let v = match judge(
+        compiled,
+        &float,
+        &take.records,
+        &before,
+        engine,
+        criteria.max_drift_rate,
+    ) {
         Ok(v) => v,
         Err(e) => return Ok(Err(format!("judging the shadow samples: {e}"))),
     };
@@ -503,6 +514,12 @@ pub fn shadow_reason(v: &ShadowVerdict, c: &super::Criteria) -> std::result::Res
         return Err(format!(
             "the kernel's answers differ from this machine's on {} of {} samples",
             v.mismatches, v.samples
+        ));
+    }
+    if v.max_fidelity_error.is_nan() && v.drift == v.samples - v.errors {
+        return Err(format!(
+            "fidelity not measurable: all {} live samples have an input outside the candidate's input domain (drift)",
+            v.drift
         ));
     }
     if !(v.max_fidelity_error <= c.max_fidelity_error) {

@@ -29,6 +29,12 @@ fn slot(index: u32, uuid: u64, active: bool) -> SlotStatus {
         input_scale: 1000,
         output_scale: 1000,
         active,
+        // As an ABI 2 lf_kernel reports them.
+        facts: crate::control::SlotFacts {
+            drift: Some(0),
+            guard_hits: Some(0),
+            ..Default::default()
+        },
     }
 }
 
@@ -46,6 +52,7 @@ fn app1(slots: Vec<SlotStatus>) -> AppStatus {
         staging: None,
         shadow: None,
         slots,
+        budget: None,
     }
 }
 
@@ -68,9 +75,12 @@ struct Fake {
     active_offset: f64,
     /// Shadow results to deliver at most (None: as many as asked).
     shadow_results: Option<usize>,
-    /// Per canary sleep: queries answered, refused, and drift of the
-    /// active snapshot.
+    /// Per canary sleep: queries answered, refused.
     per_sleep: (u64, u64),
+    /// Per canary sleep: guardrail hits and drift of the active snapshot.
+    per_sleep_flags: (u64, u64),
+    /// An lf_kernel before snapshot ABI 2: no guardrail or drift counters.
+    abi1: bool,
     slept: std::time::Duration,
     rollbacks: usize,
     activations: Vec<u64>,
@@ -102,6 +112,8 @@ impl Fake {
             active_offset: 0.0,
             shadow_results: None,
             per_sleep: (100, 0),
+            per_sleep_flags: (0, 0),
+            abi1: false,
             slept: std::time::Duration::ZERO,
             rollbacks: 0,
             activations: vec![],
@@ -121,6 +133,9 @@ impl Fake {
         let mut slots = vec![slot(0, uuid, true)];
         if let Some(o) = old {
             slots.push(slot(1, o, false));
+        }
+        if self.abi1 {
+            slots.iter_mut().for_each(|s| s.facts = Default::default());
         }
         let keep = self.apps[0].clone();
         self.apps[0] = AppStatus {
@@ -238,6 +253,13 @@ impl System for Fake {
         let a = &mut self.apps[0];
         a.queries += self.per_sleep.0;
         a.no_active += self.per_sleep.1;
+        let (guard, drift) = self.per_sleep_flags;
+        if let Some(s) = a.slots.iter_mut().find(|s| s.active) {
+            s.queries += self.per_sleep.0;
+            let f = &mut s.facts;
+            f.guard_hits = f.guard_hits.map(|g| g + guard);
+            f.drift = f.drift.map(|d| d + drift);
+        }
     }
     fn stopping(&self) -> bool {
         self.stop
@@ -273,6 +295,9 @@ impl System for Fake {
         if let Some(o) = old {
             slots.push(slot(1, o, false));
         }
+        if self.abi1 {
+            slots.iter_mut().for_each(|s| s.facts = Default::default());
+        }
         self.apps[0] = app1(slots);
         Ok(())
     }
@@ -304,6 +329,7 @@ fn records_file(dir: &Path, uuid: u64, offset: f64) -> PathBuf {
             timestamp_ns: 1_000 + k as u64,
             input: row.to_vec(),
             output: y.iter().map(|&v| v as f64 + offset).collect(),
+            flags: None,
         });
     }
     let p = dir.join("recent.csv");
@@ -325,6 +351,7 @@ fn options(watch: &Path, samples: SampleSource, engine: Engine) -> AdaptOptions 
         samples,
         ko_dir: None,
         shadow: None,
+        on_drift: None,
     }
 }
 
@@ -676,4 +703,132 @@ fn samples_files_are_checked() {
         .unwrap_err()
         .to_string()
         .contains("no samples"));
+}
+
+#[test]
+fn on_drift_gate_logs_the_rate_and_turns_down_below_it() {
+    let samples = |rate: Option<f64>| Samples {
+        inputs: vec![vec![0.0]; 10],
+        recorded: vec![None; 10],
+        drift_rate: rate,
+    };
+    let mut lines = Vec::new();
+    let mut log = |e: &Event<'_>| lines.push(e.to_string());
+    assert_eq!(
+        drift_gate(&samples(Some(0.3)), None, "c.onnx", &mut log),
+        None
+    );
+    assert_eq!(
+        drift_gate(&samples(Some(0.3)), Some(0.2), "c.onnx", &mut log),
+        None
+    );
+    let why = drift_gate(&samples(Some(0.1)), Some(0.2), "c.onnx", &mut log).unwrap();
+    assert!(why.contains("0.1000 is below --on-drift 0.2"), "{why}");
+    let why = drift_gate(&samples(None), Some(0.2), "c.onnx", &mut log).unwrap();
+    assert!(why.contains("needs records with drift flags"), "{why}");
+    assert_eq!(drift_gate(&samples(None), None, "c.onnx", &mut log), None);
+    assert!(
+        lines[0].contains("drift rate 0.3000 (3 of 10 samples had an input outside"),
+        "{lines:?}"
+    );
+    assert!(lines[3].contains("drift rate unknown"), "{lines:?}");
+}
+
+/// A candidate with a guardrail is compared with the float model clamped
+/// to it: the clamp is what it was asked to compute. Against the bare
+/// float model the same answers are off by as much as the clamp cut.
+#[test]
+fn fidelity_of_a_guarded_candidate_is_against_the_clamped_float_model() {
+    let m = crate::data::read_matrix(&aurora("representative_dataset.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = (0..m.rows).map(|r| m.row(r).to_vec()).collect();
+    let float = FloatModel::load(&aurora("aurora.onnx")).unwrap();
+    let compile = |range: Option<&str>| {
+        let opts = pipeline::CompileOptions {
+            calibration: Some(aurora("representative_dataset.npy")),
+            output_range: range.map(|r| crate::quant::guard::OutputRange::parse(r).unwrap()),
+            ..Default::default()
+        };
+        pipeline::compile(&aurora("aurora.onnx"), &opts).unwrap()
+    };
+    let b = fidelity(&compile(None), &float, &rows, Engine::Interp, 0.05).unwrap();
+    let g = fidelity(
+        &compile(Some("-0.5:0.5")),
+        &float,
+        &rows,
+        Engine::Interp,
+        0.05,
+    )
+    .unwrap();
+    assert_eq!((b.judged, b.drift, g.judged), (rows.len(), 0, rows.len()));
+    let (bare, bare_out, guarded, out) = (b.max, b.real, g.max, g.real);
+    let clamped = out.iter().filter(|o| o[0].abs() == 0.5).count();
+    assert!(clamped > 10, "{clamped} of {} rows clamped", out.len());
+    assert!(bare <= 0.05 && guarded <= bare + 1e-3, "{bare} {guarded}");
+    // What the clamp cut, were it compared with the bare float model.
+    let cut = bare_out
+        .iter()
+        .map(|o| (o[0].abs() - 0.5).max(0.0))
+        .fold(0.0f64, f64::max);
+    assert!(cut > 1.0, "{cut}");
+}
+
+/// Live inputs outside the candidate's declared domain are clamped by the
+/// snapshot: judging them against the float model on the unclamped input
+/// measured the clamp, not the quantization (a candidate once scored 2.91
+/// for 0.05). Up to --max-drift-rate of them are counted as drift and left
+/// out; the in-domain rows are judged as before. More than that and the
+/// domain does not cover the traffic: every row is judged (the clamp's
+/// error is what the traffic would get).
+#[test]
+fn fidelity_judges_in_domain_rows_and_counts_the_rest_as_drift() {
+    let m = crate::data::read_matrix(&aurora("representative_dataset.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = (0..m.rows).map(|r| m.row(r).to_vec()).collect();
+    let float = FloatModel::load(&aurora("aurora.onnx")).unwrap();
+    let opts = pipeline::CompileOptions {
+        calibration: Some(aurora("representative_dataset.npy")),
+        input_range: Some(pipeline::InputRange::All(-2.0, 12.0)),
+        ..Default::default()
+    };
+    let c = pipeline::compile(&aurora("aurora.onnx"), &opts).unwrap();
+    let inside = fidelity(&c, &float, &rows, Engine::Interp, 0.05).unwrap();
+    assert_eq!((inside.judged, inside.drift), (rows.len(), 0));
+    assert!(inside.max <= 0.05, "{}", inside.max);
+
+    // Every third row pushed far outside [-2, 12] on two features.
+    let mut mixed = rows.clone();
+    for r in mixed.iter_mut().step_by(3) {
+        r[0] = 400.0;
+        r[7] = -90.0;
+    }
+    let out = mixed.len().div_ceil(3);
+    let f = fidelity(&c, &float, &mixed, Engine::Interp, 0.5).unwrap();
+    assert_eq!((f.judged, f.drift), (mixed.len() - out, out));
+    assert!(!f.drift_judged);
+    assert_eq!(f.real.len(), mixed.len());
+    assert!(f.max <= inside.max, "{} > {}", f.max, inside.max);
+    let d = f.describe();
+    assert!(
+        d.contains(&format!(
+            "over {} in-domain samples ({out} outside",
+            mixed.len() - out
+        )),
+        "{d}"
+    );
+    assert!(f.unjudged().is_none());
+    // A third is over a 5 % limit: all judged, the clamp's error shows.
+    let all = fidelity(&c, &float, &mixed, Engine::Interp, 0.05).unwrap();
+    assert_eq!((all.judged, all.drift), (mixed.len(), out));
+    assert!(all.drift_judged && all.max > 0.05, "{}", all.max);
+    assert_eq!(all.real, f.real);
+    assert!(all
+        .describe()
+        .contains("more than --max-drift-rate allows, so judged too"));
+
+    // None inside, every row allowed to drift: not judged, and said so.
+    let far: Vec<Vec<f64>> = rows.iter().map(|r| vec![500.0; r.len()]).collect();
+    let n = fidelity(&c, &float, &far, Engine::Interp, 1.0).unwrap();
+    assert_eq!((n.judged, n.drift), (0, far.len()));
+    assert!(n.max.is_nan());
+    let why = n.unjudged().unwrap();
+    assert!(why.contains(&format!("all {} samples", far.len())), "{why}");
 }

@@ -93,6 +93,10 @@ pub struct Step {
     /// multiply; see [`crate::valid::lanes`], which proves both lanes
     /// fit over the input domain). Never with `simd` (one form a layer).
     pub lanes: Option<u32>,
+    /// This Dequantize clamps its outputs to the guardrail: there is one,
+    /// and the proven bounds of some element reach outside it (else the
+    /// clamp could never act and is left out).
+    pub guarded: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +140,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
             simd: None,
             simd_refused: None,
             lanes: None,
+            guarded: guarded(p, info, &i.kind),
         })
         .collect::<Vec<Step>>();
     if simd == Simd::Avx2 {
@@ -226,6 +231,19 @@ pub fn fused_lut<'a>(p: &'a Program, k: usize, step: &Step) -> Option<&'a crate:
     match p.instrs.get(k + 1).map(|i| &i.kind) {
         Some(InstrKind::Lut { lut, .. }) if step.applies_next_lut => Some(lut),
         _ => None,
+    }
+}
+
+/// Whether a Dequantize must clamp to the guardrail (see [`Step::guarded`]).
+fn guarded(p: &Program, info: &ModuleInfo, kind: &InstrKind) -> bool {
+    let (InstrKind::Dequantize { src, offset, .. }, Some(guard)) = (kind, &p.output_guard) else {
+        return false;
+    };
+    let range = *offset..*offset + p.tensor(*src).len;
+    match (guard.get(range.clone()), info.output_bounds.get(range)) {
+        (Some(g), Some(b)) => g.iter().zip(b).any(|(g, b)| b.0 < g.0 || b.1 > g.1),
+        // Lengths the validator would refuse: keep the clamp.
+        _ => true,
     }
 }
 

@@ -66,6 +66,39 @@ pub struct AppStatus {
     pub shadow: Option<ShadowStatus>,
     /// Occupied slots, by index.
     pub slots: Vec<SlotStatus>,
+    /// The app's budget (each 0 = no limit), when the kernel reports it.
+    pub budget: Option<Cost>,
+}
+
+/// A snapshot's proven cost per query, or an app's budget (limits, 0 =
+/// none): `struct lf_cost` / `struct lf_budget` of lf_kernel.h.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub macs: u64,
+    /// Worst-case table comparisons (tree walks).
+    pub cmps: u64,
+    pub stack_bytes: u64,
+    /// Table and weight bytes.
+    pub rodata_bytes: u64,
+    /// Per-CPU scratch bytes.
+    pub scratch_bytes: u64,
+}
+
+/// What a snapshot reports beyond its identity (ABI 2 kernels): the drift
+/// and guardrail counters, its proven output bounds, its guardrail and its
+/// cost. `None` where the kernel did not send it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotFacts {
+    /// Queries with at least one input outside the declared domain.
+    pub drift: Option<u64>,
+    /// Queries with an output clamped by the guardrail.
+    pub guard_hits: Option<u64>,
+    /// Proven `[lo, hi]` of each output (before the guardrail), `s64` at
+    /// the output's scale.
+    pub output_bounds: Option<Vec<(i64, i64)>>,
+    /// The guardrail per output, if the snapshot has one.
+    pub guardrail: Option<Vec<(i64, i64)>>,
+    pub cost: Option<Cost>,
 }
 
 /// One occupied slot (active or standby) of an app.
@@ -85,6 +118,7 @@ pub struct SlotStatus {
     pub input_scale: i64,
     pub output_scale: i64,
     pub active: bool,
+    pub facts: SlotFacts,
 }
 
 /// The answer to one INFER.
@@ -158,15 +192,17 @@ impl Client {
         Ok(apps)
     }
 
+    /// Creates an app; `budget` limits its snapshots (0 = no limit).
     pub fn app_create(
         &mut self,
         app: u32,
         name: &str,
         input_len: u32,
         output_len: u32,
+        budget: &Cost,
     ) -> crate::Result<()> {
-        let req =
-            proto::app_create(app, name, input_len, output_len).map_err(crate::Error::Other)?;
+        let req = proto::app_create(app, name, input_len, output_len, budget)
+            .map_err(crate::Error::Other)?;
         self.conn.call(&req, Mode::Do).map(drop)
     }
 

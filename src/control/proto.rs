@@ -1,9 +1,12 @@
 //! The liteflow protocol on top of [`wire`]: the attributes of each request,
 //! and typed decoding of each reply. Pure functions over bytes.
 
-use super::uapi::{self, Attr, Cmd, RecAttr, SlotAttr};
+use super::uapi::{self, Attr, Cmd, CostAttr, RecAttr, SlotAttr, UapiEnum};
 use super::wire::{AttrWriter, Attrs, CtrlAttr};
-use super::{AppStatus, InferReply, Record, RecordBatch, SlotStatus};
+use super::{AppStatus, Cost, InferReply, Record, RecordBatch, SlotFacts, SlotStatus};
+
+/// `NLA_F_NESTED` of linux/netlink.h.
+const NLA_F_NESTED: u16 = 0x8000;
 
 /// A request, before framing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +34,7 @@ pub fn app_create(
     name: &str,
     input_len: u32,
     output_len: u32,
+    budget: &Cost,
 ) -> Result<Request, String> {
     let ctx = app_ctx(Cmd::AppCreate, app);
     if name.as_bytes().contains(&0) {
@@ -49,6 +53,17 @@ pub fn app_create(
         .map_err(|e| format!("{ctx}: {e}"))?;
     w.u32(Attr::InputLen, input_len);
     w.u32(Attr::OutputLen, output_len);
+    if *budget != Cost::default() {
+        let mut b = AttrWriter::new();
+        for (kind, v) in cost_attrs(budget) {
+            if v != 0 {
+                b.u64(kind, v);
+            }
+        }
+        // A nest: the kernel's strict validation wants NLA_F_NESTED.
+        w.put(Attr::Budget.raw() | NLA_F_NESTED, &b.finish())
+            .map_err(|e| format!("{ctx}: {e}"))?;
+    }
     Ok(Request {
         cmd: Cmd::AppCreate,
         attrs: w.finish(),
@@ -145,6 +160,61 @@ pub fn decode_app(attrs: &[u8]) -> Result<AppStatus, String> {
         staging: a.u8(Attr::Staging).map_err(in_app)?.map(|v| v != 0),
         shadow: super::shadow::decode_status(&a).map_err(in_app)?,
         slots,
+        budget: a
+            .get(Attr::Budget)
+            .map(|n| decode_cost(n, "LF_ATTR_BUDGET"))
+            .transpose()
+            .map_err(in_app)?,
+    })
+}
+
+/// The five `LF_COST_ATTR_*` of `c`, in header order.
+fn cost_attrs(c: &Cost) -> [(CostAttr, u64); 5] {
+    [
+        (CostAttr::Macs, c.macs),
+        (CostAttr::Cmps, c.cmps),
+        (CostAttr::Stack, c.stack_bytes),
+        (CostAttr::Rodata, c.rodata_bytes),
+        (CostAttr::Scratch, c.scratch_bytes),
+    ]
+}
+
+/// A nest of `LF_COST_ATTR_*`; an absent one is 0.
+fn decode_cost(nest: &[u8], what: &str) -> Result<Cost, String> {
+    let c = Attrs::parse(nest, what)?;
+    let v = |k| c.u64(k).map(|v| v.unwrap_or(0));
+    Ok(Cost {
+        macs: v(CostAttr::Macs)?,
+        cmps: v(CostAttr::Cmps)?,
+        stack_bytes: v(CostAttr::Stack)?,
+        rodata_bytes: v(CostAttr::Rodata)?,
+        scratch_bytes: v(CostAttr::Scratch)?,
+    })
+}
+
+/// Two s64 arrays of one length as `(lo, hi)` pairs, or `None` if absent.
+fn decode_pairs(s: &Attrs, lo: SlotAttr, hi: SlotAttr) -> Result<Option<Vec<(i64, i64)>>, String> {
+    match (s.s64_array(lo)?, s.s64_array(hi)?) {
+        (None, None) => Ok(None),
+        (Some(l), Some(h)) if l.len() == h.len() => Ok(Some(l.into_iter().zip(h).collect())),
+        _ => Err(format!(
+            "{} and {} differ in presence or length",
+            lo.c_name(),
+            hi.c_name()
+        )),
+    }
+}
+
+fn decode_facts(s: &Attrs) -> Result<SlotFacts, String> {
+    Ok(SlotFacts {
+        drift: s.u64(SlotAttr::Drift)?,
+        guard_hits: s.u64(SlotAttr::Guard)?,
+        output_bounds: decode_pairs(s, SlotAttr::OutLo, SlotAttr::OutHi)?,
+        guardrail: decode_pairs(s, SlotAttr::GuardLo, SlotAttr::GuardHi)?,
+        cost: s
+            .get(SlotAttr::Cost)
+            .map(|n| decode_cost(n, "LF_SLOT_ATTR_COST"))
+            .transpose()?,
     })
 }
 
@@ -164,6 +234,7 @@ fn decode_slot(nest: &[u8], active_slot: Option<u32>) -> Result<SlotStatus, Stri
         input_scale: s.req_s64(SlotAttr::InputScale)?,
         output_scale: s.req_s64(SlotAttr::OutputScale)?,
         active: s.has(SlotAttr::Active) || active_slot == Some(index),
+        facts: decode_facts(&s)?,
     })
 }
 
@@ -201,6 +272,7 @@ fn decode_record(nest: &[u8]) -> Result<Record, String> {
         timestamp_ns: r.req_u64(RecAttr::Timestamp)?,
         input: r.req(RecAttr::Input, r.s64_array(RecAttr::Input))?,
         output: r.req(RecAttr::Output, r.s64_array(RecAttr::Output))?,
+        flags: r.u32(RecAttr::Flags)?,
     })
 }
 

@@ -36,6 +36,10 @@ pub struct Record {
     pub timestamp_ns: u64,
     pub input: Vec<i64>,
     pub output: Vec<i64>,
+    /// `LF_INFER_*` the snapshot returned (1: an input was outside its
+    /// domain, 2: an output hit the guardrail); `None` from a kernel
+    /// before ABI 2.
+    pub flags: Option<u32>,
 }
 
 /// The records of one `LF_CMD_RECORDS` message.
@@ -466,6 +470,7 @@ impl<'s> Receiver<'s> {
                             timestamp_ns: r.timestamp_ns,
                             input: r.input.iter().map(|&v| v as f64 / is as f64).collect(),
                             output: r.output.iter().map(|&v| v as f64 / os as f64).collect(),
+                            flags: r.flags,
                         };
                         self.taken += 1;
                         match self.sink.as_mut() {
@@ -521,20 +526,29 @@ pub struct RealRecord {
     pub timestamp_ns: u64,
     pub input: Vec<f64>,
     pub output: Vec<f64>,
+    /// `LF_INFER_*` flags, when the record (or its file) carries them.
+    pub flags: Option<u32>,
 }
 
 /// Records of one app as real numbers (input / input scale, output /
 /// output scale of the snapshot that answered).
 ///
 /// Files (`lfc collect -o`): one row per record, columns
-/// `in0..in{I-1}, out0..out{O-1}, uuid, timestamp_ns`.
-/// - `.csv`: that header line, reals in shortest round-trip form, uuid and
-///   timestamp as exact decimal integers: lossless.
-/// - `.npy`: the same matrix as float64 (uuid and timestamp exact only up
-///   to 2^53), plus a sidecar `FILE.meta.csv` (`uuid,timestamp_ns`, one
-///   exact line per row) that [`RecordSet::read`] takes them from.
+/// `in0..in{I-1}, out0..out{O-1}, uuid, timestamp_ns[, flags]`.
+/// - `.csv`: that header line, reals in shortest round-trip form, uuid,
+///   timestamp and flags as exact decimal integers: lossless.
+/// - `.npy`: the matrix without the flags as float64 (uuid and timestamp
+///   exact only up to 2^53), plus a sidecar `FILE.meta.csv`
+///   (`uuid,timestamp_ns[,flags]`, one exact line per row) that
+///   [`RecordSet::read`] takes them from.
 /// - `.parquet`: typed columns (DOUBLE reals, unsigned INT64 uuid and
-///   timestamp_ns), lossless; see [`super::records_parquet`].
+///   timestamp_ns, unsigned INT32 flags), lossless; see
+///   [`super::records_parquet`].
+///
+/// The `flags` column (format 2: the `LF_INFER_*` drift and guardrail
+/// flags of each record) is written when every record has them; files
+/// without it (format 1, and records from a kernel before ABI 2) read
+/// with `flags: None`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordSet {
     pub input_len: usize,
@@ -572,7 +586,30 @@ impl RecordSet {
         h.extend((0..self.output_len).map(|o| format!("out{o}")));
         h.push("uuid".into());
         h.push("timestamp_ns".into());
+        if self.has_flags() {
+            h.push("flags".into());
+        }
         h
+    }
+
+    /// Every record carries its flags (the files then have the column).
+    pub fn has_flags(&self) -> bool {
+        !self.rows.is_empty() && self.rows.iter().all(|r| r.flags.is_some())
+    }
+
+    /// Share of the records whose inputs were outside the snapshot's
+    /// declared domain (`LF_INFER_DRIFT`), or `None` when the records do
+    /// not carry flags.
+    pub fn drift_rate(&self) -> Option<f64> {
+        if !self.has_flags() {
+            return None;
+        }
+        let drifted = self
+            .rows
+            .iter()
+            .filter(|r| r.flags.unwrap_or(0) & super::uapi::INFER_DRIFT != 0)
+            .count();
+        Some(drifted as f64 / self.rows.len() as f64)
     }
 
     /// The inputs alone, one row per record.
@@ -603,19 +640,32 @@ impl RecordSet {
                     for v in r.input.iter().chain(&r.output) {
                         s.push_str(&format!("{v:?},"));
                     }
-                    s.push_str(&format!("{},{}\n", r.uuid, r.timestamp_ns));
+                    s.push_str(&format!("{},{}", r.uuid, r.timestamp_ns));
+                    match r.flags.filter(|_| self.has_flags()) {
+                        Some(f) => s.push_str(&format!(",{f}\n")),
+                        None => s.push('\n'),
+                    }
                 }
                 write_atomic(path, s.as_bytes())
             }
             Some("npy") => {
-                let mut meta = String::from("uuid,timestamp_ns\n");
+                let flags = self.has_flags();
+                let mut meta = String::from(if flags {
+                    "uuid,timestamp_ns,flags\n"
+                } else {
+                    "uuid,timestamp_ns\n"
+                });
                 let cols = self.input_len + self.output_len + 2;
                 let mut data = Vec::with_capacity(self.rows.len() * cols);
                 for r in &self.rows {
                     data.extend(r.input.iter().chain(&r.output));
                     data.push(r.uuid as f64);
                     data.push(r.timestamp_ns as f64);
-                    meta.push_str(&format!("{},{}\n", r.uuid, r.timestamp_ns));
+                    meta.push_str(&format!("{},{}", r.uuid, r.timestamp_ns));
+                    match r.flags.filter(|_| flags) {
+                        Some(f) => meta.push_str(&format!(",{f}\n")),
+                        None => meta.push('\n'),
+                    }
                 }
                 write_atomic(&meta_path(path), meta.as_bytes())?;
                 data::write_matrix(path, &Matrix::new(self.rows.len(), cols, data))
@@ -658,10 +708,15 @@ impl RecordSet {
             .take_while(|n| n.starts_with("out"))
             .count();
         let set = RecordSet::new(ni, no);
-        if names != set.header() {
+        let mut want = set.header();
+        let flags = names.last() == Some(&"flags");
+        if flags {
+            want.push("flags".into());
+        }
+        if names != want {
             return Err(Error::data(
                 path,
-                "not an `lfc collect` file: the header must be in0..,out0..,uuid,timestamp_ns",
+                "not an `lfc collect` file: the header must be in0..,out0..,uuid,timestamp_ns[,flags]",
             ));
         }
         if ni != input_len {
@@ -699,6 +754,11 @@ impl RecordSet {
                     .collect::<Result<_>>()?,
                 uuid: int(f[ni + no])?,
                 timestamp_ns: int(f[ni + no + 1])?,
+                // Empty: a streamed record (`-o -`) that carried no flags.
+                flags: match flags.then(|| f[ni + no + 2]) {
+                    Some(s) if !s.is_empty() => Some(flag_bits(int(s)?).map_err(bad)?),
+                    _ => None,
+                },
             });
         }
         Ok(set)
@@ -720,10 +780,11 @@ impl RecordSet {
         let mp = meta_path(path);
         let meta = RecordSet::read_meta(&mp, m.rows)?;
         let mut set = RecordSet::new(input_len, no);
-        for (row, (uuid, ts)) in m.iter_rows().zip(meta) {
+        for (row, (uuid, ts, flags)) in m.iter_rows().zip(meta) {
             set.rows.push(RealRecord {
                 uuid,
                 timestamp_ns: ts,
+                flags,
                 input: row[..input_len].to_vec(),
                 output: row[input_len..input_len + no].to_vec(),
             });
@@ -731,29 +792,44 @@ impl RecordSet {
         Ok(set)
     }
 
-    fn read_meta(path: &Path, rows: usize) -> Result<Vec<(u64, u64)>> {
+    fn read_meta(path: &Path, rows: usize) -> Result<Vec<(u64, u64, Option<u32>)>> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut out = Vec::with_capacity(rows);
+        let mut flags = false;
         for (i, line) in text.lines().enumerate() {
             if i == 0 {
-                if line.trim() != "uuid,timestamp_ns" {
-                    return Err(Error::data(path, "the header must be `uuid,timestamp_ns`"));
-                }
+                flags = match line.trim() {
+                    "uuid,timestamp_ns" => false,
+                    "uuid,timestamp_ns,flags" => true,
+                    _ => {
+                        return Err(Error::data(
+                            path,
+                            "the header must be `uuid,timestamp_ns[,flags]`",
+                        ))
+                    }
+                };
                 continue;
             }
             if line.trim().is_empty() {
                 continue;
             }
-            let parsed = line.split_once(',').and_then(|(a, b)| {
-                Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
-            });
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let parsed = (f.len() == 2 + flags as usize)
+                .then(|| {
+                    let flag = match f.get(2) {
+                        Some(s) => Some(flag_bits(s.parse::<u64>().ok()?).ok()?),
+                        None => None,
+                    };
+                    Some((f[0].parse::<u64>().ok()?, f[1].parse::<u64>().ok()?, flag))
+                })
+                .flatten();
             match parsed {
                 Some(p) => out.push(p),
                 None => {
                     return Err(Error::data(
                         path,
                         format!(
-                            "line {}: `{}` is not `uuid,timestamp_ns`",
+                            "line {}: `{}` is not `uuid,timestamp_ns[,flags]`",
                             i + 1,
                             data_excerpt(line)
                         ),
@@ -769,6 +845,15 @@ impl RecordSet {
         }
         Ok(out)
     }
+}
+
+/// A flags field: only the `LF_INFER_*` bits lf_kernel defines.
+pub(super) fn flag_bits(v: u64) -> std::result::Result<u32, String> {
+    let known = u64::from(super::uapi::INFER_DRIFT | super::uapi::INFER_GUARD);
+    if v & !known != 0 {
+        return Err(format!("flags {v} has bits lf_kernel does not define"));
+    }
+    Ok(v as u32)
 }
 
 fn data_excerpt(s: &str) -> String {

@@ -10,6 +10,10 @@
 //! - `timestamp_ns`: `INT64` annotated `INTEGER(64, unsigned)`: lf_kernel's
 //!   `ktime_get_ns()` (CLOCK_MONOTONIC, nanoseconds since boot). Not a
 //!   Parquet `TIMESTAMP`, which would claim nanoseconds since the epoch.
+//! - `flags` (when every record carries them, as [`RecordSet::header`]
+//!   says): `INT32` annotated `INTEGER(32, unsigned)`, the `LF_INFER_*`
+//!   drift and guardrail bits the snapshot returned. Files without it
+//!   read back with `flags: None`.
 //!
 //! Key-value metadata: `lfc.inputs`, `lfc.outputs` (the widths) and
 //! `lfc.timestamp_clock` = `CLOCK_MONOTONIC`. Uncompressed, row groups of
@@ -21,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parquet::basic::{LogicalType, Repetition, Type as Physical};
-use parquet::data_type::{DoubleType, Int64Type};
+use parquet::data_type::{DoubleType, Int32Type, Int64Type};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -48,7 +52,7 @@ fn column(name: &str, physical: Physical, logical: Option<LogicalType>) -> Arc<T
             .with_repetition(Repetition::REQUIRED)
             .with_logical_type(logical)
             .build()
-            .expect("a required DOUBLE or INT64 column is a valid Parquet type"),
+            .expect("a required DOUBLE, INT64 or INT32 column is a valid Parquet type"),
     )
 }
 
@@ -59,6 +63,11 @@ fn schema(set: &RecordSet) -> Arc<Type> {
     for name in set.header() {
         fields.push(match name.as_str() {
             "uuid" | "timestamp_ns" => column(&name, Physical::INT64, u64_type()),
+            "flags" => column(
+                &name,
+                Physical::INT32,
+                Some(LogicalType::integer(32, false)),
+            ),
             _ => column(&name, Physical::DOUBLE, None),
         });
     }
@@ -89,6 +98,8 @@ enum Values {
     Real(Vec<f64>),
     /// u64 stored in INT64 as the same bits (the unsigned annotation says so).
     Int(Vec<i64>),
+    /// u32 stored in INT32 as the same bits.
+    Flags(Vec<i32>),
 }
 
 fn column_values(set: &RecordSet, rows: &[RealRecord], c: usize) -> Values {
@@ -99,8 +110,11 @@ fn column_values(set: &RecordSet, rows: &[RealRecord], c: usize) -> Values {
         Values::Real(rows.iter().map(|r| r.output[c - ni]).collect())
     } else if c == ni + no {
         Values::Int(rows.iter().map(|r| r.uuid as i64).collect())
-    } else {
+    } else if c == ni + no + 1 {
         Values::Int(rows.iter().map(|r| r.timestamp_ns as i64).collect())
+    } else {
+        // Only written when every record has flags (RecordSet::header).
+        Values::Flags(rows.iter().map(|r| r.flags.unwrap_or(0) as i32).collect())
     }
 }
 
@@ -121,6 +135,7 @@ pub fn write(set: &RecordSet, path: &Path) -> Result<()> {
             let written = match column_values(set, rows, c) {
                 Values::Real(v) => col.typed::<DoubleType>().write_batch(&v, None, None),
                 Values::Int(v) => col.typed::<Int64Type>().write_batch(&v, None, None),
+                Values::Flags(v) => col.typed::<Int32Type>().write_batch(&v, None, None),
             };
             written.map_err(|e| pq_err(path, e))?;
             col.close().map_err(|e| pq_err(path, e))?;
@@ -135,8 +150,8 @@ pub fn write(set: &RecordSet, path: &Path) -> Result<()> {
 }
 
 /// Reads a file [`write`] wrote, for a model with `input_len` inputs.
-/// The columns must be exactly `in0..,out0..,uuid,timestamp_ns` with the
-/// types above.
+/// The columns must be exactly `in0..,out0..,uuid,timestamp_ns[,flags]`
+/// with the types above.
 pub fn read(path: &Path, input_len: usize) -> Result<RecordSet> {
     let reader = SerializedFileReader::try_from(path).map_err(|e| pq_err(path, e))?;
     let fields = reader.metadata().file_metadata().schema().get_fields();
@@ -147,10 +162,19 @@ pub fn read(path: &Path, input_len: usize) -> Result<RecordSet> {
         .take_while(|n| n.starts_with("out"))
         .count();
     let mut set = RecordSet::new(ni, no);
-    if fields != schema(&set).get_fields() {
+    let flags = names.last() == Some(&"flags");
+    let mut want = schema(&set).get_fields().to_vec();
+    if flags {
+        want.push(column(
+            "flags",
+            Physical::INT32,
+            Some(LogicalType::integer(32, false)),
+        ));
+    }
+    if fields != want.as_slice() {
         return Err(Error::data(
             path,
-            "not an `lfc collect` file: the columns must be required DOUBLE in0..,out0.. and unsigned INT64 uuid,timestamp_ns",
+            "not an `lfc collect` file: the columns must be required DOUBLE in0..,out0.., unsigned INT64 uuid,timestamp_ns and optionally unsigned INT32 flags",
         ));
     }
     if ni != input_len {
@@ -180,6 +204,13 @@ pub fn read(path: &Path, input_len: usize) -> Result<RecordSet> {
             output: (ni..ni + no).map(real).collect::<Result<_>>()?,
             uuid: row.get_ulong(ni + no).map_err(bad)?,
             timestamp_ns: row.get_ulong(ni + no + 1).map_err(bad)?,
+            flags: match flags {
+                true => Some(
+                    super::records::flag_bits(u64::from(row.get_uint(ni + no + 2).map_err(bad)?))
+                        .map_err(|e| Error::data(path, format!("row {k}: {e}")))?,
+                ),
+                false => None,
+            },
         });
     }
     Ok(set)
@@ -201,6 +232,7 @@ mod tests {
                 timestamp_ns: [u64::MAX - k, 5 + k, (1 << 63) + k][k as usize % 3],
                 input: (0..3).map(v).collect(),
                 output: (3..5).map(v).collect(),
+                flags: None,
             });
         }
         set
@@ -280,6 +312,54 @@ mod tests {
     }
 
     #[test]
+    fn parquet_flags_column_round_trips_like_the_csv() {
+        use crate::control::uapi::{INFER_DRIFT, INFER_GUARD};
+        let dir = tempfile::tempdir().unwrap();
+        let mut set = edge_set();
+        let bits = [0, INFER_DRIFT, INFER_GUARD, INFER_DRIFT | INFER_GUARD];
+        for (k, r) in set.rows.iter_mut().enumerate() {
+            r.flags = Some(bits[k % 4]);
+        }
+        let (csv, pq) = (dir.path().join("f.csv"), dir.path().join("f.parquet"));
+        set.write(&csv).unwrap();
+        set.write(&pq).unwrap();
+        let r = SerializedFileReader::try_from(pq.as_path()).unwrap();
+        let cols = r.metadata().file_metadata().schema_descr();
+        assert_eq!(cols.num_columns(), 8);
+        let c = cols.column(7);
+        assert_eq!(c.name(), "flags");
+        assert_eq!(c.physical_type(), Physical::INT32);
+        assert_eq!(c.converted_type(), ConvertedType::UINT_32);
+        for (row, rec) in rows_of(&pq).iter().zip(&set.rows) {
+            assert_eq!(row[7].1, Field::UInt(rec.flags.unwrap()));
+        }
+        let back = RecordSet::read(&pq, 3).unwrap();
+        assert_eq!(back, RecordSet::read(&csv, 3).unwrap());
+        assert_eq!(back, set);
+        assert_eq!(back.drift_rate(), Some(0.5));
+
+        // One record without flags: no column (format 1), read as None.
+        set.rows[3].flags = None;
+        set.write(&pq).unwrap();
+        let back = RecordSet::read(&pq, 3).unwrap();
+        assert!(back.rows.iter().all(|r| r.flags.is_none()));
+        assert_eq!(back.drift_rate(), None);
+
+        // Bits lf_kernel does not define: refused, naming the row.
+        let mut bad = edge_set();
+        for r in bad.rows.iter_mut() {
+            r.flags = Some(0);
+        }
+        bad.rows[2].flags = Some(1 << 7);
+        bad.write(&pq).unwrap();
+        let err = RecordSet::read(&pq, 3).unwrap_err().to_string();
+        assert!(
+            err.contains("row 2") && err.contains("does not define"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn parquet_row_groups_empty_set_and_bad_files() {
         let dir = tempfile::tempdir().unwrap();
         // More rows than a row group: three groups, order kept.
@@ -290,6 +370,7 @@ mod tests {
                 timestamp_ns: k,
                 input: vec![k as f64 / 8.0],
                 output: vec![-(k as f64)],
+                flags: None,
             });
         }
         let p = dir.path().join("big.parquet");

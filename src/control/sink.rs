@@ -1,7 +1,13 @@
 //! `lfc collect -o -`: records streamed as they arrive, one line each,
 //! flushed per netlink batch, for whatever pipeline reads stdout (CSV with
-//! the same columns as `-o FILE.csv`, or JSON lines). Nothing is kept in
+//! the columns of `-o FILE.csv`, or JSON lines). Nothing is kept in
 //! memory: a collection can run for as long as the datapath does.
+//!
+//! The header is written before the first record arrives, so a stream
+//! always has the `flags` column (`LF_INFER_*` bits: 1 drift, 2
+//! guardrail); a record from an lf_kernel older than snapshot ABI 2
+//! carries none and leaves the field empty (JSON: `null`), which
+//! `lfc adapt --data` reads back as "no flags".
 
 use std::io::{self, Write};
 
@@ -20,9 +26,9 @@ pub trait RecordSink {
 /// The line format of a streamed collection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum StreamFormat {
-    /// A header `in0,..,out0,..,uuid,timestamp_ns`, then one row per record.
+    /// A header `in0,..,out0,..,uuid,timestamp_ns,flags`, then one row per record.
     Csv,
-    /// One object per record: `{"uuid":..,"timestamp_ns":..,"input":[..],"output":[..]}`.
+    /// One object per record: `{"uuid":..,"timestamp_ns":..,"flags":..,"input":[..],"output":[..]}`.
     Jsonl,
 }
 
@@ -56,6 +62,7 @@ impl<W: Write> RecordSink for LineSink<W> {
             h.extend((0..output_len).map(|o| format!("out{o}")));
             h.push("uuid".into());
             h.push("timestamp_ns".into());
+            h.push("flags".into());
             writeln!(self.w, "{}", h.join(","))?;
             self.w.flush()?;
         }
@@ -70,12 +77,14 @@ impl<W: Write> RecordSink for LineSink<W> {
                 for v in r.input.iter().chain(&r.output) {
                     write!(self.w, "{v:?},")?;
                 }
-                writeln!(self.w, "{},{}", r.uuid, r.timestamp_ns)?;
+                let flags = r.flags.map(|f| f.to_string()).unwrap_or_default();
+                writeln!(self.w, "{},{},{flags}", r.uuid, r.timestamp_ns)?;
             }
             StreamFormat::Jsonl => {
                 let line = serde_json::json!({
                     "uuid": r.uuid,
                     "timestamp_ns": r.timestamp_ns,
+                    "flags": r.flags,
                     "input": r.input,
                     "output": r.output,
                 });

@@ -279,7 +279,10 @@ fn encode_each_request() {
         genl(FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 9, 1, &[])
     );
     assert_eq!(
-        enc(proto::app_create(2, "cubic-nn", 30, 1).unwrap(), Mode::Do),
+        enc(
+            proto::app_create(2, "cubic-nn", 30, 1, &Default::default()).unwrap(),
+            Mode::Do
+        ),
         genl(
             FAMILY,
             do_flags,
@@ -325,10 +328,10 @@ fn encode_each_request() {
 #[test]
 fn requests_refuse_what_cannot_be_encoded() {
     let long = "x".repeat(64);
-    let e = proto::app_create(1, &long, 1, 1).unwrap_err();
+    let e = proto::app_create(1, &long, 1, 1, &Default::default()).unwrap_err();
     assert!(e.contains("64 bytes") && e.contains("at most 63"), "{e}");
-    assert!(proto::app_create(1, &"x".repeat(63), 1, 1).is_ok());
-    let e = proto::app_create(1, "a\0b", 1, 1).unwrap_err();
+    assert!(proto::app_create(1, &"x".repeat(63), 1, 1, &Default::default()).is_ok());
+    let e = proto::app_create(1, "a\0b", 1, 1, &Default::default()).unwrap_err();
     assert!(e.contains("NUL"), "{e}");
     let e = proto::infer(1, &vec![0; 1025]).unwrap_err();
     assert_eq!(
@@ -364,6 +367,7 @@ fn decode_app_with_nested_slots() {
             input_scale: 1000,
             output_scale: -1000,
             active: false,
+            facts: Default::default(),
         }
     );
     assert!(app.slots[1].active);
@@ -449,7 +453,7 @@ fn decode_infer_reply() {
         proto::decode_infer(1, &attrs).unwrap(),
         InferReply {
             uuid: 0xabc,
-            output: vec![-5, 7]
+            output: vec![-5, 7],
         }
     );
     assert_eq!(
@@ -717,7 +721,7 @@ fn infer_round_trip() {
         r,
         InferReply {
             uuid: 0xfeed,
-            output: vec![250]
+            output: vec![250],
         }
     );
     let sent = sent.borrow();
@@ -786,7 +790,9 @@ fn infer_without_reply_or_with_timeout() {
 #[test]
 fn do_commands_send_their_request_and_take_the_ack() {
     let (mut client, sent) = scripted(|req| vec![Ok(ack(req))]);
-    client.app_create(2, "cubic", 8, 2).unwrap();
+    client
+        .app_create(2, "cubic", 8, 2, &crate::control::Cost::default())
+        .unwrap();
     client.activate(2, 77).unwrap();
     client.rollback(2).unwrap();
     client.app_destroy(2).unwrap();
@@ -907,6 +913,7 @@ fn status_report_layout() {
         staging: None,
         shadow: None,
         slots: vec![],
+        budget: None,
     };
     let text = format_status(&[with_slots, empty]);
     let expected = "\
@@ -1055,6 +1062,20 @@ fn record_nest(uuid: u64, ts: u64, input: &[i64], output: &[i64]) -> Vec<u8> {
     )
 }
 
+/// [`record_nest`] with the `LF_REC_ATTR_FLAGS` an ABI 2 lf_kernel adds.
+fn record_nest_flags(uuid: u64, ts: u64, input: &[i64], output: &[i64], flags: u32) -> Vec<u8> {
+    nest(
+        Attr::Record as u16,
+        &[
+            u64a(RecAttr::Uuid, uuid),
+            u64a(RecAttr::Timestamp, ts),
+            nla(RecAttr::Input as u16, &s64s(input)),
+            nla(RecAttr::Output as u16, &s64s(output)),
+            u32a(RecAttr::Flags, flags),
+        ],
+    )
+}
+
 /// A RECORDS multicast message (seq 0, as the kernel sends them).
 fn records_msg(app: u32, recs: &[Vec<u8>]) -> Vec<u8> {
     let mut attrs = vec![u32a(Attr::AppId, app)];
@@ -1080,13 +1101,15 @@ fn decode_records_message() {
                 uuid: 7,
                 timestamp_ns: 1_000_000_001,
                 input: vec![1500, -2],
-                output: vec![250]
+                output: vec![250],
+                flags: None,
             },
             Record {
                 uuid: u64::MAX,
                 timestamp_ns: u64::MAX - 1,
                 input: vec![i64::MIN, i64::MAX],
-                output: vec![-1]
+                output: vec![-1],
+                flags: None,
             },
         ]
     );
@@ -1545,25 +1568,49 @@ fn record_files_round_trip_exactly() {
         timestamp_ns: u64::MAX,
         input: vec![0.1, -1e-9],
         output: vec![1.0 / 3.0],
+        flags: Some(3),
     });
     set.rows.push(RealRecord {
         uuid: 3,
         timestamp_ns: 5,
         input: vec![2.5, 0.0],
         output: vec![-7.0],
+        flags: Some(0),
     });
     let csv = dir.path().join("r.csv");
     set.write(&csv).unwrap();
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
-        "in0,in1,out0,uuid,timestamp_ns"
+        "in0,in1,out0,uuid,timestamp_ns,flags"
     );
     assert!(
-        text.contains(",9007199254740993,18446744073709551615\n"),
+        text.contains(",9007199254740993,18446744073709551615,3\n"),
         "{text}"
     );
     assert_eq!(RecordSet::read(&csv, 2).unwrap(), set);
+    assert_eq!(set.drift_rate(), Some(0.5));
+    // Format 1 (no flags column, `lfc collect` before ABI 2) still reads.
+    let old = dir.path().join("old.csv");
+    std::fs::write(&old, "in0,in1,out0,uuid,timestamp_ns\n1,2,3,4,5\n").unwrap();
+    let o = RecordSet::read(&old, 2).unwrap();
+    assert_eq!((o.rows[0].flags, o.drift_rate()), (None, None));
+    o.write(&old).unwrap();
+    assert!(std::fs::read_to_string(&old)
+        .unwrap()
+        .starts_with("in0,in1,out0,uuid,timestamp_ns\n"));
+    std::fs::write(&old, "in0,in1,out0,uuid,timestamp_ns,flags\n1,2,3,4,5,8\n").unwrap();
+    let e = RecordSet::read(&old, 2).unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("flags 8"), "{e}");
+    // A stream (`-o -`) from an lf_kernel without flags: empty fields.
+    std::fs::write(
+        &old,
+        "in0,in1,out0,uuid,timestamp_ns,flags\n1,2,3,4,5,\n1,2,3,4,6,1\n",
+    )
+    .unwrap();
+    let o = RecordSet::read(&old, 2).unwrap();
+    let got: Vec<Option<u32>> = o.rows.iter().map(|r| r.flags).collect();
+    assert_eq!((got, o.drift_rate()), (vec![None, Some(1)], None));
     assert!(RecordSet::read(&csv, 3)
         .unwrap_err()
         .to_string()
@@ -1654,19 +1701,22 @@ fn collect_streams_to_sink_csv_and_jsonl() {
     for (format, want) in [
         (
             StreamFormat::Csv,
-            "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n0.0,1.0,-1.0,7,103\n",
+            "in0,in1,out0,uuid,timestamp_ns,flags\n1.5,-0.25,0.42,7,100,\n0.0,1.0,-1.0,7,103,3\n",
         ),
         (
             StreamFormat::Jsonl,
-            "{\"input\":[1.5,-0.25],\"output\":[0.42],\"timestamp_ns\":100,\"uuid\":7}\n\
-             {\"input\":[0.0,1.0],\"output\":[-1.0],\"timestamp_ns\":103,\"uuid\":7}\n",
+            "{\"flags\":null,\"input\":[1.5,-0.25],\"output\":[0.42],\"timestamp_ns\":100,\"uuid\":7}\n\
+             {\"flags\":3,\"input\":[0.0,1.0],\"output\":[-1.0],\"timestamp_ns\":103,\"uuid\":7}\n",
         ),
     ] {
         let (mut client, sent) = rec_client(|_| rec_app_attrs(1, false, 0, &[(7, 1000, 100)]));
         let mut stream = RecordStream::over(
             queued(vec![
                 Ok(records_msg(1, &[record_nest(7, 100, &[1500, -250], &[42])])),
-                Ok(records_msg(1, &[record_nest(7, 103, &[0, 1000], &[-100])])),
+                Ok(records_msg(
+                    1,
+                    &[record_nest_flags(7, 103, &[0, 1000], &[-100], 3)],
+                )),
             ]),
             FAMILY,
         );
@@ -1725,7 +1775,7 @@ fn collect_stream_reader_gone_ends_normally() {
             duration: None,
         };
         // Room for the header and the first record's line.
-        let room = "in0,in1,out0,uuid,timestamp_ns\n1.5,-0.25,0.42,7,100\n".len();
+        let room = "in0,in1,out0,uuid,timestamp_ns,flags\n1.5,-0.25,0.42,7,100,\n".len();
         let mut sink = LineSink::new(Failing(kind, room), StreamFormat::Csv);
         let got =
             super::collect_to(&mut client, &mut stream, 1, limit, None, Some(&mut sink)).unwrap();
@@ -1734,4 +1784,128 @@ fn collect_stream_reader_gone_ends_normally() {
         assert_eq!(got.streamed, 1, "{kind:?}");
         assert_eq!(recording_requests(&sent.borrow()), vec![(1, 1), (1, 0)]);
     }
+}
+
+// ---- guardrails, drift and budgets (ABI 2) ---------------------------------
+
+fn s64_arr(kind: SlotAttr, v: &[i64]) -> Vec<u8> {
+    let b: Vec<u8> = v.iter().flat_map(|x| x.to_ne_bytes()).collect();
+    nla(kind as u16, &b)
+}
+
+fn cost_nest(kind: u16, v: [u64; 5]) -> Vec<u8> {
+    use super::uapi::CostAttr as C;
+    let kinds = [C::Macs, C::Cmps, C::Stack, C::Rodata, C::Scratch];
+    let parts: Vec<Vec<u8>> = kinds
+        .iter()
+        .zip(v)
+        .map(|(k, x)| nla(*k as u16, &x.to_ne_bytes()))
+        .collect();
+    nest(kind, &parts)
+}
+
+#[test]
+fn decode_and_show_counters_bounds_guardrail_cost_budget() {
+    let slot = nest(
+        Attr::Slot as u16,
+        &[
+            u32a(SlotAttr::Index, 0),
+            u64a(SlotAttr::Uuid, 7),
+            stra(SlotAttr::Name, "aurora"),
+            stra(SlotAttr::Digest, "ab"),
+            u64a(SlotAttr::Queries, 10),
+            u64a(SlotAttr::Errors, 0),
+            s64a(SlotAttr::InputScale, 1000),
+            s64a(SlotAttr::OutputScale, 1000),
+            nla(SlotAttr::Active as u16, &[]),
+            u64a(SlotAttr::Drift, 3),
+            u64a(SlotAttr::Guard, 2),
+            s64_arr(SlotAttr::OutLo, &[-812]),
+            s64_arr(SlotAttr::OutHi, &[905]),
+            s64_arr(SlotAttr::GuardLo, &[-500]),
+            s64_arr(SlotAttr::GuardHi, &[500]),
+            cost_nest(SlotAttr::Cost as u16, [1488, 0, 496, 6120, 0]),
+        ],
+    );
+    let attrs = [
+        u32a(Attr::AppId, 1),
+        stra(Attr::AppName, "aurora"),
+        u32a(Attr::InputLen, 30),
+        u32a(Attr::OutputLen, 1),
+        u64a(Attr::Queries, 10),
+        u64a(Attr::NoActive, 0),
+        slot,
+        cost_nest(Attr::Budget as u16, [2000, 0, 0, 0, 0]),
+    ]
+    .concat();
+    let app = proto::decode_app(&attrs).unwrap();
+    let f = &app.slots[0].facts;
+    assert_eq!((f.drift, f.guard_hits), (Some(3), Some(2)));
+    assert_eq!(f.output_bounds, Some(vec![(-812, 905)]));
+    assert_eq!(f.guardrail, Some(vec![(-500, 500)]));
+    assert_eq!(f.cost.unwrap().rodata_bytes, 6120);
+    assert_eq!(app.budget.unwrap().macs, 2000);
+    let text = format_status(&[app]);
+    assert!(text.contains("    budget max-macs 2000\n"), "{text}");
+    assert!(
+        text.contains("        queries 10  errors 0  drift 3  guardrail-hits 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("        out[0] proven [-812, 905] guardrail [-500, 500]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("        cost macs 1488  cmps 0  stack 496  rodata 6120  scratch 0\n"),
+        "{text}"
+    );
+
+    // A bound without its pair is a malformed reply, not a silent half.
+    let bad = nest(
+        Attr::Slot as u16,
+        &[
+            u32a(SlotAttr::Index, 0),
+            u64a(SlotAttr::Uuid, 7),
+            stra(SlotAttr::Name, "a"),
+            stra(SlotAttr::Digest, "ab"),
+            u64a(SlotAttr::Queries, 0),
+            u64a(SlotAttr::Errors, 0),
+            s64a(SlotAttr::InputScale, 1000),
+            s64a(SlotAttr::OutputScale, 1000),
+            s64_arr(SlotAttr::OutLo, &[-812]),
+        ],
+    );
+    let attrs = [
+        u32a(Attr::AppId, 1),
+        stra(Attr::AppName, "aurora"),
+        u32a(Attr::InputLen, 30),
+        u32a(Attr::OutputLen, 1),
+        u64a(Attr::Queries, 0),
+        u64a(Attr::NoActive, 0),
+        bad,
+    ]
+    .concat();
+    let e = proto::decode_app(&attrs).unwrap_err();
+    assert!(e.contains("LF_SLOT_ATTR_OUT_LO"), "{e}");
+}
+
+#[test]
+fn app_create_sends_only_the_limits_given() {
+    let none = proto::app_create(1, "a", 1, 1, &Cost::default()).unwrap();
+    assert!(Attrs::parse(&none.attrs, "t")
+        .unwrap()
+        .get(Attr::Budget)
+        .is_none());
+    let b = Cost {
+        macs: 100,
+        stack_bytes: 64,
+        ..Default::default()
+    };
+    let r = proto::app_create(1, "a", 1, 1, &b).unwrap();
+    let a = Attrs::parse(&r.attrs, "t").unwrap();
+    let n = Attrs::parse(a.get(Attr::Budget).unwrap(), "budget").unwrap();
+    use super::uapi::CostAttr as C;
+    assert_eq!(n.u64(C::Macs).unwrap(), Some(100));
+    assert_eq!(n.u64(C::Stack).unwrap(), Some(64));
+    assert_eq!(n.u64(C::Cmps).unwrap(), None);
 }

@@ -138,6 +138,8 @@ uapi_enum! {
         Staging = 16 => "LF_ATTR_STAGING",
         /// nested `ShadowAttr`
         Shadow = 17 => "LF_ATTR_SHADOW",
+        /// nested `CostAttr`: the app's budget (0 = no limit)
+        Budget = 18 => "LF_ATTR_BUDGET",
     }
 }
 
@@ -166,6 +168,18 @@ uapi_enum! {
         OutputScale = 10 => "LF_SLOT_ATTR_OUTPUT_SCALE",
         /// flag
         Active = 11 => "LF_SLOT_ATTR_ACTIVE",
+        /// u64: queries with an input outside the declared domain
+        Drift = 12 => "LF_SLOT_ATTR_DRIFT",
+        /// u64: queries with an output clamped by the guardrail
+        Guard = 13 => "LF_SLOT_ATTR_GUARD",
+        /// s64 array: proven output bounds
+        OutLo = 14 => "LF_SLOT_ATTR_OUT_LO",
+        OutHi = 15 => "LF_SLOT_ATTR_OUT_HI",
+        /// s64 array: the guardrail, absent when none
+        GuardLo = 16 => "LF_SLOT_ATTR_GUARD_LO",
+        GuardHi = 17 => "LF_SLOT_ATTR_GUARD_HI",
+        /// nested `CostAttr`: what the validator proved
+        Cost = 18 => "LF_SLOT_ATTR_COST",
     }
 }
 
@@ -186,6 +200,8 @@ uapi_enum! {
         ShadowOutput = 6 => "LF_REC_ATTR_SHADOW_OUTPUT",
         /// s32: the candidate's infer() return value
         ShadowError = 7 => "LF_REC_ATTR_SHADOW_ERROR",
+        /// u32: LF_INFER_* flags (1 drift, 2 guardrail)
+        Flags = 8 => "LF_REC_ATTR_FLAGS",
     }
 }
 
@@ -214,6 +230,29 @@ uapi_enum! {
         OutputScale = 10 => "LF_SHADOW_ATTR_OUTPUT_SCALE",
     }
 }
+
+uapi_enum! {
+    /// A snapshot's cost or an app's budget (`enum lf_cost_attr`).
+    pub enum CostAttr: u16 = "lf_cost_attr" {
+        Unspec = 0 => "LF_COST_ATTR_UNSPEC",
+        /// u64: multiply-adds per query
+        Macs = 1 => "LF_COST_ATTR_MACS",
+        /// u64: worst-case table comparisons
+        Cmps = 2 => "LF_COST_ATTR_CMPS",
+        /// u64: stack bytes
+        Stack = 3 => "LF_COST_ATTR_STACK",
+        /// u64: table and weight bytes
+        Rodata = 4 => "LF_COST_ATTR_RODATA",
+        /// u64: per-CPU scratch bytes
+        Scratch = 5 => "LF_COST_ATTR_SCRATCH",
+        Pad = 6 => "LF_COST_ATTR_PAD",
+    }
+}
+
+/// `LF_INFER_DRIFT` / `LF_INFER_GUARD` of lf_kernel.h (the flags infer()
+/// returns and records carry).
+pub const INFER_DRIFT: u32 = crate::ir::program::INFER_DRIFT;
+pub const INFER_GUARD: u32 = crate::ir::program::INFER_GUARD;
 
 #[cfg(test)]
 mod tests {
@@ -316,6 +355,7 @@ mod tests {
         check_enum::<SlotAttr>();
         check_enum::<RecAttr>();
         check_enum::<ShadowAttr>();
+        check_enum::<CostAttr>();
     }
 
     #[test]
@@ -328,6 +368,9 @@ mod tests {
         assert_eq!(k["LF_MAX_IO_LEN"], MAX_IO_LEN.to_string());
         assert_eq!(k["LF_NAME_LEN"], NAME_LEN.to_string());
         assert_eq!(k["LF_DIGEST_HEX_LEN"], DIGEST_HEX_LEN.to_string());
+        assert_eq!(k["LF_INFER_DRIFT"], format!("0x{INFER_DRIFT:x}"));
+        assert_eq!(k["LF_INFER_GUARD"], format!("0x{INFER_GUARD:x}"));
+        assert_eq!(k["LF_ABI_VERSION"], "2");
     }
 
     #[test]

@@ -608,6 +608,13 @@ impl ProgramOutput {
     }
 }
 
+/// What the emitted `infer` returns besides 0 (`LF_INFER_*` in
+/// `runtime-kmod/include/lf_kernel.h`): an input was outside the declared
+/// domain and clamped to it (the drift counter)...
+pub const INFER_DRIFT: u32 = 0x1;
+/// ... an output was clamped to the guardrail (`--output-range`).
+pub const INFER_GUARD: u32 = 0x2;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     pub model_name: String,
@@ -627,6 +634,11 @@ pub struct Program {
     /// Declared (or calibrated) input domain, per feature, in real units
     /// (documentation; the enforced form is the Quantize clamp).
     pub input_domain: Vec<(f64, f64)>,
+    /// The output guardrail (`--output-range`): per output element, the
+    /// `[lo, hi]` its `s64` value is clamped to after the Dequantize (at
+    /// that output's scale), or `None`. A query it clamps is counted as a
+    /// guardrail hit (`LF_INFER_GUARD`).
+    pub output_guard: Option<Vec<(i64, i64)>>,
 }
 
 impl Program {
@@ -657,6 +669,18 @@ impl Program {
             }
         }
         (lo, hi)
+    }
+
+    /// Worst-case table comparisons per inference: every tree walk at its
+    /// depth.
+    pub fn worst_comparisons(&self) -> usize {
+        self.instrs
+            .iter()
+            .map(|i| match &i.kind {
+                InstrKind::Trees { table, .. } => table.worst_comparisons(),
+                _ => 0,
+            })
+            .sum()
     }
 
     pub fn macs(&self) -> usize {

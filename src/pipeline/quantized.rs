@@ -57,6 +57,9 @@ pub(super) fn compile(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
     program.model_name = name.clone();
+    if let Some(r) = &opts.output_range {
+        program.output_guard = Some(quant::guard::output_guard(&program, r)?);
+    }
     let info = valid::validate(&program)?;
     let domain = Domain {
         lo: program.input_domain.iter().map(|d| d.0).collect(),
@@ -64,11 +67,12 @@ pub(super) fn compile(
     };
     let mut warnings = quant::warn::warnings(&program);
     warnings.extend(quant::imported::warnings(&q, opts.input_scale));
+    warnings.extend(quant::guard::warnings(&program, &info.output_bounds));
     let meta = ModuleMeta {
         uuid: opts.uuid,
         app: opts.app,
         name,
-        digest: digest(bytes, opts, &domain),
+        digest: digest(bytes, opts, &domain, program.output_guard.as_deref()),
         unroll_limit: opts.unroll_limit,
         simd: opts.simd,
     };

@@ -705,5 +705,6 @@ pub fn lower(g: &QGraph, input_scale: i64, output_scale: i64) -> Result<Program>
         input_scale,
         output_scale,
         input_domain: vec![(lo as f64 / is, hi as f64 / is); g.input_len()],
+        output_guard: None,
     })
 }

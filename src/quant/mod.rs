@@ -16,6 +16,7 @@
 
 mod concat;
 pub mod fixed;
+pub mod guard;
 pub mod imported;
 mod layer_norm;
 pub mod lut;
@@ -1081,5 +1082,6 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             .copied()
             .zip(domain.hi.iter().copied())
             .collect(),
+        output_guard: None,
     })
 }

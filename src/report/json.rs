@@ -46,6 +46,18 @@ fn app(a: &AppStatus) -> Value {
             "unsent": s.unsent,
         })),
         "slots": a.slots.iter().map(slot).collect::<Vec<_>>(),
+        "budget": a.budget.as_ref().map(cost),
+    })
+}
+
+/// A snapshot's cost or an app's budget (0 = no limit).
+fn cost(c: &crate::control::Cost) -> Value {
+    json!({
+        "macs": c.macs,
+        "cmps": c.cmps,
+        "stack_bytes": c.stack_bytes,
+        "rodata_bytes": c.rodata_bytes,
+        "scratch_bytes": c.scratch_bytes,
     })
 }
 
@@ -61,6 +73,11 @@ fn slot(s: &SlotStatus) -> Value {
         "errors": s.errors,
         "input_scale": s.input_scale,
         "output_scale": s.output_scale,
+        "drift": s.facts.drift,
+        "guard_hits": s.facts.guard_hits,
+        "output_bounds": s.facts.output_bounds,
+        "guardrail": s.facts.guardrail,
+        "cost": s.facts.cost.as_ref().map(cost),
     })
 }
 

@@ -43,7 +43,22 @@ fn app() -> AppStatus {
             input_scale: 1000,
             output_scale: 1000,
             active: true,
+            facts: crate::control::SlotFacts {
+                drift: Some(4),
+                guard_hits: Some(1),
+                output_bounds: Some(vec![(-812, 905)]),
+                guardrail: Some(vec![(-500, 500)]),
+                cost: Some(crate::control::Cost {
+                    macs: 1488,
+                    stack_bytes: 496,
+                    ..Default::default()
+                }),
+            },
         }],
+        budget: Some(crate::control::Cost {
+            macs: 2000,
+            ..Default::default()
+        }),
     }
 }
 
@@ -67,7 +82,13 @@ fn json_status_field_names() {
                     "model": "aurora", "digest": "3f2a", "module": "lf_model_1",
                     "queries": 1200, "errors": 0,
                     "input_scale": 1000, "output_scale": 1000,
+                    "drift": 4, "guard_hits": 1,
+                    "output_bounds": [[-812, 905]], "guardrail": [[-500, 500]],
+                    "cost": {"macs": 1488, "cmps": 0, "stack_bytes": 496,
+                             "rodata_bytes": 0, "scratch_bytes": 0},
                 }],
+                "budget": {"macs": 2000, "cmps": 0, "stack_bytes": 0,
+                           "rodata_bytes": 0, "scratch_bytes": 0},
             }],
         })
     );

@@ -54,6 +54,11 @@ pub fn kernel_limits(program: &Program, info: &ModuleInfo) -> Option<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModuleInfo {
     pub macs: usize,
+    /// Worst-case table comparisons per inference (tree walks).
+    pub cmps: usize,
+    /// Proven `[min, max]` of every `s64` model output over the domain,
+    /// before any guardrail (`out[i]`, at that output's scale).
+    pub output_bounds: Vec<(i64, i64)>,
     /// Proven `[min, max]` of every tensor's stored values over the domain.
     pub tensor_bounds: Vec<(i64, i64)>,
     /// Proven `[min, max]` of each element of every tensor.
@@ -95,6 +100,7 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
     }
     let mut env: Vec<Option<bounds::Bounds>> = vec![None; program.tensors.len()];
     let mut acc_bits = Vec::with_capacity(program.instrs.len());
+    let mut output_bounds = vec![(0i64, 0i64); program.output_len];
     for instr in &program.instrs {
         let dst = instr.kind.dst();
         if let Some(id) = dst {
@@ -123,7 +129,43 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
             }
             env[dst.index()] = Some(facts.out);
         }
+        if let InstrKind::Dequantize {
+            src,
+            rescale,
+            offset,
+        } = &instr.kind
+        {
+            let zp = program.tensor(*src).q.zero_point;
+            let src_bounds = env[src.index()].as_ref().ok_or_else(|| {
+                fail(
+                    &instr.node,
+                    format!("tensor {src} is read before it is written"),
+                )
+            })?;
+            let slots = output_bounds.get_mut(*offset..*offset + src_bounds.len());
+            let slots = slots.ok_or_else(|| {
+                fail(
+                    &instr.node,
+                    format!("output {offset} is beyond the outputs"),
+                )
+            })?;
+            for (o, &(lo, hi)) in slots.iter_mut().zip(src_bounds) {
+                let (a, b) = (rescale.apply(lo - zp), rescale.apply(hi - zp));
+                *o = (a.min(b), a.max(b));
+            }
+        }
         acc_bits.push(Some(facts.widest_bits));
+    }
+    if let Some(g) = &program.output_guard {
+        if g.len() != program.output_len {
+            return Err(fail(
+                "--output-range",
+                format!("{} bounds for {} outputs", g.len(), program.output_len),
+            ));
+        }
+        if let Some(i) = g.iter().position(|(lo, hi)| lo > hi) {
+            return Err(fail("--output-range", format!("output {i}: lo > hi")));
+        }
     }
     let tensor_bounds = env
         .iter()
@@ -142,6 +184,8 @@ pub fn validate(program: &Program) -> Result<ModuleInfo> {
     let scratch = bytes > STACK_BUDGET_BYTES;
     Ok(ModuleInfo {
         macs: program.macs(),
+        cmps: program.worst_comparisons(),
+        output_bounds,
         tensor_bounds,
         elem_bounds,
         acc_bits,

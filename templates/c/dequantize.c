@@ -2,6 +2,9 @@
 /*
  * {{ c.title }}
  * {{ l.scale_note }}
+{%- if let Some(g) = l.guard_note %}
+ * {{ g }}
+{%- endif %}
  */
 {{ c.decls }}
 {%- endblock %}

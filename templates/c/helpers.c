@@ -5,6 +5,20 @@ static inline s64 lf_clamp(s64 x, s64 lo, s64 hi)
 	return x < lo ? lo : (x > hi ? hi : x);
 }
 {% endif %}
+{%- if h.clamp_flag %}
+/*
+ * x limited to [lo, hi] (lo <= hi), noting @flag in *flags when it was
+ * outside: the input domain (LF_INFER_DRIFT) or the output guardrail
+ * (LF_INFER_GUARD). The clamp's own comparisons, OR-ed without a branch
+ * (branches here made gcc spill the unrolled layers: a 7.6 KiB frame).
+ */
+static inline s64 lf_clamp_flag(s64 x, s64 lo, s64 hi, unsigned int *flags,
+				unsigned int flag)
+{
+	*flags |= ((x < lo) | (x > hi)) * flag;
+	return x < lo ? lo : (x > hi ? hi : x);
+}
+{% endif %}
 {%- if h.rescale %}
 /*
  * x * mul / 2^shift, rounded half up, once: 2^(shift - 1) is added before

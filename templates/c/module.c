@@ -28,6 +28,8 @@
 {%- for d in m.decls %}
 {{ d }}
 {%- endfor %}
+
+{{ m.facts.decls }}
 {%- if let Some(s) = m.scratch %}
 
 /*
@@ -53,10 +55,13 @@ static DEFINE_PER_CPU(struct {{ s.type_name }}, {{ s.var }});
  * halves are off){% endif %}. Reentrant and non-sleeping; callable from process
  * and softirq context.
  *
- * Return: 0. Inputs are clamped to the declared domain, so nothing can fail.
+ * Return: 0, or LF_INFER_DRIFT when an input was outside the declared
+ * domain (it is clamped to it){% if m.guarded %}, LF_INFER_GUARD when an output was clamped
+ * to the guardrail{% endif %}. Nothing can fail.
  */
 static int {{ m.infer }}(const s64 *in, s64 *out)
 {
+	unsigned int flags = 0;
 {%- for l in m.locals %}
 	{{ l }};
 {%- endfor %}
@@ -94,7 +99,7 @@ static int {{ m.infer }}(const s64 *in, s64 *out)
 
 	local_bh_enable();
 {%- endif %}
-	return 0;
+	return flags;
 }
 
 static const struct lf_snapshot {{ m.snapshot }} = {
@@ -109,6 +114,17 @@ static const struct lf_snapshot {{ m.snapshot }} = {
 	.owner		= THIS_MODULE,
 	.name		= {{ m.name_literal }},
 	.digest		= {{ m.digest_literal }},
+	.out_lo		= {{ m.facts.out_lo }},
+	.out_hi		= {{ m.facts.out_hi }},
+	.guard_lo	= {{ m.facts.guard_lo }},
+	.guard_hi	= {{ m.facts.guard_hi }},
+	.cost		= {
+		.macs		= {{ m.facts.cost.macs }},
+		.cmps		= {{ m.facts.cost.cmps }},
+		.stack_bytes	= {{ m.facts.cost.stack_bytes }},
+		.rodata_bytes	= {{ m.facts.cost.rodata_bytes }},
+		.scratch_bytes	= {{ m.facts.cost.scratch_bytes }},
+	},
 };
 
 static int __init {{ m.stem }}_init(void)
@@ -135,3 +151,6 @@ MODULE_INFO(uuid, {{ m.uuid_string }});
 MODULE_INFO(app, {{ m.app_string }});
 MODULE_INFO(digest, {{ m.digest_literal }});
 MODULE_INFO(lfc_version, {{ m.version_literal }});
+MODULE_INFO(output_bounds, {{ m.facts.output_bounds_string }});
+MODULE_INFO(guardrail, {{ m.facts.guardrail_string }});
+MODULE_INFO(cost, {{ m.facts.cost_string }});

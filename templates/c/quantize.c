@@ -23,4 +23,10 @@
 	{{ line }};
 {%- endfor %}
 {%- endif %}
+	/*
+	 * The drift flag is complete here: without this gcc may defer the
+	 * OR to the return and keep every comparison live until then
+	 * (spilled: 232 bytes more frame on Aurora).
+	 */
+	OPTIMIZER_HIDE_VAR(flags);
 {% endblock %}

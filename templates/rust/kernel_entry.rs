@@ -26,7 +26,8 @@ pub mod snapshot;
 const _: () = assert!(core::mem::size_of::<snapshot::Scratch>() == 8 * {{ k.scratch_words }});
 {%- endif %}
 
-/// `{{ k.entry }}(in, out{% if k.scratch_words > 0 %}, scratch{% endif %})`, declared in {{ k.stem }}_rust.h.
+/// `{{ k.entry }}(in, out{% if k.scratch_words > 0 %}, scratch{% endif %})`, declared in {{ k.stem }}_rust.h: 0 or
+/// the `LF_INFER_*` flags.
 #[allow(unsafe_code)]
 #[no_mangle]
 pub extern "C" fn {{ k.entry }}(
@@ -35,6 +36,6 @@ pub extern "C" fn {{ k.entry }}(
 {%- if k.scratch_words > 0 %}
     scratch: &mut snapshot::Scratch,
 {%- endif %}
-) {
-    snapshot::infer(input, output{% if k.scratch_words > 0 %}, scratch{% endif %});
+) -> u32 {
+    snapshot::infer(input, output{% if k.scratch_words > 0 %}, scratch{% endif %})
 }

@@ -19,6 +19,10 @@ pub const LF_OUTPUT_LEN: usize = {{ m.output_len }};
 pub const LF_INPUT_SCALE: i64 = {{ m.input_scale }};
 /// real output = output[i] / LF_OUTPUT_SCALE
 pub const LF_OUTPUT_SCALE: i64 = {{ m.output_scale }};
+/// What `infer` returns: an input was outside the declared domain (and
+/// clamped), an output was clamped to the guardrail (lf_kernel.h).
+pub const LF_INFER_DRIFT: u32 = 0x1;
+pub const LF_INFER_GUARD: u32 = 0x2;
 {%- for h in m.helpers %}
 
 {{ h }}
@@ -57,14 +61,17 @@ impl Default for Scratch {
 
 /// Runs the snapshot on one input vector: straight-line integer code, no
 /// floating point, no division, no state shared between calls. Inputs are
-/// clamped to the declared domain, so nothing can fail.
+/// clamped to the declared domain, so nothing can fail. Returns 0, or
+/// `LF_INFER_DRIFT` when an input was outside the domain, `LF_INFER_GUARD`
+/// when an output was clamped to the guardrail.
 pub fn infer(
     input: &[i64; LF_INPUT_LEN],
     output: &mut [i64; LF_OUTPUT_LEN],
 {%- if m.scratch.is_some() %}
     scratch: &mut Scratch,
 {%- endif %}
-) {
+) -> u32 {
+    let mut flags: u32 = 0;
 {%- if let Some(fields) = m.scratch %}
     let Scratch {
 {%- for (f, _) in fields %}
@@ -79,4 +86,6 @@ pub fn infer(
 
 {{ b }}
 {%- endfor %}
+
+    flags
 }

@@ -35,6 +35,8 @@
 static DEFINE_PER_CPU(struct {{ k.stem }}_scratch, {{ k.stem }}_scratch);
 {%- endif %}
 
+{{ k.facts.decls }}
+
 /**
  * {{ k.stem }}_infer() - run the snapshot on one input vector
  * @in: LF_INPUT_LEN values, real input = in[i] / LF_INPUT_SCALE
@@ -45,18 +47,22 @@ static DEFINE_PER_CPU(struct {{ k.stem }}_scratch, {{ k.stem }}_scratch);
  * overwrite the same buffers: bottom halves stay off until it is done){% endif %}.
  * Reentrant and non-sleeping; callable from process and softirq context.
  *
- * Return: 0. Inputs are clamped to the declared domain, so nothing can fail.
+ * Return: 0, or LF_INFER_DRIFT (an input was outside the declared domain
+ * and clamped to it) | LF_INFER_GUARD (an output was clamped to the
+ * guardrail). Nothing can fail.
  */
 static int {{ k.stem }}_infer(const s64 *in, s64 *out)
 {
 {%- if k.scratch_words > 0 %}
+	u32 flags;
+
 	local_bh_disable();
-	{{ k.entry }}(in, out, this_cpu_ptr(&{{ k.stem }}_scratch));
+	flags = {{ k.entry }}(in, out, this_cpu_ptr(&{{ k.stem }}_scratch));
 	local_bh_enable();
+	return flags;
 {%- else %}
-	{{ k.entry }}(in, out);
+	return {{ k.entry }}(in, out);
 {%- endif %}
-	return 0;
 }
 
 static const struct lf_snapshot {{ k.stem }}_snapshot = {
@@ -71,6 +77,17 @@ static const struct lf_snapshot {{ k.stem }}_snapshot = {
 	.owner		= THIS_MODULE,
 	.name		= {{ k.name_literal }},
 	.digest		= {{ k.digest_literal }},
+	.out_lo		= {{ k.facts.out_lo }},
+	.out_hi		= {{ k.facts.out_hi }},
+	.guard_lo	= {{ k.facts.guard_lo }},
+	.guard_hi	= {{ k.facts.guard_hi }},
+	.cost		= {
+		.macs		= {{ k.facts.cost.macs }},
+		.cmps		= {{ k.facts.cost.cmps }},
+		.stack_bytes	= {{ k.facts.cost.stack_bytes }},
+		.rodata_bytes	= {{ k.facts.cost.rodata_bytes }},
+		.scratch_bytes	= {{ k.facts.cost.scratch_bytes }},
+	},
 };
 
 static int __init {{ k.stem }}_init(void)
@@ -98,3 +115,6 @@ MODULE_INFO(app, {{ k.app_string }});
 MODULE_INFO(digest, {{ k.digest_literal }});
 MODULE_INFO(lfc_version, {{ k.version_literal }});
 MODULE_INFO(backend, "rust");
+MODULE_INFO(output_bounds, {{ k.facts.output_bounds_string }});
+MODULE_INFO(guardrail, {{ k.facts.guardrail_string }});
+MODULE_INFO(cost, {{ k.facts.cost_string }});

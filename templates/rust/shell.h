@@ -19,9 +19,10 @@ struct {{ k.stem }}_scratch {
 /*
  * In {{ k.stem }}_rust.o ({{ k.stem }}_kernel.rs): runs the snapshot on
  * in[0..{{ k.input_len }}) into out[0..{{ k.output_len }}). Integer code only, no
- * division, no panic path, nothing to fail.
+ * division, no panic path, nothing to fail. Returns 0 or LF_INFER_* flags
+ * (an input outside the domain, an output clamped to the guardrail).
  */
-void {{ k.entry }}(const s64 *in, s64 *out{% if k.scratch_words > 0 %},
+u32 {{ k.entry }}(const s64 *in, s64 *out{% if k.scratch_words > 0 %},
 {{ k.indent }}struct {{ k.stem }}_scratch *scratch{% endif %});
 
 #endif /* {{ k.guard }} */

@@ -24,6 +24,9 @@
 #   lf_model_9.ko, expect_9.csv  the onnxruntime-quantized Aurora (QDQ,
 #                        tests/fixtures/quant/aurora_qdq.onnx), uuid 9,
 #                        app 2, for guest.d/quantized.sh.
+#   lf_model_7.ko        snapshot 1's options plus the guardrail
+#                        --output-range -3:3 (uuid 7, app 1), for
+#                        guest.d/guard.sh, and expect_7.csv.
 # For a kernel tree with its own module signing key (the debug kernel:
 # certs/signing_key.pem, .x509) the snapshots are signed by lfc with it
 # (--sign-key/--sign-cert), and sig/ holds the refused ones for
@@ -51,6 +54,7 @@ export LFC_CACHE=$cache
 flags() {
 	case $1 in
 	1) echo "--calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv" ;;
+	7) echo "--calibration $EX/representative_dataset.npy --input-range $EX/input_domain.csv --output-range -3:3" ;;
 	2) echo "--calibration $EX/representative_dataset.npy" ;;
 	3 | 5) echo "--calibration $EX/representative_dataset.npy --precision int8" ;;
 	4) echo "--calibration $EX/representative_dataset.npy" ;;
@@ -64,7 +68,7 @@ fi
 cp "$EX/representative_dataset.csv" "$dest/data.csv"
 : > "$dest/modules"
 backend() { case $1 in 4 | 5) echo rust ;; *) echo c ;; esac; }
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 7; do
 	# shellcheck disable=SC2046
 	"$LFC" compile "$EX/aurora.onnx" $(flags $n) --uuid $n --app 1 \
 		--backend "$(backend $n)" --kdir "$kdir" "${sign[@]}" -o "$dest/lf_model_$n.ko" > /dev/null

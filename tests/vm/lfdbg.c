@@ -862,7 +862,19 @@ static bool check_attrs(const struct nlmsghdr *h, bool infer,
 			if (!(a->nla_type & NLA_F_NESTED))
 				return false;
 			for_each_attr(s, attr_data(a), l, srem)
-				if (s->nla_type > LF_SLOT_ATTR_MAX)
+				if ((s->nla_type & NLA_TYPE_MASK) > LF_SLOT_ATTR_MAX ||
+				    ((s->nla_type & NLA_F_NESTED) &&
+				     (s->nla_type & NLA_TYPE_MASK) != LF_SLOT_ATTR_COST))
+					return false;
+			if (srem)
+				return false;
+			break;
+		case LF_ATTR_BUDGET:
+			/* Five u64 limits (12 bytes each, or 16 with padding). */
+			if (!(a->nla_type & NLA_F_NESTED) || l > 5 * 16)
+				return false;
+			for_each_attr(s, attr_data(a), l, srem)
+				if ((s->nla_type & NLA_TYPE_MASK) > LF_COST_ATTR_MAX)
 					return false;
 			if (srem)
 				return false;

@@ -205,7 +205,8 @@ make_initrd() {
 		add_bin "$rootfs" "$LF_VM_LFC"
 		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
 			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
-			"$HERE/guest.d/sig.sh" "$HERE/guest.d/rust.sh" "$rootfs/guest.d/"
+			"$HERE/guest.d/sig.sh" "$HERE/guest.d/rust.sh" \
+			"$HERE/guest.d/guard.sh" "$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi

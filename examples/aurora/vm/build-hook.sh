@@ -16,8 +16,10 @@
 #                    prebuilt for this kernel, uuid 2; snapshots.sh)
 #                    and, for shadow.sh (issue 11), the candidates
 #                    aurora_good.onnx and aurora_unstable.onnx prebuilt
-#                    as lf_model_{3,5}.ko
+#                    as lf_model_{3,5}.ko, and canary.sh's aurora_tight.onnx
+#                    (a tight guardrail) as lf_model_6.ko
 #   shadow.sh        the guest checks of lfc adapt --watch --shadow
+#   canary.sh        ... and of its canary rolling back a promotion
 #   lf_rec_load.ko   a softirq load generator for app 1 (records at rate)
 #   veth.ko sch_netem.ko sch_tbf.ko
 #                    from /lib/modules/<ver> (or $LF_VM_MODULES, the debug
@@ -51,10 +53,11 @@ cp "$work/kbuild/lf_tcp.ko" "$work/kbuild/lf_rec_load.ko" "$dest/"
 
 cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_v2.onnx"
 cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_good.onnx"
+cp "$EX/aurora.onnx" "$ADAPT_SRC/aurora_tight.onnx"
 cp "$HERE/aurora_unstable.onnx" "$ADAPT_SRC/"
 cp "$EX/representative_dataset.npy" "$ADAPT_SRC/"
-cp "$HERE/shadow.sh" "$dest/"
-for n in 1 2 3 5; do
+cp "$HERE/shadow.sh" "$HERE/canary.sh" "$HERE/snapshots.sh" "$dest/"
+for n in 1 2 3 5 6; do
 	case $n in 1) out=$dest/lf_model_1.ko ;; *) out=$ADAPT_SRC/lf_model_$n.ko ;; esac
 	# shellcheck disable=SC2046
 	"$LFC" compile $(snap_args $n) --app 1 --uuid $n --kdir "$kdir" \

@@ -16,7 +16,9 @@
 # daemon exits 0 with a consistent state file, the kernel log is clean.
 # The candidates are prebuilt on the host (build-hook.sh, snapshots.sh).
 
-SH_BYTES=$((96 * 1024 * 1024))
+# 128 MiB: the transfer outlasts the daemon's three decisions and
+# canary.sh's run (96 MiB ended about 20 s after the daemon on an idle host).
+SH_BYTES=$((128 * 1024 * 1024))
 SW=/tmp/watch_shadow
 SH_LOG=/tmp/adapt_shadow.log
 SH_BAD='BUG|WARNING|Oops|RCU stall|Call Trace|general protection|KASAN|UBSAN'
@@ -32,6 +34,17 @@ sh_wait() {
 	grep -Eq "$1" $SH_LOG
 }
 
+# slot_of UUID: "ROLE QUERIES ERRORS DRIFT GUARDHITS" of uuid UUID's slot
+# as `lfc status` shows it (empty when it is in no slot); slot_role UUID:
+# its "[active]" or "[standby]".
+slot_of() {
+	lfc status 2>&1 | awk -v u="$1" '
+		$1 == "slot" && $4 == "uuid" && $5 == u {
+			role = $3; getline; getline
+			print role, $2, $4, $6, $8 }'
+}
+slot_role() { slot_of "$1" | cut -d' ' -f1; }
+
 # sh_drop FILE [SRC]: put FILE into the watched directory the way a
 # trainer should (write a hidden name, then rename), then wait for the
 # daemon's decision on it; the decision line in $DEC.
@@ -43,8 +56,8 @@ sh_drop() {
 }
 
 why=
-for f in aurora_good.onnx aurora_unstable.onnx \
-	lf_model_3.ko lf_model_5.ko; do
+for f in aurora_good.onnx aurora_unstable.onnx aurora_tight.onnx \
+	lf_model_3.ko lf_model_5.ko lf_model_6.ko; do
 	[ -s $AD/$f ] || why="$why no $AD/$f;"
 done
 [ "$(lfnl active 1)" = "uuid=2 slot=1" ] || why="$why app 1 active: $(lfnl active 1);"
@@ -70,13 +83,22 @@ else
 		sleep 0.2
 	done
 
+	good_before="$(slot_role 2) $(slot_role 1)"
 	sh_drop aurora_good.onnx
 	echo "$DEC" | grep -Eq '^adapt: candidate aurora_good.onnx -> uuid 3: fidelity max [0-9.]+ \(<= 0.05\) ok, stability mean [0-9.]+ \(<= 1\) ok -> installed lf_model_3 \(lf_model_3.ko, active\), standby uuid 2' &&
 		grep -Eq '^adapt: aurora_good.onnx: shadow verdict on 64 live samples: kernel == interpreter on 64 of 64, errors 0, ' $SH_LOG &&
-		grep -Eq '^adapt: aurora_good.onnx: canary: 5.0 s passed .*: kept$' $SH_LOG &&
 		[ "$(lfnl active 1)" = "uuid=3 slot=0" ] &&
 		pass shadow_good_candidate_promoted ||
 		fail shadow_good_candidate_promoted "active $(lfnl active 1); $DEC; $(grep aurora_good $SH_LOG | tail -4)"
+	# Its canary read uuid 3's own guardrail and drift counters (no
+	# guardrail; inputs inside its domain): kept. lfc status before
+	# (uuid 2 active, 1 standby) and after (3 active, 2 standby).
+	grep -Eq '^adapt: aurora_good.onnx: canary: 5.0 s passed \([0-9]+ queries, fallback rate 0.0000, guardrail rate 0.0000, drift rate 0.0000\), limits fallback 0.01 guardrail 0.05 drift 0.05: kept$' $SH_LOG &&
+		[ "$good_before" = "[active] [standby]" ] &&
+		[ "$(slot_role 3) $(slot_role 2)" = "[active] [standby]" ] &&
+		[ -z "$(slot_of 1)" ] &&
+		pass canary_good_candidate_kept ||
+		fail canary_good_candidate_kept "before: $good_before; uuid 3 '$(slot_of 3)', uuid 2 '$(slot_of 2)', uuid 1 '$(slot_of 1)'; $(grep 'aurora_good.onnx: canary' $SH_LOG)"
 	share=$(sed -n 's/^adapt: aurora_good.onnx: shadow: 64 results received, \([0-9]* sampled of [0-9]* queries ([0-9.]* %)\).*/\1/p' $SH_LOG)
 	echo "info: shadow share of live queries (1 in 2 per CPU): $share"
 
@@ -105,11 +127,21 @@ else
 		pass shadow_daemon_sigterm_clean_state ||
 		fail shadow_daemon_sigterm_clean_state "rc=$sh_rc $(tail -2 $SH_LOG); state: $(tr '\n\t' '; ' < $ST)"
 
+	# shellcheck source=canary.sh
+	. $M/canary.sh
+
 	xfer_wait
 	mis1=$(tcpp monitor_intervals) ans1=$(tcpp model_answers)
 	fb1=$(tcpp fallbacks) q1=$(num queries "$(app1)")
 	mis=$((mis1 - mis0)) ans=$((ans1 - ans0)) fb=$((fb1 - fb0))
 	echo "info: shadow transfer: daemon ran ${sh_secs}s; MIs=$mis answers=$ans fallbacks=$fb app1 queries=$((q1 - q0)); $XFER"
+	# Share of the whole transfer's live queries that were shadowed: the
+	# samples lf_kernel took for each candidate (good, unstable, tight),
+	# over every query app 1 answered in the transfer.
+	sh_sampled=$(cat $SH_LOG ${CN_LOG:-/dev/null} 2>/dev/null |
+		sed -n 's/^adapt: [^ ]*: shadow: [0-9]* results received, \([0-9]*\) sampled of .*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "info: shadow share of the transfer's live queries: $sh_sampled sampled of $((q1 - q0)) ($(awk -v a="$sh_sampled" -v n="$((q1 - q0))" 'BEGIN { if (n) printf "%.1f", 100 * a / n }') %), in 3 shadow windows of 1 in 2 per CPU"
 	[ "$XFER_RC" -eq 0 ] &&
 		echo "$XFER" | grep -q "^send bytes=$SH_BYTES counted=$SH_BYTES .* cc=lf_tcp " &&
 		[ "$mis" -ge 100 ] && [ "$fb" -eq 0 ] && [ "$ans" -eq "$mis" ] &&

@@ -24,8 +24,22 @@
 #           (Aurora itself), aurora_unstable (Aurora's action + 2.0,
 #           gen-unstable.py). uuid 4 is the corrupt file's, which never
 #           gets a module.
+#   uuid 6  canary.sh's candidate: Aurora (aurora_tight) with uuid 2's
+#           options and the guardrail --output-range $TIGHT_RANGE. Chosen
+#           from measured records of Aurora's actions on lf_tcp's traffic:
+#           the lf_tcp checks' records (from-guest/records.csv.gz, 1,206
+#           and 1,208 records on 6.12 and 6.1: 39 % and 53 % outside
+#           -0.5:0.5) and canary.sh's own record of uuid 3 in the shadow
+#           transfer, just before the canary (6.12: 200 records, p10
+#           -2.58, p25 -1.42, median -0.02, p75 0.94, p90 2.10; 73.5 %
+#           outside), so its guardrail rate on live traffic is far over
+#           the canary's 0.05 while its shadow stability (mean change
+#           against uuid 3: 0.88 there) stays under adapt's limit of 1.
+#           canary.sh checks the share outside on every run
+#           (canary_live_actions_leave_the_guardrail).
 
 ADAPT_RANGE=-2:12
+TIGHT_RANGE=-0.5:0.5
 
 # snap_args UUID: model file and compile options.
 snap_args() {
@@ -34,6 +48,7 @@ snap_args() {
 	2) echo "$ADAPT_SRC/aurora_v2.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
 	3) echo "$ADAPT_SRC/aurora_good.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
 	5) echo "$ADAPT_SRC/aurora_unstable.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE" ;;
+	6) echo "$ADAPT_SRC/aurora_tight.onnx --calibration $EX/representative_dataset.npy --input-range $ADAPT_RANGE --output-range $TIGHT_RANGE" ;;
 	*) return 1 ;;
 	esac
 }

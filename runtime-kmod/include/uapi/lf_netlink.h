@@ -17,10 +17,11 @@
 enum lf_cmd {
 	LF_CMD_UNSPEC,
 	LF_CMD_GET_APP,		/* dump: one LF_CMD_GET_APP message per app */
-	LF_CMD_APP_CREATE,	/* APP_ID, APP_NAME, INPUT_LEN, OUTPUT_LEN */
+	LF_CMD_APP_CREATE,	/* APP_ID, APP_NAME, INPUT_LEN, OUTPUT_LEN,
+				 * BUDGET (optional) */
 	LF_CMD_APP_DESTROY,	/* APP_ID; an app a kernel client registered
 				 * keeps existing, only its slots are released */
-	LF_CMD_ACTIVATE,	/* APP_ID, UUID */
+	LF_CMD_ACTIVATE,	/* APP_ID, UUID; -E2BIG over the app budget */
 	LF_CMD_ROLLBACK,	/* APP_ID */
 	LF_CMD_INFER,		/* APP_ID, VECTOR -> APP_ID, UUID, VECTOR */
 	LF_CMD_SET_RECORDING,	/* APP_ID, RECORDING (u8 0/1) */
@@ -58,6 +59,8 @@ enum lf_attr {
 	LF_ATTR_STAGING,	/* u8: new snapshots are staged, not installed */
 	LF_ATTR_SHADOW,		/* nested LF_SHADOW_ATTR_*: the running shadow,
 				 * or the last one (no LF_SHADOW_ATTR_RUNNING) */
+	LF_ATTR_BUDGET,		/* nested LF_COST_ATTR_*: the app's limits
+				 * (u64 each, absent or 0 = no limit) */
 	__LF_ATTR_MAX,
 };
 #define LF_ATTR_MAX (__LF_ATTR_MAX - 1)
@@ -75,6 +78,15 @@ enum lf_slot_attr {
 	LF_SLOT_ATTR_INPUT_SCALE,	/* s64 */
 	LF_SLOT_ATTR_OUTPUT_SCALE,	/* s64 */
 	LF_SLOT_ATTR_ACTIVE,	/* flag: this slot is the active one */
+	LF_SLOT_ATTR_DRIFT,	/* u64: queries with an input outside the
+				 * declared domain (clamped) */
+	LF_SLOT_ATTR_GUARD,	/* u64: queries with an output clamped by
+				 * the guardrail */
+	LF_SLOT_ATTR_OUT_LO,	/* binary s64[output_len]: proven bounds */
+	LF_SLOT_ATTR_OUT_HI,
+	LF_SLOT_ATTR_GUARD_LO,	/* binary s64[output_len]: the guardrail; */
+	LF_SLOT_ATTR_GUARD_HI,	/* absent when the snapshot has none */
+	LF_SLOT_ATTR_COST,	/* nested LF_COST_ATTR_*: what it proved */
 	__LF_SLOT_ATTR_MAX,
 };
 #define LF_SLOT_ATTR_MAX (__LF_SLOT_ATTR_MAX - 1)
@@ -88,6 +100,7 @@ enum lf_rec_attr {
 	LF_REC_ATTR_PAD,
 	LF_REC_ATTR_SHADOW_OUTPUT,	/* binary s64 array: the candidate's */
 	LF_REC_ATTR_SHADOW_ERROR,	/* s32: the candidate's infer() return */
+	LF_REC_ATTR_FLAGS,	/* u32: LF_INFER_* (1 drift, 2 guardrail) */
 	__LF_REC_ATTR_MAX,
 };
 #define LF_REC_ATTR_MAX (__LF_REC_ATTR_MAX - 1)
@@ -107,5 +120,17 @@ enum lf_shadow_attr {
 	__LF_SHADOW_ATTR_MAX,
 };
 #define LF_SHADOW_ATTR_MAX (__LF_SHADOW_ATTR_MAX - 1)
+/* A snapshot's cost (LF_SLOT_ATTR_COST) or an app's budget (LF_ATTR_BUDGET). */
+enum lf_cost_attr {
+	LF_COST_ATTR_UNSPEC,
+	LF_COST_ATTR_MACS,	/* u64: multiply-adds per query */
+	LF_COST_ATTR_CMPS,	/* u64: worst-case table comparisons */
+	LF_COST_ATTR_STACK,	/* u64: stack bytes */
+	LF_COST_ATTR_RODATA,	/* u64: table and weight bytes */
+	LF_COST_ATTR_SCRATCH,	/* u64: per-CPU scratch bytes */
+	LF_COST_ATTR_PAD,
+	__LF_COST_ATTR_MAX,
+};
+#define LF_COST_ATTR_MAX (__LF_COST_ATTR_MAX - 1)
 
 #endif /* _UAPI_LF_NETLINK_H */

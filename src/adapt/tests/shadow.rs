@@ -2,7 +2,7 @@
 //! promote or unload, canary.
 
 use super::*;
-use crate::adapt::shadow::{CanaryOptions, Rates, ShadowOptions};
+use crate::adapt::shadow::{shadow_reason, CanaryOptions, Rates, ShadowOptions, ShadowVerdict};
 
 fn shadow_opts(canary: Option<CanaryOptions>) -> ShadowOptions {
     ShadowOptions {
@@ -69,7 +69,8 @@ fn good_candidate_is_shadowed_promoted_and_survives_the_canary() {
         "shadow: 64 results received, 64 sampled of 256 queries (25.0 %)",
         "shadow verdict on 64 live samples: kernel == interpreter on 64 of 64, errors 0, fidelity max 0.0",
         "promoted uuid 4 (active), standby uuid 3",
-        "canary: 5.0 s passed (1000 queries, fallback rate 0.0000",
+        "canary: 5.0 s passed (1000 queries, fallback rate 0.0000, guardrail rate 0.0000, drift rate 0.0000), \
+         limits fallback 0.01 guardrail 0.05 drift 0.05: kept",
     ] {
         assert!(text.contains(want), "missing `{want}` in\n{text}");
     }
@@ -155,6 +156,63 @@ fn canary_rolls_back_on_fallbacks() {
     );
 }
 
+/// The canary reads the promoted snapshot's own guardrail and drift
+/// counters (lf_kernel's per-CPU counts, summed): over a limit, it rolls
+/// back at once and says which figure tripped.
+#[test]
+fn canary_rolls_back_on_guardrail_hits_and_on_drift() {
+    for (flags, want) in [
+        ((8, 0), "guardrail rate 0.0800 > 0.05 over 100 queries"),
+        ((0, 6), "drift rate 0.0600 > 0.05 over 100 queries"),
+    ] {
+        let (_t, watch, mut a) = shadow_setup(shadow_opts(Some(canary(5.0))));
+        std::fs::copy(aurora("aurora.onnx"), watch.join("good.onnx")).unwrap();
+        let mut fake = Fake::new(3, Some(2));
+        fake.per_sleep_flags = flags;
+        let (out, lines) = poll(&mut a, &mut fake);
+        let why = reason(&out[0]);
+        assert!(
+            why.starts_with(&format!(
+                "promoted, then canary: {want} after 0.5 s (100 queries, "
+            )) && why.ends_with("): rolled back to uuid 3"),
+            "{why}\n{lines:#?}"
+        );
+        assert_eq!((fake.rollbacks, fake.active()), (1, Some(3)));
+        assert_eq!(fake.activations, vec![4]);
+    }
+    // At the limit (5 of 100) is not over it: kept.
+    let (_t, watch, mut a) = shadow_setup(shadow_opts(Some(canary(1.0))));
+    std::fs::copy(aurora("aurora.onnx"), watch.join("good.onnx")).unwrap();
+    let mut fake = Fake::new(3, None);
+    fake.per_sleep_flags = (5, 5);
+    let (out, lines) = poll(&mut a, &mut fake);
+    assert!(!out[0].rejected(), "{}\n{lines:#?}", out[0]);
+    assert!(lines.iter().any(|l| l.contains(
+        "canary: 1.0 s passed (200 queries, fallback rate 0.0000, guardrail rate 0.0500, drift rate 0.0500)"
+    )));
+    assert_eq!((fake.rollbacks, fake.active()), (0, Some(4)));
+}
+
+/// Before ABI 2 lf_kernel reports no guardrail or drift counters: those
+/// rates are "n/a" and cannot trip; the fallback rate still can.
+#[test]
+fn canary_without_counters_says_na() {
+    let (_t, watch, mut a) = shadow_setup(shadow_opts(Some(canary(1.0))));
+    std::fs::copy(aurora("aurora.onnx"), watch.join("good.onnx")).unwrap();
+    let mut fake = Fake::new(3, None);
+    fake.abi1 = true;
+    fake.apps[0].slots[0].facts = Default::default();
+    fake.per_sleep_flags = (50, 50);
+    let (out, lines) = poll(&mut a, &mut fake);
+    assert!(!out[0].rejected(), "{}", out[0]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("guardrail rate n/a, drift rate n/a")),
+        "{lines:#?}"
+    );
+}
+
 #[test]
 fn canary_rates() {
     let a = crate::adapt::shadow::Counters {
@@ -225,4 +283,31 @@ fn interrupted_shadow_unloads_and_leaves_the_file_for_next_time() {
     let (out, _) = poll(&mut a, &mut fake);
     assert_eq!(out.len(), 1);
     assert!(!out[0].rejected(), "{}", out[0]);
+}
+
+/// Shadow samples all outside the candidate's domain leave its fidelity
+/// unmeasured (NaN over no in-domain sample): rejected, saying why; some
+/// drift with in-domain samples judged is not a reason by itself.
+#[test]
+fn shadow_samples_all_drifting_are_not_judged() {
+    let v = |max: f64, drift: usize| ShadowVerdict {
+        samples: 64,
+        errors: 0,
+        mismatches: 0,
+        max_fidelity_error: max,
+        mean_change: 0.1,
+        max_change: 0.2,
+        drift,
+        guard: 0,
+    };
+    let c = Criteria::default();
+    let why = shadow_reason(&v(f64::NAN, 64), &c).unwrap_err();
+    assert!(
+        why.starts_with("fidelity not measurable: all 64 live samples have an input outside"),
+        "{why}"
+    );
+    assert_eq!(shadow_reason(&v(0.01, 20), &c), Ok(()));
+    assert!(shadow_reason(&v(0.5, 0), &c)
+        .unwrap_err()
+        .contains("exceeds"));
 }

@@ -6,7 +6,8 @@
  *   lf_driver info   prints the registered snapshot's fields, one per line;
  *   lf_driver        reads rows of input_len little-endian s64 from stdin,
  *                    calls snap->infer() on each and writes output_len
- *                    little-endian s64 per row to stdout.
+ *                    little-endian s64 per row to stdout, then one more:
+ *                    the LF_INFER_* flags infer() returned.
  * Exit status: 0; 2 bad usage or input; 3 init failed; 4 infer failed.
  */
 #include <stdio.h>
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
 {
 	s64 *in, *out;
 	int err, more;
+	s64 flags;
 
 	err = lf_shim_module_init();
 	if (err || !snap) {
@@ -87,6 +89,10 @@ int main(int argc, char **argv)
 		       snap->input_scale, snap->output_scale);
 		printf("owner_null %d\nname %s\ndigest %s\n", snap->owner == NULL,
 		       snap->name, snap->digest);
+		printf("cost %llu %llu %llu %llu %llu\nguard %d\n",
+		       snap->cost.macs, snap->cost.cmps, snap->cost.stack_bytes,
+		       snap->cost.rodata_bytes, snap->cost.scratch_bytes,
+		       snap->guard_lo != NULL);
 		lf_shim_module_exit();
 		return snap ? 3 : 0;
 	}
@@ -100,11 +106,13 @@ int main(int argc, char **argv)
 		return 2;
 	while ((more = read_row(in, snap->input_len)) > 0) {
 		err = snap->infer(in, out);
-		if (err) {
+		if (err < 0 || (err & ~LF_INFER_FLAGS)) {
 			fprintf(stderr, "lf_driver: infer returned %d\n", err);
 			return 4;
 		}
 		write_row(out, snap->output_len);
+		flags = err;
+		write_row(&flags, 1);
 	}
 	if (more < 0) {
 		fprintf(stderr, "lf_driver: truncated input row\n");

@@ -47,6 +47,8 @@ void lf_shim_module_exit(void);
 #define module_exit(fn)	void lf_shim_module_exit(void) { fn(); } LF_SHIM_DECL
 
 #define BUILD_BUG_ON(cond)	((void)sizeof(char[1 - 2 * !!(cond)]))
+/* As <linux/compiler.h>: the value of var is opaque to the optimizer. */
+#define OPTIMIZER_HIDE_VAR(var)	__asm__ ("" : "=r" (var) : "0" (var))
 #define PERCPU_MODULE_RESERVE	(8 << 10)
 
 /* One CPU, no softirqs. */

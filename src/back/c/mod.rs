@@ -28,8 +28,9 @@ use crate::ir::Program;
 use crate::valid::ModuleInfo;
 use crate::Result;
 
+pub use templates::SnapshotFacts;
 pub use userspace::{stack_usage, Runner, KERNEL_CFLAGS};
-pub use writer::{c_int, c_string, ctype_for, layer_idents, stem};
+pub use writer::{c_int, c_string, ctype_for, layer_idents, snapshot_facts, stem};
 pub(crate) use writer::{check_info as writer_check_info, check_lut as writer_check_lut};
 
 /// What the emitted module is called and registers as.

@@ -40,6 +40,8 @@ pub struct ArrayT<'a> {
 #[derive(Default)]
 pub struct Helpers {
     pub clamp: bool,
+    /// `lf_clamp_flag`: the input clamp and the guardrail.
+    pub clamp_flag: bool,
     pub rescale: bool,
     pub rescale_sum: bool,
     pub rescale_even: bool,
@@ -358,6 +360,8 @@ construct!(QuantizeL, QuantizeDecls, QuantizeBody, "c/quantize.c");
 
 pub struct DequantizeL {
     pub value: String,
+    /// The guardrail note, when this output is clamped to one.
+    pub guard_note: Option<String>,
     /// `LF_OUTPUT_LEN`, or this output's length when there are several.
     pub len: String,
     /// `out[i]`, or `out[OFFSET + i]`.
@@ -406,6 +410,39 @@ pub struct Module {
     pub uuid_string: String,
     pub app_string: String,
     pub version_literal: String,
+    /// Some output is clamped to the guardrail.
+    pub guarded: bool,
+    pub facts: SnapshotFacts,
+}
+
+/// What struct lf_snapshot declares besides the code (see
+/// [`super::writer::snapshot_facts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotFacts {
+    /// The proven output bounds and the guardrail as `static const`
+    /// arrays for struct lf_snapshot (read by lf_kernel, not by infer).
+    pub decls: String,
+    pub out_lo: String,
+    pub out_hi: String,
+    /// The guardrail arrays, or `NULL`.
+    pub guard_lo: String,
+    pub guard_hi: String,
+    pub cost: Cost,
+    /// modinfo strings: real-valued `lo:hi` per output, the guardrail
+    /// (or `none`), and the cost figures.
+    pub output_bounds_string: String,
+    pub guardrail_string: String,
+    pub cost_string: String,
+}
+
+/// struct lf_cost, as the validator proved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cost {
+    pub macs: usize,
+    pub cmps: usize,
+    pub stack_bytes: usize,
+    pub rodata_bytes: usize,
+    pub scratch_bytes: usize,
 }
 
 #[derive(Template)]

@@ -203,6 +203,7 @@ fn mixed_program() -> Program {
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-2.0, 2.0), (-1.5, 1.5), (-3.0, 3.0), (0.0, 1.0)],
+        output_guard: None,
     }
 }
 
@@ -296,6 +297,7 @@ fn mlp_program(seed: u64) -> Program {
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-8.0, 8.0); 30],
+        output_guard: None,
     }
 }
 
@@ -317,6 +319,10 @@ fn layout(p: &Program, scratch: bool, share: &[(usize, usize)]) -> ModuleInfo {
     let bytes: usize = buffers.iter().sum::<usize>() * crate::valid::ELEM_BYTES;
     ModuleInfo {
         macs: p.macs(),
+        cmps: p.worst_comparisons(),
+        output_bounds: crate::valid::validate(p)
+            .map(|i| i.output_bounds)
+            .unwrap_or_else(|_| vec![(0, 0); p.output_len]),
         tensor_bounds: p.tensors.iter().map(|t| (t.q.qmin, t.q.qmax)).collect(),
         elem_bounds: p
             .tensors
@@ -540,8 +546,13 @@ fn cflags() -> Vec<&'static str> {
 
 /// Bytes of the module's `static const` tables in the object gcc builds
 /// from it (at -O0, which keeps every one; `nm -S` sizes), leaving out the
-/// snapshot descriptor.
+/// snapshot descriptor and the facts it points to (proven output bounds,
+/// guardrail: read by lf_kernel, not by infer).
 fn object_tables_bytes(module: &CModule) -> usize {
+    let facts: Vec<String> = ["out_lo", "out_hi", "guard_lo", "guard_hi"]
+        .iter()
+        .map(|f| format!("{}_{f}", module.stem))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let src = super::userspace::write_tree(module, dir.path()).unwrap();
     let obj = dir.path().join("m.o");
@@ -557,7 +568,9 @@ fn object_tables_bytes(module: &CModule) -> usize {
             let f: Vec<&str> = l.split_whitespace().collect();
             match f.as_slice() {
                 [_, size, "r" | "R", name]
-                    if name.starts_with("lf_") && !name.ends_with("_snapshot") =>
+                    if name.starts_with("lf_")
+                        && !name.ends_with("_snapshot")
+                        && !facts.iter().any(|f| f == name) =>
                 {
                     Some(usize::from_str_radix(size, 16).unwrap())
                 }
@@ -600,17 +613,15 @@ fn check_exec(p: &Program, info: &ModuleInfo, m: &ModuleMeta) -> CModule {
     assert_eq!(runner.info.digest, m.digest);
     assert!(runner.info.owner_null);
     let rows = random_rows(p, 1000, m.uuid);
-    let got = runner.run(&rows).expect("run");
+    let (got, flags) = runner.run_flags(&rows).expect("run");
     let softmax = p
         .instrs
         .iter()
         .any(|i| matches!(i.kind, InstrKind::Softmax { .. }));
-    for (row, g) in rows.iter().zip(&got) {
-        assert_eq!(
-            g,
-            &crate::back::interp::run(p, row),
-            "C vs interp, input {row:?}"
-        );
+    for ((row, g), f) in rows.iter().zip(&got).zip(&flags) {
+        let (want, want_flags) = crate::back::interp::run_flags(p, row);
+        assert_eq!(g, &want, "C vs interp, input {row:?}");
+        assert_eq!(*f, want_flags, "C vs interp flags, input {row:?}");
         if !softmax {
             assert_eq!(g, &reference(p, row), "C vs reference, input {row:?}");
         }
@@ -821,6 +832,7 @@ fn softmax_program(step_shift: u32) -> Program {
         input_scale: 1000,
         output_scale: 1000,
         input_domain: vec![(-4.0, 4.0); 6],
+        output_guard: None,
     }
 }
 

@@ -206,6 +206,11 @@ impl Runner {
 
     /// Runs every row through the module's infer; one output row per input.
     pub fn run(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
+        Ok(self.run_flags(rows)?.0)
+    }
+
+    /// [`Runner::run`], and the `LF_INFER_*` flags infer() returned per row.
+    pub fn run_flags(&self, rows: &[Vec<i64>]) -> Result<(Vec<Vec<i64>>, Vec<u32>)> {
         run_driver(&self.exe, self.info.input_len, self.info.output_len, rows)
     }
 
@@ -213,19 +218,19 @@ impl Runner {
     /// runs its scalar fallback (`LF_SHIM_NO_FPU`, see the shim).
     pub fn run_without_fpu(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
         let (ilen, olen) = (self.info.input_len, self.info.output_len);
-        run_driver_env(&self.exe, ilen, olen, rows, &[("LF_SHIM_NO_FPU", "1")])
+        Ok(run_driver_env(&self.exe, ilen, olen, rows, &[("LF_SHIM_NO_FPU", "1")])?.0)
     }
 }
 
 /// Runs a snapshot driver executable: rows in as little-endian `i64` on
-/// stdin, `olen` outputs per row back on stdout (the C driver and the Rust
-/// harness speak the same protocol).
+/// stdin, `olen` outputs and the `LF_INFER_*` flags per row back on stdout
+/// (the C driver and the Rust harness speak the same protocol).
 pub fn run_driver(
     exe: &Path,
     ilen: usize,
     olen: usize,
     rows: &[Vec<i64>],
-) -> Result<Vec<Vec<i64>>> {
+) -> Result<(Vec<Vec<i64>>, Vec<u32>)> {
     run_driver_env(exe, ilen, olen, rows, &[])
 }
 
@@ -235,7 +240,7 @@ fn run_driver_env(
     olen: usize,
     rows: &[Vec<i64>],
     env: &[(&str, &str)],
-) -> Result<Vec<Vec<i64>>> {
+) -> Result<(Vec<Vec<i64>>, Vec<u32>)> {
     {
         let mut input = Vec::with_capacity(rows.len() * ilen * 8);
         for (r, row) in rows.iter().enumerate() {
@@ -278,7 +283,8 @@ fn run_driver_env(
             )));
         }
         fed.map_err(|e| Error::io(exe, e))?;
-        if output.len() != rows.len() * olen * 8 {
+        let stride = olen + 1;
+        if output.len() != rows.len() * stride * 8 {
             return Err(Error::Other(format!(
                 "snapshot driver wrote {} bytes for {} rows of {olen}",
                 output.len(),
@@ -289,11 +295,11 @@ fn run_driver_env(
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect();
-        Ok(values
-            .chunks(olen.max(1))
-            .take(rows.len())
-            .map(|c| c[..olen].to_vec())
-            .collect())
+        let rows_out = values.chunks(stride).take(rows.len());
+        Ok((
+            rows_out.clone().map(|c| c[..olen].to_vec()).collect(),
+            rows_out.map(|c| c[olen] as u32).collect(),
+        ))
     }
 }
 

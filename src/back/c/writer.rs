@@ -799,6 +799,7 @@ impl<'a> Writer<'a> {
         if self.uses_simd {
             helpers.push_str(&format!("\n{}", render(SimdHelpersT)?.trim_end()));
         }
+        let facts = snapshot_facts(p, info, &self.stem, self.rodata_bytes)?;
         Ok(Module {
             stem: self.stem.clone(),
             infer: self.infer.clone(),
@@ -833,8 +834,92 @@ impl<'a> Writer<'a> {
             uuid_string: c_string(&self.meta.uuid.to_string()),
             app_string: c_string(&self.meta.app.to_string()),
             version_literal: c_string(crate::VERSION),
+            guarded: self.plan.steps.iter().any(|s| s.guarded),
+            facts,
         })
     }
+}
+
+/// What struct lf_snapshot declares besides the code (snapshot ABI 2),
+/// for the C module and the C shell of a Rust one: the proven output
+/// bounds and the guardrail as `static const` arrays, struct lf_cost, and
+/// their modinfo strings. `rodata_bytes` is what the back end's tables and
+/// weights take.
+pub fn snapshot_facts(
+    p: &Program,
+    info: &ModuleInfo,
+    stem: &str,
+    rodata_bytes: usize,
+) -> Result<SnapshotFacts> {
+    let array = |suffix: &str, v: Vec<i64>| -> Result<String> {
+        let items: Vec<String> = v.iter().map(|&x| c_int(x)).collect();
+        render(ArrayT {
+            a: &Array {
+                ctype: "s64".into(),
+                name: format!("{stem}_{suffix}"),
+                dims: "[LF_OUTPUT_LEN]".into(),
+                lines: wrap(&items, "\t"),
+            },
+        })
+    };
+    let b = &info.output_bounds;
+    let mut decls = vec![
+        "/*\n * Proven by lfc's validator over the declared input domain, before\n * the guardrail: out_lo[i] <= out[i] <= out_hi[i]. For lf_kernel and\n * `lfc status`; infer() does not read them.\n */".to_string(),
+        array("out_lo", b.iter().map(|x| x.0).collect())?,
+        array("out_hi", b.iter().map(|x| x.1).collect())?,
+    ];
+    let (guard_lo, guard_hi) = match &p.output_guard {
+        Some(g) => {
+            decls.push("/* The guardrail (--output-range) infer() clamps out[i] to. */".into());
+            decls.push(array("guard_lo", g.iter().map(|x| x.0).collect())?);
+            decls.push(array("guard_hi", g.iter().map(|x| x.1).collect())?);
+            (format!("{stem}_guard_lo"), format!("{stem}_guard_hi"))
+        }
+        None => ("NULL".to_string(), "NULL".to_string()),
+    };
+    Ok(SnapshotFacts {
+        decls: decls
+            .iter()
+            .map(|d| d.trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        out_lo: format!("{stem}_out_lo"),
+        out_hi: format!("{stem}_out_hi"),
+        guard_lo,
+        guard_hi,
+        cost: Cost {
+            macs: info.macs,
+            cmps: info.cmps,
+            stack_bytes: info.stack_bytes,
+            rodata_bytes,
+            scratch_bytes: info.scratch_bytes,
+        },
+        output_bounds_string: c_string(&real_ranges(p, &info.output_bounds)),
+        guardrail_string: c_string(
+            &p.output_guard
+                .as_ref()
+                .map(|g| real_ranges(p, g))
+                .unwrap_or_else(|| "none".into()),
+        ),
+        cost_string: c_string(&format!(
+            "macs={} cmps={} stack={} rodata={rodata_bytes} scratch={}",
+            info.macs, info.cmps, info.stack_bytes, info.scratch_bytes
+        )),
+    })
+}
+
+/// `lo:hi` per output element in real units (value / that output's
+/// scale), comma-separated: the modinfo form.
+pub fn real_ranges(p: &Program, b: &[(i64, i64)]) -> String {
+    let scales = p
+        .outputs
+        .iter()
+        .flat_map(|o| std::iter::repeat_n(o.scale, o.len));
+    b.iter()
+        .zip(scales)
+        .map(|(&(lo, hi), s)| format!("{}:{}", lo as f64 / s as f64, hi as f64 / s as f64))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub(crate) fn check_lut(lut: &Lut) -> Result<()> {

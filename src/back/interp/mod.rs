@@ -6,7 +6,7 @@
 //! debug build would panic on any overflow the proof missed.
 
 use crate::ir::concat::PieceSrc;
-use crate::ir::program::softmax_group;
+use crate::ir::program::{softmax_group, INFER_DRIFT, INFER_GUARD};
 use crate::ir::{BinaryOp, InstrKind, Program};
 
 /// Runs one input row (`s64` at the program's input scale); returns the
@@ -15,9 +15,23 @@ pub fn run(program: &Program, input: &[i64]) -> Vec<i64> {
     run_all(program, input).1
 }
 
+/// [`run`], and the `LF_INFER_*` flags the emitted code returns for the
+/// row: [`INFER_DRIFT`] when an input was outside the declared domain,
+/// [`INFER_GUARD`] when an output was clamped to the guardrail.
+pub fn run_flags(program: &Program, input: &[i64]) -> (Vec<i64>, u32) {
+    let (_, out, flags) = run_traced(program, input);
+    (out, flags)
+}
+
 /// Runs one row and also returns every tensor's values (for `lfc inspect`
 /// and tests).
 pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
+    let (t, out, _) = run_traced(program, input);
+    (t, out)
+}
+
+/// Every tensor's values, the outputs and the flags.
+pub fn run_traced(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>, u32) {
     assert_eq!(
         input.len(),
         program.input_len,
@@ -27,6 +41,7 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
     );
     let mut t: Vec<Vec<i64>> = program.tensors.iter().map(|x| vec![0; x.len]).collect();
     let mut out = vec![0i64; program.output_len];
+    let mut flags = 0u32;
     let zp = |id: crate::ir::TensorId| program.tensor(id).q.zero_point;
     for instr in &program.instrs {
         match &instr.kind {
@@ -40,7 +55,11 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 let z = zp(*dst);
                 for i in 0..in_lo.len() {
                     let v = input[pick.as_ref().map_or(i, |m| m[i])];
-                    t[dst.index()][i] = rescale.apply(v.clamp(in_lo[i], in_hi[i])) + z;
+                    let c = v.clamp(in_lo[i], in_hi[i]);
+                    if c != v {
+                        flags |= INFER_DRIFT;
+                    }
+                    t[dst.index()][i] = rescale.apply(c) + z;
                 }
             }
             InstrKind::Dense {
@@ -223,7 +242,16 @@ pub fn run_all(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
             }
         }
     }
-    (t, out)
+    if let Some(guard) = &program.output_guard {
+        for (o, &(lo, hi)) in out.iter_mut().zip(guard) {
+            let c = (*o).clamp(lo, hi);
+            if c != *o {
+                flags |= INFER_GUARD;
+                *o = c;
+            }
+        }
+    }
+    (t, out, flags)
 }
 
 fn clamp_opt(v: i64, c: Option<(i64, i64)>) -> i64 {

@@ -10,7 +10,7 @@
 use askama::Template;
 
 use super::RustModule;
-use crate::back::c::{c_int, c_string, ModuleMeta};
+use crate::back::c::{c_int, c_string, ModuleMeta, SnapshotFacts};
 use crate::ir::Program;
 use crate::{Error, Result};
 
@@ -88,6 +88,9 @@ struct Kernel {
     codegen_lines: Vec<String>,
     /// The rustc flags, for the Kbuild comment.
     rustflags: Vec<String>,
+    /// Proven output bounds, guardrail, cost (snapshot ABI 2), as the C
+    /// back end declares them.
+    facts: SnapshotFacts,
 }
 
 #[derive(Template)]
@@ -210,6 +213,7 @@ pub fn emit(
         version_literal: c_string(crate::VERSION),
         codegen_lines,
         rustflags: rustflags.to_vec(),
+        facts: module.facts.clone(),
         stem,
     };
     Ok(KernelFiles {

@@ -33,6 +33,10 @@ pub struct RustModule {
     pub scratch_words: usize,
     pub input_len: usize,
     pub output_len: usize,
+    /// What the C shell of its kernel module declares in struct
+    /// lf_snapshot: proven output bounds, guardrail, cost (its `rodata` are
+    /// the bytes of its `static` tables and weights).
+    pub facts: crate::back::c::SnapshotFacts,
 }
 
 /// Emits the Rust snapshot for `program`, laid out as `info` says.

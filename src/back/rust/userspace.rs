@@ -71,7 +71,7 @@ pub fn panic_symbols(obj: &Path) -> Result<Vec<String>> {
 }
 
 const HARNESS: &str = r#"//! lfc's userspace harness: rows in as little-endian i64 on stdin, outputs
-//! back on stdout, the protocol of the C driver.
+//! and the LF_INFER_* flags back on stdout, the protocol of the C driver.
 use std::io::{Read, Write};
 
 fn main() {
@@ -85,10 +85,11 @@ fn main() {
             *v = i64::from_le_bytes(c.try_into().expect("8 bytes"));
         }
         let mut y = [0i64; lf_model::LF_OUTPUT_LEN];
-        lf_model::infer(&x, &mut y SCRATCH_ARG);
+        let flags = lf_model::infer(&x, &mut y SCRATCH_ARG);
         for v in y {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        out.extend_from_slice(&i64::from(flags).to_le_bytes());
     }
     std::io::stdout().write_all(&out).expect("stdout");
 }
@@ -146,6 +147,11 @@ impl Runner {
 
     /// Runs every row through the snapshot's `infer`.
     pub fn run(&self, rows: &[Vec<i64>]) -> Result<Vec<Vec<i64>>> {
+        Ok(self.run_flags(rows)?.0)
+    }
+
+    /// [`Runner::run`], and the flags `infer` returned per row.
+    pub fn run_flags(&self, rows: &[Vec<i64>]) -> Result<(Vec<Vec<i64>>, Vec<u32>)> {
         run_driver(&self.exe, self.input_len, self.output_len, rows)
     }
 }

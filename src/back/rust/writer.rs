@@ -69,6 +69,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         used_buffers: vec![false; info.buffers.len()],
         uses_acc: false,
         uses_acc32: false,
+        rodata_bytes: 0,
     };
     let mut bodies = Vec::new();
     for (k, instr) in program.instrs.iter().enumerate() {
@@ -140,6 +141,7 @@ pub(super) fn write(program: &Program, info: &ModuleInfo, meta: &ModuleMeta) -> 
         scratch_words,
         input_len: program.input_len,
         output_len: program.output_len,
+        facts: c::snapshot_facts(program, info, &c::stem(meta.uuid), w.rodata_bytes)?,
     })
 }
 
@@ -244,6 +246,7 @@ fn wrap(items: &[String], indent: &str) -> Vec<String> {
 #[derive(Default)]
 struct Helpers {
     clamp: bool,
+    clamp_flag: bool,
     rescale: bool,
     rescale_even: bool,
     rescale_odd: bool,
@@ -280,6 +283,26 @@ fn lf_clamp(x: i64, lo: i64, hi: i64) -> i64 {
     if x < lo {
         lo
     } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}"
+                .to_string(),
+            );
+        }
+        if self.clamp_flag {
+            out.push(
+                "/// x limited to [lo, hi] (lo <= hi), noting `flag` in `flags` when it
+/// was outside: the input domain (LF_INFER_DRIFT) or the guardrail
+/// (LF_INFER_GUARD). The comparisons are the clamp's own.
+#[inline(always)]
+fn lf_clamp_flag(x: i64, lo: i64, hi: i64, flags: &mut u32, flag: u32) -> i64 {
+    if x < lo {
+        *flags |= flag;
+        lo
+    } else if x > hi {
+        *flags |= flag;
         hi
     } else {
         x
@@ -423,6 +446,18 @@ struct Writer<'a> {
     used_buffers: Vec<bool>,
     uses_acc: bool,
     uses_acc32: bool,
+    /// Bytes of the `static` tables and weights emitted so far.
+    rodata_bytes: usize,
+}
+
+/// Bytes of one element of Rust integer type `ty`.
+fn rbytes(ty: &str) -> usize {
+    match ty {
+        "i8" => 1,
+        "i16" => 2,
+        "i32" => 4,
+        _ => 8,
+    }
 }
 
 fn fail<T>(reason: impl Into<String>) -> Result<T> {
@@ -460,6 +495,7 @@ impl Writer<'_> {
         let ty = rtype(lo, hi);
         let items: Vec<String> = values.iter().map(|&v| lit(v)).collect();
         let doc = doc.map(|d| format!("/// {d}\n")).unwrap_or_default();
+        self.rodata_bytes += values.len() * rbytes(ty);
         self.items.push(format!(
             "{doc}static {name}: [{ty}; {}] = [\n{}\n];",
             values.len(),
@@ -513,6 +549,8 @@ impl Writer<'_> {
                 .iter()
                 .map(|r| format!("({}, {})", lit(r.mul), r.shift))
                 .collect();
+            // (i64, u32): 16 bytes with its padding.
+            self.rodata_bytes += rs.len() * 16;
             self.items.push(format!(
                 "/// {what} = mul / 2^shift, as (mul, shift)\nstatic {name}: [(i64, u32); {}] = [\n{}\n];",
                 rs.len(),
@@ -591,7 +629,7 @@ impl Writer<'_> {
                 src,
                 rescale,
                 offset,
-            } => self.dequantize(&ident, *src, *rescale, *offset)?,
+            } => self.dequantize(k, &ident, *src, *rescale, *offset)?,
             InstrKind::Concat {
                 dst,
                 pieces,
@@ -636,6 +674,7 @@ impl Writer<'_> {
         let ty = rtype(lo.min(0), hi);
         let items: Vec<String> = values.iter().map(|&v| lit(v)).collect();
         let doc = doc.map(|d| format!("/// {d}\n")).unwrap_or_default();
+        self.rodata_bytes += values.len() * rbytes(ty);
         self.items.push(format!(
             "{doc}static {name}: [{ty}; {}] = [\n{}\n];",
             values.len(),
@@ -811,7 +850,7 @@ impl Writer<'_> {
             (Some(_), Some(a)) => format!("input[({a}[{i}] as usize).min(LF_INPUT_LEN - 1)]"),
             _ => format!("input[{i}]"),
         };
-        self.helpers.clamp = true;
+        self.helpers.clamp_flag = true;
         let y = self.buf(dst)?;
         let lo = self.per_elem(ident, "in_lo", in_lo, "lowest input, input units");
         let hi = self.per_elem(ident, "in_hi", in_hi, "highest input, input units");
@@ -824,7 +863,12 @@ impl Writer<'_> {
         };
         let zp = self.zp(ident, "zp", self.program.tensor(dst).q.zero_point);
         let value = |i: &str| {
-            let x = format!("lf_clamp({}, {}, {})", input_at(i), lo.at(i), hi.at(i));
+            let x = format!(
+                "lf_clamp_flag({}, {}, {}, &mut flags, LF_INFER_DRIFT)",
+                input_at(i),
+                lo.at(i),
+                hi.at(i)
+            );
             let x = match &m {
                 Some(m) => m.apply(&x, i),
                 None => x,
@@ -961,6 +1005,7 @@ impl Writer<'_> {
                         format!("    [\n{}\n    ],", wrap(&items, "        ").join("\n"))
                     })
                     .collect();
+                self.rodata_bytes += n * m * rbytes(wty);
                 self.items.push(format!(
                     "/// weight[j][i]: row j computes output j.\nstatic {wname}: [[{wty}; {n}]; {m}] = [\n{}\n];",
                     rows.join("\n")
@@ -1321,6 +1366,7 @@ impl Writer<'_> {
     /// scale 1 with an identity rescale is copied as it is (as the C does).
     fn dequantize(
         &mut self,
+        k: usize,
         ident: &str,
         src: TensorId,
         rescale: Rescale,
@@ -1351,6 +1397,24 @@ impl Writer<'_> {
                 None => format!("{x}[i]"),
             };
             m.apply(&xi, "i")
+        };
+        let value = match (&p.output_guard, self.plan.steps[k].guarded) {
+            (Some(g), true) => {
+                let g = g
+                    .get(offset..offset + n)
+                    .ok_or_else(|| Error::Other("guardrail shorter than the outputs".into()))?;
+                let lo: Vec<i64> = g.iter().map(|b| b.0).collect();
+                let hi: Vec<i64> = g.iter().map(|b| b.1).collect();
+                let glo = self.per_elem(ident, "guard_lo", &lo, "guardrail, lowest output");
+                let ghi = self.per_elem(ident, "guard_hi", &hi, "guardrail, highest output");
+                self.helpers.clamp_flag = true;
+                format!(
+                    "lf_clamp_flag({value}, {}, {}, &mut flags, LF_INFER_GUARD)",
+                    glo.at("i"),
+                    ghi.at("i")
+                )
+            }
+            _ => value,
         };
         let (len, target) = match offset {
             0 if n == p.output_len => ("LF_OUTPUT_LEN".to_string(), "output[i]".to_string()),

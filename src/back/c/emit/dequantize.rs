@@ -8,7 +8,7 @@ use crate::back::c::writer::{fail, sci, Writer};
 use crate::ir::InstrKind;
 use crate::Result;
 
-pub(super) const SUFFIXES: &[&str] = &["src_zp", "shift", "mul", "rescale"];
+pub(super) const SUFFIXES: &[&str] = &["src_zp", "shift", "mul", "rescale", "guard_lo", "guard_hi"];
 
 pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let InstrKind::Dequantize {
@@ -43,6 +43,31 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         let m = w.rescales(decls, ident, "", &[*rescale], &what)?;
         m.apply(x.index(i.clone()).minus(zp), i.clone())
     };
+    let (value, guard_note) = match (&p.output_guard, w.plan.steps[cx.k].guarded) {
+        (Some(g), true) => {
+            let g = g.get(*offset..*offset + s.len).ok_or_else(|| {
+                crate::error::Error::Other("guardrail shorter than the outputs".into())
+            })?;
+            let lo: Vec<i64> = g.iter().map(|b| b.0).collect();
+            let hi: Vec<i64> = g.iter().map(|b| b.1).collect();
+            let glo = w.per_elem(decls, ident, "guard_lo", &lo, "guardrail, lowest output")?;
+            let ghi = w.per_elem(decls, ident, "guard_hi", &hi, "guardrail, highest output")?;
+            w.helpers.clamp_flag = true;
+            let v = Expr::call(
+                "lf_clamp_flag",
+                vec![
+                    value,
+                    glo.at(i.clone()),
+                    ghi.at(i.clone()),
+                    Expr::var("&flags"),
+                    Expr::var("LF_INFER_GUARD"),
+                ],
+            );
+            let note = "The guardrail (--output-range): a value outside it is clamped,\n * and the query returns LF_INFER_GUARD (lf_kernel counts it).";
+            (v, Some(note.to_string()))
+        }
+        _ => (value, None),
+    };
     let whole = *offset == 0 && s.len == p.output_len;
     let len = if whole {
         "LF_OUTPUT_LEN".to_string()
@@ -67,6 +92,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let c = w.common(ident, cx.instr, notes, cx.decls);
     let l = DequantizeL {
         value: value.to_string(),
+        guard_note,
         len,
         target: target.to_string(),
         scale_note,

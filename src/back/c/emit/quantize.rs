@@ -47,7 +47,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     if in_lo.iter().zip(in_hi).any(|(lo, hi)| lo > hi) {
         return fail("Quantize: empty input domain");
     }
-    w.helpers.clamp = true;
+    w.helpers.clamp_flag = true;
     w.helpers.rescale = true;
     let (d, ident) = (&mut cx.decls, cx.ident.as_str());
     let dst_buf = w.buf(*dst)?;
@@ -74,8 +74,14 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     };
     let value = |i: Expr| {
         let x = Expr::call(
-            "lf_clamp",
-            vec![input_at(&i), lo.at(i.clone()), hi.at(i.clone())],
+            "lf_clamp_flag",
+            vec![
+                input_at(&i),
+                lo.at(i.clone()),
+                hi.at(i.clone()),
+                Expr::var("&flags"),
+                Expr::var("LF_INFER_DRIFT"),
+            ],
         );
         // An identity rescale (the inputs already fit) is left out.
         let x = if rescale.is_identity() {
