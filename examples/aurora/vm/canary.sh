@@ -12,7 +12,7 @@
 # equal the interpreter's, its fidelity is measured against the float model
 # clamped to the guardrail, and its mean change against uuid 3 stays under
 # 1. Once it answers lf_tcp, its own guardrail counter (lf_kernel's per-CPU
-# LF_SLOT_ATTR_GUARD) runs over --max-guard-rate 0.05 and the canary rolls
+# LF_SLOT_ATTR_GUARD) runs over --max-guard-rate 0.01 and the canary rolls
 # back at once, logging the figures. `lfc status` before and after: uuid 3
 # active throughout except the canary's window; afterwards uuid 6 is the
 # standby with the guardrail hits counted, uuid 3 is active again with
@@ -61,7 +61,7 @@ else
 	cn_t0=$(date +%s)
 	lfc adapt --app 1 --watch $SW --once --shadow --shadow-samples 64 \
 		--shadow-every 2 --shadow-timeout 60 --canary-seconds 5 \
-		--max-guard-rate 0.05 --engine interp --prebuilt $AD \
+		--max-guard-rate 0.01 --engine interp --prebuilt $AD \
 		--calibration $AD/representative_dataset.npy \
 		--input-range $ADAPT_RANGE --output-range $TIGHT_RANGE > $CN_LOG 2>&1
 	cn_rc=$?
