@@ -45,7 +45,7 @@ else
 	# before the canary: 200 records of lf_tcp's queries. TIGHT_RANGE was
 	# chosen from such a record (snapshots.sh); the share outside it is
 	# the guardrail rate uuid 6 will see, so it must exceed the canary's
-	# 0.05 for the rollback below to be the expected outcome.
+	# 0.01 for the rollback below to be the expected outcome.
 	lfc collect --app 1 --count 200 -o $CN_REC > /tmp/canary_collect.out 2>&1
 	cn_lo=${TIGHT_RANGE%:*} cn_hi=${TIGHT_RANGE#*:}
 	cn_outputs $CN_REC > /tmp/canary_out.txt
@@ -78,7 +78,7 @@ else
 		pass canary_tight_candidate_passes_shadow_and_is_promoted ||
 		fail canary_tight_candidate_passes_shadow_and_is_promoted "$(grep aurora_tight $CN_LOG | tail -3)"
 	# ... then tripped its guardrail on live traffic: rolled back.
-	grep -Eq '^adapt: candidate aurora_tight.onnx -> uuid 6: .* -> rejected: promoted, then canary: guardrail rate [0-9.]+ > 0.05 over [0-9]+ queries after [0-9.]+ s \([0-9]+ queries, fallback rate 0.0000, guardrail rate [0-9.]+, drift rate 0.0000\): rolled back to uuid 3$' $CN_LOG &&
+	grep -Eq '^adapt: candidate aurora_tight.onnx -> uuid 6: .* -> rejected: promoted, then canary: guardrail rate [0-9.]+ > 0.01 over [0-9]+ queries after [0-9.]+ s \([0-9]+ queries, fallback rate 0.0000, guardrail rate [0-9.]+, drift rate 0.0000\): rolled back to uuid 3$' $CN_LOG &&
 		[ "$cn_rc" -eq 3 ] && [ "$(lfnl active 1)" = "uuid=3 slot=0" ] &&
 		pass canary_guardrail_rolls_back ||
 		fail canary_guardrail_rolls_back "rc=$cn_rc active $(lfnl active 1); $(grep 'candidate aurora_tight' $CN_LOG)"
