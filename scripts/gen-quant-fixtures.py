@@ -40,7 +40,7 @@ Data (CSV, no header; one row per line):
                            session options, i.e. with its QDQ fusions), as
                            float32 printed with repr (exact).
 
-Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR [aurora|torch|conv|concat ...]]
+Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR [aurora|torch|conv|concat|maxpool ...]]
 (aurora, torch and conv are made together: they share one random generator)
 """
 from __future__ import annotations
@@ -341,6 +341,52 @@ def concat_net(out, rng):
         emit(out, stem, p, calib, sat)
 
 
+def maxpool_net(out, rng):
+    """MaxPool in both forms quantize_static emits it: a small image model
+    Conv -> Relu -> MaxPool (2x2, stride 2, and a 3x3 stride-1 pool with
+    padding) -> Flatten -> Gemm, input [1, 2, 8, 8]. QDQ: DQ -> MaxPool ->
+    Q with the input's scale and zero point; QOperator: MaxPool on the
+    uint8 tensor itself (opset >= 12)."""
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr).astype(np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Conv", ["x", const("cw", rng.normal(0, 0.4, (3, 2, 3, 3))),
+                                           const("cb", rng.normal(0, 0.1, 3))], ["c"],
+                                  pads=[1, 1, 1, 1], name="conv"))
+    nodes.append(helper.make_node("Relu", ["c"], ["r"], name="relu"))
+    nodes.append(helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2],
+                                  strides=[2, 2], name="pool"))
+    nodes.append(helper.make_node("MaxPool", ["p"], ["p2"], kernel_shape=[3, 3],
+                                  pads=[1, 1, 1, 1], name="pool2"))
+    nodes.append(helper.make_node("Flatten", ["p2"], ["f"], name="flat"))
+    nodes.append(helper.make_node("Gemm", ["f", const("fw", rng.normal(0, 0.3, (4, 48))),
+                                           const("fb", rng.normal(0, 0.1, 4))], ["y"],
+                                  transB=1, name="fc"))
+    graph = helper.make_graph(
+        nodes, "maxpool_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    src = os.path.join(out, "maxpool_float.onnx")
+    onnx.save(model, src)
+    calib = rng.normal(0, 1, size=(100, 128)).astype(np.float32)
+    paths = {}
+    for stem, fmt in (("maxpool_qdq", QuantFormat.QDQ), ("maxpool_qop", QuantFormat.QOperator)):
+        p = os.path.join(out, f"{stem}.onnx")
+        quantize_static(src, p, RowsShaped("x", calib, (1, 2, 8, 8)), quant_format=fmt,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+        paths[stem] = p
+    os.remove(src)
+    sat = saturating_rows(paths["maxpool_qdq"], calib, 100, rng, 3.0)
+    for stem, p in paths.items():
+        emit(out, stem, p, calib, sat)
+
+
 class RowsShaped(CalibrationDataReader):
     def __init__(self, name, rows, shape):
         self.it = iter([{name: r.reshape(shape).astype(np.float32)} for r in rows])
@@ -362,6 +408,8 @@ def main():
         conv_net(out, rng)
     if not only or "concat" in only:
         concat_net(out, np.random.default_rng(SEED + 1))
+    if not only or "maxpool" in only:
+        maxpool_net(out, np.random.default_rng(SEED + 2))
 
 
 if __name__ == "__main__":

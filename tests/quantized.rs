@@ -40,6 +40,8 @@ const MODELS: &[&str] = &[
     "conv_qop",
     "concat_qdq",
     "concat_qop",
+    "maxpool_qdq",
+    "maxpool_qop",
 ];
 
 fn compile(name: &str, input_scale: i64) -> Compiled {
@@ -533,5 +535,120 @@ fn quantized_concat_requantizes_then_copies() {
             quantum_diffs(&c, "sat", Engine::Interp),
             "{name}"
         );
+    }
+}
+
+/// MaxPool, QDQ (`DQ -> MaxPool -> Q` with the DQ's parameters, as
+/// quantize_static writes it) and QOperator (MaxPool on the uint8 tensor):
+/// both `maxpool_*` models are in `MODELS` (onnxruntime's quanta on every
+/// row). Here: each pool is one window layout and one GroupMax, in the
+/// source's type (no table, no rescale), and a Q with other parameters
+/// than its DQ's requantizes the maximum by an exact table, equal to the
+/// QDQ simulation (max of the dequantized window, then QuantizeLinear) on
+/// every row, C == Rust == interpreter.
+#[test]
+fn quantized_maxpool_is_a_group_max_then_a_table_when_requantized() {
+    use lfc::ir::InstrKind;
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
+    let kinds = |c: &Compiled| -> Vec<(String, &'static str)> {
+        c.program
+            .instrs
+            .iter()
+            .filter(|i| i.onnx_op == "MaxPool")
+            .map(|i| {
+                let k = match i.kind {
+                    InstrKind::Dense { .. } => "windows",
+                    InstrKind::GroupMax { .. } => "max",
+                    InstrKind::Lut { .. } => "table",
+                    _ => "other",
+                };
+                (i.node.clone(), k)
+            })
+            .collect()
+    };
+    let pools = || -> Vec<(String, &str)> {
+        [
+            ("pool", "windows"),
+            ("pool", "max"),
+            ("pool2", "windows"),
+            ("pool2", "max"),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect()
+    };
+    for name in ["maxpool_qdq", "maxpool_qop"] {
+        assert_eq!(kinds(&compile(name, 1_000_000)), pools(), "{name}");
+    }
+    // The QDQ model with pool's Q (and the DQ after it) at another scale
+    // and zero point: pool requantizes into them, pool2 back into r's.
+    let bytes = std::fs::read(fixture("maxpool_qdq.onnx")).unwrap();
+    let mut m = ModelProto::decode(bytes.as_slice()).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let scale = g
+        .initializer
+        .iter()
+        .find(|t| t.name == "r_scale")
+        .expect("r_scale")
+        .clone();
+    let mut s2 = scale.clone();
+    s2.name = "p_scale".into();
+    let v = if s2.float_data.is_empty() {
+        f32::from_le_bytes(s2.raw_data[..4].try_into().unwrap())
+    } else {
+        s2.float_data[0]
+    };
+    s2.raw_data.clear();
+    s2.float_data = vec![v * 1.7];
+    let mut z2 = g
+        .initializer
+        .iter()
+        .find(|t| t.name == "r_zero_point")
+        .unwrap()
+        .clone();
+    z2.name = "p_zero_point".into();
+    z2.raw_data = vec![5];
+    z2.int32_data.clear();
+    g.initializer.extend([s2, z2]);
+    for n in &mut g.node {
+        if n.name == "p_QuantizeLinear" || n.name == "p_DequantizeLinear" {
+            n.input[1] = "p_scale".into();
+            n.input[2] = "p_zero_point".into();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maxpool_requant.onnx");
+    std::fs::write(&path, m.encode_to_vec()).unwrap();
+    let c = pipeline::compile(
+        &path,
+        &CompileOptions {
+            input_scale: 1_000_000,
+            output_scale: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut want = pools();
+    want.insert(2, ("pool".to_string(), "table"));
+    want.push(("pool2".to_string(), "table"));
+    assert_eq!(kinds(&c), want);
+    let q = c.imported.as_ref().unwrap();
+    let (mut rows, mut fixed) = (Vec::new(), Vec::new());
+    for set in ["calib", "sat"] {
+        let m = data::read_matrix(&fixture(&format!("maxpool_qdq.{set}.csv"))).unwrap();
+        rows.extend(m.iter_rows().map(|r| r.to_vec()));
+        fixed.extend(pipeline::to_fixed(Path::new("rows"), &m, c.program.input_scale).unwrap());
+    }
+    let interp = run_fixed(&c, &fixed, Engine::Interp).unwrap();
+    assert_eq!(run_fixed(&c, &fixed, Engine::C).unwrap(), interp);
+    assert_eq!(run_fixed(&c, &fixed, Engine::Rust).unwrap(), interp);
+    let ty = &q.tensor(q.outputs[0].tensor).ty;
+    let os = c.program.output_scale as f64;
+    for (row, out) in rows.iter().zip(&interp) {
+        let sim = q.simulate(row);
+        for (s, &v) in sim.iter().zip(out) {
+            assert_eq!(((s - v as f64 / os) / ty.scale).round(), 0.0, "{row:?}");
+        }
     }
 }

@@ -127,6 +127,14 @@ pub enum QOpKind {
     /// first, as onnxruntime's QLinearConcat does by table), so this is a
     /// copy.
     Concat { outer: usize },
+    /// `v[j] = max_k x[map[j * axis_len + k]]` (MaxPool: each window's
+    /// taps side by side, a padded tap repeating a real one). The maximum
+    /// commutes with the monotone map `q -> (q - zp) * scale` (scale > 0),
+    /// and with onnxruntime's float32 rounding of it (rounding is monotone
+    /// too), so the max of the integers is the integer of the float max:
+    /// the output holds the source's type exactly (the front end
+    /// requantizes it by table when the model's Q has other parameters).
+    GroupMax { map: Vec<usize>, axis_len: usize },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -248,6 +256,13 @@ impl QGraph {
                 }
                 y
             }
+            QOpKind::GroupMax { map, axis_len } => map
+                .chunks(*axis_len)
+                .map(|g| {
+                    let q = g.iter().map(|&i| xs[i]).max().expect("non-empty window");
+                    src.ty.real(q)
+                })
+                .collect(),
             QOpKind::Binary { op: bop } => {
                 let b = self.tensor(op.inputs[1]);
                 xs.iter()
@@ -365,6 +380,21 @@ impl QGraph {
                 QOpKind::Binary { op: bop } => {
                     let y = map[op.inputs[1].index()].expect("ops are in execution order");
                     push(&mut g, OpKind::Binary { op: *bop }, vec![x, y], &out.name)
+                }
+                QOpKind::GroupMax { map, axis_len } => {
+                    let n = map.len();
+                    let win = g.add_value(format!("{}_windows", out.name), n);
+                    g.ops.push(Op {
+                        node: op.node.clone(),
+                        onnx_op: op.onnx_op.clone(),
+                        kind: OpKind::Gather { map: map.clone() },
+                        inputs: vec![x],
+                        output: win,
+                    });
+                    let kind = OpKind::GroupMax {
+                        axis_len: *axis_len,
+                    };
+                    push(&mut g, kind, vec![win], &out.name)
                 }
                 QOpKind::Concat { outer } => {
                     let blocks = self

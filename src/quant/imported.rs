@@ -219,7 +219,74 @@ impl Builder<'_> {
             QOpKind::Unary { func } => self.unary(op, func),
             QOpKind::Binary { op: bop } => self.binary(op, *bop),
             QOpKind::Concat { outer } => self.concat(op, *outer),
+            QOpKind::GroupMax { map, axis_len } => self.group_max(op, map, *axis_len),
         }
+    }
+
+    /// MaxPool: the windows laid out by a one-hot Dense (`acc = q - zp`,
+    /// the identity rescale, `+ zp`: each tap copied exactly), then the
+    /// program's GroupMax over each window, all in the source's type (the
+    /// maximum of the integers is the integer of the maximum: see
+    /// [`QOpKind::GroupMax`]).
+    fn group_max(&mut self, op: &QOp, map: &[usize], axis_len: usize) -> Result<()> {
+        let g = self.g;
+        let (st, dt) = (g.tensor(op.inputs[0]), g.tensor(op.output));
+        if st.ty != dt.ty {
+            return Err(qerr(
+                &op.node,
+                "a group maximum keeps its source's type (the front end requantizes after it)",
+            ));
+        }
+        let src = self.src(op.inputs[0]);
+        let n_in = st.len;
+        let mut weight = vec![0i64; map.len() * n_in];
+        for (k, &i) in map.iter().enumerate() {
+            weight[k * n_in + i] = 1;
+        }
+        let z = st.ty.zero_point;
+        self.tensors.push(Tensor {
+            name: format!("{}_windows", dt.name),
+            len: map.len(),
+            q: params(&st.ty),
+        });
+        self.bounds.push(None);
+        let windows = TensorId(self.tensors.len() as u32 - 1);
+        let doc = format!(
+            "{}_windows[k] = {}[map[k]]: each window's {axis_len} taps side by side (a padded tap repeats a real one)",
+            dt.name, st.name
+        );
+        self.push(
+            &op.node,
+            &op.onnx_op,
+            doc,
+            InstrKind::Dense {
+                src,
+                dst: windows,
+                weight,
+                weight_bits: 2,
+                bias: vec![-z; map.len()],
+                acc: AccWidth::I32,
+                rescale: vec![Rescale::IDENTITY; map.len()],
+                clamp: Some((st.ty.qmin, st.ty.qmax)),
+            },
+        )?;
+        let dst = self.tensor_for(op.output);
+        let doc = format!(
+            "{}[g] = max of {}_windows over group g of {axis_len}: exact in the source's scale and zero point, as the maximum commutes with the monotone dequantization (fused: {})",
+            dt.name,
+            dt.name,
+            op.fused.join(", ")
+        );
+        self.push(
+            &op.node,
+            &op.onnx_op,
+            doc,
+            InstrKind::GroupMax {
+                src: windows,
+                dst,
+                axis_len,
+            },
+        )
     }
 
     /// Every input's blocks copied into the output: the program's one

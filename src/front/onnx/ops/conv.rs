@@ -138,6 +138,27 @@ impl Window {
         Some(flat)
     }
 
+    /// The index map of a max pool over `channels` channels: for each
+    /// channel and output position, its window's taps side by side (the
+    /// flat input index of each; a padded tap repeats a real tap of its
+    /// window, which cannot change the maximum). Groups of
+    /// `prod(kernel)`, channel-major.
+    pub(crate) fn max_map(&self, node: &Node, channels: usize) -> Result<Vec<usize>> {
+        let in_sp = self.in_len();
+        let kidx = indices(&self.kernel);
+        let mut map = Vec::with_capacity(channels * self.out_len() * kidx.len());
+        for ch in 0..channels {
+            for o in indices(&self.output) {
+                let taps: Vec<Option<usize>> = kidx.iter().map(|k| self.tap(&o, k)).collect();
+                let Some(first) = taps.iter().flatten().next().copied() else {
+                    return Err(node.err(format!("the window at {o:?} covers only padding")));
+                };
+                map.extend(taps.iter().map(|t| ch * in_sp + t.unwrap_or(first)));
+            }
+        }
+        Ok(map)
+    }
+
     pub(crate) fn in_len(&self) -> usize {
         self.input.iter().product()
     }
@@ -299,6 +320,19 @@ pub fn average_pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
     Ok(())
 }
 
+/// A pool's `kernel_shape`: one value >= 1 per spatial axis.
+pub(crate) fn pool_kernel(node: &Node, spatial: &[usize]) -> Result<Vec<usize>> {
+    match node.attr_ints("kernel_shape")? {
+        Some(k) if k.len() == spatial.len() && k.iter().all(|&v| v >= 1) => {
+            Ok(k.iter().map(|&v| v as usize).collect())
+        }
+        k => Err(node.err(format!(
+            "attribute `kernel_shape` is {k:?}; expected {} values >= 1",
+            spatial.len()
+        ))),
+    }
+}
+
 /// MaxPool: a compile-time index map lays out each window's taps together
 /// (a padded tap repeats a real tap of its window, which cannot change the
 /// maximum), then the maximum of each group of `prod(kernel)` values, in
@@ -310,32 +344,11 @@ pub fn max_pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
             "output `{extra}` (the Indices of the maxima) is used; lfc answers the values only"
         )));
     }
-    let kernel: Vec<usize> = match node.attr_ints("kernel_shape")? {
-        Some(k) if k.len() == spatial.len() && k.iter().all(|&v| v >= 1) => {
-            k.iter().map(|&v| v as usize).collect()
-        }
-        k => {
-            return Err(node.err(format!(
-                "attribute `kernel_shape` is {k:?}; expected {} values >= 1",
-                spatial.len()
-            )))
-        }
-    };
-    let win = Window::read(node, &spatial, kernel)?;
+    let win = Window::read(node, &spatial, pool_kernel(node, &spatial)?)?;
     check_output(ctx, node, c, &win)?;
-    let (in_sp, out_sp) = (win.in_len(), win.out_len());
-    let kidx = indices(&win.kernel);
-    let mut map = Vec::with_capacity(c * out_sp * kidx.len());
-    for ch in 0..c {
-        for o in indices(&win.output) {
-            let taps: Vec<Option<usize>> = kidx.iter().map(|k| win.tap(&o, k)).collect();
-            let Some(first) = taps.iter().flatten().next().copied() else {
-                return Err(node.err(format!("the window at {o:?} covers only padding")));
-            };
-            map.extend(taps.iter().map(|t| ch * in_sp + t.unwrap_or(first)));
-        }
-    }
-    let axis_len = kidx.len();
+    let out_sp = win.out_len();
+    let map = win.max_map(node, c)?;
+    let axis_len = map.len() / (c * out_sp);
     let name = format!("{}_windows", node.output()?);
     let len = map.len();
     let w = ctx.emit_internal(node, &name, OpKind::Gather { map }, vec![x], len);

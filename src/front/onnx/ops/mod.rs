@@ -17,7 +17,7 @@ mod unary;
 use tract_onnx::pb;
 
 /// The window geometry, shared with the quantized import.
-pub(crate) use conv::Window;
+pub(crate) use conv::{pool_kernel, Window};
 
 use super::lower::{Ctx, Node};
 use crate::Result;

@@ -17,6 +17,7 @@ mod concat;
 mod consts;
 mod elementwise;
 mod linear;
+mod maxpool;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -461,14 +462,15 @@ fn walk_node(w: &mut Walk, node: &Node) -> Result<()> {
             elementwise::qoperator(w, node)
         }
         ("com.microsoft", "QLinearConcat") => concat::qoperator(w, node),
+        ("" | "ai.onnx", "MaxPool") => maxpool::max_pool(w, node),
         ("" | "ai.onnx", "Concat") => concat::qdq(w, node),
         ("" | "ai.onnx", _) if elementwise::is_alias(op) => elementwise::alias(w, node),
         ("" | "ai.onnx", "Add" | "Sub" | "Mul") => elementwise::binary(w, node),
         ("" | "ai.onnx", _) if elementwise::is_unary(op) => elementwise::unary(w, node),
         _ => Err(node.err(format!(
-            "unsupported op{} in a quantized model; lfc imports QuantizeLinear, DequantizeLinear, {} and the QDQ groups around Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Add, Sub, Mul, Concat and the activations {}",
+            "unsupported op{} in a quantized model; lfc imports QuantizeLinear, DequantizeLinear, {} and the QDQ groups around Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, MaxPool, Add, Sub, Mul, Concat and the activations {}",
             if domain.is_empty() { String::new() } else { format!(" (domain `{domain}`)") },
-            "QGemm, QLinearMatMul, QLinearConv, MatMulInteger, ConvInteger, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat",
+            "QGemm, QLinearMatMul, QLinearConv, MatMulInteger, ConvInteger, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat, MaxPool on a quantized tensor",
             elementwise::UNARY.join(", ")
         ))),
     }
@@ -526,8 +528,10 @@ fn quantize_linear(w: &mut Walk, node: &Node) -> Result<()> {
             let ty = qtype(node, &scale, zp.as_ref(), default_elem(node)?)?;
             let mut p = *p;
             p.fused.push(node.name.clone());
-            if let QOpKind::Concat { .. } = p.kind {
-                return concat::finish(w, node, p, ty, shape);
+            match p.kind {
+                QOpKind::Concat { .. } => return concat::finish(w, node, p, ty, shape),
+                QOpKind::GroupMax { .. } => return maxpool::finish(w, node, p, ty, shape),
+                _ => {}
             }
             // A float bias becomes accumulator integers, as onnxruntime's
             // QDQ fusion into QGemm/QLinearMatMul/QLinearConv rounds it.
