@@ -27,6 +27,25 @@ fn figure(text: &str, prefix: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number in `{line}`"))
 }
 
+/// The per-layer rows' counts (the column before last, or the last when
+/// the layer has no multiply-adds), summed.
+fn layer_sum(text: &str) -> f64 {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("layer"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let i = if f.last().unwrap().contains('.') {
+                2
+            } else {
+                1
+            };
+            f[f.len() - i].parse::<f64>().unwrap()
+        })
+        .sum()
+}
+
 #[test]
 fn bench_aurora_counts_every_layer() {
     let model = root("examples/aurora/aurora.onnx");
@@ -48,22 +67,7 @@ fn bench_aurora_counts_every_layer() {
     assert!(figure(&text, "code: ") > 1000.0, "{text}");
     if !text.contains("valgrind not installed") {
         let total = figure(&text, "instructions/inference: ");
-        // Per-layer rows: the column before last; they add up to the total.
-        let layers: f64 = text
-            .lines()
-            .skip_while(|l| !l.trim_start().starts_with("layer"))
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let i = if f.last().unwrap().contains('.') {
-                    2
-                } else {
-                    1
-                };
-                f[f.len() - i].parse::<f64>().unwrap()
-            })
-            .sum();
+        let layers = layer_sum(&text);
         assert!(
             (layers - total).abs() < 0.01 * total,
             "{layers} vs {total}\n{text}"
@@ -71,6 +75,45 @@ fn bench_aurora_counts_every_layer() {
         // The three Gemm layers do 1,488 multiply-adds: at least one
         // instruction each.
         assert!(total > 1488.0, "{text}");
+    }
+}
+
+/// A model tract cannot load (TreeEnsembleRegressor): the float
+/// reference is lfc's own float graph, named; the 8 trees of depth 5 are
+/// counted (at least one instruction per comparison on a path), and the
+/// layers add up to the total.
+#[test]
+fn bench_tree_ensemble_against_lfc_float_graph() {
+    let model = root("tests/fixtures/ml/skl_rf_reg.onnx");
+    let rows = root("tests/fixtures/ml/heldout_reg.csv");
+    let cal = root("tests/fixtures/ml/calib_reg.csv");
+    let out = lfc(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--calibration",
+        cal.to_str().unwrap(),
+        "--rows",
+        rows.to_str().unwrap(),
+        "--input-scale",
+        "1000000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(figure(&text, "lfc float graph (f64): ") > 0.0, "{text}");
+    assert!(!text.contains("tract"), "{text}");
+    if !text.contains("valgrind not installed") {
+        let total = figure(&text, "instructions/inference: ");
+        assert!(total > 8.0 * 5.0, "{text}");
+        let layers = layer_sum(&text);
+        assert!(
+            (layers - total).abs() < 0.01 * total,
+            "{layers} vs {total}\n{text}"
+        );
+        assert!(text.contains("treeensembleregressor"), "{text}");
     }
 }
 

@@ -496,3 +496,31 @@ fn ml_warnings_name_the_node_and_the_scale() {
         c.warnings
     );
 }
+
+/// `lfc eval --report` on a model tract cannot load (TreeEnsembleRegressor):
+/// the page compares against lfc's own float graph and says so.
+#[test]
+fn ml_eval_report_on_a_tree_model_names_lfc_float_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let (ok, out, err) = lfc(&[
+        "eval",
+        fixture("skl_rf_reg.onnx").to_str().unwrap(),
+        "--calibration",
+        fixture("calib_reg.csv").to_str().unwrap(),
+        "--input-scale",
+        "1000000",
+        "--data",
+        fixture("heldout_reg.csv").to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("lfc float graph (f64)"), "{out}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("float model (lfc float graph (f64))"),
+        "the page names another reference"
+    );
+    assert!(!page.contains("tract"), "the page names tract");
+}

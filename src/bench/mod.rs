@@ -10,7 +10,10 @@
 //!   64 MiB of memory were written (more than the last-level cache), as a
 //!   datapath sees it after other work;
 //! - code (`.text`) and table (`.rodata`) bytes of the object;
-//! - tract's f32 plan on the same rows, and the ratio.
+//! - the float reference on the same rows, and the ratio: tract's f32
+//!   plan, or lfc's own float graph (f64) for the ONNX-ML models tract
+//!   cannot load (Scaler, TreeEnsembleRegressor, Binarizer...), as `lfc
+//!   eval` chooses it ([`Reference::for_model`]).
 //!
 //! The outputs of the built snapshot are checked against the interpreter
 //! on the rows first: a benchmark of wrong code is an error.
@@ -27,6 +30,7 @@ use crate::back::c::userspace::kernel_cflags;
 use crate::back::c::Runner;
 use crate::back::interp;
 use crate::back::lower::{self, Form};
+use crate::commands::Reference;
 use crate::error::Error;
 use crate::front::onnx::FloatModel;
 use crate::ir::InstrKind;
@@ -86,7 +90,11 @@ pub struct Report {
     pub cold_ns: f64,
     pub code_bytes: u64,
     pub table_bytes: u64,
-    pub tract_ns: f64,
+    /// ns per inference of the float reference (NaN: none runs the
+    /// model, e.g. a QOperator model tract cannot load).
+    pub float_ns: f64,
+    /// Which reference `float_ns` timed ([`Reference::name`]).
+    pub float_reference: &'static str,
     /// Compile + emit, in this process.
     pub compile_ms: f64,
     /// The Rust snapshot's figures (`--backend rust`).
@@ -143,6 +151,7 @@ pub fn run(
     } else {
         (None, vec![])
     };
+    let (float_ns, float_reference) = float_ns(compiled, rows)?;
     let rust = if opts.rust {
         Some(rust_cost(compiled, &module, rows, &input, opts)?)
     } else {
@@ -161,7 +170,8 @@ pub fn run(
         cold_ns,
         code_bytes,
         table_bytes,
-        tract_ns: tract_ns(compiled, rows)?,
+        float_ns,
+        float_reference,
         compile_ms,
     })
 }
@@ -229,23 +239,28 @@ fn check_outputs(
     Ok(())
 }
 
-/// ns per inference of tract's f32 plan on the same rows (real values).
-fn tract_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<f64> {
-    let float = match FloatModel::load(&compiled.model_path) {
-        Ok(f) => f,
-        // A QOperator model (com.microsoft ops) tract cannot run: NaN,
-        // printed as "not available".
-        Err(_) if compiled.imported.is_some() => return Ok(f64::NAN),
-        Err(e) => return Err(e),
+/// ns per inference of the float reference on the same rows (real
+/// values), and its name: tract's f32 plan where tract loads the model,
+/// else lfc's own float graph in f64 (the ONNX-ML ops tract lacks).
+fn float_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<(f64, &'static str)> {
+    let reference = match &compiled.imported {
+        // A quantized model: the float model tract runs, if it can; a
+        // QOperator model (com.microsoft ops) it cannot: NaN, printed as
+        // "not available".
+        Some(_) => match FloatModel::load(&compiled.model_path) {
+            Ok(f) => Reference::Tract(f),
+            Err(_) => return Ok((f64::NAN, "none")),
+        },
+        None => Reference::for_model(compiled)?,
     };
-    let scale = compiled.program.input_scale as f32;
-    let frows: Vec<Vec<f32>> = rows
+    let scale = compiled.program.input_scale as f64;
+    let frows: Vec<Vec<f64>> = rows
         .iter()
-        .map(|r| r.iter().map(|&v| v as f32 / scale).collect())
+        .map(|r| r.iter().map(|&v| v as f64 / scale).collect())
         .collect();
-    let mut sink = 0f32;
+    let mut sink = 0f64;
     for r in &frows {
-        sink += float.run(r)?[0];
+        sink += reference.run(compiled, r)?[0];
     }
 
     // The median of single timed runs (about 0.2 s, at least one pass),
@@ -255,12 +270,12 @@ fn tract_ns(compiled: &Compiled, rows: &[Vec<i64>]) -> Result<f64> {
     while times.len() < frows.len() || start.elapsed().as_secs_f64() < 0.2 {
         let r = &frows[times.len() % frows.len()];
         let t = Instant::now();
-        sink += float.run(r)?[0];
+        sink += reference.run(compiled, r)?[0];
         times.push(t.elapsed().as_nanos() as f64);
     }
     std::hint::black_box(sink);
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok((times[times.len() / 2], reference.name()))
 }
 
 /// A line that opens a layer's block or its declarations in the emitted C:
@@ -356,20 +371,26 @@ impl fmt::Display for Report {
             self.model, self.inputs, self.outputs, self.macs, self.rows
         )?;
         match self.instructions {
+            Some(n) if self.macs == 0 => writeln!(
+                f,
+                "instructions/inference: {n:.0} (callgrind; no multiply-adds)"
+            )?,
             Some(n) => writeln!(
                 f,
                 "instructions/inference: {n:.0} (callgrind; {:.2} per multiply-add)",
-                n / self.macs.max(1) as f64
+                n / self.macs as f64
             )?,
             None => writeln!(
                 f,
                 "instructions/inference: valgrind not installed, not counted"
             )?,
         }
+        // ONNX-ML op names are long (TreeEnsembleClassifier)
+        let w = self.layers.iter().map(|l| l.op.len()).fold(10, usize::max);
         if !self.layers.is_empty() {
             writeln!(
                 f,
-                "  {:<24} {:<10} {:>7} {:<13} {:>12} {:>8}",
+                "  {:<24} {:<w$} {:>7} {:<13} {:>12} {:>8}",
                 "layer", "op", "MACs", "form", "instructions", "per MAC"
             )?;
         }
@@ -387,7 +408,7 @@ impl fmt::Display for Report {
             };
             writeln!(
                 f,
-                "  {:<24} {:<10} {:>7} {:<13} {:>12.0} {:>8}",
+                "  {:<24} {:<w$} {:>7} {:<13} {:>12.0} {:>8}",
                 l.name, l.op, l.macs, form, l.instructions, per
             )?;
         }
@@ -406,14 +427,15 @@ impl fmt::Display for Report {
             "code: {} bytes (.text), tables: {} bytes (.rodata)",
             self.code_bytes, self.table_bytes
         )?;
-        if self.tract_ns.is_nan() {
+        if self.float_ns.is_nan() {
             writeln!(f, "tract f32: not available (tract cannot run this model)")?;
         } else {
             writeln!(
                 f,
-                "tract f32: {:.1} ns/inference (median; SimplePlan::run per row); ratio tract / snapshot (warm): {:.1}",
-                self.tract_ns,
-                self.tract_ns / self.warm_ns
+                "{}: {:.1} ns/inference (median of single rows); ratio float / snapshot (warm): {:.1}",
+                self.float_reference,
+                self.float_ns,
+                self.float_ns / self.warm_ns
             )?;
         }
         if let Some(r) = &self.rust {

@@ -8,7 +8,6 @@ use std::path::Path;
 use crate::commands::{self, Engine, Layer};
 use crate::data;
 use crate::error::Error;
-use crate::front::onnx::FloatModel;
 use crate::pipeline::Compiled;
 use crate::Result;
 
@@ -21,24 +20,31 @@ pub struct EvalRows {
     pub float: Vec<Vec<f64>>,
     /// Features outside the domain (clamped before any arithmetic).
     pub clamped: Vec<Vec<usize>>,
+    /// The float model's name ([`commands::Reference::name`]): tract f32,
+    /// or lfc's float graph for ONNX-ML ops tract lacks.
+    pub reference: &'static str,
 }
 
 impl EvalRows {
-    /// Runs every row of `data_path` through the emitted C and tract.
+    /// Runs every row of `data_path` through the emitted C and the float
+    /// reference `lfc eval` compares against.
     pub fn compute(compiled: &Compiled, data_path: &Path) -> Result<EvalRows> {
         let fixed = commands::read_inputs(compiled, data_path)?;
         let m = data::read_matrix(data_path)?;
-        let float = FloatModel::load(&compiled.model_path)?;
+        let float = commands::Reference::for_model(compiled)?;
         let out = commands::run_fixed(compiled, &fixed, Engine::C)?;
         let os = compiled.program.output_scale as f64;
         let (lo, hi) = input_clamp(compiled);
-        let mut rows = EvalRows::default();
+        let mut rows = EvalRows {
+            reference: float.name(),
+            ..Default::default()
+        };
         for (r, row) in m.iter_rows().enumerate() {
-            let x: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-            let y = float.run(&x)?;
+            let y = float.run(compiled, row)?;
             if y.len() != out[r].len() {
                 return Err(Error::Other(format!(
-                    "tract returned {} outputs, the program has {}",
+                    "{} returned {} outputs, the program has {}",
+                    float.name(),
                     y.len(),
                     out[r].len()
                 )));
@@ -46,7 +52,7 @@ impl EvalRows {
             rows.inputs.push(row.to_vec());
             rows.snapshot
                 .push(out[r].iter().map(|&v| v as f64 / os).collect());
-            rows.float.push(y.iter().map(|&v| v as f64).collect());
+            rows.float.push(y);
             let clamped = (0..fixed[r].len())
                 .filter(|&i| fixed[r][i] < lo[i] || fixed[r][i] > hi[i])
                 .collect();

@@ -75,7 +75,7 @@ pub fn render(compiled: &Compiled, rows: &EvalRows) -> Result<String> {
         let pts: Vec<_> = (0..rows.len())
             .map(|r| (rows.float[r][o], rows.snapshot[r][o], clamped(r)))
             .collect();
-        scatter.push(plots::scatter_vs_float(o, &pts)?);
+        scatter.push(plots::scatter_vs_float(o, &pts, rows.reference)?);
         let errs: Vec<f64> = (0..rows.len()).map(|r| rows.err(r, o)).collect();
         all_errs.extend_from_slice(&errs);
         let s = ErrorStats::of(errs);
@@ -184,12 +184,13 @@ pub fn render(compiled: &Compiled, rows: &EvalRows) -> Result<String> {
         ));
     }
     let summary = format!(
-        "{} rows; {} inputs → {} outputs, {}, {} MACs; error = |snapshot (emitted C) − float model (tract f32)| in real output units.",
+        "{} rows; {} inputs → {} outputs, {}, {} MACs; error = |snapshot (emitted C) − float model ({})| in real output units.",
         rows.len(),
         p.input_len,
         n_out,
         p.precision.name(),
-        compiled.info.macs
+        compiled.info.macs,
+        rows.reference
     );
     let page = Page {
         model: p.model_name.clone(),

@@ -82,12 +82,16 @@ fn points(c: &mut Chart, pts: &[(f64, f64, bool)]) -> Result<()> {
 }
 
 /// Snapshot output against the float model's, with the line y = x.
-pub fn scatter_vs_float(output: usize, pts: &[(f64, f64, bool)]) -> Result<String> {
+pub fn scatter_vs_float(
+    output: usize,
+    pts: &[(f64, f64, bool)],
+    reference: &str,
+) -> Result<String> {
     let (lo, hi) = min_max(pts.iter().flat_map(|p| [p.0, p.1]));
     let r = span(lo, hi);
     chart(
         &format!("output {output}: snapshot vs float model"),
-        "float model (tract f32)",
+        &format!("float model ({reference})"),
         "snapshot",
         r,
         r,
