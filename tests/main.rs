@@ -11,6 +11,7 @@ mod faults;
 mod front;
 mod guard;
 mod json;
+mod kinds;
 mod ml;
 mod models;
 mod netfilter;
