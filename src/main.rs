@@ -667,6 +667,9 @@ fn compile_warn(model: &Path, opts: &CompileOptions) -> Result<pipeline::Compile
     for n in lfc::back::lower_simd::notes(&compiled.program, &compiled.info, opts.simd) {
         eprintln!("lfc: {n}");
     }
+    for n in lfc::back::lower::tree_notes(&compiled.program, opts.unroll_limit) {
+        eprintln!("lfc: {n}");
+    }
     Ok(compiled)
 }
 

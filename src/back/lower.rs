@@ -5,6 +5,7 @@
 
 use crate::back::lower_simd::{self, Simd, SimdDense};
 use crate::ir::bounds::{dense_acc_bounds, rescale_bounds};
+use crate::ir::tree::TreeTable;
 use crate::ir::{AccWidth, InstrKind, Program, Rescale, TensorId};
 use crate::valid::{lanes, ModuleInfo};
 
@@ -57,6 +58,115 @@ pub fn inner_unroll(n: usize) -> usize {
 /// of 8: 2,266, 10: 2,241, 11: 2,333, 12: 2,336 (inputs spilled again).
 pub const LANE_BLOCK: usize = 10;
 
+/// Tree ensembles with at most this many branches in all are straight-line
+/// nested comparisons (each threshold and leaf value an immediate, no
+/// table loads); larger ones walk the compact node table (`feature`,
+/// `threshold`, `yes`, `no` arrays), whose code size does not grow with
+/// the ensemble. Measured with `lfc bench` on the tree fixtures of
+/// `tests/fixtures/ml/` (README, "ONNX-ML models and trees").
+pub const TREE_UNROLL: usize = 256;
+
+/// Straight-line trees nest one `if` per comparison: deeper trees walk the
+/// table (kernel style keeps blocks shallow).
+pub const TREE_NEST: usize = 8;
+
+/// How `t` is emitted: straight-line when it has at most
+/// [`TREE_UNROLL`] branches (and no more than `unroll_limit`, so
+/// `--unroll-limit 0` keeps every ensemble a table walk) and no tree
+/// deeper than [`TREE_NEST`].
+pub fn tree_form(t: &TreeTable, unroll_limit: usize) -> Form {
+    let deepest = t.depths.iter().copied().max().unwrap_or(0);
+    if t.n_branches() <= TREE_UNROLL.min(unroll_limit) && deepest <= TREE_NEST {
+        Form::StraightLine
+    } else {
+        Form::Loop
+    }
+}
+
+/// A straight-line tree ([`Form::StraightLine`] ensembles) as the writers
+/// print it: decided here once, so C and Rust nest the same tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TreeStmt {
+    /// `y[target] += value` (a leaf's non-zero share).
+    Add { target: usize, value: i64 },
+    /// `if (x[feature] <= threshold) then else els`, or, when `leq` is
+    /// false, `if (x[feature] > threshold) then` (the yes side added
+    /// nothing, `els` is empty).
+    If {
+        feature: u32,
+        threshold: i64,
+        leq: bool,
+        then: Vec<TreeStmt>,
+        els: Vec<TreeStmt>,
+    },
+}
+
+/// The statements of the tree rooted at node `n` of `t` (a branch index,
+/// or `n_branches + leaf`): a leaf adds its non-zero values, a branch
+/// tests; a side that adds nothing is left out (the test inverted when it
+/// is the yes side), a branch whose two sides add nothing disappears.
+pub fn tree_stmts(t: &TreeTable, n: u32) -> Vec<TreeStmt> {
+    let nb = t.n_branches() as u32;
+    if n >= nb {
+        let leaf = (n - nb) as usize;
+        let w = &t.leaf_w[leaf * t.n_targets..(leaf + 1) * t.n_targets];
+        return w
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != 0)
+            .map(|(target, &value)| TreeStmt::Add { target, value })
+            .collect();
+    }
+    let b = n as usize;
+    let (yes, no) = (tree_stmts(t, t.yes[b]), tree_stmts(t, t.no[b]));
+    let (feature, threshold) = (t.feature[b], t.threshold[b]);
+    match (yes.is_empty(), no.is_empty()) {
+        (true, true) => vec![],
+        (true, false) => vec![TreeStmt::If {
+            feature,
+            threshold,
+            leq: false,
+            then: no,
+            els: vec![],
+        }],
+        _ => vec![TreeStmt::If {
+            feature,
+            threshold,
+            leq: true,
+            then: yes,
+            els: no,
+        }],
+    }
+}
+
+/// The form of every ensemble, and why, for `lfc compile` and `lfc
+/// inspect`.
+pub fn tree_notes(p: &Program, unroll_limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in &p.instrs {
+        let InstrKind::Trees { table, .. } = &i.kind else {
+            continue;
+        };
+        let deepest = table.depths.iter().copied().max().unwrap_or(0);
+        let what = match tree_form(table, unroll_limit) {
+            Form::StraightLine => "straight-line comparisons",
+            Form::Loop => "node-table walk",
+        };
+        out.push(format!(
+            "trees `{}`: {what} ({} branches, limit TREE_UNROLL = {}{}; depth {deepest}, limit TREE_NEST = {TREE_NEST})",
+            i.node,
+            table.n_branches(),
+            TREE_UNROLL,
+            if unroll_limit < TREE_UNROLL {
+                format!(", --unroll-limit {unroll_limit}")
+            } else {
+                String::new()
+            },
+        ));
+    }
+    out
+}
+
 /// How an instruction's loop over its elements is emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
@@ -107,7 +217,8 @@ pub struct Plan {
 
 /// Decides the [`Plan`]: Dense layers with more than `unroll_limit`
 /// multiply-adds are loops, the Quantize is straight-line up to
-/// [`QUANTIZE_UNROLL`] inputs, every other kind is a loop.
+/// [`QUANTIZE_UNROLL`] inputs, tree ensembles by [`tree_form`], every
+/// other kind is a loop.
 pub fn plan(p: &Program, info: &ModuleInfo, unroll_limit: usize) -> Plan {
     plan_simd(p, info, unroll_limit, Simd::None)
 }
@@ -128,6 +239,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
                 InstrKind::Dense { weight, .. } if weight.len() <= unroll_limit => {
                     Form::StraightLine
                 }
+                InstrKind::Trees { table, .. } => tree_form(table, unroll_limit),
                 _ => Form::Loop,
             },
             applies_next_lut: fused[k],

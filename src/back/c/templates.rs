@@ -488,6 +488,31 @@ pub struct TreesL {
 }
 construct!(TreesL, TreesDecls, TreesBody, "c/trees.c");
 
+/// A tree ensemble as straight-line nested comparisons
+/// ([`crate::back::lower::tree_form`]): every line computed in Rust.
+pub struct TreesUnrolledL {
+    /// `y[j] = base;` per target.
+    pub base: Vec<String>,
+    pub trees: Vec<TreeLines>,
+    pub dst: String,
+    pub targets: String,
+    /// `y[i]` rounded once into the destination.
+    pub value: String,
+}
+
+/// One tree: a comment and its nested `if` lines (indented below the
+/// block's own tab).
+pub struct TreeLines {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+construct!(
+    TreesUnrolledL,
+    TreesUnrolledDecls,
+    TreesUnrolledBody,
+    "c/trees_unrolled.c"
+);
+
 pub struct ArgMaxL {
     pub src: String,
     pub dst: String,

@@ -13,6 +13,7 @@ use askama::Template;
 mod concat;
 mod layer_norm;
 mod reduce;
+mod trees;
 
 use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
@@ -638,6 +639,9 @@ impl Writer<'_> {
             } => self.concat(&ident, *dst, pieces, consts, *clamp)?,
             InstrKind::GroupMax { src, dst, axis_len } => {
                 self.group_max(&ident, *src, *dst, *axis_len)?
+            }
+            InstrKind::Trees { .. } if self.plan.steps[k].form == Form::StraightLine => {
+                self.trees_unrolled(&ident, &instr.kind)?
             }
             InstrKind::Trees { .. } => self.trees(&ident, &instr.kind)?,
             InstrKind::ArgMax { src, dst, axis_len } => {

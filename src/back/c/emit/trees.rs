@@ -1,16 +1,22 @@
-//! `Trees`: a tree ensemble as a compact node table walk, and the two
-//! integer kinds classifiers need, `ArgMax` and `Lookup`.
+//! `Trees`: a tree ensemble as a compact node table walk or, for small
+//! ensembles ([`lower::tree_form`]), straight-line nested comparisons; and
+//! the two integer kinds classifiers need, `ArgMax` and `Lookup`.
 //!
 //! Branch `b` sends the walk to `yes[b]` when `x[feature[b]] <= threshold[b]`
 //! (thresholds already exact in the integers of `x`), else to `no[b]`; a
 //! child at or past `BRANCHES` is a leaf. Children come after their parent,
-//! so every walk ends within the tree's depth.
+//! so every walk ends within the tree's depth. The straight-line form makes
+//! the same tests ([`lower::tree_stmts`]), thresholds and leaf values as
+//! immediates.
 
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::{ArgMaxL, Array, GroupMaxL, LookupL, TreesL};
+use crate::back::c::templates::{
+    ArgMaxL, Array, GroupMaxL, LookupL, TreeLines, TreesL, TreesUnrolledL,
+};
 use crate::back::c::writer::{c_int, ctype_for, fail, min_max, wrap, Decls, Writer};
+use crate::back::lower::{self, Form, TreeStmt};
 use crate::ir::InstrKind;
 use crate::Result;
 
@@ -70,6 +76,9 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     if w.same_buffer(*src, *dst) {
         return fail("Trees src and dst share a buffer");
     }
+    if w.plan.steps[cx.k].form == Form::StraightLine {
+        return emit_unrolled(w, cx);
+    }
     w.uses_g = true;
     w.uses_j = true;
     w.helpers.rescale = true;
@@ -121,6 +130,112 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         no: no.to_string(),
         leaf: leaf.to_string(),
         base: base.to_string(),
+        value: value.to_string(),
+    };
+    w.construct(&(&c, &l))
+}
+
+/// One tree's statements as C lines, one tab per level below the block.
+/// Kernel style: an `if` whose arms are single additions has no braces;
+/// when one arm needs them, both have them.
+fn c_lines(stmts: &[TreeStmt], x: &str, y: &str, depth: usize, out: &mut Vec<String>) {
+    let tab = "\t".repeat(depth);
+    let simple = |arm: &[TreeStmt]| arm.len() == 1 && matches!(arm[0], TreeStmt::Add { .. });
+    for s in stmts {
+        match s {
+            TreeStmt::Add { target, value } => {
+                out.push(format!("{tab}{y}[{target}] += {};", c_int(*value)));
+            }
+            TreeStmt::If {
+                feature,
+                threshold,
+                leq,
+                then,
+                els,
+            } => {
+                let op = if *leq { "<=" } else { ">" };
+                let test = format!("{tab}if ({x}[{feature}] {op} {})", c_int(*threshold));
+                let braces = !simple(then) || !(els.is_empty() || simple(els));
+                if !braces {
+                    out.push(test);
+                    c_lines(then, x, y, depth + 1, out);
+                    if !els.is_empty() {
+                        out.push(format!("{tab}else"));
+                        c_lines(els, x, y, depth + 1, out);
+                    }
+                    continue;
+                }
+                out.push(format!("{test} {{"));
+                c_lines(then, x, y, depth + 1, out);
+                if !els.is_empty() {
+                    out.push(format!("{tab}}} else {{"));
+                    c_lines(els, x, y, depth + 1, out);
+                }
+                out.push(format!("{tab}}}"));
+            }
+        }
+    }
+}
+
+/// The ensemble as straight-line nested comparisons.
+fn emit_unrolled(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
+    let InstrKind::Trees {
+        src,
+        dst,
+        table: t,
+        rescale,
+    } = &cx.instr.kind
+    else {
+        return wrong_kind(&cx, "Trees");
+    };
+    let d = w.tensor(*dst)?;
+    w.helpers.rescale = true;
+    let (decls, ident) = (&mut cx.decls, cx.ident.as_str());
+    let (x, y) = (w.buf(*src)?.to_string(), w.buf(*dst)?);
+    let targets = decls.define(macro_name(ident, "targets"), t.n_targets.to_string(), None)?;
+    let zp = w.zp_term(decls, ident, "zp", d.q.zero_point, d)?;
+    let m = w.rescales(decls, ident, "", &[*rescale], "2^-TREE_ACC_SHIFT")?;
+    let i = Expr::var("i");
+    let value = m.apply(y.clone().index(i.clone()), i).plus(zp);
+    let y = y.to_string();
+    let base = t
+        .base
+        .iter()
+        .enumerate()
+        .map(|(j, &b)| format!("{y}[{j}] = {};", c_int(b)))
+        .collect();
+    let trees = t
+        .roots
+        .iter()
+        .enumerate()
+        .map(|(g, &root)| {
+            let mut lines = Vec::new();
+            c_lines(&lower::tree_stmts(t, root), &x, &y, 0, &mut lines);
+            TreeLines {
+                title: format!("tree {g}: depth {}", t.depths.get(g).copied().unwrap_or(0)),
+                lines,
+            }
+        })
+        .collect();
+    let notes = [
+        vec![w.note("x", *src), w.note("y", *dst)],
+        vec![format!(
+            "{} trees, {} branches (at most TREE_UNROLL = {} straight-line), depths {:?}: at most {} comparisons",
+            t.roots.len(),
+            t.n_branches(),
+            lower::TREE_UNROLL,
+            t.depths,
+            t.worst_comparisons()
+        )],
+        cx.acc_note,
+    ]
+    .concat();
+    let c = w.common(ident, cx.instr, notes, cx.decls);
+    let l = TreesUnrolledL {
+        base,
+        trees,
+        dst: y,
+        targets: targets.to_string(),
         value: value.to_string(),
     };
     w.construct(&(&c, &l))
