@@ -42,6 +42,8 @@ const MODELS: &[&str] = &[
     "concat_qop",
     "maxpool_qdq",
     "maxpool_qop",
+    "constop_qdq",
+    "constop_qop",
 ];
 
 fn compile(name: &str, input_scale: i64) -> Compiled {
@@ -651,4 +653,67 @@ fn quantized_maxpool_is_a_group_max_then_a_table_when_requantized() {
             assert_eq!(((s - v as f64 / os) / ty.scale).round(), 0.0, "{row:?}");
         }
     }
+}
+
+/// Add/Mul with a constant operand (an initializer), as quantize_static
+/// writes them: QDQ (`DQ(x), DQ(constant) -> Add | Mul -> Q`) and QOperator
+/// (QLinearAdd/QLinearMul with a uint8 constant as B, or as A in `mul_s`),
+/// per-channel `[1, C, 1, 1]`, scalar and full-shape `[C, H, W]`
+/// constants. Both `constop_*` models are in `MODELS` (onnxruntime's
+/// quanta, C == interpreter); here each such op is pinned as one Dense
+/// with one weight per output (the constant a bias at a fine unit, or a
+/// per-element multiplier), and a constant that would enlarge the tensor
+/// is refused with the node named.
+#[test]
+fn quantized_constant_operands_fold_into_a_dense() {
+    use lfc::ir::InstrKind;
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
+    for (name, suffix) in [("constop_qdq", ""), ("constop_qop", "_quant")] {
+        let c = compile(name, 1_000_000);
+        for node in ["add_c", "mul_c", "mul_s", "add_full"] {
+            let node = format!("{node}{suffix}");
+            let i = c
+                .program
+                .instrs
+                .iter()
+                .find(|i| i.node == node)
+                .unwrap_or_else(|| panic!("{name}: no {node}"));
+            let InstrKind::Dense { weight, bias, .. } = &i.kind else {
+                panic!("{name} {node}: {:?}", i.kind);
+            };
+            let n = bias.len();
+            assert_eq!(n, 75, "{name} {node}");
+            // One weight per output, on the diagonal.
+            for (k, &w) in weight.iter().enumerate() {
+                assert!(w == 0 || k / n == k % n, "{name} {node}: weight {k}");
+            }
+            assert!(weight.iter().filter(|&&w| w != 0).count() >= 50, "{node}");
+        }
+    }
+    // [2, 1, 1, 1] onto [1, 3, 5, 5]: would broadcast the tensor itself.
+    let bytes = std::fs::read(fixture("constop_qdq.onnx")).unwrap();
+    let mut m = ModelProto::decode(bytes.as_slice()).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let t = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "k_add_quantized")
+        .unwrap();
+    t.dims = vec![3, 1, 1, 1];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.onnx");
+    std::fs::write(&path, m.encode_to_vec()).unwrap();
+    let out = dir.path().join("bad.c");
+    let (ok, _, err) = lfc(&[
+        "compile",
+        path.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && !out.exists());
+    assert!(
+        err.contains("`add_c`") && err.contains("does not broadcast"),
+        "{err}"
+    );
 }

@@ -5,9 +5,9 @@
 //! only rename a tensor.
 
 use super::consts::{Data, Konst};
-use super::{qtype, Pending, Sym, Walk};
+use super::{constop, qtype, Pending, Sym, Walk};
 use crate::front::onnx::lower::Node;
-use crate::ir::qgraph::QOpKind;
+use crate::ir::qgraph::{QId, QOpKind, QType};
 use crate::ir::{Activation, BinaryOp, LutFunc};
 use crate::Result;
 
@@ -202,9 +202,26 @@ pub(super) fn binary(w: &mut Walk, node: &Node) -> Result<()> {
             };
             w.bind(node, Sym::Pending(Box::new(p)), Some(shape_a))
         }
-        (Sym::Deq(..), Sym::Const(_)) | (Sym::Const(_), Sym::Deq(..)) => Err(node.err(
-            "a quantized tensor with a float constant: lfc imports element-wise ops on two quantized tensors, or a constant bias added to a Gemm/MatMul/Conv result",
-        )),
+        (Sym::Deq(x, dq), Sym::Const(c)) | (Sym::Const(c), Sym::Deq(x, dq)) => {
+            let first = matches!(w.sym(node, 0)?, Sym::Const(_));
+            let shape = w.shape(node, if first { 1 } else { 0 })?;
+            let mut fused = vec![dq];
+            if let Some(nm) = node
+                .input(if first { 0 } else { 1 })
+                .and_then(|i| w.const_dq.get(i))
+            {
+                fused.push(nm.clone());
+            }
+            fused.push(node.name.clone());
+            let reals = c.reals();
+            let operand = constop::Operand {
+                konst: &c,
+                reals,
+                first,
+            };
+            let p = constop::pending(w, node, bop, x, &shape, operand, fused)?;
+            w.bind(node, Sym::Pending(Box::new(p)), Some(shape))
+        }
         _ => {
             w.deq(node, 0)?;
             w.deq(node, 1)?;
@@ -261,34 +278,77 @@ fn fold_bias(
     w.bind(node, Sym::Pending(Box::new(p)), Some(shape))
 }
 
+/// A QOperator node's scale/zero-point pair at inputs `i`, `i + 1`.
+fn pair(w: &Walk, node: &Node, i: usize) -> Result<QType> {
+    let s = w.konst(node, i, "scale")?;
+    let z = w.opt_konst(node, i + 1, "zero point")?;
+    qtype(node, &s, z.as_ref(), IntType::U8)
+}
+
+/// Checks that a QOperator node reads `q` with its own parameters.
+fn same_params(w: &Walk, node: &Node, q: QId, t: &QType) -> Result<()> {
+    let have = &w.tensor(q).ty;
+    if have.scale != t.scale || have.zero_point != t.zero_point {
+        return Err(node.err(format!(
+            "an input's scale/zero point ({:e}, {}) differ from the ones it was quantized with ({:e}, {})",
+            t.scale, t.zero_point, have.scale, have.zero_point
+        )));
+    }
+    Ok(())
+}
+
+/// QLinearAdd/QLinearMul with a constant A or B (integers with their
+/// scale and zero point): see [`constop`].
+fn qlinear_const(w: &mut Walk, node: &Node, bop: BinaryOp) -> Result<()> {
+    let first = matches!(w.sym(node, 0)?, Sym::Const(_));
+    let (xi, ci) = if first { (3, 0) } else { (0, 3) };
+    let x = w.quant(node, xi)?;
+    same_params(w, node, x, &pair(w, node, xi + 1)?)?;
+    let k = w.konst(node, ci, "the constant operand")?;
+    let ct = pair(w, node, ci + 1)?;
+    let Some((_, ints)) = k.ints() else {
+        return Err(node.err(format!(
+            "the constant operand `{}` must hold integers (it is dequantized with its scale and zero point)",
+            node.required_input(ci)?
+        )));
+    };
+    let reals = ints.iter().map(|&q| ct.real(q)).collect();
+    let shape = w.shape(node, xi)?;
+    let operand = constop::Operand {
+        konst: &k,
+        reals,
+        first,
+    };
+    let p = constop::pending(w, node, bop, x, &shape, operand, vec![node.name.clone()])?;
+    let ty = pair(w, node, 6)?;
+    w.push_op(node, p, ty, shape).map(|_| ())
+}
+
 /// QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu (com.microsoft).
 pub(super) fn qoperator(w: &mut Walk, node: &Node) -> Result<()> {
+    if let Some(bop) = match node.op() {
+        "QLinearAdd" => Some(BinaryOp::Add),
+        "QLinearMul" => Some(BinaryOp::Mul),
+        _ => None,
+    } {
+        let konst = |i| matches!(w.sym(node, i), Ok(Sym::Const(_)));
+        if konst(0) || konst(3) {
+            return qlinear_const(w, node, bop);
+        }
+    }
     let x = w.quant(node, 0)?;
     let shape = w.shape(node, 0)?;
-    let pair = |w: &Walk, i: usize| -> Result<crate::ir::qgraph::QType> {
-        let s = w.konst(node, i, "scale")?;
-        let z = w.opt_konst(node, i + 1, "zero point")?;
-        qtype(node, &s, z.as_ref(), IntType::U8)
-    };
-    let same = |w: &Walk, q, t: &crate::ir::qgraph::QType| -> Result<()> {
-        let have = &w.tensor(q).ty;
-        if have.scale != t.scale || have.zero_point != t.zero_point {
-            return Err(node.err(format!(
-                "an input's scale/zero point ({:e}, {}) differ from the ones it was quantized with ({:e}, {})",
-                t.scale, t.zero_point, have.scale, have.zero_point
-            )));
-        }
-        Ok(())
-    };
+    let pair = |w: &Walk, i: usize| pair(w, node, i);
+    let same = |w: &Walk, q, t: &QType| same_params(w, node, q, t);
     same(w, x, &pair(w, 1)?)?;
     let (kind, inputs, ty) = match node.op() {
         "QLinearAdd" | "QLinearMul" => {
             let y = match w.sym(node, 3)? {
                 Sym::Quant(q) => *q,
                 _ => {
-                    return Err(node.err(
-                        "operand B must be a quantized runtime tensor (a constant operand is not supported)",
-                    ))
+                    return Err(
+                        node.err("operand B must be a quantized runtime tensor or a constant")
+                    )
                 }
             };
             same(w, y, &pair(w, 4)?)?;

@@ -14,6 +14,7 @@
 //! What does not fit these forms is refused with the node named.
 
 mod concat;
+mod constop;
 mod consts;
 mod elementwise;
 mod linear;
@@ -535,7 +536,10 @@ fn quantize_linear(w: &mut Walk, node: &Node) -> Result<()> {
             }
             // A float bias becomes accumulator integers, as onnxruntime's
             // QDQ fusion into QGemm/QLinearMatMul/QLinearConv rounds it.
-            if let QOpKind::Linear { bias, .. } = &mut p.kind {
+            // (Not a constant Add/Mul's bias: onnxruntime computes those
+            // in float, and their bias unit is finer than an integer.)
+            let fused_bias = matches!(p.onnx_op.as_str(), "Gemm" | "MatMul" | "Conv");
+            if let (QOpKind::Linear { bias, .. }, true) = (&mut p.kind, fused_bias) {
                 for b in bias.iter_mut() {
                     *b = b.round_ties_even();
                 }
