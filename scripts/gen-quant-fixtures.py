@@ -23,12 +23,22 @@ Models:
                     with their own scales requantized into the Concat's, a
                     Concat on the last axis of [1, 2, k] tensors (rows
                     interleaved), uint8 activations, per-channel int8 weights.
-  torch_qdq.onnx    a PyTorch-style QDQ MLP built with the onnx helper API in
-                    the shape torch.onnx.export gives a quantized model:
-                    uint8 activations with zero points, symmetric per-channel
-                    int8 weights (zero point 0, axis 0), float biases,
-                    Linear+ReLU as Gemm -> Relu -> QuantizeLinear, a MatMul +
-                    Add layer, DequantizeLinear at the output.
+  torch_qdq.onnx    a PyTorch-style QDQ MLP in the shape torch.onnx.export
+                    gives a quantized model, built in Rust with prost
+                    (tests/quant_models.rs; this script only adds the
+                    saturating rows and onnxruntime's outputs): uint8
+                    activations with zero points, symmetric per-channel
+                    int8 weights (zero point 0), float biases, Linear+ReLU
+                    as Gemm -> Relu -> QuantizeLinear, a MatMul + Add
+                    layer, DequantizeLinear at the output.
+  maxpool_qdq.onnx, maxpool_qop.onnx
+                    MaxPool through quantize_static: DQ -> MaxPool -> Q
+                    (QDQ) and MaxPool on uint8 (QOperator).
+  constop_qdq.onnx, constop_qop.onnx
+                    Add/Mul with a constant operand through quantize_static
+                    (QDQ: DQ of the constant's integers; QOperator:
+                    QLinearAdd/QLinearMul with a uint8 initializer as A or
+                    B): per-channel, scalar and full-shape constants.
 
 Data (CSV, no header; one row per line):
   <model>.calib.csv        inputs: the calibration rows
@@ -40,12 +50,15 @@ Data (CSV, no header; one row per line):
                            session options, i.e. with its QDQ fusions), as
                            float32 printed with repr (exact).
 
-Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR [aurora|torch|conv|concat|maxpool ...]]
-(aurora, torch and conv are made together: they share one random generator)
+Usage: python3 scripts/gen-quant-fixtures.py [OUT_DIR [aurora|torch|conv|concat|maxpool|constop ...]]
+(aurora and conv are made together: they share one random generator; torch
+runs `cargo test` to have the Rust builder write its model first)
 """
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -58,6 +71,13 @@ from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AURORA = os.path.join(ROOT, "examples", "aurora")
 SEED = 8
+# The PCG64 state of the shared generator before conv_net (see main).
+CONV_RNG_STATE = {
+    "bit_generator": "PCG64",
+    "state": {"state": 177196723204891093161139441828122508741,
+              "inc": 60804517828637344299932890193562703917},
+    "has_uint32": 0, "uinteger": 1898331574,
+}
 
 
 class Rows(CalibrationDataReader):
@@ -133,8 +153,9 @@ def saturating_rows(path, calib, n, rng, spread):
     return np.array(kept[:n])
 
 
-def emit(out, stem, path, calib, sat):
-    write_csv(os.path.join(out, f"{stem}.calib.csv"), calib)
+def emit(out, stem, path, calib, sat, write_calib=True):
+    if write_calib:  # (torch's are the Rust builder's)
+        write_csv(os.path.join(out, f"{stem}.calib.csv"), calib)
     write_csv(os.path.join(out, f"{stem}.calib.ort.csv"), run(path, calib))
     write_csv(os.path.join(out, f"{stem}.sat.csv"), sat)
     write_csv(os.path.join(out, f"{stem}.sat.ort.csv"), run(path, sat))
@@ -157,88 +178,24 @@ def aurora(out, rng):
 
 
 def torch_qdq(out, rng):
-    """Layers 16 -> 24 (Gemm, ReLU) -> 12 (MatMul + Add, ReLU) -> 3."""
-    n_in, h1, h2, n_out = 16, 24, 12, 3
-    w1 = rng.normal(0, 0.4, size=(h1, n_in)).astype(np.float32)
-    b1 = rng.normal(0, 0.2, size=h1).astype(np.float32)
-    w2 = rng.normal(0, 0.3, size=(h2, h1)).astype(np.float32)
-    b2 = rng.normal(0, 0.2, size=h2).astype(np.float32)
-    w3 = rng.normal(0, 0.3, size=(n_out, h2)).astype(np.float32)
-    b3 = rng.normal(0, 0.1, size=n_out).astype(np.float32)
-    calib = rng.uniform(-1.0, 2.0, size=(100, n_in)).astype(np.float32)
-
-    def float_fwd(x):
-        a1 = np.maximum(x @ w1.T + b1, 0)
-        a2 = np.maximum(a1 @ w2.T + b2, 0)
-        return x, a1, a2, a2 @ w3.T + b3
-
-    acts = [np.concatenate([r[None] for r in t]) for t in zip(*[float_fwd(r) for r in calib])]
-
-    def act_q(a):  # torch's MinMaxObserver, quint8, range including 0
-        lo, hi = min(float(a.min()), 0.0), max(float(a.max()), 0.0)
-        scale = np.float32((hi - lo) / 255.0)
-        zp = int(np.clip(round(-lo / scale), 0, 255))
-        return scale, zp
-
-    inits, nodes = [], []
-
-    def const(name, arr):
-        inits.append(numpy_helper.from_array(arr, name))
-        return name
-
-    def q_dq(x, name, scale, zp):
-        const(f"{name}.scale", np.array(scale, dtype=np.float32))
-        const(f"{name}.zero_point", np.array(zp, dtype=np.uint8))
-        nodes.append(helper.make_node("QuantizeLinear", [x, f"{name}.scale", f"{name}.zero_point"],
-                                      [f"{name}.q"], name=f"{name}_quant"))
-        nodes.append(helper.make_node("DequantizeLinear", [f"{name}.q", f"{name}.scale",
-                                                           f"{name}.zero_point"],
-                                      [f"{name}.dq"], name=f"{name}_dequant"))
-        return f"{name}.dq"
-
-    def weight(name, w, transpose):
-        s = (np.abs(w).max(axis=1) / 127.0).astype(np.float32)
-        q = np.clip(np.rint(w / s[:, None]), -127, 127).astype(np.int8)
-        axis = 0
-        if transpose:  # MatMul takes [in, out]: the channel axis is 1
-            q, axis = q.T.copy(), 1
-        const(f"{name}.weight_q", q)
-        const(f"{name}.weight_scale", s)
-        const(f"{name}.weight_zero_point", np.zeros_like(s, dtype=np.int8))
-        nodes.append(helper.make_node("DequantizeLinear", [f"{name}.weight_q", f"{name}.weight_scale",
-                                                           f"{name}.weight_zero_point"],
-                                      [f"{name}.weight"], axis=axis, name=f"{name}.weight_dequant"))
-        return f"{name}.weight"
-
-    x = q_dq("input", "x", *act_q(acts[0]))
-    w = weight("fc1", w1, False)
-    nodes.append(helper.make_node("Gemm", [x, w, const("fc1.bias", b1)], ["fc1.out"],
-                                  transB=1, name="fc1"))
-    nodes.append(helper.make_node("Relu", ["fc1.out"], ["fc1.relu"], name="fc1_relu"))
-    x = q_dq("fc1.relu", "a1", *act_q(acts[1]))
-    w = weight("fc2", w2, True)
-    nodes.append(helper.make_node("MatMul", [x, w], ["fc2.mm"], name="fc2_matmul"))
-    nodes.append(helper.make_node("Add", ["fc2.mm", const("fc2.bias", b2)], ["fc2.out"],
-                                  name="fc2_add"))
-    nodes.append(helper.make_node("Relu", ["fc2.out"], ["fc2.relu"], name="fc2_relu"))
-    x = q_dq("fc2.relu", "a2", *act_q(acts[2]))
-    w = weight("fc3", w3, False)
-    nodes.append(helper.make_node("Gemm", [x, w, const("fc3.bias", b3)], ["fc3.out"],
-                                  transB=1, name="fc3"))
-    q_dq("fc3.out", "y", *act_q(acts[3]))
-    nodes[-1].output[0] = "output"
-    graph = helper.make_graph(
-        nodes, "torch_qdq",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, n_in])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, n_out])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="pytorch", producer_version="2.1.0")
-    onnx.checker.check_model(model)
+    """The PyTorch-style QDQ MLP is built in Rust with prost
+    (tests/quant_models.rs, `torch_qdq`): that builder writes
+    torch_qdq.onnx and torch_qdq.calib.csv, and a test checks it still
+    writes the checked-in bytes. Here: the saturating rows and
+    onnxruntime's outputs on both sets."""
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "quant")
+    env = dict(os.environ, LFC_WRITE_QUANT_FIXTURES="1")
+    subprocess.run(["cargo", "test", "--test", "lfc_tests", "quantized_fixture_builders"],
+                   cwd=ROOT, env=env, check=True)
     p = os.path.join(out, "torch_qdq.onnx")
-    onnx.save(model, p)
+    if os.path.abspath(out) != os.path.abspath(fixtures):
+        shutil.copy(os.path.join(fixtures, "torch_qdq.onnx"), p)
+    calib = np.loadtxt(os.path.join(fixtures, "torch_qdq.calib.csv"), delimiter=",",
+                       dtype=np.float32, ndmin=2)
     sat = saturating_rows(p, calib, 200, rng, 3.0)
-    emit(out, "torch_qdq", p, calib, sat)
+    if os.path.abspath(out) != os.path.abspath(fixtures):
+        shutil.copy(os.path.join(fixtures, "torch_qdq.calib.csv"), out)
+    emit(out, "torch_qdq", p, calib, sat, write_calib=False)
 
 
 def conv_net(out, rng):
@@ -387,6 +344,57 @@ def maxpool_net(out, rng):
         emit(out, stem, p, calib, sat)
 
 
+def constop_net(out, rng):
+    """Add and Mul with a constant operand (an initializer), as
+    quantize_static writes them (QDQ: DQ(constant integers) -> Add/Mul;
+    QOperator: QLinearAdd/QLinearMul with a uint8 initializer):
+    Conv -> Add(c [1, C, 1, 1]) -> Mul(x, c [1, C, 1, 1]) -> Mul(c scalar,
+    x) -> Add(x, c [C, H, W]) -> GlobalAveragePool -> Flatten -> Gemm,
+    input [1, 2, 5, 5]."""
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr).astype(np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Conv", ["x", const("cw", rng.normal(0, 0.4, (3, 2, 3, 3))),
+                                           const("cb", rng.normal(0, 0.1, 3))], ["c"],
+                                  pads=[1, 1, 1, 1], name="conv"))
+    nodes.append(helper.make_node("Add", ["c", const("k_add", rng.normal(0.3, 0.5, (1, 3, 1, 1)))],
+                                  ["a"], name="add_c"))
+    nodes.append(helper.make_node("Mul", ["a", const("k_mul", rng.uniform(-1.5, 1.5, (1, 3, 1, 1)))],
+                                  ["m"], name="mul_c"))
+    nodes.append(helper.make_node("Mul", [const("k_s", np.array(0.7)), "m"], ["m2"],
+                                  name="mul_s"))
+    nodes.append(helper.make_node("Add", ["m2", const("k_full", rng.normal(0, 0.4, (3, 5, 5)))],
+                                  ["a2"], name="add_full"))
+    nodes.append(helper.make_node("GlobalAveragePool", ["a2"], ["g"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["g"], ["f"], name="flat"))
+    nodes.append(helper.make_node("Gemm", ["f", const("fw", rng.normal(0, 0.5, (3, 3))),
+                                           const("fb", rng.normal(0, 0.1, 3))], ["y"],
+                                  transB=1, name="fc"))
+    graph = helper.make_graph(
+        nodes, "constop_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    src = os.path.join(out, "constop_float.onnx")
+    onnx.save(model, src)
+    calib = rng.normal(0, 1, size=(100, 50)).astype(np.float32)
+    paths = {}
+    for stem, fmt in (("constop_qdq", QuantFormat.QDQ), ("constop_qop", QuantFormat.QOperator)):
+        p = os.path.join(out, f"{stem}.onnx")
+        quantize_static(src, p, RowsShaped("x", calib, (1, 2, 5, 5)), quant_format=fmt,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+        paths[stem] = p
+    os.remove(src)
+    sat = saturating_rows(paths["constop_qdq"], calib, 100, rng, 3.0)
+    for stem, p in paths.items():
+        emit(out, stem, p, calib, sat)
+
+
 class RowsShaped(CalibrationDataReader):
     def __init__(self, name, rows, shape):
         self.it = iter([{name: r.reshape(shape).astype(np.float32)} for r in rows])
@@ -402,14 +410,21 @@ def main():
     rng = np.random.default_rng(SEED)
     # One generator for the first three (their files depend on its order);
     # later models have their own seed, so adding one changes no other file.
-    if not only or only & {"aurora", "torch", "conv"}:
+    if not only or only & {"aurora", "conv"}:
         aurora(out, rng)
-        torch_qdq(out, rng)
+        # conv's generator starts where the shared one stood after the
+        # Python-built torch_qdq of earlier versions (that model is now
+        # built in Rust): conv's files stay as they were.
+        rng.bit_generator.state = CONV_RNG_STATE
         conv_net(out, rng)
+    if not only or "torch" in only:
+        torch_qdq(out, np.random.default_rng(SEED + 4))
     if not only or "concat" in only:
         concat_net(out, np.random.default_rng(SEED + 1))
     if not only or "maxpool" in only:
         maxpool_net(out, np.random.default_rng(SEED + 2))
+    if not only or "constop" in only:
+        constop_net(out, np.random.default_rng(SEED + 3))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ mod kinds;
 mod ml;
 mod models;
 mod netfilter;
+mod quant_models;
 mod quantized;
 mod regress;
 mod report;
