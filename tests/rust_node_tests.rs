@@ -8,8 +8,10 @@
 //!
 //! All snapshots go into one crate (a module each, a dispatch on the test
 //! index), so rustc runs twice in all: the userspace harness, and the same
-//! modules as one `-C panic=abort` object that references no panic
-//! symbol.
+//! modules as one kernel object (the newest installed kernel's code
+//! generation), which [`krust::check_object`] accepts: no undefined symbol
+//! the kernel does not export (so no panic path), no SSE/x87 or division
+//! instruction.
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +20,7 @@ use std::process::{Command, Stdio};
 use lfc::back::interp;
 use lfc::back::rust::userspace as rs;
 use lfc::ir::InstrKind;
+use lfc::kbuild::rust as krust;
 use lfc::pipeline::{self, CompileOptions};
 
 use crate::conformance::{all_tests, pass_list, read_flat, run_test_with, NodeTest};
@@ -162,8 +165,24 @@ fn run_case(exe: &Path, k: usize, c: &Case) -> Vec<Vec<i64>> {
         .collect()
 }
 
+/// The newest installed kernel's headers, for the kernel object's code
+/// generation and exports (rust_kernel.rs requires both 6.1 and 6.12).
+fn newest_kdir() -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/src")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("linux-headers-") && n.ends_with("-amd64")
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop()
+        .expect("linux headers: run scripts/install-deps.sh")
+}
+
 #[test]
-fn rust_node_tests_match_the_interpreter() {
+fn rust_node_tests_match_the_interpreter_and_are_kernel_code() {
     let list = pass_list();
     let mut cases = Vec::new();
     for t in all_tests() {
@@ -222,10 +241,10 @@ fn rust_node_tests_match_the_interpreter() {
     // refused before.
     assert!(group_max >= 20, "only {group_max} GroupMax cases");
 
-    // The same modules as one object, `-C panic=abort` (the snapshot
-    // alone would be built so): no panic symbol, so no panic path.
-    let mut obj: Vec<String> = rs::RUSTC_FLAGS.iter().map(|s| s.to_string()).collect();
-    obj.extend(
+    let kdir = newest_kdir();
+    let g = krust::codegen(&krust::KernelConfig::read(&kdir).unwrap());
+    let mut kflags = g.flags.clone();
+    kflags.extend(
         [
             "--crate-type",
             "lib",
@@ -236,11 +255,35 @@ fn rust_node_tests_match_the_interpreter() {
         ]
         .map(String::from),
     );
-    rustc(dir.path(), &crate_root(&cases, false), "nodes.o", &obj);
-    let panics = rs::panic_symbols(&dir.path().join("nodes.o")).unwrap();
-    assert!(panics.is_empty(), "panic symbols {panics:?}");
+    rustc(dir.path(), &crate_root(&cases, false), "kernel.o", &kflags);
+    let exports = krust::kernel_exports(&kdir).unwrap();
+    if let Err(e) = krust::check_object(&dir.path().join("kernel.o"), &exports) {
+        // Name the functions that carry a personality (the unwind table's
+        // cause) from the same build's LLVM IR.
+        let mut ir = g.flags.clone();
+        ir.extend(
+            [
+                "--crate-type",
+                "lib",
+                "--emit",
+                "llvm-ir",
+                "--crate-name",
+                "lf_nodes",
+            ]
+            .map(String::from),
+        );
+        rustc(dir.path(), &crate_root(&cases, false), "kernel.ll", &ir);
+        let text = std::fs::read_to_string(dir.path().join("kernel.ll")).unwrap();
+        let with: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("define") && l.contains("personality"))
+            .take(10)
+            .collect();
+        panic!("{} cases as one kernel object: {e}\n{with:#?}", cases.len());
+    }
     eprintln!(
-        "{} listed node-test cases: Rust == interpreter, no panic symbol",
-        cases.len()
+        "{} listed node-test cases: Rust == interpreter, one kernel object ({}) clean",
+        cases.len(),
+        kdir.display()
     );
 }

@@ -81,25 +81,44 @@ impl Writer<'_> {
             .map(|z| format!(" + {z}"))
             .unwrap_or_default();
         let limits = self.clamp_limits(ident, clamp)?;
+        let groups = n / axis_len;
+        // `next()` on chunks and plain loops, not `enumerate`, `zip` or
+        // `sum`: see `Helpers::render` (no unwind table).
         let mut lines = vec![
             format!("// per group of {axis_len}: c = n * x - sum, T = sum c^2 + eps, r = 2^45 / sqrt(T / 4^k)."),
-            format!("for (g, x) in {x}[..{n}].chunks_exact({axis_len}).enumerate() {{"),
-            format!("    let n = {axis_len}i64;"),
-            match centre {
-                None => "    let sum: i64 = x.iter().sum();".into(),
-                Some(z) => {
-                    let c = self.konst(
-                        name("centre"),
-                        "i64",
-                        lit(axis_len as i64 * z),
-                        Some("n * the source zero point: centred on the real 0 (L2)".into()),
-                    );
-                    format!("    let sum: i64 = {c};")
-                }
+            format!("let mut xs = {x}[..{n}].chunks_exact({axis_len});"),
+            if per_group {
+                format!("let mut ys = {y}[..{groups}].iter_mut();")
+            } else {
+                format!("let mut ys = {y}[..{n}].chunks_exact_mut({axis_len});")
             },
-            "    let ss: i64 = x.iter().map(|&v| (n * v - sum) * (n * v - sum)).sum();".into(),
-            format!("    let (r, k) = lf_layer_norm_rsqrt(ss + {e});"),
+            "while let (Some(x), Some(y)) = (xs.next(), ys.next()) {".into(),
+            format!("    let n = {axis_len}i64;"),
         ];
+        match centre {
+            None => lines.extend([
+                "    let mut sum = 0i64;".to_string(),
+                "    for &v in x {".into(),
+                "        sum += v;".into(),
+                "    }".into(),
+            ]),
+            Some(z) => {
+                let c = self.konst(
+                    name("centre"),
+                    "i64",
+                    lit(axis_len as i64 * z),
+                    Some("n * the source zero point: centred on the real 0 (L2)".into()),
+                );
+                lines.push(format!("    let sum: i64 = {c};"));
+            }
+        }
+        lines.extend([
+            "    let mut ss = 0i64;".to_string(),
+            "    for &v in x {".into(),
+            "        ss += (n * v - sum) * (n * v - sum);".into(),
+            "    }".into(),
+            format!("    let (r, k) = lf_layer_norm_rsqrt(ss + {e});"),
+        ]);
         match out {
             NormOut::Scaled { mul, add, shift } => {
                 self.helpers.rescale_sum = true;
@@ -112,12 +131,12 @@ impl Writer<'_> {
                     a.at("j")
                 );
                 lines.extend([
-                    "    for (j, &v) in x.iter().enumerate() {".to_string(),
+                    format!("    for j in 0..{axis_len} {{"),
                     format!(
-                        "        let z = lf_rescale(n * v - sum, r, ({} + k) as u32);",
+                        "        let z = lf_rescale(n * x[j] - sum, r, ({} + k) as u32);",
                         45 - ln::Z_FRAC
                     ),
-                    format!("        {y}[g * {axis_len} + j] = {};", clamped(v, &limits)),
+                    format!("        y[j] = {};", clamped(v, &limits)),
                     "    }".into(),
                 ]);
             }
@@ -134,7 +153,7 @@ impl Writer<'_> {
                     format!(
                         "    let v = if sh > 62 {{ 0 }} else {{ lf_rescale(r, {m}, sh as u32) }};"
                     ),
-                    format!("    {y}[g] = {};", clamped(format!("v{zp}"), &limits)),
+                    format!("    *y = {};", clamped(format!("v{zp}"), &limits)),
                 ]);
             }
         }

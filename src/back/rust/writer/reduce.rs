@@ -2,7 +2,10 @@
 //! back end, as the C prints them: `ArgMax` (the first index of the
 //! maximum) and `GroupMax` (the maximum; ReduceMax, MaxPool over a window
 //! map). Exact-size chunks of fixed-size buffers: no index can leave them,
-//! so no bounds check (and no panic path) is left.
+//! so no bounds check (and no panic path) is left. The loops take the
+//! chunks with `next()` rather than `zip`/`enumerate`/`skip`: those
+//! adaptors' MIR from `core` carries cleanup blocks, which would give
+//! `infer` a personality and an `.eh_frame` (see `writer.rs`).
 
 use super::{c, fail, Writer};
 use crate::ir::TensorId;
@@ -53,16 +56,20 @@ impl Writer<'_> {
     ) -> Result<Vec<String>> {
         let [x, y, len, axis] = self.groups("ArgMax", ident, src, dst, axis_len)?;
         Ok(vec![
-            format!("let groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
-            format!("for (y, x) in {y}[..{len}].iter_mut().zip(groups) {{"),
-            "    let (mut best, mut max) = (0usize, x[0]);".into(),
-            "    for (i, &v) in x.iter().enumerate().skip(1) {".into(),
-            "        if v > max {".into(),
-            "            best = i;".into(),
-            "            max = v;".into(),
+            format!("let mut groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
+            format!("for y in {y}[..{len}].iter_mut() {{"),
+            "    // Some for each of the LEN outputs: LEN * AXIS elements.".into(),
+            "    if let Some(x) = groups.next() {".into(),
+            "        let (mut best, mut max, mut i) = (0usize, x[0], 1usize);".into(),
+            "        for &v in &x[1..] {".into(),
+            "            if v > max {".into(),
+            "                best = i;".into(),
+            "                max = v;".into(),
+            "            }".into(),
+            "            i += 1;".into(),
             "        }".into(),
+            "        *y = best as i64;".into(),
             "    }".into(),
-            "    *y = best as i64;".into(),
             "}".into(),
         ])
     }
@@ -78,15 +85,18 @@ impl Writer<'_> {
     ) -> Result<Vec<String>> {
         let [x, y, len, axis] = self.groups("GroupMax", ident, src, dst, axis_len)?;
         Ok(vec![
-            format!("let groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
-            format!("for (y, x) in {y}[..{len}].iter_mut().zip(groups) {{"),
-            "    let mut max = x[0];".into(),
-            "    for &v in x.iter().skip(1) {".into(),
-            "        if v > max {".into(),
-            "            max = v;".into(),
+            format!("let mut groups = {x}[..{len} * {axis}].chunks_exact({axis});"),
+            format!("for y in {y}[..{len}].iter_mut() {{"),
+            "    // Some for each of the LEN outputs: LEN * AXIS elements.".into(),
+            "    if let Some(x) = groups.next() {".into(),
+            "        let mut max = x[0];".into(),
+            "        for &v in &x[1..] {".into(),
+            "            if v > max {".into(),
+            "                max = v;".into(),
+            "            }".into(),
             "        }".into(),
+            "        *y = max;".into(),
             "    }".into(),
-            "    *y = max;".into(),
             "}".into(),
         ])
     }
