@@ -10,8 +10,8 @@
 //! index), so rustc runs twice in all: the userspace harness, and the same
 //! modules as one kernel object (the newest installed kernel's code
 //! generation), which [`krust::check_object`] accepts: no undefined symbol
-//! the kernel does not export (so no panic path), no SSE/x87 or division
-//! instruction.
+//! the kernel does not export (so no panic path), no symbol naming a
+//! panic, no SSE/x87 or division instruction, no unwind table.
 
 use std::io::Write;
 use std::path::Path;

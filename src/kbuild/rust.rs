@@ -217,6 +217,23 @@ pub fn kernel_exports(kdir: &Path) -> Result<HashSet<String>> {
         .collect())
 }
 
+/// Symbols of `obj`, defined or not (`nm`), that name a panic or an
+/// unwinder (`core::panicking::*`, `panic_bounds_check`,
+/// `rust_begin_unwind`, `_Unwind_Resume`, `rust_eh_personality`): a
+/// reachable panic path, or one inlined into the object.
+pub fn panic_symbols(obj: &Path) -> Result<Vec<String>> {
+    let text = tool_output(Command::new("nm").arg(obj), "nm")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|s| {
+            let s = s.to_ascii_lowercase();
+            s.contains("panic") || s.contains("unwind") || s.contains("eh_personality")
+        })
+        .map(str::to_string)
+        .collect())
+}
+
 /// `nm -u`: the undefined symbols of `obj`.
 pub fn undefined_symbols(obj: &Path) -> Result<Vec<String>> {
     let text = tool_output(Command::new("nm").arg("-u").arg(obj), "nm")?;
@@ -282,18 +299,55 @@ fn is_forbidden(line: &str) -> bool {
         .any(|m| mnemonic.starts_with(m))
 }
 
-/// Refuses an object that needs a symbol the kernel does not export or
-/// holds an instruction kernel code must not.
+/// Section names of `obj` (`readelf -SW`), in section order.
+pub fn section_names(obj: &Path) -> Result<Vec<String>> {
+    let text = tool_output(Command::new("readelf").arg("-SW").arg(obj), "readelf")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix('[')?;
+            let (n, rest) = rest.split_once(']')?;
+            n.trim().parse::<usize>().ok()?;
+            rest.split_whitespace().next().map(str::to_string)
+        })
+        .collect())
+}
+
+/// Refuses an object that needs a symbol the kernel does not export,
+/// names a panic ([`panic_symbols`]), holds an instruction kernel code
+/// must not, or carries an unwind table
+/// (`.eh_frame`: the kernel unwinds with objtool's ORC tables, and its C
+/// is built with `-fno-asynchronous-unwind-tables`; the writer emits no
+/// code that gives rustc a reason for one, see `back::rust::writer`).
 pub fn check_object(obj: &Path, exports: &HashSet<String>) -> Result<()> {
     let missing: Vec<String> = undefined_symbols(obj)?
         .into_iter()
         .filter(|s| !exports.contains(s))
         .collect();
     let bad = forbidden_instructions(obj)?;
-    if missing.is_empty() && bad.is_empty() {
+    let unwind: Vec<String> = section_names(obj)?
+        .into_iter()
+        .filter(|s| s.contains("eh_frame"))
+        .collect();
+    let panics = panic_symbols(obj)?;
+    if missing.is_empty() && bad.is_empty() && unwind.is_empty() && panics.is_empty() {
         return Ok(());
     }
     let mut output = String::new();
+    if !panics.is_empty() {
+        output.push_str(&format!(
+            "{} has panic symbols: {}\n",
+            obj.display(),
+            panics.join(", ")
+        ));
+    }
+    if !unwind.is_empty() {
+        output.push_str(&format!(
+            "{} has unwind tables ({}): kernel code has none\n",
+            obj.display(),
+            unwind.join(", ")
+        ));
+    }
     if !missing.is_empty() {
         output.push_str(&format!(
             "{} needs symbols the kernel does not export: {}\n",
