@@ -9,7 +9,12 @@ wider than the training box, so some lie slightly outside it), and
 NAME.ort.csv: onnxruntime's outputs on the held-out rows, one column per
 output element, headed `output[index]`.
 
-normalizer_set(): a Normalizer(l2) -> LinearRegression pipeline.
+normalizer_set(): Normalizer(l2) -> LinearRegression and Normalizer(l1) ->
+LinearRegression pipelines, a plain Normalizer(l1), and MinMaxScaler(clip)
+-> Normalizer(max) -> LinearRegression; normalizer_edges.csv: onnxruntime's
+Normalizer MAX, L1 and L2 on edge rows (negative, zero, tied), with its
+semantics asserted (MAX divides by the signed row maximum and copies a row
+whose maximum is 0; L1 by sum |x|; a zero row gives zeros).
 
 The second set (second_set()): binary classifiers with one score column,
 a Binarizer pipeline, LightGBM categorical splits (BRANCH_EQ; and the
@@ -186,6 +191,56 @@ def normalizer_set(out):
     m = Pipeline([("n", Normalizer(norm="l2")), ("m", LinearRegression())])
     m.fit(x, y)
     write_ort(out, "skl_l2norm_linreg", skl(m, "skl_l2norm_linreg"), held)
+    m = Pipeline([("n", Normalizer(norm="l1")), ("m", LinearRegression())])
+    m.fit(x, y)
+    write_ort(out, "skl_l1norm_linreg", skl(m, "skl_l1norm_linreg"), held)
+    write_ort(out, "skl_l1norm", skl(Normalizer(norm="l1").fit(x), "skl_l1norm"), held)
+    # MAX after a clipping MinMaxScaler: the Normalizer's source is proven
+    # in [0, 1], where onnxruntime's signed maximum is max |x|.
+    from sklearn.preprocessing import MinMaxScaler
+    m = Pipeline([("s", MinMaxScaler(clip=True)), ("n", Normalizer(norm="max")),
+                  ("m", LinearRegression())])
+    m.fit(x, y)
+    write_ort(out, "skl_maxnorm_linreg", skl(m, "skl_maxnorm_linreg"), held)
+    normalizer_edges(out)
+
+
+def normalizer_edges(out):
+    """onnxruntime's Normalizer on edge rows, one model per norm
+    (normalizer_{max,l1,l2}.onnx), written as normalizer_edges.csv: the
+    row, then MAX, L1 and L2 outputs. The
+    semantics lfc implements are asserted here."""
+    from onnx import TensorProto, helper
+    rows = np.array([
+        [1, 2, 3, 4], [-1, -2, -3, -4], [0, 0, 0, 0], [-5, 1, 2, 0.5],
+        [3, 3, -3, 3], [-1, 0, -2, -0.5], [0.5, -4, 0.25, 0], [2, 2, 2, 2],
+        [0, 0, 0, 0.001], [0, 1, 0, 1],
+    ], dtype=np.float32)
+    res = {}
+    for norm in ("MAX", "L1", "L2"):
+        node = helper.make_node("Normalizer", ["x"], ["y"], domain="ai.onnx.ml", norm=norm)
+        vi = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, N_FEAT])
+        g = helper.make_graph([node], "n", [vi("x")], [vi("y")])
+        mdl = helper.make_model(g, opset_imports=[helper.make_opsetid("", 15),
+                                                  helper.make_opsetid("ai.onnx.ml", 3)])
+        sess = ort.InferenceSession(mdl.SerializeToString(), providers=["CPUExecutionProvider"])
+        res[norm] = sess.run(None, {"x": rows})[0]
+        with open(os.path.join(out, f"normalizer_{norm.lower()}.onnx"), "wb") as f:
+            f.write(mdl.SerializeToString())
+    for r, x in enumerate(rows.astype(np.float64)):
+        m = x.max()
+        want_max = x / m if m != 0 else x
+        l1 = np.abs(x).sum()
+        want_l1 = x / l1 if l1 != 0 else x
+        assert np.allclose(res["MAX"][r], want_max, rtol=1e-6), (r, res["MAX"][r])
+        assert np.allclose(res["L1"][r], want_l1, rtol=1e-6), (r, res["L1"][r])
+    fmt = lambda a: ",".join(repr(float(v)) for v in a)
+    with open(os.path.join(out, "normalizer_edges.csv"), "w") as f:
+        f.write(",".join([f"x{i}" for i in range(N_FEAT)]
+                         + [f"{n}[{i}]" for n in ("MAX", "L1", "L2") for i in range(N_FEAT)]) + "\n")
+        for r in range(len(rows)):
+            f.write(fmt(np.concatenate([rows[r], res["MAX"][r], res["L1"][r], res["L2"][r]])) + "\n")
+    print("normalizer_edges.csv: MAX divides by the signed maximum (copies a 0-max row), L1 by sum |x|")
 
 
 def main():

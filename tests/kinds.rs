@@ -37,6 +37,12 @@ pub const KINDS: &[Kind] = &[
     k("Scaler (+ MLPRegressor)", "skl_scaler_mlp_reg"),
     k("Scaler + LinearRegressor", "skl_scaler_linreg"),
     k("Normalizer L2 (+ LinearRegressor)", "skl_l2norm_linreg"),
+    k("Normalizer L1 (+ LinearRegressor)", "skl_l1norm_linreg"),
+    k("Normalizer L1, alone", "skl_l1norm"),
+    k(
+        "Normalizer MAX (MinMaxScaler clip -> MAX -> LinearRegressor)",
+        "skl_maxnorm_linreg",
+    ),
     k("Binarizer (+ LinearRegressor)", "skl_binarizer_linreg"),
     k(
         "LinearClassifier, 3 classes (+ Normalizer L1)",

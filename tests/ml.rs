@@ -101,8 +101,12 @@ pub const ML_MODELS: &[(&str, &str, bool)] = &[
     ("skl_binarizer_linreg", "reg", true),
     ("lgbm_cat_reg", "cat", true),
     ("lgbm_cat_neq_reg", "cat", true),
-    // Normalizer L2 (the reciprocal square root of ir/layer_norm.rs)
+    // Normalizer L2, L1 and MAX (the reciprocal square root of
+    // ir/layer_norm.rs, of the sum of squares, (sum |x|)^2, (max |x|)^2)
     ("skl_l2norm_linreg", "reg", false),
+    ("skl_l1norm_linreg", "reg", false),
+    ("skl_l1norm", "reg", false),
+    ("skl_maxnorm_linreg", "reg", false),
 ];
 
 /// The fixtures with the options `ml_compiled_matches_onnxruntime_and_interpreter`
@@ -589,5 +593,75 @@ fn ml_tree_forms_straight_line_and_table_walk_agree() {
     assert!(
         out.contains("straight-line comparisons (168 branches, limit TREE_UNROLL = 256"),
         "{out}"
+    );
+}
+
+/// Normalizer MAX, L1 and L2 on onnxruntime's edge rows
+/// (`tests/fixtures/ml/normalizer_edges.csv` from `scripts/ml_fixtures.py`:
+/// negative rows, a zero row, ties, a row of one tiny value): L1 and L2
+/// over the declared domain -5:5 on every row, MAX over 0:5 on the
+/// non-negative rows. The emitted C and Rust equal the interpreter bit for
+/// bit, and every output is within 2 output steps (0.002) of onnxruntime.
+/// MAX over a domain reaching below 0 (where onnxruntime divides by the
+/// signed row maximum) is refused, naming the node.
+#[test]
+fn ml_normalizer_max_l1_l2_on_edge_rows() {
+    let edges = data::read_matrix(&fixture("normalizer_edges.csv")).unwrap();
+    for (k, norm) in ["max", "l1", "l2"].iter().enumerate() {
+        let range = if *norm == "max" {
+            (0.0, 5.0)
+        } else {
+            (-5.0, 5.0)
+        };
+        let opts = CompileOptions {
+            input_range: Some(pipeline::InputRange::All(range.0, range.1)),
+            ..Default::default()
+        };
+        let model = fixture(&format!("normalizer_{norm}.onnx"));
+        let c = pipeline::compile(&model, &opts).unwrap_or_else(|e| panic!("{norm}: {e}"));
+        let rows: Vec<usize> = (0..edges.rows)
+            .filter(|&r| edges.row(r)[..4].iter().all(|&v| v >= range.0))
+            .collect();
+        assert!(rows.len() >= 5, "{norm}: {} rows", rows.len());
+        let fixed: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|&r| {
+                edges.row(r)[..4]
+                    .iter()
+                    .map(|v| (v * 1000.0).round() as i64)
+                    .collect()
+            })
+            .collect();
+        let by_i = run_fixed(&c, &fixed, Engine::Interp).unwrap();
+        assert_eq!(run_fixed(&c, &fixed, Engine::C).unwrap(), by_i, "{norm}: C");
+        assert_eq!(
+            run_fixed(&c, &fixed, Engine::Rust).unwrap(),
+            by_i,
+            "{norm}: Rust"
+        );
+        for (i, &r) in rows.iter().enumerate() {
+            assert_eq!(by_i[i].len(), 4, "{norm}: outputs");
+            for (j, &v) in by_i[i].iter().enumerate() {
+                let want = edges.row(r)[4 + 4 * k + j];
+                let got = v as f64 / 1000.0;
+                assert!(
+                    (got - want).abs() <= 0.002,
+                    "{norm} row {r} ({:?}) [{j}]: lfc {got}, onnxruntime {want}",
+                    &edges.row(r)[..4]
+                );
+            }
+        }
+    }
+    let opts = CompileOptions {
+        input_range: Some(pipeline::InputRange::All(-1.0, 5.0)),
+        ..Default::default()
+    };
+    let e = match pipeline::compile(&fixture("normalizer_max.onnx"), &opts) {
+        Ok(_) => panic!("MAX over a domain reaching -1 compiled"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("Normalizer") && e.contains("non-negative") && e.contains("signed"),
+        "{e}"
     );
 }

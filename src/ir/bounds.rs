@@ -578,6 +578,7 @@ pub fn propagate(
             axis_len,
             eps,
             centre,
+            denom,
             out,
             clamp,
         } => {
@@ -592,6 +593,7 @@ pub fn propagate(
                 *axis_len,
                 *eps,
                 *centre,
+                *denom,
                 out,
                 q.zero_point,
                 what,

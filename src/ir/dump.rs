@@ -96,9 +96,16 @@ pub fn graph(g: &Graph) -> String {
                 axis_len,
                 epsilon,
                 centred,
+                denom,
                 out,
             } => (
-                if *centred { "layer_norm" } else { "l2_norm" }.to_string(),
+                match (centred, denom) {
+                    (true, _) => "layer_norm",
+                    (false, crate::ir::layer_norm::Denom::SumSquares) => "l2_norm",
+                    (false, crate::ir::layer_norm::Denom::AbsSum) => "l1_norm",
+                    (false, crate::ir::layer_norm::Denom::MaxAbs) => "max_norm",
+                }
+                .to_string(),
                 match out {
                     crate::ir::graph::LayerNormOut::Normalized { scale, bias } => format!(
                         " axis_len {axis_len} epsilon {epsilon:e} scale {} bias {}",
@@ -281,6 +288,7 @@ pub fn program(p: &Program) -> String {
                 axis_len,
                 eps,
                 centre,
+                denom,
                 out,
                 clamp,
             } => {
@@ -298,7 +306,11 @@ pub fn program(p: &Program) -> String {
                     None => "mean".to_string(),
                     Some(z) => format!("zp {z}"),
                 };
-                format!("{dst} = layer_norm({src}) axis {axis_len} centre {c} eps {eps} {what} clamp {clamp:?}")
+                let by = match denom {
+                    crate::ir::layer_norm::Denom::SumSquares => String::new(),
+                    d => format!(" T {}", d.name()),
+                };
+                format!("{dst} = layer_norm({src}) axis {axis_len} centre {c}{by} eps {eps} {what} clamp {clamp:?}")
             }
             InstrKind::Concat {
                 dst,

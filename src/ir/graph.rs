@@ -178,11 +178,15 @@ pub enum OpKind {
     /// (`LayerNormalization`'s trailing axes): `Y` or `InvStdDev`
     /// ([`LayerNormOut`]); the Mean output is a Dense. Not `centred`: the
     /// mean is taken as 0, `var = sum x^2 / n` (the L2 `Normalizer`, with
-    /// scale `1 / sqrt(n)`: `y = x / sqrt(sum x^2)`).
+    /// scale `1 / sqrt(n)`: `y = x / sqrt(sum x^2)`). `denom` says what
+    /// the variance is made of ([`crate::ir::layer_norm::Denom`]: squares,
+    /// or for the L1 and MAX Normalizers the squared sum or maximum of
+    /// `|x|`, so that `y = x / sum |x|` or `x / max |x|`).
     LayerNorm {
         axis_len: usize,
         epsilon: f32,
         centred: bool,
+        denom: crate::ir::layer_norm::Denom,
         out: LayerNormOut,
     },
 }
@@ -199,14 +203,21 @@ pub enum LayerNormOut {
 
 impl LayerNormOut {
     /// The real-valued op over one group.
-    pub fn eval(&self, g: &[f64], epsilon: f32, centred: bool) -> Vec<f64> {
+    pub fn eval(
+        &self,
+        g: &[f64],
+        epsilon: f32,
+        centred: bool,
+        denom: crate::ir::layer_norm::Denom,
+    ) -> Vec<f64> {
         let n = g.len() as f64;
         let mean = if centred {
             g.iter().sum::<f64>() / n
         } else {
             0.0
         };
-        let var = g.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let d: Vec<f64> = g.iter().map(|v| v - mean).collect();
+        let var = denom.var(&d);
         // A zero vector (var + epsilon = 0) normalises to zeros.
         let inv = match var + epsilon as f64 {
             d if d > 0.0 => 1.0 / d.sqrt(),
@@ -354,10 +365,11 @@ impl Graph {
                     axis_len,
                     epsilon,
                     centred,
+                    denom,
                     out,
                 } => x
                     .chunks(*axis_len)
-                    .flat_map(|g| out.eval(g, *epsilon, *centred))
+                    .flat_map(|g| out.eval(g, *epsilon, *centred, *denom))
                     .collect(),
                 OpKind::Concat { blocks, consts } => {
                     let len = self.value(op.output).len;

@@ -79,6 +79,75 @@ pub fn normalise(big_t: i64) -> (i64, i32) {
     (t, k)
 }
 
+/// What `T` is built from, before `eps`: every mode divides by `sqrt(T)`.
+/// `c` are the centred values (`n * (x - zp)` when uncentred).
+///
+/// - `SumSquares`: `T = sum c^2` (LayerNormalization, the L2 Normalizer);
+/// - `AbsSum`: `T = (sum |c|)^2`, so `1 / sqrt(T) = 1 / sum |c|` (the L1
+///   Normalizer, `y = x / sum |x|`, a zero row gives zeros, as
+///   onnxruntime);
+/// - `MaxAbs`: `T = (max |c|)^2`, `1 / sqrt(T) = 1 / max |c|` (the MAX
+///   Normalizer on a row proven non-negative, where onnxruntime's signed
+///   maximum is the largest `|x|`; a zero row gives zeros, as onnxruntime).
+///
+/// In every mode `|c_i| <= sqrt(T)`, so the uncentred `|z_i| <= 2^30`.
+/// The reciprocal is the same normalise-by-shift, seed and Newton steps
+/// ([`rsqrt_q30`], relative error below 2^-26 over its whole input range).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Denom {
+    #[default]
+    SumSquares,
+    AbsSum,
+    MaxAbs,
+}
+
+impl Denom {
+    /// `T - eps` of a group's centred values (exact; the validator proves
+    /// it below 2^62).
+    pub fn t(self, c: &[i64]) -> i64 {
+        match self {
+            Denom::SumSquares => c.iter().map(|&v| v * v).sum(),
+            Denom::AbsSum => {
+                let s: i64 = c.iter().map(|v| v.abs()).sum();
+                s * s
+            }
+            Denom::MaxAbs => {
+                let m = c.iter().map(|v| v.abs()).max().unwrap_or(0);
+                m * m
+            }
+        }
+    }
+
+    /// The real-valued "variance" `T / n^3` of a group's centred reals
+    /// `d` (so `1 / sqrt(var) / sqrt(n)` is the divisor's reciprocal).
+    pub fn var(self, d: &[f64]) -> f64 {
+        let n = d.len() as f64;
+        match self {
+            Denom::SumSquares => d.iter().map(|v| v * v).sum::<f64>() / n,
+            Denom::AbsSum => d.iter().map(|v| v.abs()).sum::<f64>().powi(2) / n,
+            Denom::MaxAbs => d.iter().map(|v| v.abs()).fold(0.0, f64::max).powi(2) / n,
+        }
+    }
+
+    /// `max(T - eps) / (n^2 a^2)` for `|c| <= n a`: how many times the
+    /// largest squared `|c|` the sum can be (`n`, `n^2`, 1).
+    fn t_factor(self, n: i128) -> i128 {
+        match self {
+            Denom::SumSquares => n,
+            Denom::AbsSum => n * n,
+            Denom::MaxAbs => 1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Denom::SumSquares => "sum of squares",
+            Denom::AbsSum => "squared sum of |c|",
+            Denom::MaxAbs => "squared max |c|",
+        }
+    }
+}
+
 /// What the instruction writes: the scaled normalised values (`Y`), or one
 /// `1 / sqrt(var + eps)` per group (`InvStdDev`).
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +178,7 @@ pub fn group(
     x: &[i64],
     eps: i64,
     centre: Option<i64>,
+    denom: Denom,
     out: &NormOut,
     zp: i64,
     clamp: Option<(i64, i64)>,
@@ -119,8 +189,7 @@ pub fn group(
         Some(z) => n * z,
     };
     let c: Vec<i64> = x.iter().map(|&v| n * v - sum).collect();
-    let ss: i64 = c.iter().map(|&v| v * v).sum();
-    let (t, k) = normalise(ss + eps);
+    let (t, k) = normalise(denom.t(&c) + eps);
     let r = rsqrt_q30(t);
     let fin = |v: i64| match clamp {
         Some((lo, hi)) => v.clamp(lo, hi),
@@ -151,15 +220,22 @@ pub fn group(
 /// of each other: `[max(E, 1), n^3 * d^2 / 4 + E]`, checked below 2^62
 /// (so `k <= 16`).
 ///
-/// Not centred on the mean (`centre = Some(zp)`): `ss <= n^3 * a^2` with
-/// `a` the largest `|x - zp|` (pass `d = a` and `centred = false`).
-pub fn t_range(n: usize, d: i64, eps: i64, centred: bool) -> Result<(i128, i128), String> {
+/// Not centred on the mean (`centre = Some(zp)`): `|c| <= n * a` with
+/// `a` the largest `|x - zp|` (pass `d = a` and `centred = false`), so
+/// `T - eps <= n^2 a^2` times [`Denom::t_factor`] (`n^3 a^2` for squares).
+pub fn t_range(
+    n: usize,
+    d: i64,
+    eps: i64,
+    centred: bool,
+    denom: Denom,
+) -> Result<(i128, i128), String> {
     let n = n as i128;
     let d2 = (d as i128) * (d as i128);
     let ss_max = if centred {
         n * n * n * d2 / 4
     } else {
-        n * n * n * d2
+        n * n * d2 * denom.t_factor(n)
     };
     let hi = ss_max + eps as i128;
     if hi >= 1i128 << 62 || eps < 0 {
@@ -184,6 +260,7 @@ pub fn bounds(
     axis_len: usize,
     eps: i64,
     centre: Option<i64>,
+    denom: Denom,
     out: &NormOut,
     zp: i64,
     what: &str,
@@ -207,11 +284,16 @@ pub fn bounds(
                 .abs()
                 .max((hi as i128 - z as i128).abs()),
         };
+        if centre.is_none() && denom != Denom::SumSquares {
+            return Err(format!(
+                "{what}: only a sum of squares is centred on the mean"
+            ));
+        }
         if d > i64::MAX as i128 / 4 {
             return Err(format!("{what}: source range too wide"));
         }
-        let (t_lo, t_hi) =
-            t_range(n, d as i64, eps, centre.is_none()).map_err(|e| format!("{what}: {e}"))?;
+        let (t_lo, t_hi) = t_range(n, d as i64, eps, centre.is_none(), denom)
+            .map_err(|e| format!("{what}: {e}"))?;
         let (k_lo, k_hi) = k_range(t_lo, t_hi);
         // n * x and sum(x), c = n * x - sum, c * c summed (<= T), c * R.
         let c_max = match centre {
@@ -344,7 +426,7 @@ mod tests {
                     shift: 20,
                 };
                 // mul = 2^20 at shift 20: dst = z (Q30 of c / sqrt(T)).
-                let z = group(&x, 0, None, &out, 0, None);
+                let z = group(&x, 0, None, Denom::SumSquares, &out, 0, None);
                 let mean = x.iter().sum::<i64>() as f64 / n as f64;
                 let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
                 for (i, &zi) in z.iter().enumerate() {
@@ -359,6 +441,61 @@ mod tests {
         }
     }
 
+    /// L1 and MAX (uncentred, `T = (sum |c|)^2`, `(max |c|)^2`) against
+    /// `x / sum |x|` and `x / max |x|` on random groups (negative values,
+    /// ties and zero rows included), |z| within 2^30 + Z_SLACK; the
+    /// validator's `T` bound holds at the extreme group.
+    #[test]
+    fn l1_and_max_groups_match_the_real_divisions() {
+        let mut seed = 777u64;
+        let mut rnd = |m: i64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as i64 % (2 * m + 1)) - m
+        };
+        let out = |n| NormOut::Scaled {
+            mul: vec![1 << 20; n],
+            add: vec![0; n],
+            shift: 20,
+        };
+        for denom in [Denom::AbsSum, Denom::MaxAbs] {
+            for n in [1usize, 2, 4, 16, 100] {
+                for trial in 0..60 {
+                    let zp = rnd(100);
+                    let m = [0, 1, 3, 32767][trial % 4];
+                    let x: Vec<i64> = (0..n).map(|_| zp + rnd(m)).collect();
+                    let z = group(&x, 0, Some(zp), denom, &out(n), 0, None);
+                    // dst = z * 2^20 / 2^20 (Q30); the real factor
+                    // sqrt(n) * (1 / sqrt(n)) is folded into mul by quant.
+                    let d: Vec<f64> = x.iter().map(|&v| (v - zp) as f64).collect();
+                    let div = match denom {
+                        Denom::AbsSum => d.iter().map(|v| v.abs()).sum::<f64>(),
+                        _ => d.iter().map(|v| v.abs()).fold(0.0, f64::max),
+                    };
+                    for (i, &zi) in z.iter().enumerate() {
+                        assert!(
+                            zi.abs() <= (1 << Z_FRAC) + Z_SLACK,
+                            "{denom:?} n {n}: z {zi}"
+                        );
+                        let want = if div > 0.0 { d[i] / div } else { 0.0 };
+                        let got = zi as f64 / (1u64 << 30) as f64;
+                        assert!(
+                            (got - want).abs() < 1e-7,
+                            "{denom:?} n {n} i {i}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+            // the validator's bound: |c| <= n * a, T - eps <= n^2 a^2 * factor
+            let (n, a) = (100usize, 65535i64);
+            let x = vec![a; n];
+            let c: Vec<i64> = x.iter().map(|&v| n as i64 * v).collect();
+            let (_, hi) = t_range(n, a, 0, false, denom).unwrap();
+            assert_eq!(denom.t(&c) as i128, hi, "{denom:?}");
+        }
+    }
+
     /// The extreme group (one value at each end): |normalised| reaches
     /// sqrt(n - 1) and z stays inside z_max.
     #[test]
@@ -366,14 +503,14 @@ mod tests {
         for n in [2usize, 7, 1024] {
             let mut x = vec![-32767i64; n];
             x[0] = 32767;
-            let (_, hi) = t_range(n, 65534, 0, true).unwrap();
+            let (_, hi) = t_range(n, 65534, 0, true, Denom::SumSquares).unwrap();
             assert!(hi <= 1 << 62);
             let out = NormOut::Scaled {
                 mul: vec![1 << 20; n],
                 add: vec![0; n],
                 shift: 20,
             };
-            let z = group(&x, 0, None, &out, 0, None);
+            let z = group(&x, 0, None, Denom::SumSquares, &out, 0, None);
             let want = ((n as f64 - 1.0) / n as f64).sqrt() * (1u64 << 30) as f64;
             assert!(
                 (z[0] as f64 - want).abs() < 64.0,

@@ -468,6 +468,8 @@ pub enum InstrKind {
         /// `Some(zp)`: on the source zero point, the real 0 (the L2
         /// Normalizer): `c = n * (x - zp)`.
         centre: Option<i64>,
+        /// What `T` is made of ([`crate::ir::layer_norm::Denom`]).
+        denom: crate::ir::layer_norm::Denom,
         out: crate::ir::layer_norm::NormOut,
         clamp: Option<(i64, i64)>,
     },

@@ -6,7 +6,7 @@
 use super::fixed::qparams;
 use super::{qerr, Builder};
 use crate::ir::graph::LayerNormOut;
-use crate::ir::layer_norm::{NormOut, Z_FRAC};
+use crate::ir::layer_norm::{Denom, NormOut, Z_FRAC};
 use crate::ir::{InstrKind, QParams};
 use crate::Result;
 
@@ -84,10 +84,24 @@ impl Builder<'_> {
         axis_len: usize,
         epsilon: f32,
         centred: bool,
+        denom: Denom,
         out: &LayerNormOut,
     ) -> Result<()> {
         let x = self.unary_source(op_index)?;
         let centre = (!centred).then_some(x.q.zero_point);
+        // onnxruntime's MAX divides by the signed maximum; it is max |x|
+        // only on a row that cannot go below 0.
+        if denom == Denom::MaxAbs {
+            if let Some(&(lo, _)) = x.bounds.iter().find(|b| b.0 < x.q.zero_point) {
+                return Err(qerr(
+                    &x.node,
+                    format!(
+                        "Normalizer MAX needs a source proven non-negative (onnxruntime divides by the signed row maximum); its domain reaches {:e}",
+                        (lo - x.q.zero_point) as f64 * x.q.scale
+                    ),
+                ));
+            }
+        }
         if !centred && matches!(out, LayerNormOut::InvStdDev) {
             return Err(qerr(
                 &x.node,
@@ -150,6 +164,7 @@ impl Builder<'_> {
                 axis_len,
                 eps,
                 centre,
+                denom,
                 &norm_out,
                 dq.zero_point,
                 &x.node,
@@ -171,8 +186,13 @@ impl Builder<'_> {
             "{name} = ({src_name} - mean) / sqrt(var + {epsilon:e}) {kind_doc} over groups of {axis_len}: centred n * x - sum, sum of squares + {eps}, reciprocal square root by Newton steps (no division)"
         );
         let doc = match out {
-            _ if !centred => format!(
+            _ if !centred && denom == Denom::SumSquares => format!(
                 "{name} = {src_name} / sqrt(sum of squares) over groups of {axis_len} (L2): n * (x - zp), sum of squares, reciprocal square root by Newton steps (no division)"
+            ),
+            _ if !centred => format!(
+                "{name} = {src_name} / {} over groups of {axis_len}: c = n * (x - zp), T = {}, reciprocal square root of T by Newton steps (no division)",
+                if denom == Denom::AbsSum { "sum |x| (L1)" } else { "max |x| (MAX)" },
+                denom.name()
             ),
             LayerNormOut::InvStdDev => format!(
                 "{name} = 1 / sqrt(var({src_name}) + {epsilon:e}) per group of {axis_len}: sum of squares of n * x - sum, + {eps}, reciprocal square root by Newton steps (no division)"
@@ -185,6 +205,7 @@ impl Builder<'_> {
             axis_len,
             eps,
             centre,
+            denom,
             out: norm_out,
             clamp,
         })

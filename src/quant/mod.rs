@@ -1060,8 +1060,9 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 axis_len,
                 epsilon,
                 centred,
+                denom,
                 out,
-            } => b.layer_norm(i, *axis_len, *epsilon, *centred, out)?,
+            } => b.layer_norm(i, *axis_len, *epsilon, *centred, *denom, out)?,
         }
         i += 1;
     }

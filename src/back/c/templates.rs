@@ -541,6 +541,9 @@ pub struct LayerNormL {
     /// The statement(s) computing `sum`: `sum x`, or the constant
     /// `n * zp` (the L2 form), already indented after the first line.
     pub sum: String,
+    /// What `T` is made of: `squares` (`sum c^2`), `abs_sum`
+    /// (`(sum |c|)^2`, L1) or `max_abs` (`(max |c|)^2`, MAX).
+    pub denom: &'static str,
     /// One `1 / sqrt(var + eps)` per group (InvStdDev), not per element.
     pub per_group: bool,
     pub inv_mul: String,

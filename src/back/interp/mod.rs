@@ -190,13 +190,16 @@ pub fn run_traced(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>,
                 axis_len,
                 eps,
                 centre,
+                denom,
                 out,
                 clamp,
             } => {
                 let z = zp(*dst);
                 let y: Vec<i64> = t[src.index()]
                     .chunks(*axis_len)
-                    .flat_map(|g| crate::ir::layer_norm::group(g, *eps, *centre, out, z, *clamp))
+                    .flat_map(|g| {
+                        crate::ir::layer_norm::group(g, *eps, *centre, *denom, out, z, *clamp)
+                    })
                     .collect();
                 t[dst.index()] = y;
             }

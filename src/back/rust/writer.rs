@@ -655,9 +655,18 @@ impl Writer<'_> {
                 axis_len,
                 eps,
                 centre,
+                denom,
                 out,
                 clamp,
-            } => self.layer_norm(&ident, *src, *dst, *axis_len, (*eps, *centre), out, *clamp)?,
+            } => self.layer_norm(
+                &ident,
+                *src,
+                *dst,
+                *axis_len,
+                (*eps, *centre, *denom),
+                out,
+                *clamp,
+            )?,
         };
         lines.extend(code);
         Ok(lines

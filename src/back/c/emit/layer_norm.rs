@@ -24,6 +24,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         axis_len,
         eps,
         centre,
+        denom,
         out,
         clamp,
     } = &cx.instr.kind
@@ -139,6 +140,11 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         sum: match centre_m {
             Some(c) => format!("sum = {c};"),
             None => "for (i = 0; i < n; i++)\n\t\t\tsum += x[i];".into(),
+        },
+        denom: match denom {
+            ln::Denom::SumSquares => "squares",
+            ln::Denom::AbsSum => "abs_sum",
+            ln::Denom::MaxAbs => "max_abs",
         },
         per_group,
         inv_mul,

@@ -53,7 +53,7 @@ impl Writer<'_> {
         src: TensorId,
         dst: TensorId,
         axis_len: usize,
-        (eps, centre): (i64, Option<i64>),
+        (eps, centre, denom): (i64, Option<i64>, ln::Denom),
         out: &NormOut,
         clamp: Option<(i64, i64)>,
     ) -> Result<Vec<String>> {
@@ -112,13 +112,28 @@ impl Writer<'_> {
                 lines.push(format!("    let sum: i64 = {c};"));
             }
         }
-        lines.extend([
-            "    let mut ss = 0i64;".to_string(),
-            "    for &v in x {".into(),
-            "        ss += (n * v - sum) * (n * v - sum);".into(),
-            "    }".into(),
-            format!("    let (r, k) = lf_layer_norm_rsqrt(ss + {e});"),
-        ]);
+        lines.push("    let mut ss = 0i64;".to_string());
+        lines.extend(match denom {
+            ln::Denom::SumSquares => vec![
+                "    for &v in x {".to_string(),
+                "        ss += (n * v - sum) * (n * v - sum);".into(),
+                "    }".into(),
+            ],
+            // (sum |c|)^2 or (max |c|)^2 (L1, MAX): no `abs()` call.
+            d => vec![
+                "    for &v in x {".to_string(),
+                "        let c = n * v - sum;".into(),
+                "        let a = if c < 0 { -c } else { c };".into(),
+                if d == ln::Denom::AbsSum {
+                    "        ss += a;".into()
+                } else {
+                    "        if a > ss { ss = a; }".into()
+                },
+                "    }".into(),
+                "    ss *= ss;".into(),
+            ],
+        });
+        lines.push(format!("    let (r, k) = lf_layer_norm_rsqrt(ss + {e});"));
         match out {
             NormOut::Scaled { mul, add, shift } => {
                 self.helpers.rescale_sum = true;

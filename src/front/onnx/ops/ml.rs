@@ -583,13 +583,26 @@ pub fn array_feature_extractor(ctx: &mut Ctx, node: &Node) -> Result<()> {
     Ok(())
 }
 
-/// `Normalizer` per row (the last axis): `L2`, `y = x / sqrt(sum x^2)`, is
-/// the layer-normalisation instruction without the mean (its integer
-/// reciprocal square root, no division; a zero row gives zeros, as
-/// onnxruntime); `L1` after a softmax is the identity (the values are
-/// positive and already sum to one: skl2onnx puts it after a
+/// `Normalizer` per row (the last axis), onnxruntime's semantics (checked
+/// on negative, zero and tied rows by `scripts/kind_fixtures.py`):
+///
+/// - `L2`: `y = x / sqrt(sum x^2)`;
+/// - `L1`: `y = x / sum |x|`;
+/// - `MAX`: `y = x / max(x)`, the *signed* row maximum (not sklearn's
+///   `max |x|`: onnxruntime maps `[-1, -2, -3]` to `[1, 2, 3]`), and a row
+///   whose maximum is 0 is copied. lfc lowers it where the source is
+///   proven non-negative (quant checks it and names the node otherwise):
+///   there `max(x) = max |x|` and a zero maximum means a zero row.
+///
+/// A zero row gives zeros in every mode, as onnxruntime. Each is the
+/// layer-normalisation instruction without the mean, dividing by `sqrt(T)`
+/// for `T` the sum of squares, `(sum |c|)^2` or `(max |c|)^2`
+/// ([`crate::ir::layer_norm::Denom`]): the integer reciprocal square root,
+/// no division. `L1` directly after a softmax is the identity (the values
+/// are positive and already sum to one: skl2onnx puts it after a
 /// `LinearClassifier` whose post_transform is SOFTMAX).
 pub fn normalizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    use crate::ir::layer_norm::Denom;
     let (x, shape) = ctx.runtime(node, 0)?;
     let norm = node.attr_string_or("norm", "MAX")?;
     let after_softmax = matches!(
@@ -599,29 +612,31 @@ pub fn normalizer(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if norm == "L1" && after_softmax {
         return ctx.alias(node, x);
     }
-    if norm == "L2" {
-        let axis_len = shape.last().copied().unwrap_or(1);
-        let len: usize = shape.iter().product();
-        if axis_len == 0 {
-            return Err(node.err(format!("normalises an empty row of shape {shape:?}")));
-        }
-        let k = 1.0 / (axis_len as f32).sqrt();
-        let out = crate::ir::graph::LayerNormOut::Normalized {
-            scale: vec![k; axis_len],
-            bias: vec![0.0; axis_len],
-        };
-        let kind = OpKind::LayerNorm {
-            axis_len,
-            epsilon: 0.0,
-            centred: false,
-            out,
-        };
-        ctx.emit(node, kind, vec![x], len)?;
-        return Ok(());
+    let denom = match norm.as_str() {
+        "L2" => Denom::SumSquares,
+        "L1" => Denom::AbsSum,
+        "MAX" => Denom::MaxAbs,
+        _ => return Err(node.err(format!("Normalizer `{norm}` is not one of MAX, L1, L2"))),
+    };
+    let axis_len = shape.last().copied().unwrap_or(1);
+    let len: usize = shape.iter().product();
+    if axis_len == 0 {
+        return Err(node.err(format!("normalises an empty row of shape {shape:?}")));
     }
-    Err(node.err(format!(
-        "Normalizer `{norm}` is not supported (L2 is; L1 only after a softmax, where it is the identity)"
-    )))
+    let k = 1.0 / (axis_len as f32).sqrt();
+    let out = crate::ir::graph::LayerNormOut::Normalized {
+        scale: vec![k; axis_len],
+        bias: vec![0.0; axis_len],
+    };
+    let kind = OpKind::LayerNorm {
+        axis_len,
+        epsilon: 0.0,
+        centred: false,
+        denom,
+        out,
+    };
+    ctx.emit(node, kind, vec![x], len)?;
+    Ok(())
 }
 
 /// ONNX `ArgMax` over the last axis: an integer index (ties: lowest).

@@ -136,6 +136,7 @@ pub fn layer_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
             axis_len,
             epsilon,
             centred: true,
+            denom: Default::default(),
             out,
         },
         vec![x],
@@ -159,6 +160,7 @@ pub fn layer_normalization(ctx: &mut Ctx, node: &Node) -> Result<()> {
             axis_len,
             epsilon,
             centred: true,
+            denom: Default::default(),
             out: LayerNormOut::InvStdDev,
         };
         ctx.emit_to(node, inv, kind, vec![x], groups)?;
