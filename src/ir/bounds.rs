@@ -260,12 +260,20 @@ pub fn propagate(
                     "{what}: the input map and the clamp differ in length"
                 ));
             }
+            if rescale.len() != 1 && rescale.len() != in_lo.len() {
+                return Err(format!(
+                    "{what}: {} rescales for {} inputs",
+                    rescale.len(),
+                    in_lo.len()
+                ));
+            }
             let mut out = Vec::new();
             let mut bits = 1;
-            for (&l, &h) in in_lo.iter().zip(in_hi) {
+            for (i, (&l, &h)) in in_lo.iter().zip(in_hi).enumerate() {
                 if l > h {
                     return Err(format!("{what}: empty input clamp [{l}, {h}]"));
                 }
+                let rescale = &crate::ir::program::quantize_rescale(rescale, i);
                 let (a, b) = rescale_bounds(*rescale, l, h, what)?;
                 // An identity rescale is not computed (the back ends leave it out).
                 bits = bits.max(if rescale.is_identity() {

@@ -166,7 +166,7 @@ pub fn program(p: &Program) -> String {
                 rescale,
                 pick,
             } => format!(
-                "{dst} = quantize(in{}) rescale {}/2^{} clamp lo {} hi {}",
+                "{dst} = quantize(in{}) rescale {} clamp lo {} hi {}",
                 match pick {
                     Some(m) => format!(
                         "[pick {}]",
@@ -174,8 +174,14 @@ pub fn program(p: &Program) -> String {
                     ),
                     None => String::new(),
                 },
-                rescale.mul,
-                rescale.shift,
+                match &rescale[..] {
+                    [r] => format!("{}/2^{}", r.mul, r.shift),
+                    per => format!(
+                        "per feature {}/2^{}",
+                        summary(&per.iter().map(|r| r.mul).collect::<Vec<_>>()),
+                        summary(&per.iter().map(|r| r.shift as i64).collect::<Vec<_>>())
+                    ),
+                },
                 summary(in_lo),
                 summary(in_hi)
             ),

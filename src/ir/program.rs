@@ -342,19 +342,32 @@ impl Lut {
     }
 }
 
+/// Element `i`'s rescale of a Quantize: its own, or the shared one.
+pub fn quantize_rescale(rescale: &[Rescale], i: usize) -> Rescale {
+    match rescale {
+        [one] => *one,
+        per => per[i],
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum InstrKind {
     /// From the `s64` model input at the decimal input scale:
-    /// `dst[i] = rescale(clamp(in[j], in_lo[i], in_hi[i])) + zp_dst` with
+    /// `dst[i] = rescale[i](clamp(in[j], in_lo[i], in_hi[i])) + zp_dst` with
     /// `j = pick[i]` (or `i` without `pick`). The clamp is the declared input
     /// domain: nothing outside it reaches the arithmetic. `pick` is an index
     /// map on the input (a Slice or Gather of the model input) read in
     /// place: the unread features are never copied.
+    ///
+    /// `rescale` has one entry (every element) or one per element
+    /// (per-feature input scales, quant's choice where every reader of the
+    /// input is a Dense: element `i` holds `x_i / f_i` at the tensor's
+    /// scale, and the Dense's weight column `i` carries `f_i`).
     Quantize {
         dst: TensorId,
         in_lo: Vec<i64>,
         in_hi: Vec<i64>,
-        rescale: Rescale,
+        rescale: Vec<Rescale>,
         pick: Option<Vec<usize>>,
     },
     /// `acc[j] = bias[j] + sum_i weight[j][i] * src[i]` (any source zero
@@ -539,10 +552,12 @@ impl InstrKind {
     /// [`Round::HalfUp`] (`None` when all round half up).
     pub fn tie_rounding(&self) -> Option<Round> {
         let rs: Vec<Rescale> = match self {
-            InstrKind::Quantize { rescale, .. }
-            | InstrKind::Trees { rescale, .. }
-            | InstrKind::Dequantize { rescale, .. } => vec![*rescale],
-            InstrKind::Dense { rescale, .. } => rescale.clone(),
+            InstrKind::Trees { rescale, .. } | InstrKind::Dequantize { rescale, .. } => {
+                vec![*rescale]
+            }
+            InstrKind::Dense { rescale, .. } | InstrKind::Quantize { rescale, .. } => {
+                rescale.clone()
+            }
             InstrKind::Scale { pos, neg, .. } => [&pos[..], &neg[..]].concat(),
             InstrKind::Binary { rescale_a, .. } => vec![*rescale_a],
             InstrKind::Concat { pieces, .. } => pieces

@@ -139,7 +139,7 @@ impl Builder<'_> {
                 dst,
                 in_lo: vec![lo; n],
                 in_hi: vec![hi; n],
-                rescale: r,
+                rescale: vec![r],
                 pick: None,
             },
         )
@@ -184,7 +184,7 @@ impl Builder<'_> {
                 dst: raw,
                 in_lo: vec![lo; n],
                 in_hi: vec![hi; n],
-                rescale: r,
+                rescale: vec![r],
                 pick: None,
             },
         )?;

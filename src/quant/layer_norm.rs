@@ -3,7 +3,7 @@
 //! `1 / sqrt(var + eps)` between its values at the largest and smallest
 //! possible variance), not from interval arithmetic on a composed graph.
 
-use super::fixed::qparams;
+use super::fixed::{qparams, quantize_value};
 use super::{qerr, Builder};
 use crate::ir::graph::LayerNormOut;
 use crate::ir::layer_norm::{Denom, NormOut, Z_FRAC};
@@ -78,14 +78,15 @@ fn fixed_out(out: &LayerNormOut, n: f64, sx: f64, sy: f64) -> std::result::Resul
 }
 
 impl Builder<'_> {
+    /// `fused`: the index and bounds of a Relu or Clip that only reads it,
+    /// applied as the instruction's output clamp; its output is then the
+    /// clamp's.
     pub(super) fn layer_norm(
         &mut self,
         op_index: usize,
-        axis_len: usize,
-        epsilon: f32,
-        centred: bool,
-        denom: Denom,
+        (axis_len, epsilon, centred, denom): (usize, f32, bool, Denom),
         out: &LayerNormOut,
+        fused: Option<(usize, (f32, f32))>,
     ) -> Result<()> {
         let x = self.unary_source(op_index)?;
         let centre = (!centred).then_some(x.q.zero_point);
@@ -108,8 +109,10 @@ impl Builder<'_> {
                 "an uncentred inverse deviation is not lowered",
             ));
         }
-        let op = &self.graph.ops[op_index];
-        let out_v = op.output;
+        let out_v = match fused {
+            Some((r, _)) => self.graph.ops[r].output,
+            None => self.graph.ops[op_index].output,
+        };
         let name = self.graph.value(out_v).name.clone();
         let len = self.graph.value(out_v).len;
         let n = axis_len as f64;
@@ -149,8 +152,15 @@ impl Builder<'_> {
                 )
             }
         };
+        let (lo, hi) = match fused {
+            Some((_, (a, b))) => {
+                let (lo, hi) = (lo.max(a as f64), hi.min(b as f64));
+                (lo.min(hi), hi)
+            }
+            None => (lo, hi),
+        };
         let (plo, phi) = self.pick_range(out_v, lo, hi)?;
-        let clamped = (plo, phi) != (lo, hi);
+        let clamped = (plo, phi) != (lo, hi) || fused.is_some();
         // The integer ends can pass the real ones by the rounding of the
         // constants: widen the range (by 1/256 of the span, doubling) until
         // the proven bounds fit, unless a calibrated range clamps anyway.
@@ -180,7 +190,13 @@ impl Builder<'_> {
                 widen * 2.0
             };
         };
-        let clamp = ((plo, phi) != (lo, hi)).then_some((dq.qmin, dq.qmax));
+        let clamp = match fused {
+            Some((_, (a, b))) => {
+                let end = |v: f32| quantize_value(&dq, (v as f64).clamp(-1e30, 1e30));
+                Some((end(a).max(dq.qmin), end(b).min(dq.qmax)))
+            }
+            None => ((plo, phi) != (lo, hi)).then_some((dq.qmin, dq.qmax)),
+        };
         let src_name = self.tensors[x.id.index()].name.clone();
         let doc = format!(
             "{name} = ({src_name} - mean) / sqrt(var + {epsilon:e}) {kind_doc} over groups of {axis_len}: centred n * x - sum, sum of squares + {eps}, reciprocal square root by Newton steps (no division)"
@@ -199,7 +215,7 @@ impl Builder<'_> {
             ),
             _ => doc,
         };
-        self.finish(op_index, dq, len, doc, |dst| InstrKind::LayerNorm {
+        let kind = |dst| InstrKind::LayerNorm {
             src: x.id,
             dst,
             axis_len,
@@ -208,6 +224,19 @@ impl Builder<'_> {
             denom,
             out: norm_out,
             clamp,
-        })
+        };
+        let Some((r, (a, b))) = fused else {
+            return self.finish(op_index, dq, len, doc, kind);
+        };
+        let (op, next) = (&self.graph.ops[op_index], &self.graph.ops[r]);
+        let (node, onnx_op) = (op.node.clone(), format!("{}+{}", op.onnx_op, next.onnx_op));
+        let dst = self.add_tensor(&name, len, dq);
+        let doc = format!(
+            "{doc}, clamped to [{a}, {b}] ({} `{}` fused)",
+            next.onnx_op, next.node
+        );
+        self.push(&node, &onnx_op, doc, kind(dst))?;
+        self.map.insert(out_v, dst);
+        Ok(())
     }
 }

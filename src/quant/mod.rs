@@ -77,6 +77,9 @@ struct Builder<'a> {
     bounds: Vec<Option<Bounds>>,
     /// Graph value → tensor holding it.
     map: HashMap<ValueId, TensorId>,
+    /// The input tensor's per-feature factors `f_i`, when it has them
+    /// ([`Builder::input_factors`]): element `i` holds `x_i / f_i`.
+    input_factors: Option<(TensorId, Vec<f64>)>,
 }
 
 /// What an element-wise op reads (see `Builder::unary_source`).
@@ -289,22 +292,48 @@ impl<'a> Builder<'a> {
             };
         }
         let identity = identity || trees_only;
+        let factors = match identity || pick.is_some() {
+            true => None,
+            false => self.input_factors(&in_lo, &in_hi),
+        };
+        let f = |i: usize| factors.as_ref().map_or(1.0, |f| f[i]);
+        let (rlo, rhi) = match &factors {
+            // The range of x_i / f_i over every feature.
+            Some(fs) => (0..n).fold((0f64, 0f64), |(a, b), i| {
+                (
+                    a.min(in_lo[i] as f64 / is / fs[i]),
+                    b.max(in_hi[i] as f64 / is / fs[i]),
+                )
+            }),
+            None => (rlo, rhi),
+        };
+        if factors.is_some() {
+            q = fixed::qparams_unclamped(self.opts.precision, rlo, rhi);
+        }
         let rescale = if identity {
             q.scale = 1.0 / is;
-            Rescale::IDENTITY
+            vec![Rescale::IDENTITY]
         } else {
             // Huge inputs leave the multiplier few bits (62 - bits of the
             // input), and its rounding can carry the ends a few steps past
             // the range: widen the range until the rescaled ends fit.
             let mut widen = 1.0 / 256.0;
             loop {
-                let r = rescale_for(1.0 / (is * q.scale), max_in).map_err(|r| qerr("input", r))?;
-                let (a, b) = (
-                    r.apply(min_in) + q.zero_point,
-                    r.apply(max_in_hi) + q.zero_point,
-                );
-                if (a >= q.qmin && b <= q.qmax) || widen > 0.5 {
-                    break r;
+                let one = |i: usize, lo: i64, hi: i64| -> Result<(Rescale, bool)> {
+                    let m = lo.abs().max(hi.abs());
+                    let r = rescale_for(1.0 / (is * q.scale * f(i)), m)
+                        .map_err(|r| qerr("input", r))?;
+                    let (a, b) = (r.apply(lo) + q.zero_point, r.apply(hi) + q.zero_point);
+                    Ok((r, a >= q.qmin && b <= q.qmax))
+                };
+                let rs: Vec<(Rescale, bool)> = match factors {
+                    Some(_) => (0..n)
+                        .map(|i| one(i, in_lo[i], in_hi[i]))
+                        .collect::<Result<_>>()?,
+                    None => vec![one(0, min_in, max_in_hi)?],
+                };
+                if rs.iter().all(|r| r.1) || widen > 0.5 {
+                    break rs.into_iter().map(|r| r.0).collect::<Vec<_>>();
                 }
                 q = fixed::qparams_unclamped(
                     self.opts.precision,
@@ -319,6 +348,12 @@ impl<'a> Builder<'a> {
             format!("{name}_q = in, clamped to the input domain (read only by tree ensembles: kept whole at scale 1/{is})")
         } else if identity {
             format!("{name}_q = in, clamped to the input domain (at scale 1/{is} the inputs already fit int16)")
+        } else if let Some(fs) = &factors {
+            format!(
+                "{name}_q[i] = round(in[i] / {is} / ({:e} * f[i])) (in clamped to the input domain): per-feature scales, f[i] = |domain of i| / the widest, {:.3e} .. 1, folded into the weight columns of the Dense that reads it",
+                q.scale,
+                fs.iter().copied().fold(1.0, f64::min)
+            )
         } else {
             format!(
                 "{name}_q = round(in / {is} / {:e}) (in clamped to the input domain)",
@@ -339,6 +374,7 @@ impl<'a> Builder<'a> {
             None => (name, doc),
         };
         let t = self.add_tensor(&name, n, q);
+        self.input_factors = factors.map(|f| (t, f));
         match &pick {
             Some((k, _)) => self.map.insert(g.ops[*k].output, t),
             None => self.map.insert(g.input, t),
@@ -356,6 +392,38 @@ impl<'a> Builder<'a> {
             },
         )?;
         Ok(pick.map(|(k, _)| k))
+    }
+
+    /// Per-feature input scales: when every reader of the model input is a
+    /// Dense (int16) and some feature reaches at most half as far as the
+    /// widest (`m_i = max |in_lo_i|, |in_hi_i|`), `f_i = m_i / max m`. The
+    /// Quantize then stores `x_i / f_i` (one tensor scale, every feature
+    /// using the full int16 range) and the Dense multiplies weight column
+    /// `i` by `f_i`: the same real product, no cost at run time.
+    fn input_factors(&self, in_lo: &[i64], in_hi: &[i64]) -> Option<Vec<f64>> {
+        let g = self.graph;
+        let mut readers = g.ops.iter().filter(|op| op.inputs.contains(&g.input));
+        let dense_only = readers
+            .by_ref()
+            .all(|op| matches!(op.kind, OpKind::Dense { .. }) && op.inputs == [g.input]);
+        let any = g.ops.iter().any(|op| op.inputs.contains(&g.input));
+        if self.opts.precision != Precision::Int16 || !dense_only || !any || g.is_output(g.input) {
+            return None;
+        }
+        let m: Vec<f64> = in_lo
+            .iter()
+            .zip(in_hi)
+            .map(|(l, h)| l.unsigned_abs().max(h.unsigned_abs()) as f64)
+            .collect();
+        let top = m.iter().copied().fold(0.0, f64::max);
+        if top <= 0.0 || !m.iter().any(|&v| v > 0.0 && 2.0 * v <= top) {
+            return None;
+        }
+        Some(
+            m.iter()
+                .map(|&v| if v > 0.0 { v / top } else { 1.0 })
+                .collect(),
+        )
     }
 
     /// A Relu or Clip directly after `op_index` that only it reads can be
@@ -376,6 +444,29 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The Relu or Clip that is the only reader of `op_index`'s output,
+    /// wherever it comes later (a layer normalisation's Y is followed by
+    /// its InvStdDev op first): its index and bounds. Computing it at
+    /// `op_index` is valid, as it reads nothing else.
+    fn fusable_reader(
+        &self,
+        op_index: usize,
+        uses: &HashMap<ValueId, usize>,
+    ) -> Option<(usize, (f32, f32))> {
+        let out = self.graph.ops[op_index].output;
+        if uses.get(&out) != Some(&1) || self.graph.is_output(out) {
+            return None;
+        }
+        let r = (op_index + 1..self.graph.ops.len())
+            .find(|&k| self.graph.ops[k].inputs.contains(&out))?;
+        let bounds = match self.graph.ops[r].kind {
+            OpKind::Activation(Activation::Relu) => (0.0, f32::INFINITY),
+            OpKind::Activation(Activation::Clip { min, max }) => (min, max),
+            _ => return None,
+        };
+        Some((r, bounds))
+    }
+
     fn dense(
         &mut self,
         op_index: usize,
@@ -389,6 +480,22 @@ impl<'a> Builder<'a> {
         let sq = self.tensors[src.index()].q.clone();
         let n_in = self.tensors[src.index()].len;
         let n_out = bias.len();
+        // A source with per-feature scales: column i times f_i.
+        let folded: Vec<f32>;
+        let factors = match &self.input_factors {
+            Some((t, f)) if *t == src && f.len() == n_in => Some(f),
+            _ => None,
+        };
+        let weight = match factors {
+            Some(f) => {
+                folded = weight
+                    .chunks(n_in)
+                    .flat_map(|row| row.iter().zip(f).map(|(&w, &fi)| (w as f64 * fi) as f32))
+                    .collect();
+                &folded[..]
+            }
+            None => weight,
+        };
         let prec = self.opts.precision;
         let wmax = ((1i64 << (prec.bits() - 1)) - 1) as f64;
         // Per-output-channel symmetric weight scales.
@@ -522,6 +629,9 @@ impl<'a> Builder<'a> {
             self.tensors[src.index()].name,
             prec.bits()
         );
+        if factors.is_some() {
+            doc.push_str(", the source's per-feature scales folded into the weight columns");
+        }
         if let Some((a, b)) = fused {
             doc.push_str(&format!(", clamped to [{a}, {b}]"));
         }
@@ -974,6 +1084,7 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         instrs: Vec::new(),
         bounds: Vec::new(),
         map: HashMap::new(),
+        input_factors: None,
     };
     let mut uses: HashMap<ValueId, usize> = HashMap::new();
     for op in &graph.ops {
@@ -982,10 +1093,12 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         }
     }
     let absorbed = b.quantize_input(domain)?;
+    // Ops computed early by an instruction that fused them.
+    let mut done: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < graph.ops.len() {
         let op = &graph.ops[i];
-        if Some(i) == absorbed {
+        if Some(i) == absorbed || done.contains(&i) {
             i += 1;
             continue;
         }
@@ -1062,7 +1175,12 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
                 centred,
                 denom,
                 out,
-            } => b.layer_norm(i, *axis_len, *epsilon, *centred, *denom, out)?,
+            } => {
+                // A Relu or Clip reading only it is its output clamp.
+                let fused = b.fusable_reader(i, &uses);
+                b.layer_norm(i, (*axis_len, *epsilon, *centred, *denom), out, fused)?;
+                done.extend(fused.map(|f| f.0));
+            }
         }
         i += 1;
     }

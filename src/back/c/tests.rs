@@ -82,7 +82,7 @@ fn mixed_program() -> Program {
                 dst: t(0),
                 in_lo: vec![-2000, -1500, -3000, 0],
                 in_hi: vec![2000, 1500, 3000, 1000],
-                rescale: r(1_099_511_628, 30), // 1.024
+                rescale: vec![r(1_099_511_628, 30)], // 1.024
                 pick: None,
             },
         ),
@@ -222,7 +222,7 @@ fn mlp_program(seed: u64) -> Program {
             dst: t(0),
             in_lo: vec![-8000; 30],
             in_hi: vec![8000; 30],
-            rescale: r(4096 * 1024, 20),
+            rescale: vec![r(4096 * 1024, 20)],
             pick: None,
         },
     )];
@@ -376,8 +376,10 @@ fn reference(p: &Program, input: &[i64]) -> Vec<i64> {
             } => {
                 assert!(pick.is_none(), "the reference has no input map");
                 for i in 0..p.input_len {
-                    vals[dst.index()][i] =
-                        resc(*rescale, input[i].clamp(in_lo[i], in_hi[i])) + zp(*dst);
+                    vals[dst.index()][i] = resc(
+                        rescale[rescale.len().min(i + 1) - 1],
+                        input[i].clamp(in_lo[i], in_hi[i]),
+                    ) + zp(*dst);
                 }
             }
             InstrKind::Dense {
@@ -784,7 +786,7 @@ fn softmax_program(step_shift: u32) -> Program {
                     dst: t(0),
                     in_lo: vec![-4000; 6],
                     in_hi: vec![4000; 6],
-                    rescale: r(1_099_511_628, 30),
+                    rescale: vec![r(1_099_511_628, 30)],
                     pick: None,
                 },
             ),

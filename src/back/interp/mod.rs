@@ -59,7 +59,8 @@ pub fn run_traced(program: &Program, input: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>,
                     if c != v {
                         flags |= INFER_DRIFT;
                     }
-                    t[dst.index()][i] = rescale.apply(c) + z;
+                    t[dst.index()][i] =
+                        crate::ir::program::quantize_rescale(rescale, i).apply(c) + z;
                 }
             }
             InstrKind::Dense {

@@ -614,7 +614,7 @@ impl Writer<'_> {
                 in_hi,
                 rescale,
                 pick,
-            } => self.quantize(k, &ident, *dst, (in_lo, in_hi), *rescale, pick.as_deref())?,
+            } => self.quantize(k, &ident, *dst, (in_lo, in_hi), rescale, pick.as_deref())?,
             InstrKind::Dense { .. } => self.dense(k, &ident, &instr.kind)?,
             InstrKind::Scale {
                 src,
@@ -837,12 +837,13 @@ impl Writer<'_> {
         ident: &str,
         dst: TensorId,
         (in_lo, in_hi): (&[i64], &[i64]),
-        rescale: Rescale,
+        rescale: &[Rescale],
         pick: Option<&[usize]>,
     ) -> Result<Vec<String>> {
         let n_in = self.program.input_len;
         let n = pick.map_or(n_in, |m| m.len());
         if self.len(dst) != n
+            || (rescale.len() != 1 && rescale.len() != n)
             || in_lo.len() != n
             || in_hi.len() != n
             || pick.is_some_and(|m| m.iter().any(|&j| j >= n_in))
@@ -876,12 +877,12 @@ impl Writer<'_> {
         let y = self.buf(dst)?;
         let lo = self.per_elem(ident, "in_lo", in_lo, "lowest input, input units");
         let hi = self.per_elem(ident, "in_hi", in_hi, "highest input, input units");
-        let identity = rescale.is_identity();
+        let identity = rescale.iter().all(|r| r.is_identity());
         let m = if identity {
             None
         } else {
             self.helpers.rescale = true;
-            Some(self.muls(ident, "", &[rescale], "1 / (LF_INPUT_SCALE * scale)")?)
+            Some(self.muls(ident, "", rescale, "1 / (LF_INPUT_SCALE * scale)")?)
         };
         let zp = self.zp(ident, "zp", self.program.tensor(dst).q.zero_point);
         let value = |i: &str| {

@@ -54,7 +54,13 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     let lo = w.per_elem(d, ident, "in_lo", in_lo, "lowest input, input units")?;
     let hi = w.per_elem(d, ident, "in_hi", in_hi, "highest input, input units")?;
     let what = format!("1 / (LF_INPUT_SCALE * {})", sci(t.q.scale));
-    let mul = w.rescales(d, ident, "", &[*rescale], &what)?;
+    if rescale.len() != 1 && rescale.len() != n {
+        return fail(format!(
+            "Quantize: {} rescales for {n} inputs",
+            rescale.len()
+        ));
+    }
+    let mul = w.rescales(d, ident, "", rescale, &what)?;
     let zp = w.zp_term(d, ident, "zp", t.q.zero_point, t)?;
     let picks: Vec<i64> = pick.iter().flatten().map(|&j| j as i64).collect();
     let pick_arr = match (pick, w.plan.steps[cx.k].form) {
@@ -84,7 +90,7 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             ],
         );
         // An identity rescale (the inputs already fit) is left out.
-        let x = if rescale.is_identity() {
+        let x = if rescale.iter().all(|r| r.is_identity()) {
             x
         } else {
             mul.apply(x, i)
