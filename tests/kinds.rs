@@ -433,3 +433,38 @@ fn kinds_every_fixture_has_its_files() {
         }
     }
 }
+
+/// lfc's own float graph (the `lfc eval` reference where tract lacks an
+/// op) reproduces the reference outputs checked in beside every
+/// PyTorch-shaped fixture (onnxruntime, or the onnx reference evaluator
+/// named in `NAME.reference`) on all 300 held-out rows, to f32 rounding:
+/// the float semantics of BatchNormalization, Conv, pools, index maps,
+/// Concat, LayerNormalization, the unary tables, Gelu and M > 1 Gemm.
+/// (The ONNX-ML fixtures: `ml_float_graph_matches_onnxruntime`.)
+#[test]
+fn kinds_float_graph_matches_the_reference() {
+    for (name, _) in kind_models() {
+        let f = files(name);
+        let g = lfc::front::onnx::load(&f.model).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rows = data::read_matrix(&f.heldout).unwrap();
+        let want = data::read_matrix(&f.ort).unwrap();
+        assert_eq!(want.cols, g.output_len(), "{name}");
+        let mut worst: f64 = 0.0;
+        for (r, row) in rows.iter_rows().enumerate() {
+            let x: Vec<f64> = row.iter().map(|&v| v as f32 as f64).collect();
+            for (c, (a, b)) in g.eval(&x).iter().zip(want.row(r)).enumerate() {
+                let d = (a - b).abs();
+                assert!(
+                    d <= 1e-4 * b.abs().max(1.0),
+                    "{name} row {r} column {c}: lfc {a}, {} {b}",
+                    f.reference
+                );
+                worst = worst.max(d);
+            }
+        }
+        eprintln!(
+            "{name}: float graph vs {}, max |diff| {worst:.2e}",
+            f.reference
+        );
+    }
+}
