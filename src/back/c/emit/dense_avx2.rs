@@ -200,6 +200,8 @@ pub(super) fn construct(
     let a = DenseAvx2 {
         func: format!("{ident}_avx2"),
         in_len: names.in_len,
+        narrow4: (0..names.n / 4).map(|g| 4 * g).collect(),
+        narrow_rest: names.n / 4 * 4,
         out_len: names.out_len,
         in_pad: names.in_pad,
         in_pad_value: 16 * d.chunks,
