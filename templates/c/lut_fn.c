@@ -40,7 +40,12 @@ static inline s64 {{ f.name }}(s64 x)
 {%- endif %}
 {%- if f.folded %}
 	k = d >> {{ f.step_shift }};
+{%- if f.wrap_return %}
+	return ({{ f.base }}[k] + {{ f.delta }}[k] * d) >>
+	       {{ f.step_shift }};
+{%- else %}
 	return ({{ f.base }}[k] + {{ f.delta }}[k] * d) >> {{ f.step_shift }};
+{%- endif %}
 {%- elif f.interp %}
 	k = d >> {{ f.step_shift }};
 	return {{ f.table }}[k] + lf_rescale(d & {{ f.frac_mask }}, {{ f.delta }}[k], {{ f.step_shift }});

@@ -275,6 +275,8 @@ pub struct LutFn {
     /// (`lower_lut::LutForm::Folded`): no `table`, no `frac_mask`.
     pub folded: bool,
     pub base: String,
+    /// The folded return is longer than a 100-column line: on two.
+    pub wrap_return: bool,
     pub step_shift: String,
     pub frac_mask: String,
     /// The source can fall below `lo` / rise above `hi` (else the validator
@@ -610,6 +612,8 @@ pub struct DenseAvx2 {
     /// The offsets `lf_narrow4()` copies x to s16 at, four inputs each;
     /// the inputs from `narrow_rest` on are copied one by one.
     pub narrow4: Vec<usize>,
+    /// A loop of `lf_narrow4()` instead (long rows).
+    pub narrow_loop: bool,
     pub narrow_rest: usize,
     pub out_len: String,
     pub in_pad: String,

@@ -152,6 +152,8 @@ pub(super) fn parts(
         range: range.to_string(),
         interp,
         folded,
+        wrap_return: 8 + format!("return ({base}[k] + {delta}[k] * d) >> {step_shift};").len()
+            > 100,
         base: base.to_string(),
         step_shift,
         frac_mask,
