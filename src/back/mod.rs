@@ -4,5 +4,7 @@
 pub mod c;
 pub mod interp;
 pub mod lower;
+pub mod lower_input;
+pub mod lower_lut;
 pub mod lower_simd;
 pub mod rust;

@@ -46,7 +46,14 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- endif %}
 	int {{ l.ints }};
 
-	for (i = 0; i < {{ l.in_len }}; i++)
+{%- for off in l.narrow4 %}
+	lf_narrow4(&xs[{{ off }}], &x[{{ off }}]);
+{%- endfor %}
+{%- if l.narrow_loop %}
+	for (i = 0; i < {{ l.narrow_rest }}; i += 4)
+		lf_narrow4(&xs[i], &x[i]);
+{%- endif %}
+	for (i = {{ l.narrow_rest }}; i < {{ l.in_len }}; i++)
 		xs[i] = x[i];
 {%- if l.padded %}
 	for (; i < {{ l.in_pad }}; i++)

@@ -15,7 +15,23 @@
 	 * {{ n }}
 {%- endfor %}
 	 */
-{%- if l.unrolled.is_empty() %}
+{%- if let Some(f) = l.in_place %}
+{%- for line in f.checks %}
+	{{ line }};
+{%- endfor %}
+	/*
+	 * The layers read in[] through {{ f.pointer }}: inside the domain the
+	 * quantization is the identity. An input outside it: they read the
+	 * clamped copy instead (rare, so a loop).
+	 */
+	if (flags) {
+		for (i = 0; i < {{ l.len }}; i++)
+			{{ l.dst }}[i] = {{ f.clamped }};
+		{{ f.pointer }} = {{ l.dst }};
+	}
+	/* gcc would keep the loaded inputs live (spilled) for the layers */
+	OPTIMIZER_HIDE_VAR({{ f.pointer }});
+{%- elif l.unrolled.is_empty() %}
 	for (i = 0; i < {{ l.len }}; i++)
 		{{ l.dst }}[i] = {{ l.value }};
 {%- else %}

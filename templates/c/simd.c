@@ -168,6 +168,18 @@ static inline LF_AVX2 lf_v4di lf_ld4_s64(const s64 *p)
 	return *(const lf_v4di_u *)p;
 }
 
+/*
+ * xs[0..3] = x[0..3], each proven within s16: the low halves of the four
+ * s64 (vpermd), packed to s16 (vpackssdw: nothing saturates), one store.
+ */
+static inline LF_AVX2 void lf_narrow4(s16 *xs, const s64 *x)
+{
+	lf_v8si lows = { 0, 2, 4, 6, 0, 2, 4, 6 };
+	lf_v8si v = __builtin_ia32_permvarsi256((lf_v8si)lf_ld4_s64(x), lows);
+
+	*(lf_u64_u *)xs = ((lf_v4di)__builtin_ia32_packssdw256(v, v))[0];
+}
+
 /* Every lane c. */
 static inline LF_AVX2 lf_v4di lf_set4(s64 c)
 {

@@ -106,6 +106,7 @@ pub const RESERVED: &[&str] = &[
     // locals of the emitted infer function
     "in",
     "out",
+    "x_in",
     "i",
     "j",
     "g",

@@ -271,6 +271,12 @@ pub struct LutFn {
     pub hi: String,
     pub range: String,
     pub interp: bool,
+    /// Interpolated as `(base[k] + delta[k] * d) >> step_shift`
+    /// (`lower_lut::LutForm::Folded`): no `table`, no `frac_mask`.
+    pub folded: bool,
+    pub base: String,
+    /// The folded return is longer than a 100-column line: on two.
+    pub wrap_return: bool,
     pub step_shift: String,
     pub frac_mask: String,
     /// The source can fall below `lo` / rise above `hi` (else the validator
@@ -355,6 +361,18 @@ pub struct QuantizeL {
     pub value: String,
     /// Straight-line statements (without `;`), or empty for the loop.
     pub unrolled: Vec<String>,
+    /// The layers read the input in place (`lower_input`).
+    pub in_place: Option<InPlace>,
+}
+
+/// An input block that checks the domain and clamps only on drift.
+pub struct InPlace {
+    /// `flags |= (outside) * LF_INFER_DRIFT` per input (without `;`).
+    pub checks: Vec<String>,
+    /// `lf_clamp(in[i], lo[i], hi[i])`.
+    pub clamped: String,
+    /// The pointer the layers read (`x_in`).
+    pub pointer: String,
 }
 construct!(QuantizeL, QuantizeDecls, QuantizeBody, "c/quantize.c");
 
@@ -591,6 +609,12 @@ pub struct Avx2Tail {
 pub struct DenseAvx2 {
     pub func: String,
     pub in_len: String,
+    /// The offsets `lf_narrow4()` copies x to s16 at, four inputs each;
+    /// the inputs from `narrow_rest` on are copied one by one.
+    pub narrow4: Vec<usize>,
+    /// A loop of `lf_narrow4()` instead (long rows).
+    pub narrow_loop: bool,
+    pub narrow_rest: usize,
     pub out_len: String,
     pub in_pad: String,
     pub in_pad_value: usize,

@@ -10,6 +10,7 @@ use super::namer::{macro_name, Namer};
 use super::templates::*;
 use super::{CModule, ModuleMeta};
 use crate::back::lower::{self, Plan};
+use crate::back::lower_input::INPUT_POINTER;
 use crate::ir::{Instr, Lut, Program, Rescale, Round, Tensor, TensorId};
 use crate::valid::{ModuleInfo, ELEM_BYTES};
 use crate::{Error, Result};
@@ -334,6 +335,9 @@ pub(super) struct Writer<'a> {
     pub uses_g: bool,
     pub uses_acc: bool,
     pub uses_acc32: bool,
+    /// The input tensor the layers read in place, through
+    /// `lower_input::INPUT_POINTER` (`lower_input::reads_input_in_place`).
+    pub input_in_place: Option<TensorId>,
     /// A layer has an AVX2 form (`--simd avx2`).
     pub uses_simd: bool,
     /// How many `u64 pk<b>` locals (accumulators of two packed channels).
@@ -422,6 +426,7 @@ impl<'a> Writer<'a> {
             uses_g: false,
             uses_acc: false,
             uses_acc32: false,
+            input_in_place: None,
             uses_simd: false,
             pk_locals: 0,
             rodata_bytes: 0,
@@ -456,6 +461,9 @@ impl<'a> Writer<'a> {
         self.tensor(t)?;
         let b = self.info.tensor_buffer[t.index()];
         self.used_buffers[b] = true;
+        if self.input_in_place == Some(t) {
+            return Ok(Expr::name(INPUT_POINTER));
+        }
         Ok(Expr::name(&self.buffers[b]))
     }
 
@@ -706,6 +714,9 @@ impl<'a> Writer<'a> {
         }
         if self.uses_acc32 {
             locals.push("s32 acc32".into());
+        }
+        if self.input_in_place.is_some() {
+            locals.push(format!("const s64 *{INPUT_POINTER} = in"));
         }
         if self.pk_locals > 0 {
             let pk: Vec<String> = (0..self.pk_locals).map(|b| format!("pk{b}")).collect();

@@ -19,6 +19,7 @@ mod trees;
 use super::RustModule;
 use crate::back::c::{self, ctype_for, layer_idents, ModuleMeta};
 use crate::back::lower::{self, Form, Plan};
+use crate::back::lower_lut::{self, LutForm};
 use crate::ir::program::softmax_consts as sm;
 use crate::ir::{AccWidth, BinaryOp, Instr, InstrKind, Lut, Program, Rescale, Round, TensorId};
 use crate::valid::ModuleInfo;
@@ -1281,10 +1282,16 @@ impl Writer<'_> {
         self.helpers.clamp = true;
         c::writer_check_lut(lut)?;
         let interp = lut.step_shift > 0;
+        // The folded interpolation where lower_lut chose it for the C too.
+        let form = lower_lut::lut_form(lut, false);
         let name = |s: &str| c::namer::macro_name(ident, s);
         let lo = self.konst(name("lo"), "i64", lit(lut.lo), None);
         let range = self.konst(name("range"), "i64", lit(lut.hi - lut.lo), None);
-        let table = self.array(name("table"), &lut.table, Some(format!(
+        let (entries, values) = match &form {
+            LutForm::Folded { base } => ("base", base),
+            LutForm::Plain => ("table", &lut.table),
+        };
+        let table = self.array(name(entries), values, Some(format!(
             "{}(x) on [{}, {}], {} entries{}; largest error against the exact quantized function: {:.4e} (real units)",
             lut.func.name(), lut.lo, lut.hi, lut.table.len(),
             if interp { format!(" every 2^{} inputs, linear in between", lut.step_shift) } else { String::new() },
@@ -1301,15 +1308,25 @@ impl Writer<'_> {
             format!("fn {fn_name}(x: i64) -> i64 {{"),
             format!("    let d = lf_clamp(x - {lo}, 0, {range});"),
         ];
-        if interp {
+        if let LutForm::Folded { .. } = form {
+            let d = lower_lut::deltas(lut);
+            let delta = self.array(name("delta"), &d, Some("table[k + 1] - table[k]".into()));
+            let sh = self.konst(
+                name("step_shift"),
+                "u32",
+                lut.step_shift.to_string(),
+                Some("entries are 2^step_shift inputs apart".into()),
+            );
+            f.push(format!(
+                "    // folded (lower_lut): {table}[k] = table[k] * 2^s + 2^(s - 1) - delta[k] * k * 2^s"
+            ));
+            f.push(format!("    let k = (d >> {sh}) as usize;"));
+            f.push(format!(
+                "    ({table}[k] as i64 + {delta}[k] as i64 * d) >> {sh}"
+            ));
+        } else if interp {
             self.helpers.rescale = true;
-            let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
-            let d: Vec<i64> = lut
-                .table
-                .windows(2)
-                .take(steps)
-                .map(|p| p[1] - p[0])
-                .collect();
+            let d = lower_lut::deltas(lut);
             let delta = self.array(
                 name("delta"),
                 &d,

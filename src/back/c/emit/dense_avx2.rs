@@ -23,6 +23,11 @@ pub(super) struct Avx2Names {
     block: String,
 }
 
+/// Up to this many inputs, x is narrowed by straight-line `lf_narrow4()`
+/// calls; above, by a loop of them (64 calls in a row made gcc keep every
+/// vector live: a 2 KiB frame in LinnOS's 256 -> 2 layer).
+const NARROW4_UNROLLED: usize = 32;
+
 /// Declares the padded row length, chunks and block of `ident`.
 pub(super) fn declare(
     decls: &mut Decls,
@@ -200,6 +205,12 @@ pub(super) fn construct(
     let a = DenseAvx2 {
         func: format!("{ident}_avx2"),
         in_len: names.in_len,
+        narrow4: (0..names.n / 4)
+            .map(|g| 4 * g)
+            .filter(|_| names.n <= NARROW4_UNROLLED)
+            .collect(),
+        narrow_loop: names.n > NARROW4_UNROLLED,
+        narrow_rest: names.n / 4 * 4,
         out_len: names.out_len,
         in_pad: names.in_pad,
         in_pad_value: 16 * d.chunks,

@@ -9,6 +9,7 @@ use crate::back::c::templates::{Array, LutAvx2, LutFn, LutFnT, LutL};
 use crate::back::c::writer::{
     c_define_int, c_int, check_lut, ctype_for, fail, min_max, render, sci, wrap, Decls, Writer,
 };
+use crate::back::lower_lut::{deltas, lut_form, LutForm};
 use crate::ir::{InstrKind, Lut};
 use crate::Result;
 
@@ -20,6 +21,7 @@ pub(super) const SUFFIXES: &[&str] = &[
     "step_shift",
     "frac_mask",
     "table",
+    "base",
     "delta",
 ];
 
@@ -92,7 +94,9 @@ pub(super) fn parts(
 ) -> Result<LutL> {
     check_lut(lut)?;
     let interp = lut.step_shift > 0;
-    w.helpers.rescale |= interp;
+    let form = lut_form(lut, vector);
+    let folded = matches!(form, LutForm::Folded { .. });
+    w.helpers.rescale |= interp && !folded;
     let lo = decls.define(macro_name(ident, "lo"), c_define_int(lut.lo), None)?;
     let hi = decls.define(macro_name(ident, "hi"), c_define_int(lut.hi), None)?;
     let range = hi.clone().minus(Some(lo.clone()));
@@ -105,32 +109,34 @@ pub(super) fn parts(
             lut.step_shift.to_string(),
             Some("entries are 2^step_shift inputs apart".into()),
         )?;
+    }
+    if interp && !folded {
         decls.define(
             frac_mask.clone(),
             format!("(((s64)1 << {step_shift}) - 1)"),
             None,
         )?;
     }
-    let (tlo, thi) = min_max(&lut.table);
-    let (a, n) = padded(
-        ctype_for(tlo, thi),
-        &lut.table,
-        format!("{ident}_table"),
-        vector,
-    );
-    let table_t = a.ctype.clone();
-    let table = decls.array(a, n)?;
+    let table = Expr::name(format!("{ident}_table"));
+    let mut table_t = String::from("s64");
+    let base = Expr::name(format!("{ident}_base"));
+    match &form {
+        LutForm::Plain => {
+            let (tlo, thi) = min_max(&lut.table);
+            let (a, n) = padded(ctype_for(tlo, thi), &lut.table, table.to_string(), vector);
+            table_t = a.ctype.clone();
+            decls.array(a, n)?;
+        }
+        LutForm::Folded { base: b } => {
+            let (blo, bhi) = min_max(b);
+            let (a, n) = padded(ctype_for(blo, bhi), b, base.to_string(), false);
+            decls.array(a, n)?;
+        }
+    }
     let delta = Expr::name(format!("{ident}_delta"));
     let mut delta_t = String::from("s64");
     if interp {
-        // Only entries 0 ..= (hi - lo) >> step_shift start a step.
-        let steps = (((lut.hi - lut.lo) >> lut.step_shift) + 1) as usize;
-        let d: Vec<i64> = lut
-            .table
-            .windows(2)
-            .take(steps)
-            .map(|p| p[1] - p[0])
-            .collect();
+        let d = deltas(lut);
         let (dlo, dhi) = min_max(&d);
         let (a, n) = padded(ctype_for(dlo, dhi), &d, delta.to_string(), vector);
         delta_t = a.ctype.clone();
@@ -145,6 +151,10 @@ pub(super) fn parts(
         hi: hi.to_string(),
         range: range.to_string(),
         interp,
+        folded,
+        wrap_return: 8 + format!("return ({base}[k] + {delta}[k] * d) >> {step_shift};").len()
+            > 100,
+        base: base.to_string(),
         step_shift,
         frac_mask,
         clamp_lo: src_bounds.0 < lut.lo,

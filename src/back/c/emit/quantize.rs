@@ -5,9 +5,10 @@
 use super::{wrong_kind, Cx};
 use crate::back::c::expr::Expr;
 use crate::back::c::namer::macro_name;
-use crate::back::c::templates::QuantizeL;
+use crate::back::c::templates::{InPlace, QuantizeL};
 use crate::back::c::writer::{fail, sci, Writer};
 use crate::back::lower::Form;
+use crate::back::lower_input::{reads_input_in_place, INPUT_POINTER};
 use crate::ir::InstrKind;
 use crate::Result;
 
@@ -47,7 +48,10 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
     if in_lo.iter().zip(in_hi).any(|(lo, hi)| lo > hi) {
         return fail("Quantize: empty input domain");
     }
-    w.helpers.clamp_flag = true;
+    let form = w.plan.steps[cx.k].form;
+    let in_place = reads_input_in_place(&cx.instr.kind, form, t.q.zero_point);
+    w.helpers.clamp_flag = !in_place;
+    w.helpers.clamp |= in_place;
     w.helpers.rescale = true;
     let (d, ident) = (&mut cx.decls, cx.ident.as_str());
     let dst_buf = w.buf(*dst)?;
@@ -97,12 +101,36 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         };
         x.plus(zp.clone())
     };
+    // In place: only the domain is checked, straight-line; the clamped
+    // copy, a loop, only when an input was outside it.
+    let in_place = in_place.then(|| InPlace {
+        checks: (0..n)
+            .map(|i| {
+                let (x, i) = (input_at(&Expr::Int(i as i64)), Expr::Int(i as i64));
+                format!(
+                    "flags |= (({x} < {}) | ({x} > {})) * LF_INFER_DRIFT",
+                    lo.at(i.clone()),
+                    hi.at(i)
+                )
+            })
+            .collect(),
+        clamped: Expr::call(
+            "lf_clamp",
+            vec![
+                input_at(&Expr::var("i")),
+                lo.at(Expr::var("i")),
+                hi.at(Expr::var("i")),
+            ],
+        )
+        .to_string(),
+        pointer: INPUT_POINTER.into(),
+    });
     // Straight-line for short inputs: the bounds become immediates.
-    let unrolled = match w.plan.steps[cx.k].form {
-        Form::StraightLine => (0..n)
+    let unrolled = match form {
+        Form::StraightLine if in_place.is_none() => (0..n)
             .map(|i| format!("{} = {}", dst_buf.clone().at(i), value(Expr::Int(i as i64))))
             .collect(),
-        Form::Loop => Vec::new(),
+        _ => Vec::new(),
     };
     let notes = [vec![w.note("dst", *dst)], cx.acc_note].concat();
     let c = w.common(ident, cx.instr, notes, cx.decls);
@@ -111,6 +139,11 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
         dst: dst_buf.to_string(),
         value: value(Expr::var("i")).to_string(),
         unrolled,
+        in_place,
     };
-    w.construct(&(&c, &l))
+    let out = w.construct(&(&c, &l));
+    if l.in_place.is_some() {
+        w.input_in_place = Some(*dst);
+    }
+    out
 }

@@ -24,6 +24,7 @@ pub(super) const SUFFIXES: &[&str] = &[
     "step_shift",
     "frac_mask",
     "table",
+    "base",
     "delta",
     "exp",
 ];
