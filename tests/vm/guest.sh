@@ -10,6 +10,7 @@ EPERM=1 ENOENT=2 EEXIST=17 EINVAL=22 EDOM=33 ERANGE=34 ENODATA=61
 EOPNOTSUPP=95
 
 M=/lf
+GUEST_START=$(date +%s)
 KLOG_NEW=/tmp/klog.new
 KLOG_ALL=/tmp/klog.all
 : > "$KLOG_ALL"
@@ -319,9 +320,12 @@ run insmod $M/lf_kernel.ko
 	fail lf_kernel_reloads "rc=$RC $OUT"
 
 # ---- extra guest checks (LF_VM_GUEST_SCRIPTS, see run.sh) ----------------
+echo "info: guest.sh own checks took $(( $(date +%s) - GUEST_START ))s"
 for extra in /guest.d/*.sh; do
 	[ -e "$extra" ] || continue
+	extra_start=$(date +%s)
 	. "$extra"
+	echo "info: $(basename "$extra") took $(( $(date +%s) - extra_start ))s"
 done
 
 # ---- kernel log ---------------------------------------------------------
