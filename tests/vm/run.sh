@@ -23,7 +23,9 @@
 #   LF_VM_DEBUG_QUICK=1        on the debug kernel, leave out lf_tcp.sh
 #                              (and the replay of its records), models,
 #                              lf_nf and --simd (their build hooks and
-#                              guest scripts): make test's subset
+#                              guest scripts), and send it
+#                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
+#                              messages (default 20000): make test's subset
 #                              (README.md, "Debug kernel"); Debian's
 #                              kernels run them all
 #   LF_VM_FUZZ_MSGS=<n>        netlink fuzz messages per kernel (guest.d/
@@ -236,7 +238,11 @@ make_initrd() {
 	cp "$HERE"/guest.d/nlfuzz.sh "$HERE"/guest.d/fault.sh \
 		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/trace.sh \
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
-	echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
+	if quick "$ver"; then
+		echo "${LF_VM_DEBUG_FUZZ_MSGS:-20000}" > "$rootfs/lf/fuzz-msgs"
+	else
+		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
+	fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
