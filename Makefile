@@ -59,8 +59,9 @@ aurora: deps lfc
 # debug build, stripped by mkdeb. Last the debug kernel (KASAN, lockdep,
 # PROVE_RCU, kmemleak, fault injection, sig_enforce): built from
 # linux-source-6.12, booted with the suite minus lf_tcp.sh, models, lf_nf
-# and --simd (LF_VM_DEBUG_QUICK; vm-debug-test runs it all), see
-# tests/vm/README.md, "Debug kernel".
+# and --simd, and 20,000 netlink fuzz messages instead of 100,000
+# (LF_VM_DEBUG_QUICK; vm-debug-test runs it all), see tests/vm/README.md,
+# "Debug kernel".
 test: deps
 	$(CARGO) test
 	$(CARGO) build
