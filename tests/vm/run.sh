@@ -23,7 +23,9 @@
 #   LF_VM_DEBUG_QUICK=1        on the debug kernel, leave out lf_tcp.sh
 #                              (and the replay of its records), models,
 #                              lf_nf and --simd (their build hooks and
-#                              guest scripts), and send it
+#                              guest scripts), aurora.sh, rust.sh,
+#                              quantized.sh and guard.sh, run stress.sh
+#                              for 2 switch rounds / 120 s, and send it
 #                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
 #                              messages (default 20000): make test's subset
 #                              (README.md, "Debug kernel"); Debian's
@@ -214,10 +216,15 @@ make_initrd() {
 	cp "$HERE/guest.sh" "$rootfs/guest.sh"
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		add_bin "$rootfs" "$LF_VM_LFC"
-		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
-			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
-			"$HERE/guest.d/sig.sh" "$HERE/guest.d/rust.sh" \
-			"$HERE/guest.d/guard.sh" "$rootfs/guest.d/"
+		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/collect_gone.sh" \
+			"$HERE/guest.d/sig.sh" "$rootfs/guest.d/"
+		# Snapshot content checks (Aurora C and Rust snapshots,
+		# quantized imports, guardrails): Debian's kernels run them, the
+		# debug kernel's make test subset does not (README.md).
+		quick "$ver" ||
+			cp "$HERE/guest.d/aurora.sh" "$HERE/guest.d/quantized.sh" \
+				"$HERE/guest.d/rust.sh" "$HERE/guest.d/guard.sh" \
+				"$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
@@ -226,7 +233,8 @@ make_initrd() {
 		for f in "$OUT/lfrec" "$OUT/lf_bulk" "$(find_tool ip)" "$(find_tool tc)"; do
 			[ -f "$f" ] && add_bin "$rootfs" "$f"
 		done
-		# (rust.sh uses lf_tcp's modules: their build hook always runs.)
+		# (rust.sh uses lf_tcp's modules: their build hook runs
+		# wherever rust.sh does.)
 		quick "$ver" ||
 			cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" \
 				"$NF_VM/lf_nf.sh" "$HERE/guest.d/simd.sh" "$rootfs/guest.d/"
@@ -240,6 +248,8 @@ make_initrd() {
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
 	if quick "$ver"; then
 		echo "${LF_VM_DEBUG_FUZZ_MSGS:-20000}" > "$rootfs/lf/fuzz-msgs"
+		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240)
+		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120" > "$rootfs/lf/stress-quick"
 	else
 		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
 	fi
@@ -457,10 +467,12 @@ for ver in "${kernels[@]}"; do
 		else
 			echo "FAIL aurora_build: $(tail -n 5 "$dir/aurora-build.log" | tr '\n' ' ')" >> "$dir/host.txt"
 		fi
-		log "$ver: building the lf_tcp checks' modules (examples/aurora/vm)"
 		# (lfc's cache holds the lf_kernel aurora-build.sh built: reused.)
-		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
-			run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+		if ! quick "$ver"; then
+			log "$ver: building the lf_tcp checks' modules (examples/aurora/vm)"
+			LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+				run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+		fi
 	fi
 	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ] && ! quick "$ver"; then
 		log "$ver: building tree ensemble and Conv snapshots (models-build.sh)"

@@ -19,6 +19,8 @@
 # (default 20), and at least STRESS_MIN_ROUNDS (default 4: every snapshot
 # once the one activated) whatever the time.
 
+# make test's debug subset (run.sh, LF_VM_DEBUG_QUICK) shortens it.
+[ -e /lf/stress-quick ] && eval "$(cat /lf/stress-quick)"
 STRESS_ROUNDS=${STRESS_ROUNDS:-20}
 STRESS_SECONDS=${STRESS_SECONDS:-240}
 STRESS_MIN_ROUNDS=${STRESS_MIN_ROUNDS:-4}
