@@ -5,10 +5,9 @@
 # QEMU and a static busybox (the VM tests' guest), iproute2 (netns tests).
 # openssl: the signing test generates a test key and verifies signatures.
 # chromium: the HTML report test renders `lfc eval --report` headless.
-# flex, bison, bc, libelf-dev, libssl-dev: kernel build tools (the debug
-# kernel; scripts/debug-kernel.sh installs linux-source-6.12 itself when
-# run, as it is not part of make test). zsh, fish: the completions test loads lfc's
-# completions into them (tests/cli.rs).
+# linux-source-6.12, flex, bison, bc, libelf-dev, libssl-dev: the debug
+# kernel that make test builds (scripts/debug-kernel.sh). zsh, fish: the
+# completions test loads lfc's completions into them (tests/cli.rs).
 # Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
@@ -16,7 +15,7 @@ pkgs=(build-essential valgrind
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
       qemu-system-x86 busybox-static cpio iproute2 kmod openssl chromium
-      flex bison bc libelf-dev libssl-dev xz-utils
+      linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils
       zsh fish)
 
 missing=()

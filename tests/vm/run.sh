@@ -20,6 +20,16 @@
 #                              booted with LF_VM_DEBUG_SMP CPUs, default 4,
 #                              and LF_VM_DEBUG_MEM MiB, default 1024); see
 #                              README.md, "Debug kernel"
+#   LF_VM_DEBUG_QUICK=1        on the debug kernel, leave out lf_tcp.sh
+#                              (and the replay of its records), models,
+#                              lf_nf and --simd (their build hooks and
+#                              guest scripts), aurora.sh, rust.sh,
+#                              quantized.sh and guard.sh, run stress.sh
+#                              for 2 switch rounds / 120 s, and send it
+#                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
+#                              messages (default 20000): make test's subset
+#                              (README.md, "Debug kernel"); Debian's
+#                              kernels run them all
 #   LF_VM_FUZZ_MSGS=<n>        netlink fuzz messages per kernel (guest.d/
 #                              nlfuzz.sh; default 100000)
 # Hooks for more guest content (see README.md):
@@ -87,6 +97,9 @@ kmodules() {
 }
 
 log() { echo "vm: $*" >&2; }
+
+# quick VER: true for the debug kernel under LF_VM_DEBUG_QUICK.
+quick() { [ -n "${LF_VM_DEBUG_QUICK:-}" ] && [ "$1" = "$DEBUG_VER" ]; }
 
 # ---- tools and kernels --------------------------------------------------
 
@@ -203,10 +216,15 @@ make_initrd() {
 	cp "$HERE/guest.sh" "$rootfs/guest.sh"
 	if [ -n "${LF_VM_LFC:-}" ]; then
 		add_bin "$rootfs" "$LF_VM_LFC"
-		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/aurora.sh" \
-			"$HERE/guest.d/collect_gone.sh" "$HERE/guest.d/quantized.sh" \
-			"$HERE/guest.d/sig.sh" "$HERE/guest.d/rust.sh" \
-			"$HERE/guest.d/guard.sh" "$rootfs/guest.d/"
+		cp "$HERE/guest.d/lfc.sh" "$HERE/guest.d/collect_gone.sh" \
+			"$HERE/guest.d/sig.sh" "$rootfs/guest.d/"
+		# Snapshot content checks (Aurora C and Rust snapshots,
+		# quantized imports, guardrails): Debian's kernels run them, the
+		# debug kernel's make test subset does not (README.md).
+		quick "$ver" ||
+			cp "$HERE/guest.d/aurora.sh" "$HERE/guest.d/quantized.sh" \
+				"$HERE/guest.d/rust.sh" "$HERE/guest.d/guard.sh" \
+				"$rootfs/guest.d/"
 		# Whatever aurora-build.sh managed to build; guest.d/aurora.sh
 		# fails if something is missing.
 		if [ -d "$dir/aurora" ]; then cp -r "$dir/aurora" "$rootfs/lf/"; fi
@@ -215,8 +233,11 @@ make_initrd() {
 		for f in "$OUT/lfrec" "$OUT/lf_bulk" "$(find_tool ip)" "$(find_tool tc)"; do
 			[ -f "$f" ] && add_bin "$rootfs" "$f"
 		done
-		cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" \
-			"$NF_VM/lf_nf.sh" "$HERE/guest.d/simd.sh" "$rootfs/guest.d/"
+		# (rust.sh uses lf_tcp's modules: their build hook runs
+		# wherever rust.sh does.)
+		quick "$ver" ||
+			cp "$AURORA_VM/lf_tcp.sh" "$HERE/guest.d/models.sh" \
+				"$NF_VM/lf_nf.sh" "$HERE/guest.d/simd.sh" "$rootfs/guest.d/"
 	fi
 	# The checks for every kernel (netlink fuzzing) and those that need
 	# the debug kernel's checkers (they fail there if a checker is
@@ -225,7 +246,13 @@ make_initrd() {
 	cp "$HERE"/guest.d/nlfuzz.sh "$HERE"/guest.d/fault.sh \
 		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/trace.sh \
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
-	echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
+	if quick "$ver"; then
+		echo "${LF_VM_DEBUG_FUZZ_MSGS:-20000}" > "$rootfs/lf/fuzz-msgs"
+		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240)
+		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120" > "$rootfs/lf/stress-quick"
+	else
+		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
+	fi
 	for f in ${LF_VM_EXTRA_BINS:-}; do add_bin "$rootfs" "$f"; done
 	for f in ${LF_VM_EXTRA_FILES:-}; do cp "$f" "$rootfs/lf/"; done
 	for f in ${LF_VM_GUEST_SCRIPTS:-}; do cp "$f" "$rootfs/guest.d/"; done
@@ -309,6 +336,10 @@ EOF
 sign_modules() {
 	local kdir hash f
 	kdir=$(kheaders "$1")
+	# A tree built without CONFIG_MODULE_SIG (an older debug build) has
+	# no key and checks no signatures: nothing to sign (sig.sh fails
+	# there: its modules are not built).
+	grep -q '^CONFIG_MODULE_SIG=y' "$kdir/.config" || return 0
 	hash=$(sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"/\1/p' "$kdir/.config")
 	find "$2" -name '*.ko' -not -path '*/sig/*' | while read -r f; do
 		tail -c 28 "$f" | grep -q '~Module signature appended~' && continue
@@ -412,6 +443,7 @@ if [ -n "${LF_VM_LFC:-}" ]; then
 	done
 fi
 total_pass=0
+total_skip=0
 total_fail=$tools_fail
 stage_start=$(date +%s)
 for ver in "${kernels[@]}"; do
@@ -435,10 +467,14 @@ for ver in "${kernels[@]}"; do
 		else
 			echo "FAIL aurora_build: $(tail -n 5 "$dir/aurora-build.log" | tr '\n' ' ')" >> "$dir/host.txt"
 		fi
-		log "$ver: building the lf_tcp checks' modules (examples/aurora/vm)"
 		# (lfc's cache holds the lf_kernel aurora-build.sh built: reused.)
-		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
-			run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+		if ! quick "$ver"; then
+			log "$ver: building the lf_tcp checks' modules (examples/aurora/vm)"
+			LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
+				run_hook lf_tcp "$ver" "$dir" bash "$AURORA_VM/build-hook.sh"
+		fi
+	fi
+	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ] && ! quick "$ver"; then
 		log "$ver: building tree ensemble and Conv snapshots (models-build.sh)"
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook models "$ver" "$dir" bash "$HERE/models-build.sh"
@@ -446,7 +482,7 @@ for ver in "${kernels[@]}"; do
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook lf_nf "$ver" "$dir" bash "$NF_VM/build-hook.sh"
 	fi
-	if [ -n "${LF_VM_LFC:-}" ]; then
+	if [ -n "${LF_VM_LFC:-}" ] && ! quick "$ver"; then
 		log "$ver: building --simd avx2 snapshots (simd-build.sh)"
 		LF_VM_LFC=$LF_VM_LFC LFC_CACHE=$dir/lfc-cache \
 			run_hook simd "$ver" "$dir" bash "$HERE/simd-build.sh"
@@ -475,7 +511,7 @@ for ver in "${kernels[@]}"; do
 	# Checks on the host after the boot, on what the guest printed.
 	: > "$dir/post.txt"
 	extract_files "$dir"
-	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ]; then
+	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ] && ! quick "$ver"; then
 		LF_VM_LFC=$LF_VM_LFC bash "$AURORA_VM/replay.sh" "$ver" "$dir" \
 			>> "$dir/post.txt" 2> "$dir/replay.log" ||
 			echo "FAIL replay_ran: replay.sh exited $? (see $dir/replay.log)" >> "$dir/post.txt"
@@ -488,9 +524,10 @@ for ver in "${kernels[@]}"; do
 
 	results=$(cat "$dir/host.txt" "$dir/console.txt" "$dir/post.txt" \
 		"$dir"/console-simd-*.txt 2> /dev/null |
-		grep -E '^(PASS|FAIL) ' || true)
+		grep -E '^(PASS|FAIL|SKIP) ' || true)
 	p=$(echo "$results" | grep -c '^PASS ' || true)
 	f=$(echo "$results" | grep -c '^FAIL ' || true)
+	sk=$(echo "$results" | grep -c '^SKIP ' || true)
 	[ -n "$results" ] && echo "$results" | sed "s/^/[$ver] /"
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
 		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
@@ -500,11 +537,16 @@ for ver in "${kernels[@]}"; do
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
-	log "$ver: $p passed, $f failed; boot ${secs}s"
+	log "$ver: $p passed, $f failed, $sk not checked; boot ${secs}s"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + sk))
 done
 
 log "VM stage: $(( $(date +%s) - stage_start ))s"
-echo "$total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed ($total_skip groups not checked: SKIP lines above)"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ]

@@ -38,22 +38,39 @@ else
 	[ "$flt_ok" -eq 1 ] && pass fault_injection_configured ||
 		fail fault_injection_configured "$(ls $DBGFS/failslab $DBGFS/fail_page_alloc 2>&1 | tr '\n' ' ')"
 	: > /tmp/fault.out
+	: > /tmp/fault.split
+
+	# Which of the two fired: every injected failure decrements its
+	# attribute's `times` (lib/fault-inject.c, also on the fail-nth path),
+	# so each check starts them at FLT_TIMES and reads what is left.
+	FLT_TIMES=100000000
+	flt_arm() {
+		for a in failslab fail_page_alloc; do
+			echo $FLT_TIMES > $DBGFS/$a/times
+		done
+	}
+	flt_used() { echo $((FLT_TIMES - $(cat $DBGFS/$1/times))); }
 
 	# fault_check NAME CMD...: lfdbg fault CMD must exit 0, having injected
-	# at least one fault and seen at least one error returned.
+	# at least one fault and seen at least one error returned; every
+	# fault it counted must be one of failslab's or fail_page_alloc's.
 	fault_check() {
 		name=$1
 		shift
+		flt_arm
 		run lfdbg fault "$@"
+		slab=$(flt_used failslab) page=$(flt_used fail_page_alloc)
 		echo "$OUT" >> /tmp/fault.out
 		line=$(echo "$OUT" | grep '^fault ' | tail -1)
-		echo "info: $name: $line"
+		echo "info: $name: $line failslab=$slab fail_page_alloc=$page"
+		echo "$slab $page" >> /tmp/fault.split
 		pts=$(echo "$line" | sed -n 's/.* points=\([0-9]*\) errors=\([0-9]*\) .*/\1/p')
 		errs=$(echo "$line" | sed -n 's/.* errors=\([0-9]*\) .*/\1/p')
-		if [ "$RC" -eq 0 ] && [ "${pts:-0}" -gt 0 ] && [ "${errs:-0}" -gt 0 ]; then
+		if [ "$RC" -eq 0 ] && [ "${pts:-0}" -gt 0 ] && [ "${errs:-0}" -gt 0 ] &&
+			[ $((slab + page)) -eq "$pts" ]; then
 			pass "$name"
 		else
-			fail "$name" "rc=$RC $(echo "$OUT" | head -8 | tr '\n' ' ')"
+			fail "$name" "rc=$RC failslab=$slab fail_page_alloc=$page $(echo "$OUT" | head -8 | tr '\n' ' ')"
 		fi
 	}
 
@@ -70,7 +87,7 @@ else
 	lfnl destroy 1 > /dev/null
 	rmmod lf_test_snap_1
 	fault_check fault_register_new_app register $M/lf_test_snap_2.ko 1
-	echo "info: fault injection: $(grep -c '^fault ' /tmp/fault.out) operations, $(sed -n 's/.* points=\([0-9]*\) .*/\1/p' /tmp/fault.out | awk '{ s += $1 } END { print s + 0 }') fault points, $(( $(date +%s) - flt_start ))s"
+	echo "info: fault injection: $(grep -c '^fault ' /tmp/fault.out) operations, $(sed -n 's/.* points=\([0-9]*\) .*/\1/p' /tmp/fault.out | awk '{ s += $1 } END { print s + 0 }') fault points ($(awk '{ s += $1; p += $2 } END { print s + 0 " failslab, " p + 0 " fail_page_alloc" }' /tmp/fault.split)), $(( $(date +%s) - flt_start ))s"
 	run lfnl status
 	[ -z "$OUT" ] && rmmod lf_kernel && pass fault_state_clean_unload ||
 		fail fault_state_clean_unload "status: $OUT; $(lsmod | grep lf_)"

@@ -34,7 +34,20 @@ else
 	klog
 	insmod $M/lf_kernel.ko
 	insmod $SD/lf_simd_probe.ko
+	# QEMU 7.2's TCG gathers wrongly with a VSIB index of xmm4/ymm4
+	# (simd/vsib_probe.c): a snapshot whose code has such a gather is
+	# not checked in AVX2 here (SKIP, counted by run.sh), never passed.
+	vsib4_broken=
+	if [ "$sv" = avx2 ] && ! $SD/vsib_probe > /tmp/vsib_probe.out 2>&1; then
+		vsib4_broken=1
+		echo "info: $(cat /tmp/vsib_probe.out): this emulator's gathers with a VSIB index of xmm4/ymm4 read the base address in every lane (QEMU 7.2 TCG; fixed upstream in 2024)"
+	fi
 	while read -r n app mod rows outs kind; do
+		g=$(cat $SD/vsib4_$n 2> /dev/null || echo 0)
+		if [ -n "$vsib4_broken" ] && [ "$g" -gt 0 ]; then
+			echo "SKIP simd_avx2_${kind}_*: $mod has $g gathers indexed by xmm4/ymm4, which this emulator decodes wrongly (vsib_probe); its AVX2 answers are not checked in this boot"
+			continue
+		fi
 		insmod $SD/lf_model_$n.ko
 		lfc infer --app "$app" --raw --input $SD/rows_$n.csv \
 			> /tmp/simd_out.csv 2> /tmp/simd_err

@@ -19,6 +19,8 @@
 # (default 20), and at least STRESS_MIN_ROUNDS (default 4: every snapshot
 # once the one activated) whatever the time.
 
+# make test's debug subset (run.sh, LF_VM_DEBUG_QUICK) shortens it.
+[ -e /lf/stress-quick ] && eval "$(cat /lf/stress-quick)"
 STRESS_ROUNDS=${STRESS_ROUNDS:-20}
 STRESS_SECONDS=${STRESS_SECONDS:-240}
 STRESS_MIN_ROUNDS=${STRESS_MIN_ROUNDS:-4}
@@ -69,6 +71,7 @@ else
 	# One `lfnl switch` round at a time, the uuid list rotated so that
 	# round i activates snapshot 1 + i % 4.
 	rounds=0 sw_fail=0 sw_out=
+	: > /tmp/stress.switch
 	while [ "$rounds" -lt "$STRESS_ROUNDS" ] &&
 		{ [ "$rounds" -lt "$STRESS_MIN_ROUNDS" ] ||
 		  [ $(( $(date +%s) - st_start )) -lt "$STRESS_SECONDS" ]; }; do
@@ -77,6 +80,7 @@ else
 		esac
 		# shellcheck disable=SC2086
 		run lfnl switch 1 1 lf_test_snap_ $M $l
+		echo "$OUT" | grep '^switch ' >> /tmp/stress.switch
 		if [ "$RC" -ne 0 ]; then
 			sw_fail=$((sw_fail + 1))
 			sw_out="$sw_out round $rounds: $(echo "$OUT" | tail -1);"
@@ -96,6 +100,11 @@ else
 	done
 	echo "info: stress ${st_secs}s on $ncpu CPUs: $rounds switch rounds in ${sw_secs}s, $sw_fail failed; lf_test_load ok=$ld_ok bad=$ld_bad nodata=$ld_nodata noent=$ld_noent failed=$ld_failed softirq=$ld_softirq thread=$ld_thread; $(cat /tmp/stress.churn); $(cat /tmp/stress.rec); $(cat /tmp/stress.listen)"
 	for f in /tmp/stress.infer.*; do echo "info: $(basename "$f"): $(tail -1 "$f")"; done
+	sed 's/^/info: lf_test_load /' $P/per_cpu
+	# The switch rounds' own counts, summed (lfnl switch prints one line).
+	echo "info: stress switch totals: $(awk '{
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] != "secs" && kv[1] != "first_err") t[kv[1]] += kv[2] }
+	} END { printf "rounds=%d activate_fail=%d rollback_fail=%d rmmod_refused=%d rmmod_done=%d reloads=%d", t["rounds"], t["activate_fail"], t["rollback_fail"], t["rmmod_refused"], t["rmmod_done"], t["reloads"] }' /tmp/stress.switch)"
 
 	[ "$sw_fail" -eq 0 ] && [ "$rounds" -ge "$STRESS_MIN_ROUNDS" ] &&
 		pass stress_switch_rounds ||
