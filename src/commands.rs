@@ -505,6 +505,9 @@ pub fn inspect(compiled: &Compiled, with_ir: bool) -> Result<String> {
     for n in crate::back::lower::tree_notes(p, compiled.meta.unroll_limit) {
         let _ = writeln!(s, "{n}");
     }
+    for n in &compiled.notes {
+        let _ = writeln!(s, "{n}");
+    }
     for o in p.outputs.iter().filter(|_| p.outputs.len() > 1) {
         let _ = writeln!(
             s,

@@ -38,6 +38,12 @@ enum SimdArg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
     /// One JSON object per line (fields: docs/json.md).
@@ -106,6 +112,11 @@ struct CompileArgs {
     /// Clamped queries return LF_INFER_GUARD; lf_kernel counts them.
     #[arg(long, allow_hyphen_values = true, value_name = "LO:HI|FILE")]
     output_range: Option<String>,
+    /// Fewer weight bits in a Dense layer where that lets two channels
+    /// share one multiply, when the error measured on the calibration rows
+    /// grows by at most 0.1 % of the layer's output range (int16).
+    #[arg(long, value_enum, default_value = "on")]
+    weight_bits_auto: OnOff,
 }
 
 impl CompileArgs {
@@ -145,6 +156,7 @@ impl CompileArgs {
                 .as_deref()
                 .map(OutputRange::parse)
                 .transpose()?,
+            weight_bits_auto: self.weight_bits_auto == OnOff::On,
         })
     }
     fn compile(&self) -> Result<pipeline::Compiled> {
@@ -475,6 +487,7 @@ fn adapt(a: AdaptArgs) -> Result<ExitCode> {
                 .as_deref()
                 .map(OutputRange::parse)
                 .transpose()?,
+            weight_bits_auto: true,
         },
         criteria: Criteria {
             max_fidelity_error: a.max_fidelity_error,
@@ -698,6 +711,9 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 ));
             }
             let compiled = compile_warn(&args.model, &args.options_for(Some(&out))?)?;
+            for n in &compiled.notes {
+                eprintln!("lfc: {n}");
+            }
             let signing = match (sign_key, sign_cert) {
                 (Some(key), Some(cert)) => Some(lfc::kbuild::sign::SigningKey { key, cert }),
                 _ => None,

@@ -82,6 +82,10 @@ pub struct CompileOptions {
     pub simd: Simd,
     /// `--output-range`: the guardrail the outputs are clamped to.
     pub output_range: Option<OutputRange>,
+    /// `--weight-bits-auto` (default on): fewer weight bits per Dense
+    /// layer where that packs two channels per multiply, within the
+    /// measured budget of [`quant::weight_bits`].
+    pub weight_bits_auto: bool,
 }
 
 impl Default for CompileOptions {
@@ -98,6 +102,7 @@ impl Default for CompileOptions {
             domain_margin: DEFAULT_DOMAIN_MARGIN,
             simd: Simd::None,
             output_range: None,
+            weight_bits_auto: true,
         }
     }
 }
@@ -119,6 +124,9 @@ pub struct Compiled {
     /// A quantized model's own graph (issue 8): the QDQ simulation `lfc
     /// eval` compares against, the imported scales `lfc inspect` shows.
     pub imported: Option<std::sync::Arc<crate::ir::qgraph::QGraph>>,
+    /// The quantizer's decisions (weight bits per layer); the CLI prints
+    /// them at compile.
+    pub notes: Vec<String>,
 }
 
 impl Compiled {
@@ -234,6 +242,10 @@ pub fn digest(
         )
         .as_bytes(),
     );
+    // Only when off (the default is on), so digests stay what they were.
+    if !opts.weight_bits_auto {
+        h.update(b" weight_bits_auto=off");
+    }
     // Only when on, so that scalar digests stay what they were.
     if opts.simd != Simd::None {
         h.update(format!(" simd={}", opts.simd.name()).as_bytes());
@@ -283,15 +295,21 @@ fn compile_graph(
         None => None,
     };
     let domain = domain(&graph, opts, calibration.as_ref())?;
+    let calib_values = calibration
+        .as_ref()
+        .map(|m| std::sync::Arc::new(m.iter_rows().map(|r| graph.eval_all(r)).collect::<Vec<_>>()));
     let qopts = QuantOptions {
         precision: opts.precision,
         input_scale: opts.input_scale,
         output_scale: opts.output_scale,
-        observed: calibration
+        observed: calib_values
             .as_ref()
-            .map(|m| quant::observe(&graph, m.iter_rows().map(|r| r.to_vec()))),
+            .map(|v| quant::observe_values(&graph, v)),
+        calib_values,
+        weight_bits_auto: opts.weight_bits_auto,
+        unroll_limit: opts.unroll_limit,
     };
-    let mut program = quant::quantize(&graph, &domain, &qopts)?;
+    let (mut program, notes) = quant::quantize_noted(&graph, &domain, &qopts)?;
     let name = model
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -327,6 +345,7 @@ fn compile_graph(
         calibration,
         warnings,
         imported: None,
+        notes,
     })
 }
 

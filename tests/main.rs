@@ -26,3 +26,4 @@ mod simd;
 mod snapshots;
 mod systemd_unit;
 mod vmmodels;
+mod weight_bits;

@@ -76,9 +76,20 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
     // Every layer the plan makes AVX2 is counted: Aurora's two hidden
     // layers (its 16 -> 1 output stays scalar), LinnOS's two, all three of
     // 64-256-256-8.
+    // With int16 weights too (--weight-bits-auto off): the wider lanes
+    // take the other row-group endings below.
     for (name, layers) in [("linnos", 2), ("mlp4", 3)] {
         let (path, opts) = speed_fixture(name);
         assert_eq!(check(name, &path, &opts, None), layers, "{name}");
+        let full = CompileOptions {
+            weight_bits_auto: false,
+            ..opts
+        };
+        assert_eq!(
+            check(name, &path, &full, None),
+            layers,
+            "{name} int16 weights"
+        );
     }
     let aurora = manifest("examples/aurora/aurora.onnx");
     let opts = CompileOptions {
@@ -102,13 +113,20 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
             .source
     };
     assert!(src(&aurora, &opts).contains("lf_sum8(&y[j], a0, a1, a2, a3, a4, a5, a6, a7);"));
-    let (linnos, lopts) = speed_fixture("linnos");
+    let full = |(p, o): (std::path::PathBuf, CompileOptions)| {
+        let o = CompileOptions {
+            weight_bits_auto: false,
+            ..o
+        };
+        (p, o)
+    };
+    let (linnos, lopts) = full(speed_fixture("linnos"));
     let l = src(&linnos, &lopts);
     assert!(l.contains("lf_sum4q(&y[j], lf_widen(a0), lf_widen(a1), lf_widen(a2), lf_widen(a3));"));
     assert!(l.contains("y[j + 1] = lf_hsum(s1);"), "{l}");
     // 64-256-256-8's 256 -> 256 layer may sum one chunk per s32 lane only:
     // its lanes add wrapping with their high halves apart (lf_join()).
-    let (mlp4, mopts) = speed_fixture("mlp4");
+    let (mlp4, mopts) = full(speed_fixture("mlp4"));
     assert!(src(&mlp4, &mopts).contains("s3 = lf_join(a3, h3);"));
 }
 

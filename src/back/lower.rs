@@ -12,40 +12,65 @@ use crate::valid::{lanes, ModuleInfo};
 /// Inputs up to this many are quantized by straight-line code.
 pub const QUANTIZE_UNROLL: usize = 64;
 
-/// Unroll factors a looped Dense layer's inner loop may use.
-pub const INNER_UNROLLS: &[usize] = &[4, 8, 16, 32];
+/// Unroll factors a looped Dense layer's inner loop may use: any from 4
+/// to 32 (not only powers of two: 31 inputs go as three iterations of 10
+/// and one product after them, not three of 8 and seven after).
+pub const INNER_UNROLLS: std::ops::RangeInclusive<usize> = 4..=32;
 
 /// The instruction cost model of a looped Dense layer's inner loop over
-/// `n` inputs unrolled by `u`: `n / u` iterations of `3u + 4`, plus `n % u`
-/// products at constant indices written out after it, at 6 each (all `n`
-/// at 6 when the loop would run once: gcc removes it).
+/// `n` inputs unrolled by `u`, for `n_out` outputs: `n / u` iterations of
+/// `3u + 4`, plus `n % u` products at constant indices written out after
+/// it (all `n` at constant indices when gcc peels the loop, [`peeled`]),
+/// at [`const_cost`] each.
 ///
 /// Measured with `lfc bench` (callgrind, kernel CFLAGS, gcc 12 -O2) on the
-/// LinnOS-shaped and 64-256-256-8 fixtures: the rolled loop costs 6
+/// LinnOS-shaped, 64-256-256-8 and Aurora fixtures: the rolled loop costs 6
 /// instructions per multiply-add (load, multiply, add, increment,
 /// compare, branch). Unrolled, each product is 3 (a load, a multiply with
 /// the other operand folded in, an add: the scalar floor with both in
-/// memory) and each iteration 4 more. Products at constant indices are
-/// loop-invariant loads that gcc hoists out of the loop over outputs and
-/// spills: 6 to 7.5 each (31 inputs unrolled by 16: 5.8 per multiply-add;
-/// by 8: 4.2; fully, at constant indices: 5.8). Several accumulators
-/// would shorten the dependency chain but add instructions; the add's
-/// one-cycle latency is not what limits these loops, so there is one.
-pub fn inner_cost(n: usize, u: usize) -> usize {
-    if n / u < 2 {
-        // gcc peels a loop of one iteration: all at constant indices.
-        return n * 6;
+/// memory; the same for a packed pair of channels) and each iteration 4
+/// more. 31 inputs by 8 (three iterations, seven after): 2.75 per
+/// multiply-add on the packed LinnOS fc0; by 15 (peeled): 4.2; by 10
+/// (three iterations, one after): 2.43. Several accumulators would
+/// shorten the dependency chain but add instructions; the add's one-cycle
+/// latency is not what limits these loops, so there is one.
+pub fn inner_cost(n: usize, u: usize, n_out: usize) -> usize {
+    let c = const_cost(n_out);
+    if peeled(n, u) {
+        return n * c;
     }
-    (n / u) * (3 * u + 4) + (n % u) * 6
+    (n / u) * (3 * u + 4) + (n % u) * c
 }
 
-/// The cheapest unroll for `n` inputs by [`inner_cost`] (the smaller one
-/// on a tie).
-pub fn inner_unroll(n: usize) -> usize {
+/// A loop of two iterations of at most this many products is unrolled
+/// completely by gcc -O2 (measured: 2 x 15 peeled; 2 x 16 and 2 x 32 not).
+pub const PEEL_BODY: usize = 15;
+
+/// Whether gcc unrolls the inner loop completely (every product then at
+/// a constant index): one iteration, or two short ones ([`PEEL_BODY`]).
+pub fn peeled(n: usize, u: usize) -> bool {
+    let it = n / u;
+    it < 2 || (it == 2 && u <= PEEL_BODY)
+}
+
+/// A product at a constant index: a loop-invariant load that gcc hoists
+/// out of the loop over outputs and spills, 6 to 7.5 instructions (31
+/// inputs fully at constant indices: 5.8 per multiply-add); with one
+/// output there is no such loop: 2 (`imul` of the weight as an immediate
+/// with the input in memory, `add`; Aurora's 16 -> 1 layer: 32 for 16).
+pub fn const_cost(n_out: usize) -> usize {
+    if n_out == 1 {
+        2
+    } else {
+        6
+    }
+}
+
+/// The cheapest unroll for `n` inputs and `n_out` outputs by
+/// [`inner_cost`] (the smaller one on a tie).
+pub fn inner_unroll(n: usize, n_out: usize) -> usize {
     INNER_UNROLLS
-        .iter()
-        .copied()
-        .min_by_key(|&u| (inner_cost(n, u), u))
+        .min_by_key(|&u| (inner_cost(n, u, n_out), u))
         .unwrap_or(1)
 }
 
@@ -245,7 +270,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
             applies_next_lut: fused[k],
             done_by_previous: k > 0 && fused[k - 1],
             inner_unroll: match &i.kind {
-                InstrKind::Dense { src, .. } => inner_unroll(p.tensor(*src).len),
+                InstrKind::Dense { src, bias, .. } => inner_unroll(p.tensor(*src).len, bias.len()),
                 _ => 1,
             },
             common_shift: None,
@@ -472,10 +497,14 @@ mod tests {
 
     #[test]
     fn unroll_follows_the_cost_model() {
-        assert_eq!(inner_unroll(31), 8);
-        assert_eq!(inner_unroll(256), 32);
-        assert_eq!(inner_unroll(64), 32);
-        assert_eq!(inner_unroll(32), 16);
-        assert_eq!(inner_unroll(3), 4);
+        assert_eq!(inner_unroll(31, 256), 10);
+        assert_eq!(inner_unroll(30, 32), 10);
+        assert_eq!(inner_unroll(256, 256), 32);
+        assert_eq!(inner_unroll(64, 256), 32);
+        assert_eq!(inner_unroll(32, 16), 16);
+        // One output: peeled (Aurora's 16 -> 1: 32 instructions for 16).
+        assert!(peeled(16, inner_unroll(16, 1)));
+        assert!(peeled(16, 8) && peeled(30, 15) && !peeled(32, 16));
+        assert_eq!(inner_unroll(3, 4), 4);
     }
 }

@@ -73,11 +73,22 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Result<String> {
             tool: what.clone(),
             output: e.to_string(),
         })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A driver that exits early closes the pipe: its status says why.
-        let _ = stdin.write_all(input);
+    // Written from a thread while this one reads the output: a child that
+    // answers as it reads (addr2line) fills its stdout pipe long before a
+    // large input is written, and both would wait for ever (`lfc bench
+    // conv_qdq --unroll-limit 20000`: ~3,000 addresses, hung).
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            // A driver that exits early closes the pipe: its status says why.
+            let _ = stdin.write_all(&input);
+        })
+    });
+    let out = child.wait_with_output();
+    if let Some(w) = writer {
+        let _ = w.join();
     }
-    let out = child.wait_with_output().map_err(|e| Error::Build {
+    let out = out.map_err(|e| Error::Build {
         tool: what.clone(),
         output: e.to_string(),
     })?;
@@ -128,4 +139,21 @@ pub fn section_bytes(object: &Path) -> Result<(u64, u64)> {
         }
     }
     Ok((code, tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child that answers while it reads (as addr2line does) gets an
+    /// input far larger than a pipe's buffer back whole, without both
+    /// sides waiting on each other.
+    #[test]
+    fn run_with_input_streams_large_answers() {
+        let input: Vec<u8> = (0..2_000_000u32)
+            .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
+            .collect();
+        let out = run_with_input(&mut Command::new("cat"), &input).unwrap();
+        assert_eq!(out.as_bytes(), &input[..]);
+    }
 }

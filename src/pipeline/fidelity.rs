@@ -511,6 +511,9 @@ mod tests {
             input_scale,
             output_scale: 1000,
             observed: None,
+            calib_values: None,
+            weight_bits_auto: false,
+            unroll_limit: 0,
         };
         let d = Domain {
             lo: vec![-0.01],

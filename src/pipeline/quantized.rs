@@ -86,5 +86,6 @@ pub(super) fn compile(
         calibration,
         warnings,
         imported: Some(Arc::new(q)),
+        notes: Vec::new(),
     })
 }

@@ -22,6 +22,7 @@ mod layer_norm;
 pub mod lut;
 mod tree_quant;
 pub mod warn;
+pub mod weight_bits;
 
 use std::collections::HashMap;
 
@@ -53,13 +54,30 @@ pub struct QuantOptions {
     /// when present, saturating outside them; int16 always uses the sound
     /// bounds and ignores them.
     pub observed: Option<Vec<(f64, f64)>>,
+    /// Per calibration row, every graph value through the float graph
+    /// ([`Graph::eval_all`]): what [`weight_bits`] measures a cut on.
+    pub calib_values: Option<std::sync::Arc<Vec<Vec<Vec<f64>>>>>,
+    /// `--weight-bits-auto`: fewer weight bits where that lets two channels
+    /// share one multiply, within a measured fidelity budget (int16).
+    pub weight_bits_auto: bool,
+    /// Dense layers with at most this many weights are straight-line code
+    /// (`--unroll-limit`, `lower::plan`'s rule): [`weight_bits`] leaves
+    /// them uncut. Not `--simd`: a SIMD build computes the scalar build's
+    /// program, to the bit.
+    pub unroll_limit: usize,
 }
 
 /// Per-value [min, max] over `rows`, through the float graph.
 pub fn observe(graph: &Graph, rows: impl Iterator<Item = Vec<f64>>) -> Vec<(f64, f64)> {
+    let all: Vec<Vec<Vec<f64>>> = rows.map(|row| graph.eval_all(&row)).collect();
+    observe_values(graph, &all)
+}
+
+/// [`observe`] of rows already evaluated ([`Graph::eval_all`] per row).
+pub fn observe_values(graph: &Graph, rows: &[Vec<Vec<f64>>]) -> Vec<(f64, f64)> {
     let mut r = vec![(f64::INFINITY, f64::NEG_INFINITY); graph.values.len()];
     for row in rows {
-        for (v, vals) in graph.eval_all(&row).iter().enumerate() {
+        for (v, vals) in row.iter().enumerate() {
             for &x in vals {
                 r[v].0 = r[v].0.min(x);
                 r[v].1 = r[v].1.max(x);
@@ -80,6 +98,8 @@ struct Builder<'a> {
     /// The input tensor's per-feature factors `f_i`, when it has them
     /// ([`Builder::input_factors`]): element `i` holds `x_i / f_i`.
     input_factors: Option<(TensorId, Vec<f64>)>,
+    /// Decisions `lfc compile` prints (weight bits per layer).
+    notes: Vec<String>,
 }
 
 /// What an element-wise op reads (see `Builder::unary_source`).
@@ -592,6 +612,11 @@ impl<'a> Builder<'a> {
                 (wq, ws, bq) = before;
             }
         }
+        let mut weight_bits = prec.bits();
+        if let Some(c) = self.narrow_weights(op_index, weight, bias, (&wq, &ws, &bq), &dq, fused) {
+            weight_bits = c.bits_after;
+            (wq, ws, bq) = (c.wq, c.ws, c.bq);
+        }
         let accs = bounds::dense_acc_bounds(&wq, &bq, self.bounds[src.index()].as_ref().unwrap());
         let mut rescale = Vec::with_capacity(n_out);
         for (j, &(a, b, _)) in accs.iter().enumerate() {
@@ -649,7 +674,7 @@ impl<'a> Builder<'a> {
                 src,
                 dst,
                 weight: wq,
-                weight_bits: prec.bits(),
+                weight_bits,
                 bias: bq,
                 acc,
                 rescale,
@@ -658,6 +683,53 @@ impl<'a> Builder<'a> {
         )?;
         self.map.insert(out_v, dst);
         Ok(out_v)
+    }
+
+    /// Fewer weight bits for Dense `op_index` where that lets its channel
+    /// pairs share one multiply within the fidelity budget
+    /// ([`weight_bits::narrow`]); records the decision either way.
+    fn narrow_weights(
+        &mut self,
+        op_index: usize,
+        weight: &[f32],
+        bias: &[f32],
+        (wq, ws, bq): (&[i64], &[f64], &[i64]),
+        dq: &QParams,
+        fused: Option<(f32, f32)>,
+    ) -> Option<weight_bits::Cut> {
+        if !self.opts.weight_bits_auto || self.opts.precision != Precision::Int16 {
+            return None;
+        }
+        if weight.len() <= self.opts.unroll_limit {
+            // Straight-line scalar: see weight_bits (Aurora's fc1).
+            return None;
+        }
+        let calib = self.opts.calib_values.as_ref()?;
+        let op = &self.graph.ops[op_index];
+        let src = self.map.get(&op.inputs[0])?;
+        let rows: Vec<(&[f64], &[f64])> = calib
+            .iter()
+            .map(|v| (&v[op.inputs[0].index()][..], &v[op.output.index()][..]))
+            .collect();
+        let layer = weight_bits::Layer {
+            weight,
+            bias,
+            n_in: self.tensors[src.index()].len,
+            wq,
+            ws,
+            bq,
+            sq: &self.tensors[src.index()].q,
+            src: self.bounds[src.index()].as_ref()?,
+            dq,
+            clamp: fused.map(|(a, b)| (a as f64, b as f64)),
+            rows: &rows,
+        };
+        let decision = weight_bits::narrow(&layer, weight_bits::MAX_ERROR_GROWTH)?;
+        self.notes.push(decision.note(&op.node));
+        match decision {
+            weight_bits::Decision::Cut(c) => Some(c),
+            weight_bits::Decision::OverBudget(_) => None,
+        }
     }
 
     /// Element-wise `y = r(x) + offset` with a separate factor for x < 0.
@@ -1071,6 +1143,15 @@ impl<'a> Builder<'a> {
 }
 
 pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<Program> {
+    quantize_noted(graph, domain, opts).map(|(p, _)| p)
+}
+
+/// [`quantize`], with the decisions to print at compile (one line each).
+pub fn quantize_noted(
+    graph: &Graph,
+    domain: &Domain,
+    opts: &QuantOptions,
+) -> Result<(Program, Vec<String>)> {
     if opts.input_scale <= 0 || opts.output_scale <= 0 {
         return Err(Error::option(
             "--input-scale/--output-scale",
@@ -1085,6 +1166,7 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         bounds: Vec::new(),
         map: HashMap::new(),
         input_factors: None,
+        notes: Vec::new(),
     };
     let mut uses: HashMap<ValueId, usize> = HashMap::new();
     for op in &graph.ops {
@@ -1185,7 +1267,8 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
         i += 1;
     }
     let outputs = b.dequantize()?;
-    Ok(Program {
+    let notes = std::mem::take(&mut b.notes);
+    let program = Program {
         model_name: String::new(),
         precision: opts.precision,
         tensors: b.tensors,
@@ -1202,5 +1285,6 @@ pub fn quantize(graph: &Graph, domain: &Domain, opts: &QuantOptions) -> Result<P
             .zip(domain.hi.iter().copied())
             .collect(),
         output_guard: None,
-    })
+    };
+    Ok((program, notes))
 }

@@ -300,6 +300,9 @@ mod tests {
             input_scale: 1000,
             output_scale: 1000,
             observed: None,
+            calib_values: None,
+            weight_bits_auto: false,
+            unroll_limit: 0,
         };
         quantize(&g, &domain, &opts).unwrap()
     }
@@ -382,6 +385,9 @@ mod tests {
             input_scale: 1000,
             output_scale: 1000,
             observed: None,
+            calib_values: None,
+            weight_bits_auto: false,
+            unroll_limit: 0,
         };
         let domain = Domain {
             lo: vec![-1.0; 4],
