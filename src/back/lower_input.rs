@@ -22,7 +22,8 @@ pub fn reads_input_in_place(kind: &InstrKind, form: Form, zero_point: i64) -> bo
     let InstrKind::Quantize { rescale, pick, .. } = kind else {
         return false;
     };
-    form == Form::StraightLine && pick.is_none()
+    form == Form::StraightLine
+        && pick.is_none()
         && rescale.iter().all(|r| r.is_identity())
         && zero_point == 0
 }
