@@ -502,11 +502,11 @@ impl<'a> Builder<'a> {
         let n_out = bias.len();
         // A source with per-feature scales: column i times f_i.
         let folded: Vec<f32>;
-        let factors = match &self.input_factors {
-            Some((t, f)) if *t == src && f.len() == n_in => Some(f),
+        let factors: Option<Vec<f64>> = match &self.input_factors {
+            Some((t, f)) if *t == src && f.len() == n_in => Some(f.clone()),
             _ => None,
         };
-        let weight = match factors {
+        let weight = match &factors {
             Some(f) => {
                 folded = weight
                     .chunks(n_in)
@@ -613,7 +613,14 @@ impl<'a> Builder<'a> {
             }
         }
         let mut weight_bits = prec.bits();
-        if let Some(c) = self.narrow_weights(op_index, weight, bias, (&wq, &ws, &bq), &dq, fused) {
+        // (Not with per-feature input scales: weight_bits measures the
+        // float layer on the real calibration inputs, which the folded
+        // columns do not take.)
+        let cut = match factors {
+            Some(_) => None,
+            None => self.narrow_weights(op_index, weight, bias, (&wq, &ws, &bq), &dq, fused),
+        };
+        if let Some(c) = cut {
             weight_bits = c.bits_after;
             (wq, ws, bq) = (c.wq, c.ws, c.bq);
         }
