@@ -322,27 +322,29 @@ mod tests {
         }
     }
 
+    /// The fixture's 8-input layer over `rows`.
+    fn layer<'a>(f: &'a Fixture, rows: &'a [(&'a [f64], &'a [f64])]) -> Layer<'a> {
+        Layer {
+            weight: &f.weight,
+            bias: &f.bias,
+            n_in: 8,
+            wq: &f.wq,
+            ws: &f.ws,
+            bq: &f.bq,
+            sq: &f.sq,
+            src: &f.src,
+            dq: &f.dq,
+            clamp: None,
+            rows,
+        }
+    }
+
     fn decide(f: &Fixture, rows: usize, budget: f64) -> Option<Decision> {
         let rows: Vec<(&[f64], &[f64])> = f.rows[..rows]
             .iter()
             .map(|(x, y)| (&x[..], &y[..]))
             .collect();
-        narrow(
-            &Layer {
-                weight: &f.weight,
-                bias: &f.bias,
-                n_in: 8,
-                wq: &f.wq,
-                ws: &f.ws,
-                bq: &f.bq,
-                sq: &f.sq,
-                src: &f.src,
-                dq: &f.dq,
-                clamp: None,
-                rows: &rows,
-            },
-            budget,
-        )
+        narrow(&layer(f, &rows), budget)
     }
 
     fn packs(wq: &[i64], bq: &[i64], src: &Bounds) -> bool {
@@ -363,20 +365,7 @@ mod tests {
         lanes::check(&c.wq, &c.bq, &f.src, c.shift).unwrap();
         let layer_at = |k: u32| {
             let rows: Vec<(&[f64], &[f64])> = Vec::new();
-            let l = Layer {
-                weight: &f.weight,
-                bias: &f.bias,
-                n_in: 8,
-                wq: &f.wq,
-                ws: &f.ws,
-                bq: &f.bq,
-                sq: &f.sq,
-                src: &f.src,
-                dq: &f.dq,
-                clamp: None,
-                rows: &rows,
-            };
-            rescaled(&l, k).unwrap()
+            rescaled(&layer(&f, &rows), k).unwrap()
         };
         let (wq, _, bq) = layer_at(c.k - 1);
         assert!(!packs(&wq, &bq, &f.src), "k - 1 bits would have packed too");
