@@ -61,7 +61,8 @@ else
 	cn_t0=$(date +%s)
 	lfc adapt --app 1 --watch $SW --once --shadow --shadow-samples 64 \
 		--shadow-every 2 --shadow-timeout 60 --canary-seconds 5 \
-		--max-guard-rate 0.01 --engine interp --prebuilt $AD \
+		--max-guard-rate 0.01 --max-drift-rate $DRIFT_LIMIT \
+		--engine interp --prebuilt $AD \
 		--calibration $AD/representative_dataset.npy \
 		--input-range $ADAPT_RANGE --output-range $TIGHT_RANGE > $CN_LOG 2>&1
 	cn_rc=$?
@@ -73,12 +74,12 @@ else
 	g6=$(echo "$s6" | cut -d' ' -f5) q6=$(echo "$s6" | cut -d' ' -f2)
 
 	# Passed the shadow verdict (bit-exact, fidelity, stability) ...
-	grep -Eq '^adapt: aurora_tight.onnx: shadow verdict on 64 live samples: kernel == interpreter on 64 of 64, errors 0, fidelity max [0-9.]+ \(<= 0.05\) ok, stability mean .* ok .*, drift 0 guardrail [0-9]+$' $CN_LOG &&
+	grep -Eq "^adapt: aurora_tight.onnx: shadow verdict on 64 live samples: kernel == interpreter on 64 of 64, errors 0, fidelity max [0-9.]+ \\(<= 0.05\\) ok, stability mean .* ok .*, drift $DRIFT_N_RE guardrail [0-9]+\$" $CN_LOG &&
 		grep -q '^adapt: aurora_tight.onnx: promoted uuid 6 (active), standby uuid 3$' $CN_LOG &&
 		pass canary_tight_candidate_passes_shadow_and_is_promoted ||
 		fail canary_tight_candidate_passes_shadow_and_is_promoted "$(grep aurora_tight $CN_LOG | tail -3)"
 	# ... then tripped its guardrail on live traffic: rolled back.
-	grep -Eq '^adapt: candidate aurora_tight.onnx -> uuid 6: .* -> rejected: promoted, then canary: guardrail rate [0-9.]+ > 0.01 over [0-9]+ queries after [0-9.]+ s \([0-9]+ queries, fallback rate 0.0000, guardrail rate [0-9.]+, drift rate 0.0000\): rolled back to uuid 3$' $CN_LOG &&
+	grep -Eq "^adapt: candidate aurora_tight.onnx -> uuid 6: .* -> rejected: promoted, then canary: guardrail rate [0-9.]+ > 0.01 over [0-9]+ queries after [0-9.]+ s \\([0-9]+ queries, fallback rate 0.0000, guardrail rate [0-9.]+, drift rate $DRIFT_RATE_RE\\): rolled back to uuid 3\$" $CN_LOG &&
 		[ "$cn_rc" -eq 3 ] && [ "$(lfnl active 1)" = "uuid=3 slot=0" ] &&
 		pass canary_guardrail_rolls_back ||
 		fail canary_guardrail_rolls_back "rc=$cn_rc active $(lfnl active 1); $(grep 'candidate aurora_tight' $CN_LOG)"

@@ -256,6 +256,18 @@ echo "info: fallback transfer: ${secs}s; answers $ans0 -> $ans1 (snapshot gone) 
 LFT_ADAPT=$((48 * 1024 * 1024))
 AD=$M/adapt
 ADAPT_RANGE=-2:12	# as snapshots.sh: adapt checks the prebuilt digest
+# The drift limit of adapt's fidelity and of the canary (--max-drift-rate)
+# and the drift rates the checks expect. On the debug kernel (KASAN,
+# lockdep) lf_tcp's transfers run at about 3 Mbit/s and its inputs leave
+# Aurora's declared domain more often: 5 of 64 shadow samples (7.8 %) in
+# the whole run on 79ee5e9, above the default 0.05, so the candidate was
+# judged on all of them, clamped, and refused. There the limit is 0.25
+# and the drift rates are printed, not required to be 0.
+if [ -e /lf/debug-kernel ]; then
+	DRIFT_LIMIT=0.25 DRIFT_RATE_RE='[0-9.]+' DRIFT_N_RE='[0-9]+'
+else
+	DRIFT_LIMIT=0.05 DRIFT_RATE_RE='0\.0000' DRIFT_N_RE='0'
+fi
 why=
 command -v lfc > /dev/null || why="$why no lfc in the guest;"
 for f in aurora_v2.onnx representative_dataset.npy lf_model_2.ko; do
@@ -310,7 +322,7 @@ else
 	cp $AD/aurora_v2.onnx /tmp/watch/
 	t0=$(date +%s)
 	run lfc adapt --app 1 --watch /tmp/watch --once --engine interp \
-		--prebuilt $AD --samples 64 \
+		--prebuilt $AD --samples 64 --max-drift-rate $DRIFT_LIMIT \
 		--calibration $AD/representative_dataset.npy --input-range $ADAPT_RANGE
 	adapt_rc=$RC adapt_out=$OUT adapt_secs=$(($(date +%s) - t0))
 	kill -0 $send_pid 2>/dev/null && still=1 || still=0

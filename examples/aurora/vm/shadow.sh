@@ -70,7 +70,7 @@ else
 	t0=$(date +%s)
 	lfc adapt --app 1 --watch $SW --shadow --shadow-samples 64 \
 		--shadow-every 2 --shadow-timeout 60 --canary-seconds 5 \
-		--engine interp --prebuilt $AD \
+		--engine interp --prebuilt $AD --max-drift-rate $DRIFT_LIMIT \
 		--calibration $AD/representative_dataset.npy \
 		--input-range $ADAPT_RANGE > $SH_LOG 2>&1 &
 	sh_pid=$!
@@ -93,7 +93,7 @@ else
 	# Its canary read uuid 3's own guardrail and drift counters (no
 	# guardrail; inputs inside its domain): kept. lfc status before
 	# (uuid 2 active, 1 standby) and after (3 active, 2 standby).
-	grep -Eq '^adapt: aurora_good.onnx: canary: 5.0 s passed \([0-9]+ queries, fallback rate 0.0000, guardrail rate 0.0000, drift rate 0.0000\), limits fallback 0.01 guardrail 0.05 drift 0.05: kept$' $SH_LOG &&
+	grep -Eq "^adapt: aurora_good.onnx: canary: 5.0 s passed \\([0-9]+ queries, fallback rate 0.0000, guardrail rate 0.0000, drift rate $DRIFT_RATE_RE\), limits fallback 0.01 guardrail 0.05 drift $DRIFT_LIMIT: kept\$" $SH_LOG &&
 		[ "$good_before" = "[active] [standby]" ] &&
 		[ "$(slot_role 3) $(slot_role 2)" = "[active] [standby]" ] &&
 		[ -z "$(slot_of 1)" ] &&
