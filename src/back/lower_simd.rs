@@ -14,7 +14,7 @@
 //! scalar form (looped) runs, so a SIMD layer carries both.
 
 use crate::ir::{AccWidth, InstrKind, Lut, Program, Rescale, Round};
-use crate::valid::lanes::{max_block, LaneProof};
+use crate::valid::lanes::{max_block, tail_s32, LaneProof, TailProof};
 use crate::valid::ModuleInfo;
 
 /// The vector instruction set a module may use.
@@ -80,6 +80,11 @@ pub struct SimdDense {
     /// time (bias, rescale, zero point, clamp; see [`vector_tail`]),
     /// instead of by the scalar code after it.
     pub tail: bool,
+    /// With `tail`: each group of 8 rows finished right after its
+    /// `vphaddd` reduction, in 8 s32 lanes (`lf_rescale8()`), its s64 sums
+    /// never stored; proven by [`crate::valid::lanes::tail_s32`] (see
+    /// [`fused_tail`]).
+    pub fused: Option<TailProof>,
 }
 
 /// The AVX2 form of instruction `k`, or why it stays scalar (`None` for
@@ -130,6 +135,7 @@ pub fn dense(
         chunks,
         proof,
         tail: false,
+        fused: None,
     }))
 }
 
@@ -164,6 +170,46 @@ pub fn vector_tail(
     } else {
         Ok(())
     }
+}
+
+/// Whether a layer `d` whose outputs [`vector_tail`] allows in lanes can
+/// finish each group of 8 rows in s32 lanes right after its `vphaddd`
+/// reduction (`lf_rescale8()`, `lf_clamp8()` in `templates/c/simd.c`),
+/// or why not. `vpmuldq` multiplies the even and odd s32 lanes into s64
+/// (exact: `|acc| < 2^31`, `0 <= mul < 2^31`), and a shift of at most 32
+/// may be logical: bits `0 .. 31` of `v >> shift` are bits
+/// `shift .. shift + 31` of `v` either way, and they are the whole result
+/// where [`tail_s32`] proves `acc`, the rescaled value and it plus the
+/// zero point in s32 for every row over x's proven range.
+pub fn fused_tail(
+    p: &Program,
+    info: &ModuleInfo,
+    d: &SimdDense,
+    kind: &InstrKind,
+    rescale: &[Rescale],
+) -> Result<TailProof, String> {
+    let InstrKind::Dense {
+        src,
+        dst,
+        weight,
+        bias,
+        clamp,
+        ..
+    } = kind
+    else {
+        return Err("not a Dense layer".into());
+    };
+    if !d.tail || d.rows != 8 || d.reduce != Reduce::Hadd {
+        return Err("rows not summed 8 at a time in s32 (vphaddd)".into());
+    }
+    if rescale.iter().any(|r| r.shift > 32) {
+        return Err("a shift above 32".into());
+    }
+    let Some(&x) = info.tensor_bounds.get(src.index()) else {
+        return Err("no proven bounds for x".into());
+    };
+    let zp = p.tensor(*dst).q.zero_point;
+    tail_s32(weight, p.tensor(*src).len, x, bias, rescale, zp, *clamp)
 }
 
 /// Whether a table can be looked up in AVX2 lanes (`vpgatherqd`, 32 bits
@@ -209,8 +255,13 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
         .zip(&plan.steps)
         .enumerate()
         .filter_map(|(k, (i, step))| {
-            let r = dense(p, info, &i.kind)?;
+            // The plan's form (with its tail), or why there is none.
+            let r = match (dense(p, info, &i.kind)?, step.simd) {
+                (Ok(_), Some(d)) => Ok(d),
+                (r, _) => r,
+            };
             let tail = |d: &SimdDense| match (d.tail, tail_refusal(p, k, step, &i.kind)) {
+                (true, _) if d.fused.is_some() => "; outputs finished 8 at a time in s32 lanes after vphaddd (bias, rescale, clamp, table; proven in s32)".to_string(),
                 (true, _) => "; outputs finished in s64 lanes (bias, rescale, clamp, table)".to_string(),
                 (false, Some(why)) => format!("; outputs finished in scalar code: {why}"),
                 (false, None) => String::new(),

@@ -5,7 +5,7 @@
  */
 {{ c.decls }}
 /*
-{%- if l.tail.is_some() %}
+{%- if l.finished %}
  * {{ l.func }}() - y[j] = row j's value before any table, in AVX2
  * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
  * @y: {{ l.out_len }} outputs (s64): the row sums, then finished in place
@@ -43,6 +43,9 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- endif %}
 {%- if l.tail.is_some() %}
 	lf_v4di acc;
+{%- endif %}
+{%- if l.fused %}
+	lf_v8si t;
 {%- endif %}
 	int {{ l.ints }};
 
@@ -151,7 +154,7 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 		{{ call }}
 {%- when None %}
 {%- endmatch %}
-{%- if l.tail.is_none() %}
+{%- if !l.finished %}
 		for (j = 0; j < {{ l.out_len }}; j++) {
 			{{ l.acc_type }} acc = {{ l.bias }} + {{ l.y }}[j];
 {{ "" }}

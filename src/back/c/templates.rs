@@ -649,6 +649,11 @@ pub struct DenseAvx2 {
     /// The value of outputs `j .. j + 3` when the AVX2 function finishes
     /// them itself (four s64 lanes).
     pub tail: Option<Avx2Tail>,
+    /// Each group of 8 rows finished in s32 lanes in the row loop (its
+    /// `finish` statements; a local `t`).
+    pub fused: bool,
+    /// The AVX2 function finishes the outputs (`tail` or `fused`).
+    pub finished: bool,
     /// `lf_tanh0_avx2(lf_b1, LF_FC0_OUT);` after the call, when the
     /// tail leaves a fused table to look up.
     pub lut_call: Option<String>,
