@@ -4,10 +4,16 @@
 //! The AVX2 form computes `sum_i W[j][i] * x[i]` with `vpmaddwd` (16 s16
 //! products per instruction, neighbours summed into 8 s32 lanes), sums
 //! [`crate::valid::lanes::LaneProof::block`] chunks in s32 lanes, widens
-//! them to s64 and finishes each row in scalar code (bias, rescale, clamp,
-//! table), exactly as the scalar form does. It is bit-exact with the
-//! scalar form because every lane sum is proven to stay in s32 and all
-//! other arithmetic is the same integer arithmetic.
+//! them to s64 and finishes each row (bias, rescale, zero point, clamp,
+//! table) in one of three ways, decided here: in scalar code after the
+//! AVX2 function; in a second pass of 4 s64 lanes ([`vector_tail`]); or,
+//! where 8 rows are reduced together by `vphaddd`, right after that
+//! reduction in 8 s32 lanes, the s64 sums never stored ([`fused_tail`],
+//! proven by [`crate::valid::lanes::tail_s32`]). x is copied to s16 16
+//! values at a time (`lf_narrow16()`). It is bit-exact with the scalar
+//! form because every lane sum is proven to stay in s32 and all other
+//! arithmetic is the same integer arithmetic (the s32 tail: every
+//! intermediate proven in s32, the products taken in s64 by `vpmuldq`).
 //!
 //! In the kernel it runs only between `kernel_fpu_begin()` and
 //! `kernel_fpu_end()` when `irq_fpu_usable()`; otherwise the layer's

@@ -49,13 +49,21 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- endif %}
 	int {{ l.ints }};
 
+{%- for off in l.narrow16 %}
+	lf_narrow16(&xs[{{ off }}], &x[{{ off }}]);
+{%- endfor %}
+{%- if l.narrow_loop && l.narrow16_end % 32 == 0 %}
+	for (i = 0; i < {{ l.narrow16_end }}; i += 32) {
+		lf_narrow16(&xs[i], &x[i]);
+		lf_narrow16(&xs[i + 16], &x[i + 16]);
+	}
+{%- else if l.narrow_loop %}
+	for (i = 0; i < {{ l.narrow16_end }}; i += 16)
+		lf_narrow16(&xs[i], &x[i]);
+{%- endif %}
 {%- for off in l.narrow4 %}
 	lf_narrow4(&xs[{{ off }}], &x[{{ off }}]);
 {%- endfor %}
-{%- if l.narrow_loop %}
-	for (i = 0; i < {{ l.narrow_rest }}; i += 4)
-		lf_narrow4(&xs[i], &x[i]);
-{%- endif %}
 	for (i = {{ l.narrow_rest }}; i < {{ l.in_len }}; i++)
 		xs[i] = x[i];
 {%- if l.padded %}

@@ -192,6 +192,25 @@ static inline LF_AVX2 void lf_narrow4(s16 *xs, const s64 *x)
 	*(lf_u64_u *)xs = ((lf_v4di)__builtin_ia32_packssdw256(v, v))[0];
 }
 
+/*
+ * xs[0..15] = x[0..15], each proven within s16. vpackssdw of two s64
+ * vectors keeps each value and its sign word (nothing saturates): as s32
+ * lanes, [x0 x1 x4 x5 | x2 x3 x6 x7]; packing two of those gives the 16
+ * values in s16, pairs in the order 0 2 4 6 1 3 5 7, which one vpermd
+ * puts back (pair k from lane order[k]).
+ */
+static inline LF_AVX2 void lf_narrow16(s16 *xs, const s64 *x)
+{
+	lf_v8si order = { 0, 4, 1, 5, 2, 6, 3, 7 };
+	lf_v8si lo = (lf_v8si)__builtin_ia32_packssdw256((lf_v8si)lf_ld4_s64(x),
+							 (lf_v8si)lf_ld4_s64(x + 4));
+	lf_v8si hi = (lf_v8si)__builtin_ia32_packssdw256((lf_v8si)lf_ld4_s64(x + 8),
+							 (lf_v8si)lf_ld4_s64(x + 12));
+
+	*(lf_v16hi_u *)xs = (lf_v16hi)
+		__builtin_ia32_permvarsi256((lf_v8si)__builtin_ia32_packssdw256(lo, hi), order);
+}
+
 /* Every lane c. */
 static inline LF_AVX2 lf_v4di lf_set4(s64 c)
 {

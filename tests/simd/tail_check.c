@@ -326,6 +326,19 @@ static LF_AVX2 int misc8(void)
 				return printf("lf_ld8_s32 at %d\n", i + l), 1;
 		n_loads8 += 8;
 	}
+	/* lf_narrow16(): s16 values (and the s16 ends) in s64, in order */
+	for (i = 0; i < 1000; i++) {
+		static s64 v[16];
+		static s16 xs[16];
+
+		for (l = 0; l < 16; l++)
+			v[l] = i < 2 ? (l & 1) == i ? 32767 : -32768 : (s16)next();
+		lf_narrow16(xs, v);
+		for (l = 0; l < 16; l++)
+			if (xs[l] != v[l])
+				return printf("lf_narrow16 lane %d\n", l), 1;
+		n_loads8 += 16;
+	}
 	/* lane r of lf_hadd8() = the sum of the 8 lanes of row r (small lanes) */
 	for (i = 0; i < 1000; i++) {
 		s64 want[8] = { 0 };
