@@ -29,6 +29,18 @@ fn cflags() -> Vec<&'static str> {
 /// against the scalar build and the interpreter; returns how many Dense
 /// layers took the AVX2 form.
 fn check(name: &str, path: &Path, opts: &CompileOptions, rows: Option<Vec<Vec<i64>>>) -> usize {
+    let source = check_source(name, path, opts, rows);
+    // Dense layers only (a fused table has its own LF_AVX2 lookup).
+    source.matches("_avx2(const s64 *x, s64 *y)").count()
+}
+
+/// [`check`], returning the AVX2 module's source.
+fn check_source(
+    name: &str,
+    path: &Path,
+    opts: &CompileOptions,
+    rows: Option<Vec<Vec<i64>>>,
+) -> String {
     let scalar = pipeline::compile(path, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     let simd_opts = CompileOptions {
         simd: Simd::Avx2,
@@ -52,8 +64,7 @@ fn check(name: &str, path: &Path, opts: &CompileOptions, rows: Option<Vec<Vec<i6
         assert_eq!(fallback[r], want[r], "{name}: row {r}: fallback != scalar");
         assert_eq!(want[r], interp::run(&simd.program, row), "{name}: row {r}");
     }
-    // Dense layers only (a fused table has its own LF_AVX2 lookup).
-    module.source.matches("_avx2(const s64 *x, s64 *y)").count()
+    module.source
 }
 
 fn speed_fixture(name: &str) -> (std::path::PathBuf, CompileOptions) {
@@ -112,7 +123,11 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
             .unwrap()
             .source
     };
-    assert!(src(&aurora, &opts).contains("lf_sum8(&y[j], a0, a1, a2, a3, a4, a5, a6, a7);"));
+    // Aurora's fc0 finishes its 8 rows in s32 lanes right after vphaddd
+    // (valid::lanes::tail_s32 holds), then looks its table up in lanes.
+    let a = src(&aurora, &opts);
+    assert!(a.contains("t = lf_hadd8(a0, a1, a2, a3, a4, a5, a6, a7) + lf_ld8_"), "{a}");
+    assert!(a.contains("t = lf_rescale8(t, lf_ld8_") && !a.contains("lf_sum8(&y[j]"));
     let full = |(p, o): (std::path::PathBuf, CompileOptions)| {
         let o = CompileOptions {
             weight_bits_auto: false,
@@ -133,12 +148,24 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
 #[test]
 fn simd_avx2_is_bit_exact_on_the_exec_models() {
     let dir = tempfile::tempdir().unwrap();
-    for precision in [Precision::Int16, Precision::Int8] {
+    // Row groups finished in s32 lanes after vphaddd, and those summed by
+    // vphaddd but finished after (int8: s32 accumulators, no vector tail).
+    let mut tails = [(0, 0); 2];
+    for (p, precision) in [Precision::Int16, Precision::Int8].into_iter().enumerate() {
         for (name, path, mut opts) in cases(dir.path()) {
             opts.precision = precision;
-            check(&format!("{name} {}", precision.name()), &path, &opts, None);
+            let name = format!("{name} {}", precision.name());
+            let src = check_source(&name, &path, &opts, None);
+            let (fused, kept) = (
+                src.matches("t = lf_rescale8(t, ").count(),
+                src.matches("lf_sum8(&y[j], ").count(),
+            );
+            tails[p].0 += fused;
+            tails[p].1 += kept;
         }
     }
+    assert!(tails[0].0 >= 2, "{tails:?}");
+    assert!(tails[1].0 == 0 && tails[1].1 >= 2, "{tails:?}");
 }
 
 #[test]
@@ -216,8 +243,8 @@ fn simd_vector_tail_helpers_equal_the_scalar_ones() {
         .unwrap()
         .source;
     assert!(
-        src.contains("lf_st4(&y[j], lf_clamp4(lf_rescale4(acc,"),
-        "fc0 has a vector tail"
+        src.contains("lf_st8(&y[j], lf_clamp8(t, LF_FC0_QMIN, LF_FC0_QMAX));"),
+        "fc0 has the s32 tail"
     );
     let start = src.find("#define LF_AVX2").unwrap();
     let end = src.find("static bool lf_simd_begin").unwrap();
@@ -273,6 +300,10 @@ fn simd_vector_tail_helpers_equal_the_scalar_ones() {
     assert!(count("gathers:") >= 8 * 257, "{text}");
     assert!(count("small:") >= 30 * 80_000, "{text}");
     assert!(count("small negative ties:") > 100, "{text}");
+    assert!(count("rescale8:") >= 8 * 32 * 40_000, "{text}");
+    assert!(count("ties8:") > 10_000, "{text}");
+    assert!(count("clamp8:") >= 5 * 400 * 8, "{text}");
+    assert!(count("loads8:") >= 8 * 256 + 16 * 1000, "{text}");
     // Aurora's tables are looked up in lanes: its tanh tables padded.
     let aurora = manifest("examples/aurora/aurora.onnx");
     let a = pipeline::compile(

@@ -320,6 +320,7 @@ pub fn plan_simd(p: &Program, info: &ModuleInfo, unroll_limit: usize, simd: Simd
         let ok = lower_simd::vector_tail(m, &rs, lut, *acc).is_ok();
         if let Some(d) = step.simd.as_mut() {
             d.tail = ok;
+            d.fused = lower_simd::fused_tail(p, info, d, &i.kind, &rs).ok();
         }
     }
     Plan { steps }

@@ -4,17 +4,23 @@
 //! The AVX2 form computes `sum_i W[j][i] * x[i]` with `vpmaddwd` (16 s16
 //! products per instruction, neighbours summed into 8 s32 lanes), sums
 //! [`crate::valid::lanes::LaneProof::block`] chunks in s32 lanes, widens
-//! them to s64 and finishes each row in scalar code (bias, rescale, clamp,
-//! table), exactly as the scalar form does. It is bit-exact with the
-//! scalar form because every lane sum is proven to stay in s32 and all
-//! other arithmetic is the same integer arithmetic.
+//! them to s64 and finishes each row (bias, rescale, zero point, clamp,
+//! table) in one of three ways, decided here: in scalar code after the
+//! AVX2 function; in a second pass of 4 s64 lanes ([`vector_tail`]); or,
+//! where 8 rows are reduced together by `vphaddd`, right after that
+//! reduction in 8 s32 lanes, the s64 sums never stored ([`fused_tail`],
+//! proven by [`crate::valid::lanes::tail_s32`]). x is copied to s16 16
+//! values at a time (`lf_narrow16()`). It is bit-exact with the scalar
+//! form because every lane sum is proven to stay in s32 and all other
+//! arithmetic is the same integer arithmetic (the s32 tail: every
+//! intermediate proven in s32, the products taken in s64 by `vpmuldq`).
 //!
 //! In the kernel it runs only between `kernel_fpu_begin()` and
 //! `kernel_fpu_end()` when `irq_fpu_usable()`; otherwise the layer's
 //! scalar form (looped) runs, so a SIMD layer carries both.
 
 use crate::ir::{AccWidth, InstrKind, Lut, Program, Rescale, Round};
-use crate::valid::lanes::{max_block, LaneProof};
+use crate::valid::lanes::{max_block, tail_s32, LaneProof, TailProof};
 use crate::valid::ModuleInfo;
 
 /// The vector instruction set a module may use.
@@ -80,6 +86,11 @@ pub struct SimdDense {
     /// time (bias, rescale, zero point, clamp; see [`vector_tail`]),
     /// instead of by the scalar code after it.
     pub tail: bool,
+    /// With `tail`: each group of 8 rows finished right after its
+    /// `vphaddd` reduction, in 8 s32 lanes (`lf_rescale8()`), its s64 sums
+    /// never stored; proven by [`crate::valid::lanes::tail_s32`] (see
+    /// [`fused_tail`]).
+    pub fused: Option<TailProof>,
 }
 
 /// The AVX2 form of instruction `k`, or why it stays scalar (`None` for
@@ -130,6 +141,7 @@ pub fn dense(
         chunks,
         proof,
         tail: false,
+        fused: None,
     }))
 }
 
@@ -164,6 +176,46 @@ pub fn vector_tail(
     } else {
         Ok(())
     }
+}
+
+/// Whether a layer `d` whose outputs [`vector_tail`] allows in lanes can
+/// finish each group of 8 rows in s32 lanes right after its `vphaddd`
+/// reduction (`lf_rescale8()`, `lf_clamp8()` in `templates/c/simd.c`),
+/// or why not. `vpmuldq` multiplies the even and odd s32 lanes into s64
+/// (exact: `|acc| < 2^31`, `0 <= mul < 2^31`), and a shift of at most 32
+/// may be logical: bits `0 .. 31` of `v >> shift` are bits
+/// `shift .. shift + 31` of `v` either way, and they are the whole result
+/// where [`tail_s32`] proves `acc`, the rescaled value and it plus the
+/// zero point in s32 for every row over x's proven range.
+pub fn fused_tail(
+    p: &Program,
+    info: &ModuleInfo,
+    d: &SimdDense,
+    kind: &InstrKind,
+    rescale: &[Rescale],
+) -> Result<TailProof, String> {
+    let InstrKind::Dense {
+        src,
+        dst,
+        weight,
+        bias,
+        clamp,
+        ..
+    } = kind
+    else {
+        return Err("not a Dense layer".into());
+    };
+    if !d.tail || d.rows != 8 || d.reduce != Reduce::Hadd {
+        return Err("rows not summed 8 at a time in s32 (vphaddd)".into());
+    }
+    if rescale.iter().any(|r| r.shift > 32) {
+        return Err("a shift above 32".into());
+    }
+    let Some(&x) = info.tensor_bounds.get(src.index()) else {
+        return Err("no proven bounds for x".into());
+    };
+    let zp = p.tensor(*dst).q.zero_point;
+    tail_s32(weight, p.tensor(*src).len, x, bias, rescale, zp, *clamp)
 }
 
 /// Whether a table can be looked up in AVX2 lanes (`vpgatherqd`, 32 bits
@@ -209,8 +261,13 @@ pub fn notes(p: &Program, info: &ModuleInfo, simd: Simd) -> Vec<String> {
         .zip(&plan.steps)
         .enumerate()
         .filter_map(|(k, (i, step))| {
-            let r = dense(p, info, &i.kind)?;
+            // The plan's form (with its tail), or why there is none.
+            let r = match (dense(p, info, &i.kind)?, step.simd) {
+                (Ok(_), Some(d)) => Ok(d),
+                (r, _) => r,
+            };
             let tail = |d: &SimdDense| match (d.tail, tail_refusal(p, k, step, &i.kind)) {
+                (true, _) if d.fused.is_some() => "; outputs finished 8 at a time in s32 lanes after vphaddd (bias, rescale, clamp, table; proven in s32)".to_string(),
                 (true, _) => "; outputs finished in s64 lanes (bias, rescale, clamp, table)".to_string(),
                 (false, Some(why)) => format!("; outputs finished in scalar code: {why}"),
                 (false, None) => String::new(),

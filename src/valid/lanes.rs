@@ -41,6 +41,7 @@
 //! lane. [`max_block`] finds the largest block for which that is proven.
 
 use crate::ir::bounds::{dense_acc_bounds, Bounds};
+use crate::ir::Rescale;
 
 /// Whether every value of `[lo, hi]` fits a signed lane of `bits` bits.
 pub fn fits(lo: i128, hi: i128, bits: u32) -> bool {
@@ -248,6 +249,64 @@ fn lanes_fit(pairs: &[Vec<(i64, i64)>], block: usize) -> Option<i64> {
     Some(worst)
 }
 
+/// What [`tail_s32`] proved: the widest |acc| (`bias + sum`) and
+/// rescaled output (before the zero point and clamp) of any row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TailProof {
+    pub acc_bound: i64,
+    pub value_bound: i64,
+}
+
+/// Proves that a Dense layer's outputs can be finished in s32 lanes
+/// (`lf_rescale8()` in `templates/c/simd.c`): for every row `j` and every
+/// input in `[lo, hi]`, `acc = bias[j] + sum_i W[j][i] * x[i]`,
+/// `r = (acc * mul[j] + 2^(shift[j] - 1)) >> shift[j]` and `r + zp` are
+/// in s32, and so are the bias and clamp limits. `acc` ranges over
+/// `bias[j] + sum_i [min, max] of W[j][i] * x` (as [`max_block`]); `r`
+/// is monotone in `acc` for `mul >= 0`, so its ends are those of `acc`.
+/// (The products `acc * mul` themselves need s64: the vector form
+/// multiplies in widened halves, `vpmuldq`.)
+pub fn tail_s32(
+    weight: &[i64],
+    n: usize,
+    (lo, hi): (i64, i64),
+    bias: &[i64],
+    rescale: &[Rescale],
+    zp: i64,
+    clamp: Option<(i64, i64)>,
+) -> Result<TailProof, String> {
+    let s32 = |v: i64| fits_s32(v, v);
+    if n == 0 || weight.len() != n * bias.len() || rescale.len() != bias.len() {
+        return Err("weight, bias and rescale lengths disagree".into());
+    }
+    if !s32(zp) || clamp.is_some_and(|(a, b)| !s32(a) || !s32(b)) {
+        return Err("zero point or clamp limits outside s32".into());
+    }
+    let mut proof = TailProof {
+        acc_bound: 0,
+        value_bound: 0,
+    };
+    for (j, (row, (&b, r))) in weight.chunks(n).zip(bias.iter().zip(rescale)).enumerate() {
+        let (alo, ahi) = row
+            .iter()
+            .map(|&w| product(w, lo, hi))
+            .fold((b, b), |(a, c), (d, e)| (a + d, c + e));
+        if !s32(b) || !fits_s32(alo, ahi) {
+            return Err(format!("row {j}: acc in [{alo}, {ahi}] leaves s32"));
+        }
+        if !(0..1 << 31).contains(&r.mul) || !(1..=62).contains(&r.shift) {
+            return Err(format!("row {j}: multiplier {} or shift {} not in range", r.mul, r.shift));
+        }
+        let (vlo, vhi) = (r.apply(alo), r.apply(ahi));
+        if !fits_s32(vlo, vhi) || !fits_s32(vlo + zp, vhi + zp) {
+            return Err(format!("row {j}: rescaled value in [{vlo}, {vhi}] (+ zero point {zp}) leaves s32"));
+        }
+        proof.acc_bound = proof.acc_bound.max(-alo).max(ahi);
+        proof.value_bound = proof.value_bound.max(-vlo).max(vhi);
+    }
+    Ok(proof)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +424,34 @@ mod tests {
         assert_eq!(max_block(&[40000, 1], 2, 0, 1), None);
         assert_eq!(max_block(&[1, 1], 2, 0, 40000), None);
         assert_eq!(max_block(&[1, 1, 1], 2, 0, 1), None);
+    }
+
+    #[test]
+    fn the_s32_tail_is_proven_per_row_at_its_edges() {
+        // One row of 16 weights 1000, x in [0, 134217]: sum <= 2,147,472,000.
+        let w = vec![1000; 16];
+        let r = [Rescale::new(1 << 15, 16)];
+        let p = tail_s32(&w, 16, (0, 134_217), &[11_647], &r, 0, Some((0, 32767))).unwrap();
+        // 2,147,472,000 + 11,647 = 2^31 - 1: still s32; rescaled by 1/2.
+        assert_eq!(p.acc_bound, i32::MAX as i64);
+        assert_eq!(p.value_bound, (i32::MAX as i64 + 1) / 2);
+        // One more in the bias leaves s32.
+        let e = tail_s32(&w, 16, (0, 134_217), &[11_648], &r, 0, None).unwrap_err();
+        assert!(e.contains("row 0: acc"), "{e}");
+        // The rescaled value leaves s32 when the multiplier grows it.
+        let up = [Rescale::new(1 << 17, 16)];
+        let e = tail_s32(&w, 16, (0, 100_000), &[0], &up, 0, None).unwrap_err();
+        assert!(e.contains("rescaled"), "{e}");
+        // ... and so does it plus the zero point, at the edge.
+        let one = [Rescale::IDENTITY];
+        let top = i32::MAX as i64 - 16_000;
+        assert!(tail_s32(&w, 16, (0, 1), &[top], &one, 0, None).is_ok());
+        assert!(tail_s32(&w, 16, (0, 1), &[top], &one, 1, None).is_err());
+        // Negative multipliers are refused (the ends would swap).
+        let neg = [Rescale::new(-3, 2)];
+        assert!(tail_s32(&w, 16, (0, 1), &[0], &neg, 0, None).is_err());
+        // Signs: x in [-5, 3] with weights -1000: acc in [-48000, 80000].
+        let p = tail_s32(&vec![-1000; 16], 16, (-5, 3), &[0], &one, 0, None).unwrap();
+        assert_eq!(p.acc_bound, 80_000);
     }
 }

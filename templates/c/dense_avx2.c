@@ -5,7 +5,7 @@
  */
 {{ c.decls }}
 /*
-{%- if l.tail.is_some() %}
+{%- if l.finished %}
  * {{ l.func }}() - y[j] = row j's value before any table, in AVX2
  * @x: {{ l.in_len }} inputs, each in [{{ l.x_lo }}, {{ l.x_hi }}] (proven): they fit s16
  * @y: {{ l.out_len }} outputs (s64): the row sums, then finished in place
@@ -44,15 +44,26 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- if l.tail.is_some() %}
 	lf_v4di acc;
 {%- endif %}
+{%- if l.fused %}
+	lf_v8si t;
+{%- endif %}
 	int {{ l.ints }};
 
+{%- for off in l.narrow16 %}
+	lf_narrow16(&xs[{{ off }}], &x[{{ off }}]);
+{%- endfor %}
+{%- if l.narrow_loop && l.narrow16_end % 32 == 0 %}
+	for (i = 0; i < {{ l.narrow16_end }}; i += 32) {
+		lf_narrow16(&xs[i], &x[i]);
+		lf_narrow16(&xs[i + 16], &x[i + 16]);
+	}
+{%- else if l.narrow_loop %}
+	for (i = 0; i < {{ l.narrow16_end }}; i += 16)
+		lf_narrow16(&xs[i], &x[i]);
+{%- endif %}
 {%- for off in l.narrow4 %}
 	lf_narrow4(&xs[{{ off }}], &x[{{ off }}]);
 {%- endfor %}
-{%- if l.narrow_loop %}
-	for (i = 0; i < {{ l.narrow_rest }}; i += 4)
-		lf_narrow4(&xs[i], &x[i]);
-{%- endif %}
 	for (i = {{ l.narrow_rest }}; i < {{ l.in_len }}; i++)
 		xs[i] = x[i];
 {%- if l.padded %}
@@ -151,7 +162,7 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 		{{ call }}
 {%- when None %}
 {%- endmatch %}
-{%- if l.tail.is_none() %}
+{%- if !l.finished %}
 		for (j = 0; j < {{ l.out_len }}; j++) {
 			{{ l.acc_type }} acc = {{ l.bias }} + {{ l.y }}[j];
 {{ "" }}

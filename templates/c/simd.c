@@ -90,22 +90,34 @@ static inline LF_AVX2 s64 lf_hsum(lf_v4di a)
 	return s[0] + s[1];
 }
 
-/* y[0..7] = the lane sums of a0..a7 (their s32 totals proven), in s64. */
-static inline LF_AVX2 void lf_sum8(s64 *y, lf_v8si a0, lf_v8si a1, lf_v8si a2,
-				   lf_v8si a3, lf_v8si a4, lf_v8si a5,
-				   lf_v8si a6, lf_v8si a7)
+/* Lane r = the sum of the lanes of row r, a0..a7 (their s32 totals proven). */
+static inline LF_AVX2 lf_v8si lf_hadd8(lf_v8si a0, lf_v8si a1, lf_v8si a2,
+				       lf_v8si a3, lf_v8si a4, lf_v8si a5,
+				       lf_v8si a6, lf_v8si a7)
 {
 	lf_v8si lo = __builtin_ia32_phaddd256(__builtin_ia32_phaddd256(a0, a1),
 					      __builtin_ia32_phaddd256(a2, a3));
 	lf_v8si hi = __builtin_ia32_phaddd256(__builtin_ia32_phaddd256(a4, a5),
 					      __builtin_ia32_phaddd256(a6, a7));
 	/* lo: rows 0-3 of lanes 0-3, then of lanes 4-7; hi: rows 4-7. */
-	lf_v8si t = (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x20) +
-		    (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x31);
+	return (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x20) +
+	       (lf_v8si)__builtin_ia32_permti256((lf_v4di)lo, (lf_v4di)hi, 0x31);
+}
 
+/* y[0..7] = the 8 s32 lanes of t, sign-extended to s64. */
+static inline LF_AVX2 void lf_st8(s64 *y, lf_v8si t)
+{
 	*(lf_v4di_u *)y = __builtin_ia32_pmovsxdq256(__builtin_ia32_si_si256(t));
 	*(lf_v4di_u *)(y + 4) = __builtin_ia32_pmovsxdq256((lf_v4si)
 		__builtin_ia32_extract128i256((lf_v4di)t, 1));
+}
+
+/* y[0..7] = the lane sums of a0..a7 (their s32 totals proven), in s64. */
+static inline LF_AVX2 void lf_sum8(s64 *y, lf_v8si a0, lf_v8si a1, lf_v8si a2,
+				   lf_v8si a3, lf_v8si a4, lf_v8si a5,
+				   lf_v8si a6, lf_v8si a7)
+{
+	lf_st8(y, lf_hadd8(a0, a1, a2, a3, a4, a5, a6, a7));
 }
 
 /* y[0..3] = the lane sums of a0..a3 (their s32 totals proven), in s64. */
@@ -178,6 +190,25 @@ static inline LF_AVX2 void lf_narrow4(s16 *xs, const s64 *x)
 	lf_v8si v = __builtin_ia32_permvarsi256((lf_v8si)lf_ld4_s64(x), lows);
 
 	*(lf_u64_u *)xs = ((lf_v4di)__builtin_ia32_packssdw256(v, v))[0];
+}
+
+/*
+ * xs[0..15] = x[0..15], each proven within s16. vpackssdw of two s64
+ * vectors keeps each value and its sign word (nothing saturates): as s32
+ * lanes, [x0 x1 x4 x5 | x2 x3 x6 x7]; packing two of those gives the 16
+ * values in s16, pairs in the order 0 2 4 6 1 3 5 7, which one vpermd
+ * puts back (pair k from lane order[k]).
+ */
+static inline LF_AVX2 void lf_narrow16(s16 *xs, const s64 *x)
+{
+	lf_v8si order = { 0, 4, 1, 5, 2, 6, 3, 7 };
+	lf_v8si lo = (lf_v8si)__builtin_ia32_packssdw256((lf_v8si)lf_ld4_s64(x),
+							 (lf_v8si)lf_ld4_s64(x + 4));
+	lf_v8si hi = (lf_v8si)__builtin_ia32_packssdw256((lf_v8si)lf_ld4_s64(x + 8),
+							 (lf_v8si)lf_ld4_s64(x + 12));
+
+	*(lf_v16hi_u *)xs = (lf_v16hi)
+		__builtin_ia32_permvarsi256((lf_v8si)__builtin_ia32_packssdw256(lo, hi), order);
 }
 
 /* Every lane c. */
@@ -256,6 +287,63 @@ static inline LF_AVX2 lf_v4di lf_clamp4(lf_v4di x, s64 lo, s64 hi)
 static inline LF_AVX2 void lf_st4(s64 *y, lf_v4di v)
 {
 	*(lf_v4di_u *)y = v;
+}
+
+/* Every lane c. */
+static inline LF_AVX2 lf_v8si lf_set8(s32 c)
+{
+	lf_v8si v = { c, c, c, c, c, c, c, c };
+
+	return v;
+}
+
+/* Eight table entries j..j + 7 sign-extended to s32 lanes (vpmovsx*d). */
+static inline LF_AVX2 lf_v8si lf_ld8_s8(const s8 *p)
+{
+	lf_v2di t = { *(const lf_u64_u *)p };
+
+	return __builtin_ia32_pmovsxbd256((lf_v16qi)t);
+}
+
+typedef s16 lf_v8hi_u __attribute__((vector_size(16), may_alias)) __aligned(2);
+typedef s32 lf_v8si_u __attribute__((vector_size(32), may_alias)) __aligned(4);
+
+static inline LF_AVX2 lf_v8si lf_ld8_s16(const s16 *p)
+{
+	return __builtin_ia32_pmovsxwd256(*(const lf_v8hi_u *)p);
+}
+
+static inline LF_AVX2 lf_v8si lf_ld8_s32(const s32 *p)
+{
+	return *(const lf_v8si_u *)p;
+}
+
+/*
+ * lf_rescale() of 8 s32 lanes, (x * mul + 2^(shift - 1)) >> shift rounded
+ * half up, where the result is proven in s32 (valid::lanes::tail_s32) and
+ * 0 <= mul < 2^31, 1 <= shift <= 32: vpmuldq multiplies the even lanes,
+ * then the odd ones (moved down by 32 bits), into exact s64 products. Bits
+ * 0..31 of v >> shift are bits shift..shift + 31 of v, the same for a
+ * logical and an arithmetic shift (shift <= 32): the even results are
+ * v >> shift, the odd ones v << (32 - shift) (bits 32..63), blended.
+ */
+static inline LF_AVX2 lf_v8si lf_rescale8(lf_v8si x, lf_v8si mul,
+					  unsigned int shift)
+{
+	lf_v4di r = lf_set4((s64)1 << (shift - 1));
+	lf_v4du even = (lf_v4du)(__builtin_ia32_pmuldq256(x, mul) + r);
+	lf_v4du odd = (lf_v4du)(__builtin_ia32_pmuldq256((lf_v8si)((lf_v4du)x >> 32),
+							 (lf_v8si)((lf_v4du)mul >> 32)) + r);
+
+	return __builtin_ia32_pblendd256((lf_v8si)(even >> shift),
+					 (lf_v8si)(odd << (32 - shift)), 0xaa);
+}
+
+/* lf_clamp() of 8 s32 lanes (vpmaxsd, vpminsd). */
+static inline LF_AVX2 lf_v8si lf_clamp8(lf_v8si x, s32 lo, s32 hi)
+{
+	return __builtin_ia32_pminsd256(__builtin_ia32_pmaxsd256(x, lf_set8(lo)),
+					lf_set8(hi));
 }
 
 /*

@@ -209,6 +209,154 @@ static LF_AVX2 int tables(void)
 	return 0;
 }
 
+static unsigned long n_rescale8, n_ties8, n_clamp8, n_loads8;
+
+/* lf_rescale8() of x[0..7] by mul[0..7], where each result fits s32. */
+static LF_AVX2 int check8(const s32 *x, const s32 *mul, unsigned int shift)
+{
+	s64 got[8];
+	int l;
+
+	lf_st8(got, lf_rescale8(lf_ld8_s32(x), lf_ld8_s32(mul), shift));
+	for (l = 0; l < 8; l++) {
+		s64 want = lf_rescale(x[l], mul[l], shift);
+
+		if (got[l] != want) {
+			printf("lf_rescale8(%d, %d, %u) = %lld, lf_rescale: %lld\n",
+			       x[l], mul[l], shift, got[l], want);
+			return 1;
+		}
+		if ((s64)x[l] * mul[l] % ((s64)1 << shift) == ((s64)1 << (shift - 1)) ||
+		    (s64)x[l] * mul[l] % ((s64)1 << shift) == -((s64)1 << (shift - 1)))
+			n_ties8++;
+	}
+	n_rescale8 += 8;
+	return 0;
+}
+
+/* Whether lf_rescale(x, mul, shift) fits s32 (what tail_s32 proves). */
+static int fits8(s32 x, s32 mul, unsigned int shift)
+{
+	s64 r = lf_rescale(x, mul, shift);
+
+	return r >= -0x80000000ll && r <= 0x7fffffffll;
+}
+
+/*
+ * Random s32 lanes (some at 2^k +/- 2 and the s32 ends), multipliers in
+ * [0, 2^31) of every size, exact halves, shifts 1..32: every lane whose
+ * result fits s32, 8 at a time.
+ */
+static LF_AVX2 int lanes8(void)
+{
+	s32 x[8], mul[8];
+	unsigned int shift;
+	int i, l, k;
+
+	for (shift = 1; shift <= 32; shift++) {
+		for (i = 0; i < 40000; i++) {
+			for (l = 0; l < 8; ) {
+				s32 m = (s32)((next() & 0x7fffffff) >> (next() % 31));
+				s32 v = (s32)next() >> (next() % 32);
+
+				k = next() % 8;
+				if (k == 0)
+					v = (s32)(((s64)1 << (next() % 31)) + (s64)(next() % 5) - 2);
+				else if (k == 1)
+					v = next() & 1 ? 0x7fffffff - (s32)(next() % 3) :
+							 -0x7fffffff - 1 + (s32)(next() % 3);
+				else if (k == 2 && shift > 1 && shift < 32)
+					/* an exact half: v * 1 = (2q + 1) * 2^(shift - 1) */
+					m = 1, v = (s32)((s64)((s32)next() >> shift | 1) << (shift - 1));
+				if (next() & 1)
+					v = -v;
+				if (!fits8(v, m, shift))
+					continue;
+				x[l] = v;
+				mul[l++] = m;
+			}
+			if (check8(x, mul, shift))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* lf_clamp8(), lf_ld8_*(), lf_hadd8() against their scalar meaning. */
+static LF_AVX2 int misc8(void)
+{
+	static const s32 lims[][2] = {
+		{ 0, 32767 }, { -32768, 32767 }, { -128, 127 }, { 5, 5 }, { -1, 0 },
+	};
+	static s8 b[264];
+	static s16 h[264];
+	static s32 w[264], x[8];
+	lf_v8si a[8];
+	s64 got[8];
+	int i, l, k;
+
+	for (k = 0; k < 5; k++) {
+		for (i = 0; i < 400; i++) {
+			for (l = 0; l < 8; l++)
+				x[l] = (s32)next() >> (next() % 32);
+			lf_st8(got, lf_clamp8(lf_ld8_s32(x), lims[k][0], lims[k][1]));
+			for (l = 0; l < 8; l++)
+				if (got[l] != lf_clamp(x[l], lims[k][0], lims[k][1]))
+					return printf("lf_clamp8(%d) = %lld\n", x[l], got[l]), 1;
+			n_clamp8 += 8;
+		}
+	}
+	for (i = 0; i < 264; i++) {
+		b[i] = (s8)(i - 128);
+		h[i] = (s16)((i - 130) * 252);
+		w[i] = (s32)next();
+	}
+	for (i = 0; i < 256; i++) {
+		lf_st8(got, lf_ld8_s8(&b[i]));
+		for (l = 0; l < 8; l++)
+			if (got[l] != b[i + l])
+				return printf("lf_ld8_s8 at %d\n", i + l), 1;
+		lf_st8(got, lf_ld8_s16(&h[i]));
+		for (l = 0; l < 8; l++)
+			if (got[l] != h[i + l])
+				return printf("lf_ld8_s16 at %d\n", i + l), 1;
+		lf_st8(got, lf_ld8_s32(&w[i]));
+		for (l = 0; l < 8; l++)
+			if (got[l] != w[i + l])
+				return printf("lf_ld8_s32 at %d\n", i + l), 1;
+		n_loads8 += 8;
+	}
+	/* lf_narrow16(): s16 values (and the s16 ends) in s64, in order */
+	for (i = 0; i < 1000; i++) {
+		static s64 v[16];
+		static s16 xs[16];
+
+		for (l = 0; l < 16; l++)
+			v[l] = i < 2 ? (l & 1) == i ? 32767 : -32768 : (s16)next();
+		lf_narrow16(xs, v);
+		for (l = 0; l < 16; l++)
+			if (xs[l] != v[l])
+				return printf("lf_narrow16 lane %d\n", l), 1;
+		n_loads8 += 16;
+	}
+	/* lane r of lf_hadd8() = the sum of the 8 lanes of row r (small lanes) */
+	for (i = 0; i < 1000; i++) {
+		s64 want[8] = { 0 };
+
+		for (k = 0; k < 8; k++) {
+			for (l = 0; l < 8; l++) {
+				a[k][l] = (s32)next() >> 4;
+				want[k] += a[k][l];
+			}
+		}
+		lf_st8(got, lf_hadd8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
+		for (k = 0; k < 8; k++)
+			if (got[k] != want[k])
+				return printf("lf_hadd8 row %d\n", k), 1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	static const s64 muls[] = { 0, 1, 2, 3, 77, 12345, 1 << 20, 1073741823, 2147483647 };
@@ -231,11 +379,13 @@ int main(void)
 		if (put(x, mul, sh) || put(x ^ 1, mul, sh) || put(-x, mul, sh) || put(x >> 1, mul, sh))
 			return 1;
 	}
-	if (clamps() || loads() || tables())
+	if (clamps() || loads() || tables() || lanes8() || misc8())
 		return 1;
 	printf("rescale: %lu\nties: %lu\nnegative ties: %lu\nclamp: %lu\nloads: %lu\n",
 	       n_rescale, n_ties, n_neg_ties, n_clamp, n_loads);
 	printf("gathers: %lu\nsmall: %lu\nsmall negative ties: %lu\n", n_gathers, n_small,
 	       n_small_neg_ties);
+	printf("rescale8: %lu\nties8: %lu\nclamp8: %lu\nloads8: %lu\n", n_rescale8, n_ties8,
+	       n_clamp8, n_loads8);
 	return 0;
 }

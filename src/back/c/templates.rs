@@ -609,11 +609,14 @@ pub struct Avx2Tail {
 pub struct DenseAvx2 {
     pub func: String,
     pub in_len: String,
-    /// The offsets `lf_narrow4()` copies x to s16 at, four inputs each;
+    /// The offsets `lf_narrow16()` copies x to s16 at, 16 inputs each,
+    /// below `narrow16_end`; then `lf_narrow4()` at `narrow4`, four each;
     /// the inputs from `narrow_rest` on are copied one by one.
-    pub narrow4: Vec<usize>,
-    /// A loop of `lf_narrow4()` instead (long rows).
+    pub narrow16: Vec<usize>,
+    /// A loop of `lf_narrow16()` instead (long rows).
     pub narrow_loop: bool,
+    pub narrow16_end: usize,
+    pub narrow4: Vec<usize>,
     pub narrow_rest: usize,
     pub out_len: String,
     pub in_pad: String,
@@ -649,6 +652,11 @@ pub struct DenseAvx2 {
     /// The value of outputs `j .. j + 3` when the AVX2 function finishes
     /// them itself (four s64 lanes).
     pub tail: Option<Avx2Tail>,
+    /// Each group of 8 rows finished in s32 lanes in the row loop (its
+    /// `finish` statements; a local `t`).
+    pub fused: bool,
+    /// The AVX2 function finishes the outputs (`tail` or `fused`).
+    pub finished: bool,
     /// `lf_tanh0_avx2(lf_b1, LF_FC0_OUT);` after the call, when the
     /// tail leaves a fused table to look up.
     pub lut_call: Option<String>,

@@ -251,20 +251,26 @@ pub(super) fn emit(w: &mut Writer, mut cx: Cx) -> Result<(String, String)> {
             };
             match avx2 {
                 Some(a) => {
+                    let muls: Vec<i64> = rescale.iter().map(|r| r.mul).collect();
+                    let tail = dense_avx2::TailParts {
+                        bias: (&bname, bias),
+                        rescale: &m,
+                        muls: &muls,
+                        zp: parts.zp.as_ref(),
+                        clamp: parts.clamp.as_ref(),
+                    };
                     let ops = dense_avx2::Operands {
                         x: parts.x.to_string(),
                         y: parts.y.to_string(),
                         weight: wname.to_string(),
                         x_bounds: w.info.tensor_bounds[src.index()],
-                        tail: match a.d.tail {
-                            true => Some(dense_avx2::tail_value(dense_avx2::TailParts {
-                                bias: (&bname, bias),
-                                rescale: &m,
-                                muls: &rescale.iter().map(|r| r.mul).collect::<Vec<_>>(),
-                                zp: parts.zp.as_ref(),
-                                clamp: parts.clamp.as_ref(),
-                            })?),
-                            false => None,
+                        tail: match (a.d.tail, a.d.fused) {
+                            (true, None) => Some(dense_avx2::tail_value(tail)?),
+                            _ => None,
+                        },
+                        fused: match (a.d.tail, a.d.fused) {
+                            (true, Some(_)) => Some(dense_avx2::fused_tail(tail)?),
+                            _ => None,
                         },
                         lut_call: match (&parts.lut, a.d.tail) {
                             (Some(f), true) => Some(format!("{f}_avx2({}, {out_len});", parts.y)),

@@ -23,10 +23,13 @@ pub(super) struct Avx2Names {
     block: String,
 }
 
-/// Up to this many inputs, x is narrowed by straight-line `lf_narrow4()`
-/// calls; above, by a loop of them (64 calls in a row made gcc keep every
-/// vector live: a 2 KiB frame in LinnOS's 256 -> 2 layer).
-const NARROW4_UNROLLED: usize = 32;
+/// Up to this many inputs, x is narrowed by straight-line `lf_narrow16()`
+/// calls; above, by a loop of them (64 `lf_narrow4()` calls in a row made
+/// gcc keep every vector live: a 2 KiB frame in LinnOS's 256 -> 2 layer).
+/// The loop does two calls per iteration where that divides the inputs
+/// (LinnOS's 256 -> 2 layer: 16 fewer loop steps). The last `n % 16`
+/// inputs: `lf_narrow4()` calls, then one by one.
+const NARROW_UNROLLED: usize = 32;
 
 /// Declares the padded row length, chunks and block of `ident`.
 pub(super) fn declare(
@@ -79,10 +82,14 @@ pub(super) struct Operands {
     pub tail: Option<Avx2Tail>,
     /// With the tail and a fused table: the call of its AVX2 lookup.
     pub lut_call: Option<String>,
+    /// The tail fused into the row loop ([`fused_tail`]), when the plan
+    /// says so: the statements finishing each group of 8 rows.
+    pub fused: Option<Vec<String>>,
 }
 
 /// What the vector tail reads: the bias table and its values, the
 /// rescale, the multipliers' values, zero point and clamp.
+#[derive(Clone, Copy)]
 pub(super) struct TailParts<'a> {
     pub bias: (&'a Expr, &'a [i64]),
     pub rescale: &'a Multipliers,
@@ -122,6 +129,45 @@ pub(super) fn tail_value(t: TailParts) -> Result<Avx2Tail> {
     Ok(Avx2Tail { acc, value: v })
 }
 
+/// The statements finishing rows `j .. j + 7` from their lanes `a0..a7`
+/// in 8 s32 lanes (`lower_simd::fused_tail` proved every intermediate in
+/// s32): `t = row sums + bias`, `t = lf_rescale8(t, mul, SHIFT)`, then
+/// `lf_clamp8(t + zp, QMIN, QMAX)` stored as s64.
+pub(super) fn fused_tail(t: TailParts) -> Result<Vec<String>> {
+    let load = |table: &Expr, values: &[i64]| {
+        let (lo, hi) = min_max(values);
+        match ctype_for(lo, hi) {
+            "s64" => fail("AVX2 s32 tail: a table outside s32"),
+            ty => Ok(format!("lf_ld8_{ty}(&{table}[j])")),
+        }
+    };
+    let Multipliers::Split {
+        mul,
+        shift: PerElem::Uniform(shift),
+        round: Round::HalfUp,
+    } = t.rescale
+    else {
+        return fail("AVX2 s32 tail: the plan allowed per-channel shifts or another rounding");
+    };
+    let mul = match mul {
+        PerElem::Uniform(m) => format!("lf_set8({m})"),
+        PerElem::Array(a) => load(a, t.muls)?,
+    };
+    let lanes = (0..8).map(|r| format!("a{r}")).collect::<Vec<_>>().join(", ");
+    let mut v = "t".to_string();
+    if let Some(zp) = t.zp {
+        v = format!("{v} + lf_set8({zp})");
+    }
+    if let Some(c) = t.clamp {
+        v = format!("lf_clamp8({v}, {}, {})", c.lo, c.hi);
+    }
+    Ok(vec![
+        format!("t = lf_hadd8({lanes}) + {};", load(t.bias.0, t.bias.1)?),
+        format!("t = lf_rescale8(t, {mul}, {shift});"),
+        format!("lf_st8(&y[j], {v});"),
+    ])
+}
+
 /// Renders the layer: the AVX2 function, its call and the fallback `l`.
 pub(super) fn construct(
     w: &mut Writer,
@@ -137,6 +183,7 @@ pub(super) fn construct(
         x_bounds: (x_lo, x_hi),
         tail,
         lut_call,
+        fused,
     } = ops;
     w.uses_simd = true;
     let d = names.d;
@@ -175,7 +222,12 @@ pub(super) fn construct(
     } else {
         vec![]
     };
-    let finish = finish(d, one_block);
+    let finished = tail.is_some() || fused.is_some();
+    let finish = match fused {
+        Some(lines) if one_block && d.reduce == Reduce::Hadd && d.rows == 8 => lines,
+        Some(_) => return fail("AVX2 s32 tail: the plan fused a layer not summed by vphaddd"),
+        None => finish(d, one_block),
+    };
     let ints = match (one_block, unrolled.is_empty(), d.split) {
         (true, false, _) => "i, j",
         (false, _, false) => "i, j, c, k",
@@ -202,14 +254,17 @@ pub(super) fn construct(
     } else {
         format!("k < c + {} && k < {}", names.block, names.chunks)
     };
+    let n16 = names.n / 16 * 16;
     let a = DenseAvx2 {
         func: format!("{ident}_avx2"),
         in_len: names.in_len,
-        narrow4: (0..names.n / 4)
-            .map(|g| 4 * g)
-            .filter(|_| names.n <= NARROW4_UNROLLED)
+        narrow16: (0..n16)
+            .step_by(16)
+            .filter(|_| names.n <= NARROW_UNROLLED)
             .collect(),
-        narrow_loop: names.n > NARROW4_UNROLLED,
+        narrow_loop: names.n > NARROW_UNROLLED,
+        narrow16_end: n16,
+        narrow4: (n16..names.n / 4 * 4).step_by(4).collect(),
         narrow_rest: names.n / 4 * 4,
         out_len: names.out_len,
         in_pad: names.in_pad,
@@ -233,6 +288,8 @@ pub(super) fn construct(
         bias: l.bias.clone(),
         dst: l.dst.clone(),
         value: l.value.clone(),
+        fused: finished && tail.is_none(),
+        finished,
         tail,
         lut_call,
         fallback,
