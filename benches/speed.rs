@@ -14,7 +14,8 @@
 //! table bytes, the ratio to tract f32, and the compile time in process;
 //! then the same model's Rust snapshot, built as the kernel object is
 //! (`lfc bench --backend rust`): its instructions per inference, per
-//! layer, and code and table bytes beside the C's.
+//! layer, and code and table bytes beside the C's (scalar rows only: the
+//! Rust back end has no `--simd` form).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,13 +78,18 @@ fn main() {
         let matrix = lfc::data::read_matrix(&rows_path).expect("rows");
         let fixed = pipeline::to_fixed(&rows_path, &matrix, compiled.program.input_scale)
             .expect("fixed rows");
+        // The Rust back end has no --simd form (lower_simd says why):
+        // its figures are those of the scalar rows.
         let opts = BenchOptions {
-            rust: true,
+            rust: simd == Simd::None,
             ..Default::default()
         };
         let report = bench::run(&compiled, &fixed, ms, &opts).expect("bench");
         println!("== {what}");
         print!("{report}");
+        if simd != Simd::None {
+            println!("rust: not measured (the Rust back end has no --simd form)");
+        }
         println!();
     }
 }
