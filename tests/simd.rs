@@ -126,7 +126,10 @@ fn simd_avx2_is_bit_exact_on_the_speed_models() {
     // Aurora's fc0 finishes its 8 rows in s32 lanes right after vphaddd
     // (valid::lanes::tail_s32 holds), then looks its table up in lanes.
     let a = src(&aurora, &opts);
-    assert!(a.contains("t = lf_hadd8(a0, a1, a2, a3, a4, a5, a6, a7) + lf_ld8_"), "{a}");
+    assert!(
+        a.contains("t = lf_hadd8(a0, a1, a2, a3, a4, a5, a6, a7) + lf_ld8_"),
+        "{a}"
+    );
     assert!(a.contains("t = lf_rescale8(t, lf_ld8_") && !a.contains("lf_sum8(&y[j]"));
     let full = |(p, o): (std::path::PathBuf, CompileOptions)| {
         let o = CompileOptions {

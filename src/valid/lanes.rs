@@ -295,11 +295,16 @@ pub fn tail_s32(
             return Err(format!("row {j}: acc in [{alo}, {ahi}] leaves s32"));
         }
         if !(0..1 << 31).contains(&r.mul) || !(1..=62).contains(&r.shift) {
-            return Err(format!("row {j}: multiplier {} or shift {} not in range", r.mul, r.shift));
+            return Err(format!(
+                "row {j}: multiplier {} or shift {} not in range",
+                r.mul, r.shift
+            ));
         }
         let (vlo, vhi) = (r.apply(alo), r.apply(ahi));
         if !fits_s32(vlo, vhi) || !fits_s32(vlo + zp, vhi + zp) {
-            return Err(format!("row {j}: rescaled value in [{vlo}, {vhi}] (+ zero point {zp}) leaves s32"));
+            return Err(format!(
+                "row {j}: rescaled value in [{vlo}, {vhi}] (+ zero point {zp}) leaves s32"
+            ));
         }
         proof.acc_bound = proof.acc_bound.max(-alo).max(ahi);
         proof.value_bound = proof.value_bound.max(-vlo).max(vhi);

@@ -98,6 +98,33 @@ pub(super) struct TailParts<'a> {
     pub clamp: Option<&'a Clamp>,
 }
 
+/// The multiplier operand of a vector tail (`SET(m)` for one multiplier,
+/// `load` of its table otherwise) and the layer's one shift: the plan
+/// (`lower_simd`) allowed vector tails only with one shift and rounding
+/// half up.
+fn vector_multipliers<'a>(
+    t: &TailParts<'a>,
+    what: &str,
+    set: &str,
+    load: impl Fn(&Expr, &[i64]) -> Result<String>,
+) -> Result<(String, &'a Expr)> {
+    let Multipliers::Split {
+        mul,
+        shift: PerElem::Uniform(shift),
+        round: Round::HalfUp,
+    } = t.rescale
+    else {
+        return fail(format!(
+            "{what}: the plan allowed per-channel shifts or another rounding"
+        ));
+    };
+    let mul = match mul {
+        PerElem::Uniform(m) => format!("{set}({m})"),
+        PerElem::Array(a) => load(a, t.muls)?,
+    };
+    Ok((mul, shift))
+}
+
 /// `lf_clamp4(lf_rescale4(y + bias, mul, SHIFT) + zp, QMIN, QMAX)` of
 /// outputs `j .. j + 3`: the scalar tail's arithmetic in four s64 lanes
 /// (`lower_simd::vector_tail` proved the two agree).
@@ -106,18 +133,7 @@ pub(super) fn tail_value(t: TailParts) -> Result<Avx2Tail> {
         let (lo, hi) = min_max(values);
         format!("lf_ld4_{}(&{table}[j])", ctype_for(lo, hi))
     };
-    let Multipliers::Split {
-        mul,
-        shift: PerElem::Uniform(shift),
-        round: Round::HalfUp,
-    } = t.rescale
-    else {
-        return fail("AVX2 tail: the plan allowed per-channel shifts or another rounding");
-    };
-    let mul = match mul {
-        PerElem::Uniform(m) => format!("lf_set4({m})"),
-        PerElem::Array(a) => load(a, t.muls),
-    };
+    let (mul, shift) = vector_multipliers(&t, "AVX2 tail", "lf_set4", |a, v| Ok(load(a, v)))?;
     let acc = format!("lf_ld4_s64(&y[j]) + {}", load(t.bias.0, t.bias.1));
     let mut v = format!("lf_rescale4(acc, {mul}, {shift})");
     if let Some(zp) = t.zp {
@@ -141,19 +157,11 @@ pub(super) fn fused_tail(t: TailParts) -> Result<Vec<String>> {
             ty => Ok(format!("lf_ld8_{ty}(&{table}[j])")),
         }
     };
-    let Multipliers::Split {
-        mul,
-        shift: PerElem::Uniform(shift),
-        round: Round::HalfUp,
-    } = t.rescale
-    else {
-        return fail("AVX2 s32 tail: the plan allowed per-channel shifts or another rounding");
-    };
-    let mul = match mul {
-        PerElem::Uniform(m) => format!("lf_set8({m})"),
-        PerElem::Array(a) => load(a, t.muls)?,
-    };
-    let lanes = (0..8).map(|r| format!("a{r}")).collect::<Vec<_>>().join(", ");
+    let (mul, shift) = vector_multipliers(&t, "AVX2 s32 tail", "lf_set8", load)?;
+    let lanes = (0..8)
+        .map(|r| format!("a{r}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut v = "t".to_string();
     if let Some(zp) = t.zp {
         v = format!("{v} + lf_set8({zp})");
