@@ -52,7 +52,7 @@ static LF_AVX2 void {{ l.func }}(const s64 *x, s64 *y)
 {%- for off in l.narrow16 %}
 	lf_narrow16(&xs[{{ off }}], &x[{{ off }}]);
 {%- endfor %}
-{%- if l.narrow_loop && l.narrow16_end % 32 == 0 %}
+{%- if l.narrow_pairs %}
 	for (i = 0; i < {{ l.narrow16_end }}; i += 32) {
 		lf_narrow16(&xs[i], &x[i]);
 		lf_narrow16(&xs[i + 16], &x[i + 16]);

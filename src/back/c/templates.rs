@@ -615,6 +615,8 @@ pub struct DenseAvx2 {
     pub narrow16: Vec<usize>,
     /// A loop of `lf_narrow16()` instead (long rows).
     pub narrow_loop: bool,
+    /// That loop does two calls per step (`narrow16_end` divides by 32).
+    pub narrow_pairs: bool,
     pub narrow16_end: usize,
     pub narrow4: Vec<usize>,
     pub narrow_rest: usize,

@@ -271,6 +271,7 @@ pub(super) fn construct(
             .filter(|_| names.n <= NARROW_UNROLLED)
             .collect(),
         narrow_loop: names.n > NARROW_UNROLLED,
+        narrow_pairs: names.n > NARROW_UNROLLED && n16 % 32 == 0,
         narrow16_end: n16,
         narrow4: (n16..names.n / 4 * 4).step_by(4).collect(),
         narrow_rest: names.n / 4 * 4,
