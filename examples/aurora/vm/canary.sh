@@ -62,7 +62,7 @@ else
 	lfc adapt --app 1 --watch $SW --once --shadow --shadow-samples 64 \
 		--shadow-every 2 --shadow-timeout 60 --canary-seconds 5 \
 		--max-guard-rate 0.01 --max-drift-rate $DRIFT_LIMIT \
-		--engine interp --prebuilt $AD \
+		--max-output-change $TIGHT_MAX_CHANGE --engine interp --prebuilt $AD \
 		--calibration $AD/representative_dataset.npy \
 		--input-range $ADAPT_RANGE --output-range $TIGHT_RANGE > $CN_LOG 2>&1
 	cn_rc=$?

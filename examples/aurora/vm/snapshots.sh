@@ -25,21 +25,31 @@
 #           gen-unstable.py). uuid 4 is the corrupt file's, which never
 #           gets a module.
 #   uuid 6  canary.sh's candidate: Aurora (aurora_tight) with uuid 2's
-#           options and the guardrail --output-range $TIGHT_RANGE. Chosen
-#           from measured records of Aurora's actions on lf_tcp's traffic:
-#           the lf_tcp checks' records (from-guest/records.csv.gz, 1,206
-#           and 1,208 records on 6.12 and 6.1: 39 % and 53 % outside
-#           -0.5:0.5) and canary.sh's own record of uuid 3 in the shadow
-#           transfer, just before the canary (6.12: 200 records, p10
-#           -2.58, p25 -1.42, median -0.02, p75 0.94, p90 2.10; 73.5 %
-#           outside), so its guardrail rate on live traffic is far over
-#           the canary's 0.05 while its shadow stability (mean change
-#           against uuid 3: 0.88 there) stays under adapt's limit of 1.
+#           options and the guardrail --output-range $TIGHT_RANGE, so
+#           narrow that nearly every live action lies outside it. Aurora's
+#           actions on lf_tcp's traffic vary a lot from run to run: canary.sh's
+#           record of uuid 3 just before the canary (200 records) had 73.5 %
+#           outside -0.5:0.5 in one 6.12 run (p10 -2.58, p90 2.10) and 8.0 %
+#           in another (p10 -0.272, p90 0.234) and 0.5 % in a third (p10
+#           -0.24, p90 0.192), below the 5 % that
+#           canary_live_actions_leave_the_guardrail requires: that check
+#           failed there, as on 6.12 in CI on 7a8e818. The lf_tcp
+#           checks' 1,186 records of that second run: 2.9 % within -0.01:0.01,
+#           13.4 % within -0.05:0.05, 66.6 % within -0.5:0.5. So the
+#           guardrail is -0.01:0.01 (output quanta of 0.001: [-10, 10]) and
+#           the canary's guardrail rate on live traffic is far over its 0.01
+#           whatever the traffic does. The clamp moves the answers by about
+#           mean |action| (0.50 on those records, more on wider traffic), so
+#           canary.sh raises adapt's stability limit past what any answer
+#           can move (TIGHT_MAX_CHANGE, over the span of Aurora's proven
+#           output range [-3.937, 3.866]): stability is shadow.sh's check
+#           (aurora_unstable), not the canary's.
 #           canary.sh checks the share outside on every run
 #           (canary_live_actions_leave_the_guardrail).
 
 ADAPT_RANGE=-2:12
-TIGHT_RANGE=-0.5:0.5
+TIGHT_RANGE=-0.01:0.01
+TIGHT_MAX_CHANGE=8
 
 # snap_args UUID: model file and compile options.
 snap_args() {
