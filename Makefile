@@ -56,18 +56,18 @@ aurora: deps lfc
 # the records replayed through lfc run --engine c; tree ensemble and Conv
 # snapshots, and the netfilter client lf_nf): a debug build is enough.
 # Then the packages (tests/pkg/run.sh, see pkg-test below) with the same
-# debug build, stripped by mkdeb. Last the debug kernel (KASAN, lockdep,
+# debug build, stripped by mkdeb. Then the debug kernel (KASAN, lockdep,
 # PROVE_RCU, kmemleak, fault injection, sig_enforce): built from
 # linux-source-6.12, booted with the suite minus lf_tcp.sh, models, lf_nf
 # and --simd, and 20,000 netlink fuzz messages instead of 100,000
 # (LF_VM_DEBUG_QUICK; vm-debug-test runs it all), see tests/vm/README.md,
 # "Debug kernel".
+# Then the fuzz smoke (see fuzz-smoke below). scripts/test-all.sh runs these
+# stages in order; it builds the debug kernel and the fuzz targets in the
+# background at nice 19 from the start (they need nothing from the cargo
+# build), and ends with a table of each stage's seconds and CPU use.
 test: deps
-	$(CARGO) test
-	$(CARGO) build
-	LF_VM_LFC=target/debug/lfc bash tests/vm/run.sh
-	LFC=$(CURDIR)/target/debug/lfc bash tests/pkg/run.sh
-	LF_VM_LFC=target/debug/lfc LF_VM_DEBUG_QUICK=1 scripts/debug-kernel-test.sh
+	CARGO=$(CARGO) scripts/test-all.sh
 
 cargo-test:
 	$(CARGO) test

@@ -9,21 +9,37 @@
 # enables them on the stable toolchain (as the kernel's Rust build does);
 # `-s none` needs no sanitizer runtime.
 #
+#   scripts/fuzz-smoke.sh [build|run]   (default: both)
+#
+# `build` only installs cargo-fuzz when missing and builds the targets
+# (scripts/test-all.sh does it in the background while the VM tests run);
+# `run` only runs the targets that a `build` left.
 #   FUZZ_SECONDS=60        the compile target's time
 #   FUZZ_SECONDS_SMALL=30  each of the others' (data readers, netlink)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-all}
+case $mode in
+all | build | run) ;;
+*) echo "usage: $0 [build|run]" >&2; exit 2 ;;
+esac
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-	cargo install cargo-fuzz --locked
+if [ "$mode" != run ]; then
+	if ! cargo fuzz --version >/dev/null 2>&1; then
+		cargo install cargo-fuzz --locked
+	fi
+	RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -O
 fi
-export RUSTC_BOOTSTRAP=1
-cargo fuzz build -s none -O
+[ "$mode" = build ] && exit 0
 
 bin=fuzz/target/x86_64-unknown-linux-gnu/release
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for t in compile npy csv pb netlink_replies netlink_records; do
+	if [ ! -x "$bin/$t" ]; then
+		echo "fuzz: $bin/$t missing: run '$0 build' first" >&2
+		exit 1
+	fi
 	secs=${FUZZ_SECONDS_SMALL:-30}
 	[ "$t" = compile ] && secs=${FUZZ_SECONDS:-60}
 	mkdir -p "$work/$t" "fuzz/artifacts/$t"

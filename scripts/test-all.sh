@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make test`: every test stage, in order, stopping at the first failure:
+#
+#   cargo     cargo test, then cargo build (target/debug/lfc for the rest)
+#   vm        tests/vm/run.sh on Debian's 6.1 and 6.12 kernels
+#   pkg       tests/pkg/run.sh (the .deb packages)
+#   debug     scripts/debug-kernel-test.sh with LF_VM_DEBUG_QUICK=1 (the
+#             debug kernel: KASAN, lockdep, kmemleak, fault injection)
+#   fuzz      scripts/fuzz-smoke.sh run (each fuzz target, bounded)
+#
+# The two long builds that need nothing from the cargo build, the debug
+# kernel (scripts/debug-kernel.sh) and the fuzz targets (scripts/
+# fuzz-smoke.sh build), start first, in the background at nice 19: they
+# take the CPU that the cargo build and the QEMU boots leave idle, and the
+# debug and fuzz stages wait for them. At the end (or at a failure) a
+# table gives each stage's wall seconds and how busy the CPUs were
+# (/proc/stat: all of it, and the share of niced processes, i.e. the
+# background builds). Logs of the background builds: target/make-test/.
+#
+#   scripts/test-all.sh            (make test; run as root on a fresh
+#                                   machine after scripts/install-deps.sh)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CARGO=${CARGO:-cargo}
+LOGS=$ROOT/target/make-test
+DK=$ROOT/tests/vm/out/debug-kernel
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.rc "$LOGS"/*.out
+
+# cpu: "<busy jiffies> <niced jiffies> <all jiffies>" from /proc/stat.
+cpu() {
+	awk '/^cpu / { all = 0; for (i = 2; i <= NF; i++) all += $i
+		print all - $5 - $6, $3, all; exit }' /proc/stat
+}
+
+summary=()
+t0=$(date +%s)
+# stage NAME CMD...: runs CMD, adds its line to the summary.
+stage() {
+	local name=$1 s e rc=0 c0 c1
+	shift
+	echo "test-all: stage $name: $*" >&2
+	s=$(date +%s)
+	c0=$(cpu)
+	"$@" || rc=$?
+	e=$(date +%s)
+	c1=$(cpu)
+	summary+=("$(echo "$c0 $c1" | awk -v n="$name" -v w=$((e - s)) -v rc=$rc '{
+		all = $6 - $3; if (all <= 0) all = 1
+		printf "%-11s %6d s   CPU busy %3.0f %%, niced %3.0f %%%s", n, w,
+			100 * ($4 - $1) / all, 100 * ($5 - $2) / all,
+			rc ? "   FAILED (exit " rc ")" : "" }')")
+	return "$rc"
+}
+
+bg=
+finish() {
+	local rc=$?
+	if [ -n "$bg" ] && kill -0 "$bg" 2>/dev/null; then
+		kill -TERM -- -"$bg" 2>/dev/null || true
+	fi
+	echo "test-all: stages (wall seconds; CPU busy over both CPUs)" >&2
+	printf '  %s\n' "${summary[@]}" >&2
+	echo "test-all: total $(( $(date +%s) - t0 )) s, exit $rc" >&2
+	exit "$rc"
+}
+trap finish EXIT
+
+# The background chain, in its own process group (killed on exit): the
+# debug kernel first (needed first), then the fuzz targets.
+setsid nice -n 19 bash -c '
+	LF_DEBUG_KERNEL_JOBS=$(nproc) scripts/debug-kernel.sh "$1" \
+		> "$2/debug-kernel.out" 2>&1
+	echo $? > "$2/debug-kernel.rc"
+	scripts/fuzz-smoke.sh build > "$2/fuzz-build.out" 2>&1
+	echo $? > "$2/fuzz-build.rc"
+' _ "$DK" "$LOGS" &
+bg=$!
+
+# wait_bg NAME: waits for the background step NAME; fails with its log's
+# tail if it failed or the chain died before finishing it.
+wait_bg() {
+	local name=$1 rc
+	while [ ! -e "$LOGS/$name.rc" ]; do
+		if ! kill -0 "$bg" 2>/dev/null; then
+			sleep 1
+			[ -e "$LOGS/$name.rc" ] && break
+			echo "test-all: the background build ended before $name" >&2
+			return 1
+		fi
+		sleep 5
+	done
+	rc=$(cat "$LOGS/$name.rc")
+	if [ "$rc" != 0 ]; then
+		tail -n 40 "$LOGS/$name.out" >&2
+		echo "test-all: background $name failed (exit $rc; $LOGS/$name.out)" >&2
+		return 1
+	fi
+}
+
+stage cargo bash -c "$CARGO test && $CARGO build"
+stage vm env LF_VM_LFC=target/debug/lfc bash tests/vm/run.sh
+stage pkg env LFC="$ROOT/target/debug/lfc" bash tests/pkg/run.sh
+stage debug-build wait_bg debug-kernel
+stage debug env LF_VM_LFC=target/debug/lfc LF_VM_DEBUG_QUICK=1 \
+	LF_DEBUG_KERNEL_BUILT=1 scripts/debug-kernel-test.sh "$DK"
+stage fuzz-build wait_bg fuzz-build
+stage fuzz scripts/fuzz-smoke.sh run
