@@ -67,9 +67,15 @@ finish() {
 }
 trap finish EXIT
 
-# The background chain, in its own process group (killed on exit): the
-# debug kernel first (needed first), then the fuzz targets.
+# The background chain, in its own session and process group (killed on
+# exit): the debug kernel first (needed first), then the fuzz targets.
+# A new session is a new scheduler autogroup where the kernel has
+# CONFIG_SCHED_AUTOGROUP (Debian's do): nice then only ranks processes
+# inside the group, and the group itself competes as nice 0 with the
+# foreground's (seen here: the cargo build got half the CPU beside the
+# niced kernel build). So the group's own nice is set to 19 as well.
 setsid nice -n 19 bash -c '
+	echo 19 > /proc/self/autogroup 2> /dev/null || true
 	LF_DEBUG_KERNEL_JOBS=$(nproc) scripts/debug-kernel.sh "$1" \
 		> "$2/debug-kernel.out" 2>&1
 	echo $? > "$2/debug-kernel.rc"
