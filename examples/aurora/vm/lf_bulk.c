@@ -11,6 +11,11 @@
  *		back), write BYTES, shut down the sending side, read the
  *		receiver's count. Prints "send bytes=N counted=M secs=T cc=CC
  *		..." with TCP_INFO figures; exits 0 only if M == N == BYTES.
+ *	lf_bulk send HOST PORT BYTES CC STOPFILE
+ *		the same, but stops writing early once STOPFILE exists
+ *		(looked for before every 64 KiB write) and then ends like a
+ *		full transfer; the line ends with "stopped=early" or
+ *		"stopped=no"; exits 0 only if M == N and N > 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,7 +76,7 @@ static int cmd_recv(int port)
 }
 
 static int cmd_send(const char *host, int port, uint64_t bytes,
-		    const char *cc)
+		    const char *cc, const char *stop)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(port) };
@@ -80,7 +85,7 @@ static int cmd_send(const char *host, int port, uint64_t bytes,
 	socklen_t len;
 	char got[32] = "";
 	double start;
-	int s, tries;
+	int s, tries, early = 0;
 
 	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
 		die("address");
@@ -107,8 +112,13 @@ static int cmd_send(const char *host, int port, uint64_t bytes,
 	while (sent < bytes) {
 		size_t chunk = bytes - sent < sizeof(buf) ? bytes - sent :
 							    sizeof(buf);
-		ssize_t n = write(s, buf, chunk);
+		ssize_t n;
 
+		if (stop && !access(stop, F_OK)) {
+			early = 1;
+			break;
+		}
+		n = write(s, buf, chunk);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -123,12 +133,15 @@ static int cmd_send(const char *host, int port, uint64_t bytes,
 	getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len);
 	if (read(s, &counted, sizeof(counted)) != sizeof(counted))
 		die("read count");
-	printf("send bytes=%" PRIu64 " counted=%" PRIu64 " secs=%.2f cc=%s rtt_us=%u min_rtt_us=%u cwnd=%u pacing_rate=%llu delivery_rate=%llu retrans=%u\n",
+	printf("send bytes=%" PRIu64 " counted=%" PRIu64 " secs=%.2f cc=%s rtt_us=%u min_rtt_us=%u cwnd=%u pacing_rate=%llu delivery_rate=%llu retrans=%u%s\n",
 	       sent, counted, now_s() - start, got[0] ? got : "?",
 	       ti.tcpi_rtt, ti.tcpi_min_rtt, ti.tcpi_snd_cwnd,
 	       (unsigned long long)ti.tcpi_pacing_rate,
-	       (unsigned long long)ti.tcpi_delivery_rate, ti.tcpi_total_retrans);
+	       (unsigned long long)ti.tcpi_delivery_rate, ti.tcpi_total_retrans,
+	       !stop ? "" : early ? " stopped=early" : " stopped=no");
 	close(s);
+	if (stop)
+		return !(sent > 0 && counted == sent && !strcmp(got, cc));
 	return !(sent == bytes && counted == bytes && !strcmp(got, cc));
 }
 
@@ -137,9 +150,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "recv"))
 		return cmd_recv(atoi(argv[2]));
-	if (argc == 6 && !strcmp(argv[1], "send"))
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], atoi(argv[3]),
-				strtoull(argv[4], NULL, 0), argv[5]);
+				strtoull(argv[4], NULL, 0), argv[5],
+				argc == 7 ? argv[6] : NULL);
 	fprintf(stderr, "usage: see the comment at the top of the source\n");
 	return 2;
 }
