@@ -35,13 +35,10 @@ fi
 bin=fuzz/target/x86_64-unknown-linux-gnu/release
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for t in compile npy csv pb netlink_replies netlink_records; do
-	if [ ! -x "$bin/$t" ]; then
-		echo "fuzz: $bin/$t missing: run '$0 build' first" >&2
-		exit 1
-	fi
-	secs=${FUZZ_SECONDS_SMALL:-30}
-	[ "$t" = compile ] && secs=${FUZZ_SECONDS:-60}
+# fuzz_one TARGET SECONDS: one bounded libFuzzer run; its figures, or its
+# log's tail and a failure.
+fuzz_one() {
+	local t=$1 secs=$2
 	mkdir -p "$work/$t" "fuzz/artifacts/$t"
 	echo "fuzz: $t for ${secs} s"
 	if ! "$bin/$t" "$work/$t" "fuzz/corpus/$t" -max_total_time="$secs" \
@@ -49,8 +46,26 @@ for t in compile npy csv pb netlink_replies netlink_records; do
 		-artifact_prefix="fuzz/artifacts/$t/" >"$work/$t.log" 2>&1; then
 		tail -n 60 "$work/$t.log"
 		echo "fuzz: $t FAILED (input kept in fuzz/artifacts/$t/)" >&2
-		exit 1
+		return 1
 	fi
 	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec' "$work/$t.log" |
 		sed "s/^/fuzz: $t /"
+}
+small="npy csv pb netlink_replies netlink_records"
+for t in compile $small; do
+	if [ ! -x "$bin/$t" ]; then
+		echo "fuzz: $bin/$t missing: run '$0 build' first" >&2
+		exit 1
+	fi
 done
+# Two at a time (libFuzzer runs one process on one CPU): the compile
+# target on one CPU, the others one after the other on the second.
+fuzz_one compile "${FUZZ_SECONDS:-60}" > "$work/compile.out" &
+compile_pid=$!
+rc=0
+for t in $small; do
+	fuzz_one "$t" "${FUZZ_SECONDS_SMALL:-30}" || { rc=1; break; }
+done
+wait "$compile_pid" || rc=1
+cat "$work/compile.out"
+exit "$rc"

@@ -24,7 +24,8 @@
 #                              (and the replay of its records), models,
 #                              lf_nf and --simd (their build hooks and
 #                              guest scripts), aurora.sh, rust.sh,
-#                              quantized.sh and guard.sh, run stress.sh
+#                              quantized.sh and guard.sh, switch 30
+#                              rounds (not 150) in guest.sh, run stress.sh
 #                              for 2 switch rounds / 120 s, and send it
 #                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
 #                              messages (default 20000): make test's subset
@@ -248,8 +249,9 @@ make_initrd() {
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
 	if quick "$ver"; then
 		echo "${LF_VM_DEBUG_FUZZ_MSGS:-20000}" > "$rootfs/lf/fuzz-msgs"
-		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240)
-		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120" > "$rootfs/lf/stress-quick"
+		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240);
+		# guest.sh's switch under load: 30 rounds (not 150)
+		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120 SWITCH_ROUNDS=30" > "$rootfs/lf/stress-quick"
 	else
 		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
 	fi
