@@ -451,6 +451,7 @@ stage_start=$(date +%s)
 for ver in "${kernels[@]}"; do
 	dir=$OUT/$ver
 	mkdir -p "$dir"
+	build_start=$(date +%s)
 	log "$ver: building modules"
 	if ! build_modules "$ver" "$dir"; then
 		echo "[$ver] FAIL build_modules: lf_kernel or the fixtures do not build (messages above); not booted"
@@ -495,6 +496,7 @@ for ver in "${kernels[@]}"; do
 	fi
 	rm -f "$dir"/console-simd-*.txt
 	start=$(date +%s)
+	log "$ver: host builds took $((start - build_start))s"
 	if [ -n "${LF_VM_SIMD_ONLY:-}" ]; then
 		log "$ver: --simd boots only (LF_VM_SIMD_ONLY)"
 		simd_boot "$ver" "$dir" default
@@ -539,6 +541,9 @@ for ver in "${kernels[@]}"; do
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
+	# Where the boot's time went (guest.sh's "took" lines), for CI's log.
+	grep -E '^info: ([a-z_.-]+\.sh|guest\.sh own checks) took [0-9]+s$' "$dir/console.txt" |
+		sed "s/^info: /vm: $ver: /" >&2 || true
 	log "$ver: $p passed, $f failed, $sk not checked; boot ${secs}s"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
