@@ -62,7 +62,8 @@ aurora: deps lfc
 # and --simd, and 20,000 netlink fuzz messages instead of 100,000
 # (LF_VM_DEBUG_QUICK; vm-debug-test runs it all), see tests/vm/README.md,
 # "Debug kernel".
-# Then the fuzz smoke (see fuzz-smoke below). scripts/test-all.sh runs these
+# The fuzz smoke (see fuzz-smoke below) runs before the debug kernel's
+# stage, which comes last. scripts/test-all.sh runs these
 # stages in order; it builds the debug kernel and the fuzz targets in the
 # background at nice 19 from the start (they need nothing from the cargo
 # build), and ends with a table of each stage's seconds and CPU use.

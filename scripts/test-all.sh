@@ -4,15 +4,19 @@
 #   cargo     cargo test, then cargo build (target/debug/lfc for the rest)
 #   vm        tests/vm/run.sh on Debian's 6.1 and 6.12 kernels
 #   pkg       tests/pkg/run.sh (the .deb packages)
+#   fuzz      scripts/fuzz-smoke.sh run (each fuzz target, bounded)
 #   debug     scripts/debug-kernel-test.sh with LF_VM_DEBUG_QUICK=1 (the
 #             debug kernel: KASAN, lockdep, kmemleak, fault injection)
-#   fuzz      scripts/fuzz-smoke.sh run (each fuzz target, bounded)
 #
 # The two long builds that need nothing from the cargo build, the debug
 # kernel (scripts/debug-kernel.sh) and the fuzz targets (scripts/
 # fuzz-smoke.sh build), start first, in the background at nice 19: they
-# take the CPU that the cargo build and the QEMU boots leave idle, and the
-# debug and fuzz stages wait for them. At the end (or at a failure) a
+# take the CPU that the cargo build and the QEMU boots of Debian's
+# kernels leave idle, and the fuzz and debug stages wait for them. The
+# debug stage comes last, with nothing left in the background: its guest
+# has 4 vCPUs on 2 host CPUs, and CI's run with the fuzz build still going
+# beside it (niced) booted 1,867 s, where a quiet machine here took 741 s.
+# At the end (or at a failure) a
 # table gives each stage's wall seconds and how busy the CPUs were
 # (/proc/stat: all of it, and the share of niced processes, i.e. the
 # background builds). Logs of the background builds: target/make-test/.
@@ -108,8 +112,8 @@ wait_bg() {
 stage cargo bash -c "$CARGO test && $CARGO build"
 stage vm env LF_VM_LFC=target/debug/lfc bash tests/vm/run.sh
 stage pkg env LFC="$ROOT/target/debug/lfc" bash tests/pkg/run.sh
+stage fuzz-build wait_bg fuzz-build
+stage fuzz scripts/fuzz-smoke.sh run
 stage debug-build wait_bg debug-kernel
 stage debug env LF_VM_LFC=target/debug/lfc LF_VM_DEBUG_QUICK=1 \
 	LF_DEBUG_KERNEL_BUILT=1 scripts/debug-kernel-test.sh "$DK"
-stage fuzz-build wait_bg fuzz-build
-stage fuzz scripts/fuzz-smoke.sh run

@@ -16,7 +16,7 @@ LFT_RATE=${LFT_RATE:-20mbit}
 LFT_DELAY=${LFT_DELAY:-20ms}
 LFT_BIG=$((20 * 1024 * 1024))		# bytes of the long transfers
 LFT_SMALL=$((4 * 1024 * 1024))		# bytes of the short ones
-LFT_FALLBACK=$((40 * 1024 * 1024))	# long enough to outlive a swap
+LFT_FALLBACK=$((256 * 1024 * 1024))	# a cap: stopped once the snapshot is back
 # Debian's ip and tc (run.sh puts them in /bin); busybox's are in /sbin.
 IP=/bin/ip
 TC=/bin/tc
@@ -44,6 +44,12 @@ xfer_wait() {
 	wait $recv_pid
 	XFER=$(cat /tmp/send.out)
 	echo "info: $XFER / $(cat /tmp/recv.out)"
+}
+# xfer_stopped_ok: the transfer xfer_wait ended was stopped early (its
+# stop file) and every byte it sent was counted by the receiver.
+xfer_stopped_ok() {
+	set -- $(echo "$XFER" | sed -n 's/^send bytes=\([0-9]*\) counted=\([0-9]*\) .* cc=lf_tcp .* stopped=early$/\1 \2/p')
+	[ "$XFER_RC" -eq 0 ] && [ -n "${1:-}" ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ]
 }
 xfer() {
 	xfer_start "$2"
@@ -208,7 +214,8 @@ wait $stall_pid 2>/dev/null
 # ---- fallback: the snapshot goes away mid-transfer, then comes back --------
 fb0=$(tcpp fallbacks) ans0=$(tcpp model_answers)
 t0=$(date +%s)
-xfer_start $LFT_FALLBACK
+rm -f /tmp/fb_stop
+xfer_start $LFT_FALLBACK /tmp/fb_stop
 for i in $(seq 1 100); do
 	[ $(($(tcpp model_answers) - ans0)) -ge 20 ] && break
 	sleep 0.2
@@ -233,11 +240,11 @@ run insmod $M/lf_model_1.ko
 sleep 3
 ans2=$(tcpp model_answers) fb2=$(tcpp fallbacks)
 kill -0 $send_pid 2>/dev/null && still=1 || still=0
+touch /tmp/fb_stop
 xfer_wait
 secs=$(($(date +%s) - t0))
 echo "info: fallback transfer: ${secs}s; answers $ans0 -> $ans1 (snapshot gone) -> $ans2 (back); fallbacks $fb0 -> $fb1 -> $fb2; sender still running when it came back: $still"
-[ "$XFER_RC" -eq 0 ] &&
-	echo "$XFER" | grep -q "^send bytes=$LFT_FALLBACK counted=$LFT_FALLBACK .* cc=lf_tcp " &&
+xfer_stopped_ok &&
 	pass lf_tcp_transfer_survives_snapshot_removal ||
 	fail lf_tcp_transfer_survives_snapshot_removal "rc=$XFER_RC $XFER"
 [ "$fb1" -gt "$fb0" ] && pass lf_tcp_falls_back_without_snapshot ||
@@ -370,9 +377,7 @@ else
 	echo "info: lfc collect: $COL"
 	echo "info: $LISTEN; before: $s0; after: $s2"
 	# Stopped early, after the swap: every byte sent was counted.
-	sent=$(echo "$XFER" | sed -n 's/^send bytes=\([0-9]*\) counted=\([0-9]*\) .* cc=lf_tcp .* stopped=early$/\1 \2/p')
-	[ "$XFER_RC" -eq 0 ] && [ -n "$sent" ] && [ "${sent% *}" -gt 0 ] &&
-		[ "${sent% *}" = "${sent#* }" ] &&
+	xfer_stopped_ok &&
 		pass lf_tcp_transfer_across_adapt ||
 		fail lf_tcp_transfer_across_adapt "rc=$XFER_RC $XFER"
 	# lf_tcp asks the model once per MI; the swap leaves none unanswered.
