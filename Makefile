@@ -59,7 +59,8 @@ aurora: deps lfc
 # debug build, stripped by mkdeb. Then the debug kernel (KASAN, lockdep,
 # PROVE_RCU, kmemleak, fault injection, sig_enforce): built from
 # linux-source-6.12, booted with the suite minus lf_tcp.sh, models, lf_nf
-# and --simd, and 20,000 netlink fuzz messages instead of 100,000
+# and --simd, 10,000 netlink fuzz messages instead of 100,000, and every
+# 4th fault point of the module loads
 # (LF_VM_DEBUG_QUICK; vm-debug-test runs it all), see tests/vm/README.md,
 # "Debug kernel".
 # The fuzz smoke (see fuzz-smoke below) runs before the debug kernel's

@@ -23,16 +23,20 @@
  *	lfdbg fault recon APP
  *	lfdbg fault recoff APP
  *	lfdbg fault register MODULE.ko
+ *	lfdbg fault --stride S OP ARGS...
  *		fault injection with /proc/thread-self/fail-nth: run the
  *		operation with its n-th fault-injectable allocation failing,
  *		for n = 1, 2, ... until a run completes without reaching the
- *		n-th one. Every failed run must return an error and leave the
+ *		n-th one (--stride S: n = 1, 1 + S, ... to that end, then
+ *		every n of the last S + 64 before it; the operation's own code
+ *		runs last in a module load, after the loader's allocations). Every failed run must return an error and leave the
  *		status as it was; a run that still succeeds (the failure was
  *		absorbed) must leave the status the operation gives. recoff
  *		keeps a socket joined to "records" so shipping allocates.
  *		register loads the module with finit_module(); its snapshot's
  *		app must exist with at most slot 0 filled, or not exist.
- *		Prints "points=N errors=E absorbed=A"; exits 1 on a violation.
+ *		Prints "points=N errors=E absorbed=A ... stride=S tail=T";
+ *		exits 1 on a violation.
  *	lfdbg listen STOPFILE
  *		join the "records" group and read (and drop) its messages
  *		until STOPFILE exists, so that recorders ship; prints the
@@ -1205,15 +1209,69 @@ static bool same(const struct status *a, const struct status *b)
 typedef int (*fault_op)(struct fault *ft, void *arg);
 typedef void (*fault_undo)(struct fault *ft, void *arg);
 
+/* How one run at fail-nth n went (fault_at). */
+enum fault_result { FAULT_FIRED, FAULT_END, FAULT_ABORT };
+
+/*
+ * One run of @op with its n-th fault-injectable allocation failing, and
+ * the checks of the file comment. FAULT_END: the run did not reach an
+ * n-th allocation (it must have succeeded; it is undone).
+ */
+static enum fault_result fault_at(struct fault *ft, fault_op op,
+				  fault_undo undo, void *arg, unsigned int n)
+{
+	bool fired;
+	int ret;
+
+	fail_nth_set(n);
+	ret = op(ft, arg);
+	fired = fail_nth_fired();
+	if (get_status(&ft->nl, &ft->now))
+		die("status");
+	if (!fired) {
+		if (ret || !same(&ft->now, &ft->post))
+			fault_violation(ft, n, ret,
+					"the run without a fault did not succeed");
+		else
+			undo(ft, arg);
+		return FAULT_END;
+	}
+	ft->points++;
+	if (ret == -ENOBUFS && same(&ft->now, &ft->post)) {
+		/* Done, but the kernel could not allocate the ack. */
+		ft->absorbed++;
+		undo(ft, arg);
+	} else if (ret) {
+		ft->errors++;
+		if (!same(&ft->now, &ft->pre))
+			fault_violation(ft, n, ret,
+					"failed but changed the state");
+	} else {
+		ft->absorbed++;
+		if (!same(&ft->now, &ft->post))
+			fault_violation(ft, n, ret,
+					"succeeded with another state");
+		undo(ft, arg);
+	}
+	if (get_status(&ft->nl, &ft->now) || !same(&ft->now, &ft->pre)) {
+		fault_violation(ft, n, ret, "state not restored after the run");
+		return FAULT_ABORT;
+	}
+	return FAULT_FIRED;
+}
+
 /*
  * The loop of the file comment. @op runs with the fault armed (and must
  * make no other system call before the one under test); @undo brings the
- * state from post back to pre.
+ * state from post back to pre. With @stride > 1 only n = 1, 1 + stride,
+ * ... are tried until the end, then every n of the last @stride + @tail
+ * before it that was not tried yet.
  */
 static int fault_loop(struct fault *ft, fault_op op, fault_undo undo,
-		      void *arg)
+		      void *arg, unsigned int stride, unsigned int tail)
 {
-	unsigned int n;
+	enum fault_result res = FAULT_FIRED;
+	unsigned int n, end, from;
 
 	if (get_status(&ft->nl, &ft->pre))
 		die("status");
@@ -1230,47 +1288,27 @@ static int fault_loop(struct fault *ft, fault_op op, fault_undo undo,
 		return 1;
 	}
 
-	for (n = 1; n < 100000; n++) {
-		bool fired;
-		int ret;
-
-		fail_nth_set(n);
-		ret = op(ft, arg);
-		fired = fail_nth_fired();
-		if (get_status(&ft->nl, &ft->now))
-			die("status");
-		if (!fired) {
-			if (ret || !same(&ft->now, &ft->post))
-				fault_violation(ft, n, ret,
-						"the run without a fault did not succeed");
-			else
-				undo(ft, arg);
+	for (n = 1; n < 100000; n += stride) {
+		res = fault_at(ft, op, undo, arg, n);
+		if (res != FAULT_FIRED)
 			break;
-		}
-		ft->points++;
-		if (ret == -ENOBUFS && same(&ft->now, &ft->post)) {
-			/* Done, but the kernel could not allocate the ack. */
-			ft->absorbed++;
-			undo(ft, arg);
-		} else if (ret) {
-			ft->errors++;
-			if (!same(&ft->now, &ft->pre))
-				fault_violation(ft, n, ret,
-						"failed but changed the state");
-		} else {
-			ft->absorbed++;
-			if (!same(&ft->now, &ft->post))
-				fault_violation(ft, n, ret,
-						"succeeded with another state");
-			undo(ft, arg);
-		}
-		if (get_status(&ft->nl, &ft->now) || !same(&ft->now, &ft->pre)) {
-			fault_violation(ft, n, ret, "state not restored after the run");
-			return 1;
-		}
 	}
-	printf("fault %s points=%lu errors=%lu absorbed=%lu violations=%lu\n",
-	       ft->op, ft->points, ft->errors, ft->absorbed, ft->violations);
+	if (res == FAULT_ABORT)
+		return 1;
+	end = n;
+	from = end > stride + tail ? end - stride - tail : 1;
+	for (n = from; stride > 1 && n < end; n++) {
+		if ((n - 1) % stride == 0)
+			continue;	/* tried above */
+		res = fault_at(ft, op, undo, arg, n);
+		if (res == FAULT_ABORT)
+			return 1;
+		if (res == FAULT_END)
+			break;
+	}
+	printf("fault %s points=%lu errors=%lu absorbed=%lu violations=%lu stride=%u tail=%u\n",
+	       ft->op, ft->points, ft->errors, ft->absorbed, ft->violations,
+	       stride, stride > 1 ? tail : 0);
 	return ft->violations ? 1 : 0;
 }
 
@@ -1366,8 +1404,15 @@ static int cmd_fault(int argc, char **argv)
 	static struct fault ft;
 	static struct create_arg c;
 	static struct register_arg r;
+	unsigned int stride = 1, tail = 64;
 	uint32_t app;
 
+	if (argc >= 3 && !strcmp(argv[0], "--stride")) {
+		stride = strtoul(argv[1], NULL, 0);
+		stride = stride ? stride : 1;
+		argc -= 2;
+		argv += 2;
+	}
 	fail_fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (fail_fd < 0)
 		die("/proc/thread-self/fail-nth (no CONFIG_FAULT_INJECTION?)");
@@ -1377,11 +1422,11 @@ static int cmd_fault(int argc, char **argv)
 		c.app = strtoul(argv[1], NULL, 0);
 		c.in = strtoul(argv[2], NULL, 0);
 		c.out = strtoul(argv[3], NULL, 0);
-		return fault_loop(&ft, op_create, undo_create, &c);
+		return fault_loop(&ft, op_create, undo_create, &c, stride, tail);
 	}
 	if (!strcmp(argv[0], "recon") && argc == 2) {
 		app = strtoul(argv[1], NULL, 0);
-		return fault_loop(&ft, op_recon, undo_recon, &app);
+		return fault_loop(&ft, op_recon, undo_recon, &app, stride, tail);
 	}
 	if (!strcmp(argv[0], "recoff") && argc == 2) {
 		static struct nl listener;
@@ -1394,7 +1439,7 @@ static int cmd_fault(int argc, char **argv)
 			       &grp, sizeof(grp)))
 			die("join records");
 		undo_recoff(&ft, &app);
-		return fault_loop(&ft, op_recoff, undo_recoff, &app);
+		return fault_loop(&ft, op_recoff, undo_recoff, &app, stride, tail);
 	}
 	if (!strcmp(argv[0], "register") && argc == 3) {
 		const struct app_info *ai;
@@ -1424,7 +1469,7 @@ static int cmd_fault(int argc, char **argv)
 				       LF_CMD_GET_APP, LF_GENL_VERSION);
 			transact(&ft.nl, nlh, name_cb, &r);
 		}
-		return fault_loop(&ft, op_register, undo_register, &r);
+		return fault_loop(&ft, op_register, undo_register, &r, stride, tail);
 	}
 	fprintf(stderr, "usage: see the comment at the top of lfdbg.c\n");
 	return 2;

@@ -28,7 +28,9 @@
 #                              rounds (not 150) in guest.sh, run stress.sh
 #                              for 2 switch rounds / 120 s, and send it
 #                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
-#                              messages (default 20000): make test's subset
+#                              messages (default 10000), and try every 4th
+#                              fault point of the module loads in fault.sh
+#                              (and the last 68): make test's subset
 #                              (README.md, "Debug kernel"); Debian's
 #                              kernels run them all
 #   LF_VM_FUZZ_MSGS=<n>        netlink fuzz messages per kernel (guest.d/
@@ -248,10 +250,11 @@ make_initrd() {
 		"$HERE"/guest.d/stress.sh "$HERE"/guest.d/trace.sh \
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
 	if quick "$ver"; then
-		echo "${LF_VM_DEBUG_FUZZ_MSGS:-20000}" > "$rootfs/lf/fuzz-msgs"
+		echo "${LF_VM_DEBUG_FUZZ_MSGS:-10000}" > "$rootfs/lf/fuzz-msgs"
 		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240);
-		# guest.sh's switch under load: 30 rounds (not 150)
-		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120 SWITCH_ROUNDS=30" > "$rootfs/lf/stress-quick"
+		# guest.sh's switch under load: 30 rounds (not 150); fault.sh:
+		# every 4th point of the module loads (and the last 68)
+		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120 SWITCH_ROUNDS=30 FAULT_REGISTER_STRIDE=4" > "$rootfs/lf/stress-quick"
 	else
 		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
 	fi
