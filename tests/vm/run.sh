@@ -26,7 +26,7 @@
 #                              guest scripts), aurora.sh, rust.sh,
 #                              quantized.sh and guard.sh, switch 30
 #                              rounds (not 150) in guest.sh, run stress.sh
-#                              for 2 switch rounds / 120 s, and send it
+#                              for 1 switch round / 60 s, and send it
 #                              LF_VM_DEBUG_FUZZ_MSGS netlink fuzz
 #                              messages (default 10000), and try every 4th
 #                              fault point of the module loads in fault.sh
@@ -251,10 +251,10 @@ make_initrd() {
 		"$HERE"/guest.d/zz-leaks.sh "$rootfs/guest.d/"
 	if quick "$ver"; then
 		echo "${LF_VM_DEBUG_FUZZ_MSGS:-10000}" > "$rootfs/lf/fuzz-msgs"
-		# stress.sh: 2 switch rounds at least (not 4), 120 s (not 240);
+		# stress.sh: 1 switch round at least (not 4), 60 s (not 240);
 		# guest.sh's switch under load: 30 rounds (not 150); fault.sh:
 		# every 4th point of the module loads (and the last 68)
-		echo "STRESS_MIN_ROUNDS=2 STRESS_SECONDS=120 SWITCH_ROUNDS=30 FAULT_REGISTER_STRIDE=4" > "$rootfs/lf/stress-quick"
+		echo "STRESS_MIN_ROUNDS=1 STRESS_SECONDS=60 SWITCH_ROUNDS=30 FAULT_REGISTER_STRIDE=4" > "$rootfs/lf/stress-quick"
 	else
 		echo "${LF_VM_FUZZ_MSGS:-100000}" > "$rootfs/lf/fuzz-msgs"
 	fi
