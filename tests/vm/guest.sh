@@ -363,3 +363,7 @@ else
 	fail dmesg_clean "$(echo "$bad" | head -5)"
 	cat "$KLOG_ALL"
 fi
+
+# The last line: run.sh fails the boot if it is missing (guest.sh killed,
+# e.g. by the OOM killer, with init still printing LF_VM_DONE).
+echo "LF_VM_GUEST_END"

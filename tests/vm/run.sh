@@ -18,7 +18,7 @@
 #                              scripts/debug-kernel.sh built in <dir>
 #                              (KASAN, lockdep, kmemleak, fault injection;
 #                              booted with LF_VM_DEBUG_SMP CPUs, default 4,
-#                              and LF_VM_DEBUG_MEM MiB, default 1024); see
+#                              and LF_VM_DEBUG_MEM MiB, default 2048); see
 #                              README.md, "Debug kernel"
 #   LF_VM_DEBUG_QUICK=1        on the debug kernel, leave out lf_tcp.sh
 #                              (and the replay of its records), models,
@@ -357,7 +357,9 @@ sign_modules() {
 boot() {
 	local ver=$1 dir=$2 smp=$SMP mem=512 limit=$TIMEOUT extra=
 	if [ "$ver" = "$DEBUG_VER" ]; then
-		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-1024}
+		# 2 GiB: with 1 GiB the subset's guest ran out of memory in
+		# stress.sh (OOM kill, then "System is deadlocked on memory").
+		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-2048}
 		limit=${LF_VM_DEBUG_TIMEOUT:-$((TIMEOUT * 4))}
 		# Only signed modules load (guest.d/sig.sh); a log that holds
 		# every splat between two reads; no_timer_check: the IO-APIC
@@ -503,7 +505,7 @@ for ver in "${kernels[@]}"; do
 	if [ -n "${LF_VM_SIMD_ONLY:-}" ]; then
 		log "$ver: --simd boots only (LF_VM_SIMD_ONLY)"
 		simd_boot "$ver" "$dir" default
-		echo "LF_VM_DONE" > "$dir/console.txt"
+		printf 'LF_VM_GUEST_END\nLF_VM_DONE\n' > "$dir/console.txt"
 	else
 		make_initrd "$ver" "$dir"
 		log "$ver: booting"
@@ -539,6 +541,12 @@ for ver in "${kernels[@]}"; do
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
 		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
 		tail -n 30 "$dir/console.txt" | sed "s/^/[$ver]   /"
+		f=$((f + 1))
+	elif ! grep -q '^LF_VM_GUEST_END$' "$dir/console.txt"; then
+		# init went on after guest.sh died: the checks after that point
+		# never ran, so the PASS lines above are not the whole suite.
+		echo "[$ver] FAIL guest_sh_completed: guest.sh ended before its last line (killed?); last lines:"
+		grep -v '^LF_VM_' "$dir/console.txt" | tail -n 12 | sed "s/^/[$ver]   /"
 		f=$((f + 1))
 	fi
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
