@@ -31,6 +31,10 @@ LOGS=$ROOT/target/make-test
 DK=$ROOT/tests/vm/out/debug-kernel
 mkdir -p "$LOGS"
 rm -f "$LOGS"/*.rc "$LOGS"/*.out
+# The VM stages' first failures and kernel complaints (tests/vm/run.sh),
+# repeated after the table: CI keeps only the end of the output.
+export LF_FAIL_EXCERPT=$LOGS/failures.txt
+rm -f "$LF_FAIL_EXCERPT"
 
 # cpu: "<busy jiffies> <niced jiffies> <all jiffies>" from /proc/stat.
 cpu() {
@@ -66,6 +70,10 @@ finish() {
 	fi
 	echo "test-all: stages (wall seconds; CPU busy over both CPUs)" >&2
 	printf '  %s\n' "${summary[@]}" >&2
+	if [ -s "$LF_FAIL_EXCERPT" ]; then
+		echo "test-all: first failures (all of them in the stage output above):" >&2
+		head -n 14 "$LF_FAIL_EXCERPT" | sed 's/^/  /' >&2
+	fi
 	echo "test-all: total $(( $(date +%s) - t0 )) s, exit $rc" >&2
 	exit "$rc"
 }

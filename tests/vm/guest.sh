@@ -331,12 +331,20 @@ run insmod $M/lf_kernel.ko
 	fail lf_kernel_reloads "rc=$RC $OUT"
 
 # ---- extra guest checks (LF_VM_GUEST_SCRIPTS, see run.sh) ----------------
+# meminfo_line: the kernel's memory figures that an out-of-memory boot
+# would show growing (MiB), for the "took" lines and stress.sh's samples.
+meminfo_line() {
+	awk '/^(MemAvailable|Slab|SUnreclaim|VmallocUsed|Percpu|Shmem|KernelStack):/ {
+		sub(":", "", $1); printf "%s%s=%dM", sep, $1, $2 / 1024; sep = " " }' /proc/meminfo
+}
 echo "info: guest.sh own checks took $(( $(date +%s) - GUEST_START ))s"
+echo "info: mem after guest.sh own checks: $(meminfo_line)"
 for extra in /guest.d/*.sh; do
 	[ -e "$extra" ] || continue
 	extra_start=$(date +%s)
 	. "$extra"
 	echo "info: $(basename "$extra") took $(( $(date +%s) - extra_start ))s"
+	echo "info: mem after $(basename "$extra"): $(meminfo_line)"
 done
 
 # ---- kernel log ---------------------------------------------------------

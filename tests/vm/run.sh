@@ -75,6 +75,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE/out
 TIMEOUT=${LF_VM_TIMEOUT:-900}
+# The first line of each kind of kernel complaint, for a failed boot's
+# summary (a panic's own trace is all that a console's tail shows).
+SPLAT_HEADS='Kernel panic|BUG:|Oops|general protection fault|invoked oom-killer|Out of memory|WARNING: CPU|RIP: 0010:[a-z_]|Killed'
 AURORA_VM=$ROOT/examples/aurora/vm
 NF_VM=$ROOT/examples/netfilter/vm
 JOBS=${LF_VM_JOBS:-1}
@@ -519,6 +522,7 @@ for ver in "${kernels[@]}"; do
 
 	# Checks on the host after the boot, on what the guest printed.
 	: > "$dir/post.txt"
+	: > "$dir/excerpt.txt"
 	extract_files "$dir"
 	if [ -n "${LF_VM_LFC:-}" ] && [ -z "${LF_VM_SIMD_ONLY:-}" ] && ! quick "$ver"; then
 		LF_VM_LFC=$LF_VM_LFC bash "$AURORA_VM/replay.sh" "$ver" "$dir" \
@@ -540,12 +544,22 @@ for ver in "${kernels[@]}"; do
 	[ -n "$results" ] && echo "$results" | sed "s/^/[$ver] /"
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
 		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
+		echo "FAIL guest_finished (crash or hang)" >> "$dir/excerpt.txt"
+		# What the kernel said first (a panic's own trace ends the log),
+		# and the memory figures last sampled.
+		{ grep -E -m 6 "$SPLAT_HEADS" "$dir/console.txt" || true
+		  grep -E '^info: (stress )?mem ' "$dir/console.txt" | tail -n 2
+		} | tee -a "$dir/excerpt.txt" | sed "s/^/[$ver]   first: /"
 		tail -n 30 "$dir/console.txt" | sed "s/^/[$ver]   /"
 		f=$((f + 1))
 	elif ! grep -q '^LF_VM_GUEST_END$' "$dir/console.txt"; then
 		# init went on after guest.sh died: the checks after that point
 		# never ran, so the PASS lines above are not the whole suite.
 		echo "[$ver] FAIL guest_sh_completed: guest.sh ended before its last line (killed?); last lines:"
+		{ echo "FAIL guest_sh_completed"
+		  grep -E -m 6 "$SPLAT_HEADS" "$dir/console.txt" || true
+		  grep -E '^info: (stress )?mem ' "$dir/console.txt" | tail -n 2
+		} >> "$dir/excerpt.txt"
 		grep -v '^LF_VM_' "$dir/console.txt" | tail -n 12 | sed "s/^/[$ver]   /"
 		f=$((f + 1))
 	fi
@@ -556,6 +570,13 @@ for ver in "${kernels[@]}"; do
 	grep -E '^info: ([a-z_.-]+\.sh|guest\.sh own checks) took [0-9]+s$' "$dir/console.txt" |
 		sed "s/^info: /vm: $ver: /" >&2 || true
 	log "$ver: $p passed, $f failed, $sk not checked; boot ${secs}s"
+	# CI keeps the end of the output only: make test's last lines repeat
+	# each kernel's first failures (scripts/test-all.sh, LF_FAIL_EXCERPT).
+	if [ "$f" -gt 0 ] && [ -n "${LF_FAIL_EXCERPT:-}" ]; then
+		{ echo "$results" | grep '^FAIL ' | head -n 4
+		  cat "$dir/excerpt.txt" 2> /dev/null
+		} | cut -c 1-200 | sed "s/^/vm $ver: /" >> "$LF_FAIL_EXCERPT"
+	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	total_skip=$((total_skip + sk))

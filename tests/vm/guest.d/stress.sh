@@ -25,6 +25,13 @@ STRESS_ROUNDS=${STRESS_ROUNDS:-20}
 STRESS_SECONDS=${STRESS_SECONDS:-240}
 STRESS_MIN_ROUNDS=${STRESS_MIN_ROUNDS:-4}
 
+# slab_top WHEN: the six largest slab caches (MiB, /proc/slabinfo).
+slab_top() {
+	[ -r /proc/slabinfo ] || return 0
+	echo "info: stress slabs $1: $(awk 'NR > 2 { printf "%s %d\n", $1, $3 * $4 / 1048576 }' \
+		/proc/slabinfo | sort -k2 -n -r | head -n 6 | awk '{ printf "%s=%dM ", $1, $2 }')"
+}
+
 if ! [ -e /lf/debug-kernel ]; then
 	echo "info: debug-kernel stress not run on $(uname -r)"
 else
@@ -68,6 +75,16 @@ else
 	rec_pid=$!
 
 	st_start=$(date +%s)
+	# Memory every 10 s (a 1 GiB guest ran out of memory here once): a
+	# boot that dies of it shows on the console what grew.
+	slab_top "at start"
+	(
+		while ! [ -e /tmp/stress.stop ]; do
+			echo "info: stress mem t=$(( $(date +%s) - st_start ))s $(meminfo_line)"
+			sleep 10
+		done
+	) &
+	mem_pid=$!
 	# One `lfnl switch` round at a time, the uuid list rotated so that
 	# round i activates snapshot 1 + i % 4.
 	rounds=0 sw_fail=0 sw_out=
@@ -91,8 +108,10 @@ else
 	touch /tmp/stress.stop
 	st_rc=0
 	for p in $pids; do wait "$p" || st_rc=1; done
-	wait "$churn_pid" "$rec_pid"
+	wait "$churn_pid" "$rec_pid" "$mem_pid"
 	wait
+	echo "info: stress mem at end $(meminfo_line)"
+	slab_top "at end"
 	st_secs=$(( $(date +%s) - st_start ))
 	P=/sys/module/lf_test_load/parameters
 	for c in ok bad nodata noent failed softirq thread; do
