@@ -360,9 +360,14 @@ sign_modules() {
 boot() {
 	local ver=$1 dir=$2 smp=$SMP mem=512 limit=$TIMEOUT extra=
 	if [ "$ver" = "$DEBUG_VER" ]; then
-		# 2 GiB: with 1 GiB the subset's guest ran out of memory in
-		# stress.sh (OOM kill, then "System is deadlocked on memory").
-		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-2048}
+		# 4 GiB: with 1 GiB the subset's guest ran out of memory in
+		# stress.sh here (OOM kill, then "System is deadlocked on
+		# memory"), with 2 GiB CI's guest panicked in stress.sh (its
+		# console's tail held no reason); a quiet 2 GiB boot here kept
+		# 1,446 MiB available throughout (stress.sh's memory samples).
+		# Headroom, so that the boot gets to zz-leaks.sh's kmemleak
+		# scan, which names a leak if one is what grows.
+		smp=${LF_VM_DEBUG_SMP:-4} mem=${LF_VM_DEBUG_MEM:-4096}
 		limit=${LF_VM_DEBUG_TIMEOUT:-$((TIMEOUT * 4))}
 		# Only signed modules load (guest.d/sig.sh); a log that holds
 		# every splat between two reads; no_timer_check: the IO-APIC
