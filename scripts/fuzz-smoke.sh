@@ -28,14 +28,7 @@ if [ "$mode" != run ]; then
 	if ! cargo fuzz --version >/dev/null 2>&1; then
 		cargo install cargo-fuzz --locked
 	fi
-	# cargo-fuzz builds release with full debug info (its own --config
-	# profile.release.debug=true beats fuzz/Cargo.toml) and one codegen
-	# unit per crate; RUSTFLAGS come after its flags on rustc's command
-	# line, and the last -C of a kind wins: line tables (backtraces keep
-	# file:line) and FUZZ_CGU units (default 16) per crate.
-	RUSTC_BOOTSTRAP=1 \
-		RUSTFLAGS="-C debuginfo=line-tables-only -C codegen-units=${FUZZ_CGU:-16} ${RUSTFLAGS:-}" \
-		cargo fuzz build -s none -O
+	RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -O
 fi
 [ "$mode" = build ] && exit 0
 

@@ -249,6 +249,22 @@ fn app_status(sys: &mut dyn System, app: u32) -> Result<AppStatus> {
         .ok_or_else(|| crate::Error::Other(format!("app {app} is gone from lf_kernel")))
 }
 
+/// The line for a canary window that ran out without tripping. A window
+/// that saw no query judged nothing: the line says so as a warning.
+fn canary_kept(waited: Duration, rates: &Rates, uuid: u64, c: &CanaryOptions) -> String {
+    let secs = waited.as_secs_f64();
+    if rates.asked == 0 {
+        return format!(
+            "warning: canary: {secs:.1} s passed with no query to uuid {uuid}: \
+             nothing was judged; it stays active unchecked"
+        );
+    }
+    format!(
+        "canary: {secs:.1} s passed ({rates}), limits fallback {} guardrail {} drift {}: kept",
+        c.max_fallback_rate, c.max_guard_rate, c.max_drift_rate
+    )
+}
+
 /// Watches a freshly promoted `uuid` for the canary window; rolls back and
 /// returns the reason when a limit is exceeded.
 pub fn canary(
@@ -294,16 +310,7 @@ pub fn canary(
             return Ok(Some(msg));
         }
         if waited >= window {
-            log(&Event::step(
-                file,
-                format!(
-                    "canary: {:.1} s passed ({rates}), limits fallback {} guardrail {} drift {}: kept",
-                    waited.as_secs_f64(),
-                    c.max_fallback_rate,
-                    c.max_guard_rate,
-                    c.max_drift_rate
-                ),
-            ));
+            log(&Event::step(file, canary_kept(waited, &rates, uuid, c)));
             return Ok(None);
         }
     }

@@ -375,6 +375,7 @@ boot() {
 		# ("IO-APIC + timer doesn't work", a panic; seen without ACPI).
 		extra=" module.sig_enforce=1 log_buf_len=4M no_timer_check"
 	fi
+	BOOT_LIMIT=$limit
 	# no_timer_check: on a loaded host TCG can miss the IO-APIC timer
 	# check at boot ("IO-APIC + timer doesn't work!", a panic seen on 6.12).
 	timeout --foreground "$limit" qemu-system-x86_64 \
@@ -548,7 +549,7 @@ for ver in "${kernels[@]}"; do
 	sk=$(echo "$results" | grep -c '^SKIP ' || true)
 	[ -n "$results" ] && echo "$results" | sed "s/^/[$ver] /"
 	if ! grep -q '^LF_VM_DONE' "$dir/console.txt"; then
-		echo "[$ver] FAIL guest_finished: no LF_VM_DONE within ${TIMEOUT}s (crash or hang); see $dir/console.txt"
+		echo "[$ver] FAIL guest_finished: no LF_VM_DONE (crash or hang; the boot lasted ${secs}s, its limit ${BOOT_LIMIT:-$TIMEOUT}s); see $dir/console.txt"
 		echo "FAIL guest_finished (crash or hang)" >> "$dir/excerpt.txt"
 		# What the kernel said first (a panic's own trace ends the log),
 		# and the memory figures last sampled.

@@ -193,6 +193,26 @@ fn canary_rolls_back_on_guardrail_hits_and_on_drift() {
     assert_eq!((fake.rollbacks, fake.active()), (0, Some(4)));
 }
 
+/// A canary window in which the app answered no query judged nothing:
+/// the snapshot stays, and the line is a warning that says so.
+#[test]
+fn canary_without_queries_warns() {
+    let (_t, watch, mut a) = shadow_setup(shadow_opts(Some(canary(1.0))));
+    std::fs::copy(aurora("aurora.onnx"), watch.join("good.onnx")).unwrap();
+    let mut fake = Fake::new(3, None);
+    fake.per_sleep = (0, 0);
+    let (out, lines) = poll(&mut a, &mut fake);
+    assert!(!out[0].rejected(), "{}\n{lines:#?}", out[0]);
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "warning: canary: 1.0 s passed with no query to uuid 4: nothing was judged"
+        )),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains(": kept")), "{lines:#?}");
+    assert_eq!((fake.rollbacks, fake.active()), (0, Some(4)));
+}
+
 /// Before ABI 2 lf_kernel reports no guardrail or drift counters: those
 /// rates are "n/a" and cannot trip; the fallback rate still can.
 #[test]
