@@ -204,9 +204,8 @@ fn canary_without_queries_warns() {
     let (out, lines) = poll(&mut a, &mut fake);
     assert!(!out[0].rejected(), "{}\n{lines:#?}", out[0]);
     assert!(
-        lines.iter().any(|l| l.contains(
-            "warning: canary: 1.0 s passed with no query to uuid 4: nothing was judged"
-        )),
+        lines.iter().any(|l| l
+            .contains("warning: canary: 1.0 s passed with no query to uuid 4: nothing was judged")),
         "{lines:#?}"
     );
     assert!(!lines.iter().any(|l| l.contains(": kept")), "{lines:#?}");
