@@ -105,9 +105,11 @@ else
 		rounds=$((rounds + 1))
 	done
 	sw_secs=$(( $(date +%s) - st_start ))
+	echo "info: stress mem at stop $(meminfo_line)"
 	touch /tmp/stress.stop
 	st_rc=0
 	for p in $pids; do wait "$p" || st_rc=1; done
+	echo "info: stress mem after the INFER loops $(meminfo_line)"
 	wait "$churn_pid" "$rec_pid" "$mem_pid"
 	wait
 	echo "info: stress mem at end $(meminfo_line)"
@@ -140,8 +142,10 @@ else
 		fail stress_churn_and_recording_ran "$(cat /tmp/stress.churn /tmp/stress.rec)"
 
 	rmmod lf_test_load
+	echo "info: stress mem after rmmod lf_test_load $(meminfo_line)"
 	lfnl destroy 1 > /dev/null
 	lfnl destroy 5 > /dev/null 2>&1
+	echo "info: stress mem after the apps' destroy $(meminfo_line)"
 	rmmod lf_test_snap_1 lf_test_snap_2 lf_test_snap_3 lf_test_snap_4 &&
 		rmmod lf_kernel && pass stress_unloads ||
 		fail stress_unloads "$(lsmod | grep lf_)"
