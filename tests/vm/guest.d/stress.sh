@@ -75,8 +75,9 @@ else
 	rec_pid=$!
 
 	st_start=$(date +%s)
-	# Memory every 10 s (a 1 GiB guest ran out of memory here once): a
-	# boot that dies of it shows on the console what grew.
+	# Memory every 10 s, and at each step of the end: a boot that runs
+	# out shows on the console what grew and when (lf_test_load's old
+	# per-query buffers: Slab +408 MiB after the stop).
 	slab_top "at start"
 	(
 		while ! [ -e /tmp/stress.stop ]; do
@@ -105,7 +106,8 @@ else
 		rounds=$((rounds + 1))
 	done
 	sw_secs=$(( $(date +%s) - st_start ))
-	echo "info: stress mem at stop $(meminfo_line)"
+	mem_stop=$(meminfo_line)
+	echo "info: stress mem at stop $mem_stop"
 	touch /tmp/stress.stop
 	st_rc=0
 	for p in $pids; do wait "$p" || st_rc=1; done
@@ -114,6 +116,15 @@ else
 	wait
 	echo "info: stress mem at end $(meminfo_line)"
 	slab_top "at end"
+	# Slab (MiB) at the stop and at the end: nothing but lf_test_load's
+	# queries runs in between; with its old per-query GFP_ATOMIC buffers
+	# Slab grew 247 and 408 MiB there, since the fix 0.
+	slab_stop=$(echo "$mem_stop" | sed -n 's/.* Slab=\([0-9]*\)M.*/\1/p')
+	slab_end=$(meminfo_line | sed -n 's/.* Slab=\([0-9]*\)M.*/\1/p')
+	[ -n "$slab_stop" ] && [ -n "$slab_end" ] &&
+		[ "$slab_end" -le $((slab_stop + 64)) ] &&
+		pass stress_slab_bounded_after_stop ||
+		fail stress_slab_bounded_after_stop "Slab ${slab_stop}M at the stop, ${slab_end}M at the end (limit +64M)"
 	st_secs=$(( $(date +%s) - st_start ))
 	P=/sys/module/lf_test_load/parameters
 	for c in ok bad nodata noent failed softirq thread; do
